@@ -1,0 +1,96 @@
+// Package usher is the domain of the Usher floating license server: signed
+// licenses, the features and seats they grant, the leases that applications
+// hold, and the rules that decide every checkout. It imports only the
+// standard library; storage and transport live in adapter packages.
+package usher
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They are part of the HTTP API contract: clients match on
+// them, so they never change once released.
+const (
+	ENoSeats           = "no_seats_available"
+	EFeatureNotFound   = "feature_not_found"
+	EFeatureNotStarted = "feature_not_started"
+	EFeatureExpired    = "feature_expired"
+	ELeaseNotFound     = "lease_not_found"
+	ELicenseNotFound   = "license_not_found"
+	ELicenseInvalid    = "license_invalid"
+	ELicenseExists     = "license_exists"
+	EInvalid           = "invalid_request"
+	EUnauthorized      = "unauthorized"
+	EUnavailable       = "unavailable"
+	EInternal          = "internal"
+)
+
+// Error is the one coded error type of Usher. Code is machine-readable and
+// stable; Message tells a person what happened and what to do about it.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error returns the message, or the code when there is no message.
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Message
+}
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, usher.ErrNoSeats) works for any error carrying that code.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if !errors.As(target, &t) {
+		return false
+	}
+	return t.Code == e.Code
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EInternal
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain. Other
+// errors are internal: their text is not for clients, so a generic message
+// stands in for them.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error: the server logged the details"
+}
+
+// Sentinel errors for errors.Is. They match any *Error with the same code.
+var (
+	ErrNoSeats           = &Error{Code: ENoSeats}
+	ErrFeatureNotFound   = &Error{Code: EFeatureNotFound}
+	ErrFeatureNotStarted = &Error{Code: EFeatureNotStarted}
+	ErrFeatureExpired    = &Error{Code: EFeatureExpired}
+	ErrLeaseNotFound     = &Error{Code: ELeaseNotFound}
+	ErrLicenseNotFound   = &Error{Code: ELicenseNotFound}
+	ErrLicenseInvalid    = &Error{Code: ELicenseInvalid}
+	ErrLicenseExists     = &Error{Code: ELicenseExists}
+	ErrInvalid           = &Error{Code: EInvalid}
+	ErrUnauthorized      = &Error{Code: EUnauthorized}
+	ErrUnavailable       = &Error{Code: EUnavailable}
+)

@@ -1,0 +1,46 @@
+package usher
+
+import "time"
+
+// Event types emitted by the Ledger.
+const (
+	EventLeaseGranted   = "lease_granted"
+	EventLeaseReleased  = "lease_released"
+	EventLeaseExpired   = "lease_expired"
+	EventLeaseKicked    = "lease_kicked"
+	EventCheckoutDenied = "checkout_denied"
+	EventLicenseAdded   = "license_added"
+	EventLicenseRemoved = "license_removed"
+)
+
+// Event is one state change of the ledger. Fields that do not apply to a
+// type are empty.
+type Event struct {
+	Type      string    `json:"type"`
+	Time      time.Time `json:"time"`
+	Feature   string    `json:"feature,omitempty"`
+	LeaseID   string    `json:"lease_id,omitempty"`
+	Client    Client    `json:"client,omitzero"`
+	LicenseID string    `json:"license_id,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// Observer receives the ledger's events after each change is durable. It
+// is called outside the ledger's lock and must not block for long.
+type Observer interface {
+	Observe(Event)
+}
+
+func (l *Ledger) emit(ev Event) {
+	if l.observer == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = l.now()
+	}
+	l.observer.Observe(ev)
+}
+
+func (l *Ledger) emitLease(typ string, ls Lease) {
+	l.emit(Event{Type: typ, Feature: ls.Feature, LeaseID: ls.ID, Client: ls.Client})
+}

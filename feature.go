@@ -1,0 +1,142 @@
+package usher
+
+import (
+	"sort"
+	"time"
+)
+
+// Feature states reported by FeatureStatus.State.
+const (
+	FeatureActive     = "active"
+	FeatureNotStarted = "not_started"
+	FeatureExpired    = "expired"
+	FeatureRemoved    = "removed" // no license grants it; leases still live
+)
+
+// FeatureStatus is what a feature offers at one moment: the seats its
+// active grants add up to, how many are in use, and its time window.
+type FeatureStatus struct {
+	Name      string     `json:"name"`
+	Seats     int        `json:"seats"`
+	Unlimited bool       `json:"unlimited"`
+	InUse     int        `json:"in_use"`
+	Queued    int        `json:"queued"`
+	State     string     `json:"state"`
+	StartsAt  *time.Time `json:"starts_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// Free returns the seats that are not in use; -1 means unlimited.
+func (f FeatureStatus) Free() int {
+	if f.Unlimited {
+		return -1
+	}
+	return max(f.Seats-f.InUse, 0)
+}
+
+// pool is every grant of one feature, across licenses. Grants stack: the
+// seats of all grants active at a moment add up.
+type pool struct {
+	grants []Grant
+}
+
+// capacity returns the seats available at now, or the coded error that
+// refuses a checkout when no grant is active.
+func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, err error) {
+	active, future := false, false
+	for _, g := range p.grants {
+		switch {
+		case g.ActiveAt(now):
+			active = true
+			seats += g.Seats
+			unlimited = unlimited || g.Unlimited
+		case !g.StartsAt.IsZero() && now.Before(g.StartsAt):
+			future = true
+		}
+	}
+	switch {
+	case active:
+		return seats, unlimited, nil
+	case future:
+		return 0, false, Errorf(EFeatureNotStarted, "feature %s is licensed from %s and cannot be checked out before then", name, formatTime(p.window().start))
+	default:
+		return 0, false, Errorf(EFeatureExpired, "the license for feature %s expired on %s: ask the vendor for a renewal", name, formatTime(p.window().end))
+	}
+}
+
+type window struct{ start, end time.Time }
+
+// window returns the earliest start of the active or future grants (zero if
+// any has none) and the latest expiry (zero if any never expires).
+func (p *pool) window() window {
+	var w window
+	openStart, openEnd := false, false
+	for _, g := range p.grants {
+		if g.StartsAt.IsZero() {
+			openStart = true
+		} else if w.start.IsZero() || g.StartsAt.Before(w.start) {
+			w.start = g.StartsAt
+		}
+		if g.ExpiresAt.IsZero() {
+			openEnd = true
+		} else if g.ExpiresAt.After(w.end) {
+			w.end = g.ExpiresAt
+		}
+	}
+	if openStart {
+		w.start = time.Time{}
+	}
+	if openEnd {
+		w.end = time.Time{}
+	}
+	return w
+}
+
+func (p *pool) status(name string, inUse int, now time.Time) FeatureStatus {
+	fs := FeatureStatus{Name: name, InUse: inUse, State: FeatureActive}
+	if p == nil || len(p.grants) == 0 {
+		fs.State = FeatureRemoved
+		return fs
+	}
+	seats, unlimited, err := p.capacity(now, name)
+	switch ErrorCode(err) {
+	case EFeatureNotStarted:
+		fs.State = FeatureNotStarted
+	case EFeatureExpired:
+		fs.State = FeatureExpired
+	}
+	fs.Seats, fs.Unlimited = seats, unlimited
+	w := p.window()
+	if !w.start.IsZero() {
+		fs.StartsAt = &w.start
+	}
+	if !w.end.IsZero() {
+		fs.ExpiresAt = &w.end
+	}
+	return fs
+}
+
+// buildPools groups the grants of all licenses by feature.
+func buildPools(licenses map[string]*License) map[string]*pool {
+	pools := make(map[string]*pool)
+	for _, l := range licenses {
+		for _, g := range l.Grants {
+			p := pools[g.Feature]
+			if p == nil {
+				p = &pool{}
+				pools[g.Feature] = p
+			}
+			p.grants = append(p.grants, g)
+		}
+	}
+	return pools
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

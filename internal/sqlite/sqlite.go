@@ -1,0 +1,269 @@
+// Package sqlite is Usher's embedded store: one SQLite database in WAL mode
+// with synchronous=FULL, written by a single goroutine that commits the
+// changes of all concurrent callers in one transaction (group commit), so
+// that many checkouts share one fsync.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "usher.db"
+
+// maxBatch bounds the changes one transaction commits.
+const maxBatch = 4096
+
+const schema = `
+CREATE TABLE IF NOT EXISTS licenses (
+	id       TEXT PRIMARY KEY,
+	text     TEXT NOT NULL,
+	added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+	id        TEXT PRIMARY KEY,
+	feature   TEXT NOT NULL,
+	client_id TEXT NOT NULL,
+	user      TEXT NOT NULL DEFAULT '',
+	host      TEXT NOT NULL DEFAULT '',
+	pid       INTEGER NOT NULL DEFAULT 0,
+	issued_at TEXT NOT NULL
+);
+PRAGMA user_version = 1;
+`
+
+// ErrClosed is returned by calls made after Close.
+var ErrClosed = &usher.Error{Code: usher.EUnavailable, Message: "the store is closed: the server is shutting down"}
+
+// Store is the SQLite implementation of usher.Store.
+type Store struct {
+	db    *sql.DB
+	stmts map[opKind]*sql.Stmt
+	ops   chan *op
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+	now   func() time.Time
+}
+
+var _ usher.Store = (*Store)(nil)
+
+type opKind int
+
+const (
+	opPutLease opKind = iota
+	opDeleteLease
+	opPutLicense
+	opDeleteLicense
+)
+
+// op is one change waiting for the writer; done receives its outcome.
+type op struct {
+	kind  opKind
+	lease usher.Lease
+	ids   []string
+	lic   usher.LicenseRecord
+	done  chan error
+}
+
+// Open opens (creating if needed) the database in dir and starts its
+// writer. Close stops it.
+func Open(dir string) (*Store, error) {
+	dsn := "file:" + filepath.Join(dir, FileName) +
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1) // one writer; reads happen only at startup
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
+	}
+	s := &Store{db: db, ops: make(chan *op), quit: make(chan struct{}), now: time.Now, stmts: make(map[opKind]*sql.Stmt)}
+	for kind, q := range map[opKind]string{
+		opPutLease:      `INSERT OR REPLACE INTO leases (id, feature, client_id, user, host, pid, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		opDeleteLease:   `DELETE FROM leases WHERE id = ?`,
+		opPutLicense:    `INSERT OR REPLACE INTO licenses (id, text, added_at) VALUES (?, ?, ?)`,
+		opDeleteLicense: `DELETE FROM licenses WHERE id = ?`,
+	} {
+		st, err := db.Prepare(q)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare statement: %w", err)
+		}
+		s.stmts[kind] = st
+	}
+	s.wg.Add(1)
+	go s.run()
+	return s, nil
+}
+
+// Close stops the writer after the batch in flight and closes the
+// database. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.quit)
+		s.wg.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// run is the single writer: it takes every change queued while the last
+// commit was running and commits them together.
+func (s *Store) run() {
+	defer s.wg.Done()
+	batch := make([]*op, 0, 64)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		err := s.commit(batch)
+		for _, o := range batch {
+			o.done <- err
+		}
+	}
+}
+
+func (s *Store) commit(batch []*op) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	for _, o := range batch {
+		if err := s.apply(tx, o); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) apply(tx *sql.Tx, o *op) error {
+	st := tx.Stmt(s.stmts[o.kind])
+	var err error
+	switch o.kind {
+	case opPutLease:
+		l := o.lease
+		_, err = st.Exec(l.ID, l.Feature, l.Client.ID, l.Client.User, l.Client.Host, l.Client.PID, l.IssuedAt.UTC().Format(time.RFC3339Nano))
+	case opDeleteLease:
+		for _, id := range o.ids {
+			if _, err = st.Exec(id); err != nil {
+				break
+			}
+		}
+	case opPutLicense:
+		_, err = st.Exec(o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
+	case opDeleteLicense:
+		_, err = st.Exec(o.ids[0])
+	}
+	return err
+}
+
+// submit queues a change and waits until it is committed. Once queued, a
+// change is committed even if ctx ends; ctx bounds only the queueing.
+func (s *Store) submit(ctx context.Context, o *op) error {
+	o.done = make(chan error, 1)
+	select {
+	case s.ops <- o:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-o.done
+}
+
+// PutLease stores a lease durably.
+func (s *Store) PutLease(ctx context.Context, l usher.Lease) error {
+	return s.submit(ctx, &op{kind: opPutLease, lease: l})
+}
+
+// DeleteLeases removes leases durably.
+func (s *Store) DeleteLeases(ctx context.Context, ids []string) error {
+	return s.submit(ctx, &op{kind: opDeleteLease, ids: ids})
+}
+
+// PutLicense stores a license durably.
+func (s *Store) PutLicense(ctx context.Context, rec usher.LicenseRecord) error {
+	return s.submit(ctx, &op{kind: opPutLicense, lic: rec})
+}
+
+// DeleteLicense removes a license durably.
+func (s *Store) DeleteLicense(ctx context.Context, id string) error {
+	return s.submit(ctx, &op{kind: opDeleteLicense, ids: []string{id}})
+}
+
+// Load reads the whole state.
+func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
+	snap := &usher.Snapshot{}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, text FROM licenses ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("load licenses: %w", err)
+	}
+	for rows.Next() {
+		var rec usher.LicenseRecord
+		var text string
+		if err := rows.Scan(&rec.ID, &text); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load licenses: %w", err)
+		}
+		rec.Text = []byte(text)
+		snap.Licenses = append(snap.Licenses, rec)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("load licenses: %w", err)
+	}
+	if snap.Leases, err = s.loadLeases(ctx); err != nil {
+		return nil, fmt.Errorf("load leases: %w", err)
+	}
+	return snap, nil
+}
+
+func (s *Store) loadLeases(ctx context.Context) ([]usher.Lease, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, feature, client_id, user, host, pid, issued_at FROM leases`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []usher.Lease
+	for rows.Next() {
+		var l usher.Lease
+		var issued string
+		if err := rows.Scan(&l.ID, &l.Feature, &l.Client.ID, &l.Client.User, &l.Client.Host, &l.Client.PID, &issued); err != nil {
+			return nil, err
+		}
+		if l.IssuedAt, err = time.Parse(time.RFC3339Nano, issued); err != nil {
+			return nil, fmt.Errorf("lease %s: issued_at: %w", l.ID, err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}

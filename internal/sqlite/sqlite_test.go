@@ -1,0 +1,35 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/sqlite"
+	"github.com/usher-lm/usher/internal/storetest"
+)
+
+func TestStoreConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) func() usher.Store {
+		dir := t.TempDir()
+		return func() usher.Store {
+			s, err := sqlite.Open(dir)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			return s
+		}
+	})
+}
+
+func TestCloseTwice(t *testing.T) {
+	s, err := sqlite.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

@@ -1,0 +1,460 @@
+package usher
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// DefaultKeepaliveTimeout is how long a lease lives without a heartbeat.
+const DefaultKeepaliveTimeout = 180 * time.Second
+
+// maxQueue bounds the waiters of one feature.
+const maxQueue = 100_000
+
+// LedgerConfig holds what a Ledger needs. Store and Keyring are required.
+type LedgerConfig struct {
+	Store            Store
+	Keyring          *Keyring
+	KeepaliveTimeout time.Duration    // default DefaultKeepaliveTimeout
+	Now              func() time.Time // default time.Now
+	Logger           *slog.Logger     // default discards
+	Observer         Observer         // default ignores events
+}
+
+// Ledger is the one owner of seat accounting. It decides every checkout in
+// memory under one lock and makes each change durable through the Store
+// before acknowledging it. A seat is counted from the moment it is granted
+// until its deletion is durable, so a crash at any point can never leave
+// more leases on disk than seats.
+type Ledger struct {
+	store    Store
+	keys     *Keyring
+	now      func() time.Time
+	logger   *slog.Logger
+	observer Observer
+
+	licMu sync.Mutex // serializes license changes
+
+	mu        sync.Mutex
+	keepalive time.Duration
+	licenses  map[string]*License
+	pools     map[string]*pool
+	leases    map[string]*entry
+	byClient  map[clientKey]*entry
+	inUse     map[string]int
+	queues    map[string]*list.List // of *waiter
+}
+
+type clientKey struct{ feature, client string }
+
+// entry is a lease as the ledger tracks it.
+type entry struct {
+	lease     Lease
+	durable   chan struct{} // closed once the lease is stored, or storing failed
+	err       error         // set before durable closes if storing failed
+	releasing bool          // a deletion is under way; the seat still counts
+}
+
+func (e *entry) key() clientKey { return clientKey{e.lease.Feature, e.lease.Client.ID} }
+
+func (e *entry) isDurable() bool {
+	select {
+	case <-e.durable:
+		return e.err == nil
+	default:
+		return false
+	}
+}
+
+// OpenLedger loads the stored state and returns a ledger serving it. Every
+// stored license is verified again; one that fails is logged and left out.
+// Every stored lease gets a fresh keep-alive window.
+func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
+	if cfg.Store == nil || cfg.Keyring == nil {
+		return nil, fmt.Errorf("open ledger: store and keyring are required")
+	}
+	l := &Ledger{
+		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer,
+		keepalive: cfg.KeepaliveTimeout,
+		licenses:  make(map[string]*License), leases: make(map[string]*entry),
+		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.logger == nil {
+		l.logger = slog.New(slog.DiscardHandler)
+	}
+	if l.keepalive <= 0 {
+		l.keepalive = DefaultKeepaliveTimeout
+	}
+	snap, err := l.store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: load store: %w", err)
+	}
+	l.restore(snap)
+	return l, nil
+}
+
+func (l *Ledger) restore(snap *Snapshot) {
+	for _, rec := range snap.Licenses {
+		lic, err := l.keys.Verify(rec.Text)
+		if err == nil && lic.ID != rec.ID {
+			err = fmt.Errorf("stored under id %s but the signed text says %s", rec.ID, lic.ID)
+		}
+		if err != nil {
+			l.logger.Error("stored license refused: its seats are not served", "license", rec.ID, "err", err)
+			continue
+		}
+		l.licenses[lic.ID] = lic
+	}
+	l.pools = buildPools(l.licenses)
+	now := l.now()
+	done := make(chan struct{})
+	close(done)
+	for _, ls := range snap.Leases {
+		ls.LastHeartbeat = now
+		ls.ExpiresAt = now.Add(l.keepalive)
+		e := &entry{lease: ls, durable: done}
+		l.leases[ls.ID] = e
+		l.byClient[e.key()] = e
+		l.inUse[ls.Feature]++
+	}
+}
+
+// KeepaliveTimeout returns how long a lease lives without a heartbeat.
+func (l *Ledger) KeepaliveTimeout() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.keepalive
+}
+
+// HeartbeatInterval returns the interval handed to clients: one third of
+// the keep-alive timeout, so that two lost beats still keep a lease.
+func (l *Ledger) HeartbeatInterval() time.Duration {
+	return l.KeepaliveTimeout() / 3
+}
+
+// SetKeepaliveTimeout changes the keep-alive timeout for future heartbeats.
+func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
+	if d <= 0 {
+		return Errorf(EInvalid, "keep-alive timeout must be positive")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keepalive = d
+	return nil
+}
+
+// Checkout grants one seat of a feature to a client. If the client already
+// holds a lease on the feature, that lease is returned with created false
+// and no second seat is taken. With req.Wait set and no seat free, the
+// request waits in a first-come-first-served line for up to req.Wait.
+//
+// Errors: EInvalid, EFeatureNotFound, EFeatureNotStarted, EFeatureExpired,
+// ENoSeats, or a store failure.
+func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease, created bool, err error) {
+	if err := req.Validate(); err != nil {
+		return Lease{}, false, err
+	}
+	for attempt := 0; ; attempt++ {
+		l.mu.Lock()
+		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && !e.releasing {
+			l.mu.Unlock()
+			lease, ok, err := l.rejoin(e)
+			if ok || err != nil || attempt > 3 {
+				return lease, false, err
+			}
+			continue // the lease ended meanwhile: ask again
+		}
+		e, err := l.grantLocked(req, l.now(), false)
+		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
+			w := l.enqueueLocked(req)
+			l.mu.Unlock()
+			return l.wait(ctx, w, err)
+		}
+		l.mu.Unlock()
+		if err != nil {
+			l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: ErrorCode(err)})
+			return Lease{}, false, err
+		}
+		lease, err = l.persist(e)
+		return lease, err == nil, err
+	}
+}
+
+// rejoin returns the live lease e once it is durable. ok is false when the
+// lease ended before it could be returned.
+func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
+	<-e.durable
+	if e.err != nil {
+		return Lease{}, false, e.err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.leases[e.lease.ID] != e || e.releasing {
+		return Lease{}, false, nil
+	}
+	l.touchLocked(e, l.now())
+	return e.lease, true, nil
+}
+
+// grantLocked takes a seat for req if one is free. Unless serving the
+// queue, it refuses while others wait in line for the feature.
+func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool) (*entry, error) {
+	p := l.pools[req.Feature]
+	if p == nil || len(p.grants) == 0 {
+		return nil, Errorf(EFeatureNotFound, "feature %s is not licensed on this server: check the name, or add a license that grants it", req.Feature)
+	}
+	seats, unlimited, err := p.capacity(now, req.Feature)
+	if err != nil {
+		return nil, err
+	}
+	inUse := l.inUse[req.Feature]
+	if !unlimited && inUse >= seats {
+		return nil, Errorf(ENoSeats, "all %d seats of feature %s are in use: try again later, wait in line, or ask your admin for more seats", seats, req.Feature)
+	}
+	if q := l.queues[req.Feature]; !fromQueue && q != nil && q.Len() > 0 {
+		return nil, Errorf(ENoSeats, "%d clients are already waiting for feature %s: wait in line or try again later", q.Len(), req.Feature)
+	}
+	e := &entry{
+		lease: Lease{
+			ID: NewLeaseID(), Feature: req.Feature, Client: req.Client,
+			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive),
+		},
+		durable: make(chan struct{}),
+	}
+	l.leases[e.lease.ID] = e
+	l.byClient[e.key()] = e
+	l.inUse[req.Feature] = inUse + 1
+	return e, nil
+}
+
+// persist stores a freshly granted lease and acknowledges it, or takes the
+// seat back if storing fails. The write is not cancelled with the request:
+// once queued it completes either way, and memory follows the outcome.
+func (l *Ledger) persist(e *entry) (Lease, error) {
+	err := l.store.PutLease(context.Background(), e.lease)
+	if err != nil {
+		l.mu.Lock()
+		e.err = err
+		l.removeLocked(e)
+		l.mu.Unlock()
+		close(e.durable)
+		l.logger.Error("checkout not stored", "feature", e.lease.Feature, "err", err)
+		return Lease{}, err
+	}
+	close(e.durable)
+	l.emitLease(EventLeaseGranted, e.lease)
+	return e.lease, nil
+}
+
+func (l *Ledger) touchLocked(e *entry, now time.Time) {
+	e.lease.LastHeartbeat = now
+	e.lease.ExpiresAt = now.Add(l.keepalive)
+}
+
+// removeLocked forgets a lease whose deletion is durable (or whose storing
+// failed), frees its seat and hands the seat to the head of the line.
+func (l *Ledger) removeLocked(e *entry) {
+	if l.leases[e.lease.ID] != e {
+		return
+	}
+	delete(l.leases, e.lease.ID)
+	if l.byClient[e.key()] == e {
+		delete(l.byClient, e.key())
+	}
+	f := e.lease.Feature
+	if l.inUse[f]--; l.inUse[f] <= 0 {
+		delete(l.inUse, f)
+	}
+	l.serveQueueLocked(f, l.now())
+}
+
+// Heartbeat renews a lease's keep-alive window. It does not reach the
+// store: after a restart every lease gets a fresh window anyway.
+//
+// Errors: ELeaseNotFound, or EFeatureExpired once the feature's last
+// license has expired (the sweeper then reclaims the lease).
+func (l *Ledger) Heartbeat(ctx context.Context, id string) (Lease, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.leases[id]
+	if e == nil || e.releasing {
+		return Lease{}, leaseNotFound(id)
+	}
+	now := l.now()
+	if l.featureExpiredLocked(e.lease.Feature, now) {
+		return Lease{}, Errorf(EFeatureExpired, "the license for feature %s has expired, so lease %s ends: ask the vendor for a renewal", e.lease.Feature, id)
+	}
+	if now.After(e.lease.ExpiresAt) {
+		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet
+	}
+	l.touchLocked(e, now)
+	return e.lease, nil
+}
+
+func leaseNotFound(id string) error {
+	return Errorf(ELeaseNotFound, "lease %s is not held: it was released, kicked or expired; check out again", id)
+}
+
+// featureExpiredLocked reports whether every grant of a still-licensed
+// feature has expired. A feature whose licenses were removed is not
+// expired: its leases live on until released.
+func (l *Ledger) featureExpiredLocked(feature string, now time.Time) bool {
+	p := l.pools[feature]
+	if p == nil || len(p.grants) == 0 {
+		return false
+	}
+	_, _, err := p.capacity(now, feature)
+	return ErrorCode(err) == EFeatureExpired
+}
+
+// Release ends a lease and frees its seat once the deletion is durable.
+// The client calls it when done; an admin calls it to kick (kicked true).
+//
+// Errors: ELeaseNotFound, or a store failure (the lease then lives on).
+func (l *Ledger) Release(ctx context.Context, id string, kicked bool) error {
+	l.mu.Lock()
+	e := l.leases[id]
+	if e == nil || e.releasing {
+		l.mu.Unlock()
+		return leaseNotFound(id)
+	}
+	e.releasing = true
+	l.mu.Unlock()
+	ended, err := l.end(ctx, []*entry{e})
+	if err != nil {
+		return err
+	}
+	if len(ended) == 0 {
+		return leaseNotFound(id)
+	}
+	typ := EventLeaseReleased
+	if kicked {
+		typ = EventLeaseKicked
+	}
+	l.emitLease(typ, ended[0])
+	return nil
+}
+
+// end deletes leases already marked releasing and frees their seats. It
+// skips leases whose checkout failed to store, and returns those it ended.
+func (l *Ledger) end(ctx context.Context, es []*entry) ([]Lease, error) {
+	ids := make([]string, 0, len(es))
+	live := es[:0]
+	for _, e := range es {
+		<-e.durable
+		if e.err == nil {
+			ids = append(ids, e.lease.ID)
+			live = append(live, e)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	err := l.store.DeleteLeases(context.WithoutCancel(ctx), ids)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ended := make([]Lease, 0, len(live))
+	for _, e := range live {
+		if err != nil {
+			e.releasing = false
+			continue
+		}
+		ended = append(ended, e.lease)
+		l.removeLocked(e)
+	}
+	return ended, err
+}
+
+// Reclaim ends every lease that missed its keep-alive window, or whose
+// feature's last license has expired. The server's sweeper calls it every
+// scan interval; it returns the leases it ended.
+func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
+	l.mu.Lock()
+	now := l.now()
+	expiredFeature := make(map[string]bool)
+	var victims []*entry
+	for _, e := range l.leases {
+		if e.releasing || !e.isDurable() {
+			continue
+		}
+		f := e.lease.Feature
+		gone, seen := expiredFeature[f]
+		if !seen {
+			gone = l.featureExpiredLocked(f, now)
+			expiredFeature[f] = gone
+		}
+		if gone || now.After(e.lease.ExpiresAt) {
+			e.releasing = true
+			victims = append(victims, e)
+		}
+	}
+	l.mu.Unlock()
+	if len(victims) == 0 {
+		return nil, nil
+	}
+	ended, err := l.end(ctx, victims)
+	for _, ls := range ended {
+		l.emitLease(EventLeaseExpired, ls)
+	}
+	return ended, err
+}
+
+// Lease returns one live lease.
+func (l *Ledger) Lease(id string) (Lease, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.leases[id]
+	if e == nil {
+		return Lease{}, leaseNotFound(id)
+	}
+	return e.lease, nil
+}
+
+// Leases returns every live lease, oldest first.
+func (l *Ledger) Leases() []Lease {
+	l.mu.Lock()
+	out := make([]Lease, 0, len(l.leases))
+	for _, e := range l.leases {
+		out = append(out, e.lease)
+	}
+	l.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].IssuedAt.Equal(out[j].IssuedAt) {
+			return out[i].IssuedAt.Before(out[j].IssuedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Features returns the status of every feature that is licensed or still
+// has leases, sorted by name.
+func (l *Ledger) Features() []FeatureStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	names := make(map[string]struct{}, len(l.pools))
+	for n := range l.pools {
+		names[n] = struct{}{}
+	}
+	for n := range l.inUse {
+		names[n] = struct{}{}
+	}
+	out := make([]FeatureStatus, 0, len(names))
+	for _, n := range sortedKeys(names) {
+		fs := l.pools[n].status(n, l.inUse[n], now)
+		if q := l.queues[n]; q != nil {
+			fs.Queued = q.Len()
+		}
+		out = append(out, fs)
+	}
+	return out
+}

@@ -1,0 +1,125 @@
+package usher
+
+import (
+	"container/list"
+	"context"
+	"time"
+)
+
+// waiter is a checkout waiting in line for a seat.
+type waiter struct {
+	req     CheckoutRequest
+	since   time.Time
+	elem    *list.Element   // nil once it left the line
+	granted chan queueGrant // receives exactly one grant
+}
+
+type queueGrant struct {
+	e     *entry
+	fresh bool // a new seat that the waiter must store; else an existing lease
+}
+
+// Waiter is one checkout waiting in line, as reported to admins.
+type Waiter struct {
+	Feature  string    `json:"feature"`
+	Position int       `json:"position"`
+	Client   Client    `json:"client"`
+	Since    time.Time `json:"since"`
+}
+
+func (l *Ledger) enqueueLocked(req CheckoutRequest) *waiter {
+	q := l.queues[req.Feature]
+	if q == nil {
+		q = list.New()
+		l.queues[req.Feature] = q
+	}
+	w := &waiter{req: req, since: l.now(), granted: make(chan queueGrant, 1)}
+	if q.Len() < maxQueue {
+		w.elem = q.PushBack(w)
+	}
+	return w
+}
+
+func (l *Ledger) dequeueLocked(w *waiter) {
+	q := l.queues[w.req.Feature]
+	q.Remove(w.elem)
+	w.elem = nil
+	if q.Len() == 0 {
+		delete(l.queues, w.req.Feature)
+	}
+}
+
+// serveQueueLocked hands free seats of a feature to the head of its line,
+// before any newcomer can take them.
+func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
+	q := l.queues[feature]
+	for q != nil && q.Len() > 0 {
+		w := q.Front().Value.(*waiter)
+		if e := l.byClient[clientKey{feature, w.req.Client.ID}]; e != nil && !e.releasing {
+			l.dequeueLocked(w)
+			w.granted <- queueGrant{e: e}
+			continue
+		}
+		e, err := l.grantLocked(w.req, now, true)
+		if err != nil {
+			return
+		}
+		l.dequeueLocked(w)
+		w.granted <- queueGrant{e: e, fresh: true}
+	}
+}
+
+// wait blocks a queued checkout until it is granted a seat, its wait runs
+// out, or its caller goes away. denied is the error it got on arrival.
+func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool, error) {
+	if w.elem == nil {
+		return Lease{}, false, Errorf(ENoSeats, "the line for feature %s is full: try again later", w.req.Feature)
+	}
+	wctx, cancel := context.WithTimeout(ctx, w.req.Wait)
+	defer cancel()
+	var g queueGrant
+	select {
+	case g = <-w.granted:
+	case <-wctx.Done():
+		l.mu.Lock()
+		if w.elem != nil {
+			l.dequeueLocked(w)
+			l.mu.Unlock()
+			l.emit(Event{Type: EventCheckoutDenied, Feature: w.req.Feature, Client: w.req.Client, Reason: ENoSeats})
+			return Lease{}, false, Errorf(ENoSeats, "no seat of feature %s came free within %s: try again later or ask your admin for more seats", w.req.Feature, w.req.Wait)
+		}
+		l.mu.Unlock()
+		g = <-w.granted // granted just as the wait ran out
+	}
+	var lease Lease
+	var err error
+	if g.fresh {
+		lease, err = l.persist(g.e)
+	} else if ls, ok, rerr := l.rejoin(g.e); ok {
+		lease = ls
+	} else if err = rerr; err == nil {
+		err = denied
+	}
+	if err == nil && ctx.Err() != nil && g.fresh {
+		// The caller left while the seat was being granted: give it back.
+		_ = l.Release(context.WithoutCancel(ctx), lease.ID, false)
+		return Lease{}, false, ctx.Err()
+	}
+	return lease, err == nil && g.fresh, err
+}
+
+// Waiters returns every queued checkout, by feature and position.
+func (l *Ledger) Waiters() []Waiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Waiter
+	for _, f := range sortedKeys(l.queues) {
+		pos := 1
+		for el := l.queues[f].Front(); el != nil; el = el.Next() {
+			w := el.Value.(*waiter)
+			out = append(out, Waiter{Feature: f, Position: pos, Client: w.req.Client, Since: w.since})
+			pos++
+		}
+	}
+	return out
+}

@@ -1,0 +1,37 @@
+package usher
+
+import "context"
+
+// Store keeps licenses and leases durably. Every method returns only once
+// its change is on stable storage (or has failed and changed nothing), so
+// the Ledger acknowledges nothing that a crash could take back.
+// Implementations may batch concurrent calls into one commit.
+//
+// Heartbeats are not stored: after a restart every lease gets a fresh
+// keep-alive window.
+type Store interface {
+	// Load returns everything stored, for startup.
+	Load(ctx context.Context) (*Snapshot, error)
+	// PutLicense stores a license's signed text under its ID.
+	PutLicense(ctx context.Context, rec LicenseRecord) error
+	// DeleteLicense removes a license; deleting a missing ID is no error.
+	DeleteLicense(ctx context.Context, id string) error
+	// PutLease stores a lease, replacing one with the same ID.
+	PutLease(ctx context.Context, l Lease) error
+	// DeleteLeases removes leases; missing IDs are no error.
+	DeleteLeases(ctx context.Context, ids []string) error
+}
+
+// LicenseRecord is a license as stored: its ID and the signed file. The
+// signature is checked again on every load, so editing the store cannot
+// raise a seat count.
+type LicenseRecord struct {
+	ID   string
+	Text []byte
+}
+
+// Snapshot is the whole stored state.
+type Snapshot struct {
+	Licenses []LicenseRecord
+	Leases   []Lease
+}
