@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+// defaultServer is where the CLI looks when nothing says otherwise.
+const defaultServer = "http://127.0.0.1:7420"
+
+// adminFlags are the connection flags every admin command takes.
+type adminFlags struct {
+	server, token, data string
+	json                bool
+}
+
+func (a *adminFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.server, "server", "", "server `URL` (default $USHER_SERVER, else "+defaultServer+")")
+	fs.StringVar(&a.token, "token", "", "admin `TOKEN` (default $USHER_TOKEN, else the token file in --data)")
+	fs.StringVar(&a.data, "data", "", "the server's data `DIR`, to read its admin token when on the server's host")
+	fs.BoolVar(&a.json, "json", false, "print JSON")
+}
+
+// client resolves the server and token: flags, then the environment, then
+// the token file of --data (or of dev mode's data directory).
+func (a *adminFlags) client(e *env) (*httpapi.Client, error) {
+	server := firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer)
+	server, _, _ = strings.Cut(server, ",") // the SDK's list form: the CLI uses the first
+	token := firstNonEmpty(a.token, e.getenv("USHER_TOKEN"))
+	if token == "" {
+		dir := a.data
+		if dir == "" {
+			dir = daemon.DevDataDir()
+		}
+		data, err := os.ReadFile(filepath.Join(dir, daemon.TokenFile))
+		if err != nil && a.data != "" {
+			return nil, fmt.Errorf("read admin token: %w", err)
+		}
+		token = strings.TrimSpace(string(data))
+	}
+	return httpapi.NewClient(server, token), nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// adminCommand parses the common flags and returns the client and the
+// positional arguments.
+func adminCommand(e *env, name, synopsis string, args []string) (*httpapi.Client, *adminFlags, []string, error) {
+	var a adminFlags
+	fs := newFlagSet(e, name, synopsis)
+	a.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := a.client(e)
+	return c, &a, pos, err
+}
+
+func printJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	c, a, _, err := adminCommand(e, "status", "status [--json]", args)
+	if err != nil {
+		return err
+	}
+	features, err := c.Features(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]any{"features": features})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEATURE\tSEATS\tIN USE\tFREE\tQUEUED\tSTATE\tEXPIRES")
+	for _, f := range features {
+		seats, free := fmt.Sprint(f.Seats), fmt.Sprint(f.Free())
+		if f.Unlimited {
+			seats, free = "unlimited", "unlimited"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", f.Name, seats, f.InUse, free, f.Queued, f.State, formatOptTime(f.ExpiresAt, "never"))
+	}
+	return tw.Flush()
+}
+
+func formatOptTime(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func cmdLeases(ctx context.Context, e *env, args []string) error {
+	c, a, _, err := adminCommand(e, "leases", "leases [--json]", args)
+	if err != nil {
+		return err
+	}
+	leases, err := c.Leases(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]any{"leases": leases})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tFEATURE\tUSER\tHOST\tPID\tCHECKED OUT\tLAST HEARTBEAT\tEXPIRES")
+	for _, l := range leases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", l.ID, l.Feature, l.Client.User, l.Client.Host, l.Client.PID,
+			l.IssuedAt.Local().Format(time.DateTime), l.LastHeartbeat.Local().Format(time.TimeOnly), l.ExpiresAt.Local().Format(time.TimeOnly))
+	}
+	return tw.Flush()
+}
+
+func cmdKick(ctx context.Context, e *env, args []string) error {
+	c, a, pos, err := adminCommand(e, "kick", "kick LEASE_ID [--json]", args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("want exactly one lease id")
+	}
+	if c.Token == "" {
+		return errors.New("kicking needs the admin token: give --token, USHER_TOKEN or --data DIR")
+	}
+	if err := c.Release(ctx, pos[0]); err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]any{"kicked": pos[0]})
+	}
+	fmt.Fprintf(e.stdout, "kicked %s: its seat is free\n", pos[0])
+	return nil
+}
+
+func cmdLicense(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("want a subcommand: add, list or remove")
+	}
+	c, a, pos, err := adminCommand(e, "license "+args[0], "license add FILE | list | remove ID [--json]", args[1:])
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "add":
+		if len(pos) != 1 {
+			return usageErrorf("want exactly one license file")
+		}
+		text, err := os.ReadFile(pos[0])
+		if err != nil {
+			return err
+		}
+		lic, err := c.AddLicense(ctx, text)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pos[0], err)
+		}
+		return printLicense(e, a, "added", lic)
+	case "list":
+		lics, err := c.Licenses(ctx)
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return printJSON(e, map[string]any{"licenses": lics})
+		}
+		return printLicenseTable(e, lics)
+	case "remove":
+		if len(pos) != 1 {
+			return usageErrorf("want exactly one license id")
+		}
+		lic, err := c.RemoveLicense(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		return printLicense(e, a, "removed", lic)
+	}
+	return usageErrorf("unknown subcommand %q: want add, list or remove", args[0])
+}
+
+func printLicense(e *env, a *adminFlags, verb string, lic httpapi.LicenseResponse) error {
+	if a.json {
+		return printJSON(e, lic)
+	}
+	fmt.Fprintf(e.stdout, "%s license %s for %s:", verb, lic.ID, lic.Licensee)
+	for _, f := range lic.Features {
+		fmt.Fprintf(e.stdout, " %s=%s", f.Name, seatsText(f))
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+func seatsText(f httpapi.GrantResponse) string {
+	if f.Unlimited {
+		return "unlimited"
+	}
+	return fmt.Sprint(f.Seats)
+}
+
+func printLicenseTable(e *env, lics []httpapi.LicenseResponse) error {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tLICENSEE\tISSUED\tFEATURE\tSEATS\tSTARTS\tEXPIRES")
+	for _, l := range lics {
+		for _, f := range l.Features {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Licensee, l.IssuedAt.Format(time.DateOnly), f.Name, seatsText(f),
+				formatOptTime(f.StartsAt, "-"), formatOptTime(f.ExpiresAt, "never"))
+		}
+	}
+	return tw.Flush()
+}
+

@@ -1,0 +1,136 @@
+// Command usher is the Usher floating license server, its admin CLI and
+// the vendor's signing tools, in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	usher "github.com/usher-lm/usher"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "dev"
+
+const usage = `usher: floating software license server
+
+Usage:
+  usher server [flags]              run the license server (--dev to try it)
+  usher server check --config FILE  validate a config file and exit
+  usher vendor keygen --out DIR     create a vendor signing key
+  usher vendor issue [flags]        sign a license file
+  usher license add FILE            load a license into the server
+  usher license list                list loaded licenses
+  usher license remove ID           unload a license
+  usher status                      seats per feature
+  usher leases                      live leases
+  usher kick LEASE_ID               free a seat at once
+  usher version                     print the version
+
+Run "usher COMMAND -h" for the flags of a command.
+`
+
+// env is what a command may touch of the outside world.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command func(ctx context.Context, e *env, args []string) error
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, e *env) int {
+	commands := map[string]command{
+		"server":  cmdServer,
+		"vendor":  cmdVendor,
+		"license": cmdLicense,
+		"status":  cmdStatus,
+		"leases":  cmdLeases,
+		"kick":    cmdKick,
+		"version": func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(e.stdout, usage)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "usher: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	err := cmd(ctx, e, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(e.stderr, "usher %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "usher %s: %s\n", args[0], errorText(err))
+		return 1
+	}
+}
+
+// errorText prefers the server's message and code for coded errors.
+func errorText(err error) string {
+	var ue *usher.Error
+	if errors.As(err, &ue) && ue.Code != usher.EInternal {
+		return fmt.Sprintf("%v (%s)", err, ue.Code)
+	}
+	return err.Error()
+}
+
+// errUsage marks errors in how a command was called.
+var errUsage = errors.New("usage")
+
+func usageErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+// parseFlags parses flags that may come before or after the positional
+// arguments, and returns the positional ones.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageErrorf("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: usher %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/usher-lm/usher/internal/daemon"
+)
+
+// cmdServer runs the server until SIGINT or SIGTERM.
+func cmdServer(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "check" {
+		cfg, err := loadServerConfig(e, "server check", args[1:])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "configuration is valid (data %s)\n", cfg.Data)
+		return nil
+	}
+	cfg, err := loadServerConfig(e, "server", args)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	d, err := daemon.Start(ctx, cfg, daemon.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	printBanner(e, cfg, d)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if err := d.Close(); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// loadServerConfig builds the configuration: defaults, then the TOML file,
+// then flags, then USHER_* environment variables.
+func loadServerConfig(e *env, name string, args []string) (daemon.Config, error) {
+	cfg := daemon.DefaultConfig()
+	fs := newFlagSet(e, name, name+" [flags]")
+	configPath := fs.String("config", "", "TOML config `FILE`")
+	set := map[string][]string{}
+	var order []string
+	for _, k := range daemon.Keys() {
+		flagName := strings.ReplaceAll(k.Name, "_", "-")
+		record := func(v string) error {
+			if len(set[k.Name]) == 0 {
+				order = append(order, k.Name)
+			}
+			set[k.Name] = append(set[k.Name], v)
+			return nil
+		}
+		if k.Bool {
+			fs.BoolFunc(flagName, k.Usage, record)
+		} else {
+			fs.Func(flagName, k.Usage, record)
+		}
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return cfg, err
+	}
+	if len(pos) > 0 {
+		return cfg, usageErrorf("unexpected argument %q", pos[0])
+	}
+	if *configPath != "" {
+		if err := cfg.LoadFile(*configPath); err != nil {
+			return cfg, err
+		}
+	}
+	for _, key := range order {
+		vals := set[key]
+		if err := cfg.Set(key, strings.Join(vals, ",")); err != nil {
+			return cfg, fmt.Errorf("flag --%s: %w", strings.ReplaceAll(key, "_", "-"), err)
+		}
+	}
+	for _, k := range daemon.Keys() {
+		name := "USHER_" + strings.ToUpper(k.Name)
+		if v := e.getenv(name); v != "" {
+			if err := cfg.Set(k.Name, v); err != nil {
+				return cfg, fmt.Errorf("environment %s: %w", name, err)
+			}
+		}
+	}
+	if cfg.Dev {
+		if err := daemon.PrepareDev(&cfg); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func printBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
+	url := d.URL()
+	fmt.Fprintf(e.stderr, "\nUsher is serving licenses at %s\n", url)
+	fmt.Fprintf(e.stderr, "Admin token: in %s (mode 0600; the CLI reads it with --data %s)\n", d.TokenPath(), cfg.Data)
+	if !cfg.Dev {
+		fmt.Fprintln(e.stderr)
+		return
+	}
+	fmt.Fprintf(e.stderr, "Dev mode: throwaway vendor key and a demo license (feature %q, %d seats) in %s\n\nTry:\n", daemon.DevFeature, daemon.DevSeats, cfg.Data)
+	fmt.Fprintf(e.stderr, "  curl -s %s/v1/features\n", url)
+	fmt.Fprintf(e.stderr, "  curl -s -X POST %s/v1/leases -d '{\"feature\":\"%s\",\"client\":{\"id\":\"try-1\",\"user\":\"me\"}}'\n", url, daemon.DevFeature)
+	fmt.Fprintf(e.stderr, "  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/v1/leases\n\n", d.TokenPath(), url)
+}
+

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/daemon"
+)
+
+func cmdVendor(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("want a subcommand: keygen or issue")
+	}
+	switch args[0] {
+	case "keygen":
+		return cmdVendorKeygen(e, args[1:])
+	case "issue":
+		return cmdVendorIssue(e, args[1:])
+	}
+	return usageErrorf("unknown subcommand %q: want keygen or issue", args[0])
+}
+
+func cmdVendorKeygen(e *env, args []string) error {
+	fs := newFlagSet(e, "vendor keygen", "vendor keygen --out DIR")
+	out := fs.String("out", "", "`DIR` to write vendor.key and vendor.pub into")
+	force := fs.Bool("force", false, "overwrite an existing key")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageErrorf("--out DIR is required")
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	keyPath, pubPath := filepath.Join(*out, "vendor.key"), filepath.Join(*out, "vendor.pub")
+	if _, err := os.Stat(keyPath); err == nil && !*force {
+		return fmt.Errorf("%s exists: a new key would orphan every license it signed; use --force to replace it anyway", keyPath)
+	}
+	if err := daemon.WriteVendorKeys(keyPath, pubPath); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s (private, mode 0600: keep it secret)\nwrote %s (ship it with Usher to your customers)\n", keyPath, pubPath)
+	return nil
+}
+
+func cmdVendorIssue(e *env, args []string) error {
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--out FILE]")
+	keyPath := fs.String("key", "", "vendor private key `FILE`")
+	licensee := fs.String("licensee", "", "who the license is for")
+	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
+	var specs []string
+	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE]`; SEATS is a number or unlimited (repeatable)", func(v string) error {
+		specs = append(specs, v)
+		return nil
+	})
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *keyPath == "" || *licensee == "" || len(specs) == 0 {
+		return usageErrorf("--key, --licensee and at least one --feature are required")
+	}
+	data, err := os.ReadFile(*keyPath)
+	if err != nil {
+		return err
+	}
+	priv, err := usher.ParsePrivateKey(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *keyPath, err)
+	}
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: *licensee, IssuedAt: time.Now()}
+	for _, spec := range specs {
+		g, err := parseFeatureSpec(spec)
+		if err != nil {
+			return usageErrorf("--feature %s: %v", spec, err)
+		}
+		lic.Grants = append(lic.Grants, g)
+	}
+	text, err := usher.Sign(lic, priv)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = e.stdout.Write(text)
+		return err
+	}
+	if err := os.WriteFile(*out, text, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: license %s for %s\n", *out, lic.ID, lic.Licensee)
+	return nil
+}
+
+// parseFeatureSpec parses "cad=5", "viewer=unlimited" or
+// "sim=2,starts=2027-01-01,expires=2027-06-30". A date alone starts at the
+// beginning of that day and expires at its end, in UTC.
+func parseFeatureSpec(spec string) (usher.Grant, error) {
+	parts := strings.Split(spec, ",")
+	name, seats, ok := strings.Cut(parts[0], "=")
+	if !ok {
+		return usher.Grant{}, errors.New("want NAME=SEATS")
+	}
+	g := usher.Grant{Feature: name}
+	if seats == "unlimited" {
+		g.Unlimited = true
+	} else {
+		n, err := strconv.Atoi(seats)
+		if err != nil || n < 0 {
+			return g, fmt.Errorf("seats %q: want a whole number >= 0 or unlimited", seats)
+		}
+		g.Seats = n
+	}
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(p, "=")
+		var err error
+		switch k {
+		case "starts":
+			g.StartsAt, err = parseDate(v, false)
+		case "expires":
+			g.ExpiresAt, err = parseDate(v, true)
+		default:
+			return g, fmt.Errorf("unknown attribute %q: want starts= or expires=", k)
+		}
+		if err != nil {
+			return g, err
+		}
+	}
+	return g, nil
+}
+
+func parseDate(v string, endOfDay bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return t, fmt.Errorf("date %q: want YYYY-MM-DD or an RFC 3339 time", v)
+	}
+	if endOfDay {
+		t = t.Add(24*time.Hour - time.Second)
+	}
+	return t, nil
+}

@@ -1,0 +1,166 @@
+// Package daemon assembles a running Usher server from its parts: the
+// data directory, the store, the ledger, the sweeper and the HTTP
+// listeners. cmd/usher fills a Config and calls Start; tests do the same
+// in process.
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Duration is a time.Duration written in TOML as a string like "180s".
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration: use a value like \"180s\" or \"5m\"", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Config is the server configuration. Every field has a TOML key and a
+// flag of the same name (with '-' for '_').
+type Config struct {
+	Data                  string   `toml:"data"`
+	Listen                []string `toml:"listen"`
+	VendorKey             []string `toml:"vendor_key"`
+	KeepaliveTimeout      Duration `toml:"keepalive_timeout"`
+	KeepaliveScanInterval Duration `toml:"keepalive_scan_interval"`
+	ConnectionTimeout     Duration `toml:"connection_timeout"`
+	Dev                   bool     `toml:"dev"`
+}
+
+// Defaults.
+const (
+	DefaultListen                = ":7420"
+	DevListen                    = "127.0.0.1:7420"
+	DefaultKeepaliveTimeout      = 180 * time.Second
+	DefaultKeepaliveScanInterval = 3 * time.Second
+	DefaultConnectionTimeout     = 30 * time.Second
+)
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		KeepaliveTimeout:      Duration(DefaultKeepaliveTimeout),
+		KeepaliveScanInterval: Duration(DefaultKeepaliveScanInterval),
+		ConnectionTimeout:     Duration(DefaultConnectionTimeout),
+	}
+}
+
+// LoadFile decodes a TOML file over c. Unknown keys are errors that name
+// the key.
+func (c *Config) LoadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			return fmt.Errorf("config %s: unknown key: %s", path, strict.String())
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return fmt.Errorf("config %s:%d:%d: %v", path, row, col, de)
+		}
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate reports the first setting that cannot work, naming its key.
+func (c *Config) Validate() error {
+	if c.Data == "" && !c.Dev {
+		return errors.New("data: no data directory set: use --data DIR (or data = \"DIR\" in the config file)")
+	}
+	if len(c.VendorKey) == 0 && !c.Dev {
+		return errors.New("vendor_key: no vendor public key set: use --vendor-key vendor.pub, from your software vendor")
+	}
+	if c.KeepaliveTimeout < Duration(time.Second) {
+		return errors.New("keepalive_timeout: must be at least 1s")
+	}
+	if c.KeepaliveScanInterval <= 0 || c.KeepaliveScanInterval > c.KeepaliveTimeout {
+		return errors.New("keepalive_scan_interval: must be positive and at most keepalive_timeout")
+	}
+	if c.ConnectionTimeout < Duration(time.Second) {
+		return errors.New("connection_timeout: must be at least 1s")
+	}
+	return nil
+}
+
+// Key describes one configuration key: its TOML name (the flag is the
+// same with '-' for '_', the environment variable USHER_ and upper case).
+type Key struct {
+	Name  string
+	Usage string
+	List  bool // repeatable flag; comma-separated in the environment
+	Bool  bool
+}
+
+// Keys lists every configuration key, in the order they are documented.
+func Keys() []Key {
+	return []Key{
+		{Name: "data", Usage: "data `DIR`: the store, the admin token"},
+		{Name: "listen", Usage: "`ADDR` to listen on (repeatable; default " + DefaultListen + ")", List: true},
+		{Name: "vendor_key", Usage: "vendor public key `FILE` (repeatable: several vendors)", List: true},
+		{Name: "keepalive_timeout", Usage: "a lease without a heartbeat for this `DURATION` is reclaimed (default 180s)"},
+		{Name: "keepalive_scan_interval", Usage: "how often to look for expired leases, as a `DURATION` (default 3s)"},
+		{Name: "connection_timeout", Usage: "idle connections are closed after this `DURATION` (default 30s)"},
+		{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, 127.0.0.1:7420", Bool: true},
+	}
+}
+
+// Set sets one key from its string form, as flags and environment
+// variables give it. A list key takes a comma-separated list.
+func (c *Config) Set(key, value string) error {
+	var err error
+	switch key {
+	case "data":
+		c.Data = value
+	case "listen":
+		c.Listen = splitList(value)
+	case "vendor_key":
+		c.VendorKey = splitList(value)
+	case "keepalive_timeout":
+		err = c.KeepaliveTimeout.UnmarshalText([]byte(value))
+	case "keepalive_scan_interval":
+		err = c.KeepaliveScanInterval.UnmarshalText([]byte(value))
+	case "connection_timeout":
+		err = c.ConnectionTimeout.UnmarshalText([]byte(value))
+	case "dev":
+		c.Dev, err = strconv.ParseBool(value)
+	default:
+		return fmt.Errorf("unknown key %q", key)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,234 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/sqlite"
+)
+
+// TokenFile is the admin token's file inside the data directory.
+const TokenFile = "admin.token"
+
+// Daemon is a running Usher server.
+type Daemon struct {
+	cfg       Config
+	logger    *slog.Logger
+	store     *sqlite.Store
+	ledger    *usher.Ledger
+	servers   []*http.Server
+	listeners []net.Listener
+
+	ctx    context.Context // cancelled on Close; parent of every request
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Options are the parts of a daemon that are not configuration.
+type Options struct {
+	Logger *slog.Logger     // default discards
+	Now    func() time.Time // default time.Now
+}
+
+// Start opens the data directory and store, and serves the API on every
+// listen address until Close. cfg must be validated.
+func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	keys, err := loadKeyring(cfg.VendorKey)
+	if err != nil {
+		return nil, err
+	}
+	token, err := ensureToken(cfg.Data, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, logger: opts.Logger}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if d.store, err = sqlite.Open(cfg.Data); err != nil {
+		return nil, err
+	}
+	d.ledger, err = usher.OpenLedger(ctx, usher.LedgerConfig{
+		Store: d.store, Keyring: keys, KeepaliveTimeout: time.Duration(cfg.KeepaliveTimeout),
+		Now: opts.Now, Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Dev {
+		if err := d.addDemoLicense(ctx); err != nil {
+			return nil, fmt.Errorf("dev mode: %w", err)
+		}
+	}
+	api := httpapi.NewServer(httpapi.Config{Ledger: d.ledger, AdminToken: token, Logger: opts.Logger})
+	if err := d.listen(api); err != nil {
+		return nil, err
+	}
+	d.wg.Add(1)
+	go d.sweep(time.Duration(cfg.KeepaliveScanInterval))
+	return d, nil
+}
+
+func (d *Daemon) listen(h http.Handler) error {
+	addrs := d.cfg.Listen
+	if len(addrs) == 0 {
+		addrs = []string{DefaultListen}
+	}
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       time.Duration(d.cfg.ConnectionTimeout),
+			BaseContext:       func(net.Listener) context.Context { return d.ctx },
+			ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelDebug),
+		}
+		d.listeners = append(d.listeners, ln)
+		d.servers = append(d.servers, srv)
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.logger.Error("serve", "addr", ln.Addr().String(), "err", err)
+			}
+		}()
+		d.logger.Info("listening", "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+// sweep reclaims expired leases every interval until Close.
+func (d *Daemon) sweep(interval time.Duration) {
+	defer d.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ended, err := d.ledger.Reclaim(d.ctx)
+		if err != nil {
+			d.logger.Error("reclaim expired leases", "err", err)
+		}
+		for _, l := range ended {
+			d.logger.Info("lease expired", "lease", l.ID, "feature", l.Feature, "client", l.Client.ID)
+		}
+	}
+}
+
+// Ledger returns the daemon's ledger.
+func (d *Daemon) Ledger() *usher.Ledger { return d.ledger }
+
+// Addrs returns the addresses the daemon listens on.
+func (d *Daemon) Addrs() []net.Addr {
+	out := make([]net.Addr, len(d.listeners))
+	for i, ln := range d.listeners {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// URL returns the base URL of the first listener, for clients on this host.
+func (d *Daemon) URL() string {
+	addr := d.listeners[0].Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+		if addr.IP.To4() == nil {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// TokenPath returns where the admin token is.
+func (d *Daemon) TokenPath() string { return filepath.Join(d.cfg.Data, TokenFile) }
+
+// Close stops accepting requests, ends those in flight (waiting checkouts
+// give up), stops the sweeper and closes the store. Safe to call twice.
+func (d *Daemon) Close() error {
+	var err error
+	d.once.Do(func() {
+		d.cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, srv := range d.servers {
+			err = errors.Join(err, srv.Shutdown(ctx))
+		}
+		d.wg.Wait()
+		if d.store != nil {
+			err = errors.Join(err, d.store.Close())
+		}
+	})
+	return err
+}
+
+// loadKeyring reads the vendor public keys.
+func loadKeyring(paths []string) (*usher.Keyring, error) {
+	var pubs []ed25519.PublicKey
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("vendor_key: %w", err)
+		}
+		pub, err := usher.ParsePublicKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("vendor_key %s: %w", p, err)
+		}
+		pubs = append(pubs, pub)
+	}
+	return usher.NewKeyring(pubs...), nil
+}
+
+// ensureToken returns the admin token, creating it on first start. The
+// token itself is never logged.
+func ensureToken(dir string, logger *slog.Logger) (string, error) {
+	path := filepath.Join(dir, TokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if tok := strings.TrimSpace(string(data)); tok != "" {
+			return tok, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
+	logger.Info("created admin token", "file", path)
+	return tok, nil
+}

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+)
+
+// LicenseResponse is a license as the API returns it.
+type LicenseResponse struct {
+	ID       string          `json:"id"`
+	Licensee string          `json:"licensee"`
+	IssuedAt time.Time       `json:"issued_at"`
+	KeyID    string          `json:"key_id"`
+	Features []GrantResponse `json:"features"`
+}
+
+// GrantResponse is one feature line of a license.
+type GrantResponse struct {
+	Name      string     `json:"name"`
+	Seats     int        `json:"seats"`
+	Unlimited bool       `json:"unlimited"`
+	StartsAt  *time.Time `json:"starts_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+func licenseResponse(l *usher.License) LicenseResponse {
+	out := LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []GrantResponse{}}
+	for _, g := range l.Grants {
+		gr := GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited}
+		if !g.StartsAt.IsZero() {
+			gr.StartsAt = &g.StartsAt
+		}
+		if !g.ExpiresAt.IsZero() {
+			gr.ExpiresAt = &g.ExpiresAt
+		}
+		out.Features = append(out.Features, gr)
+	}
+	return out
+}
+
+func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
+	text, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			err = usher.Errorf(usher.EInvalid, "license file is larger than %d bytes", tooBig.Limit)
+		}
+		s.error(w, r, err)
+		return
+	}
+	lic, err := s.ledger.AddLicense(r.Context(), text)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, licenseResponse(lic))
+}
+
+func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
+	out := []LicenseResponse{}
+	for _, l := range s.ledger.Licenses() {
+		out = append(out, licenseResponse(l))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"licenses": out})
+}
+
+func (s *Server) handleRemoveLicense(w http.ResponseWriter, r *http.Request) {
+	lic, err := s.ledger.RemoveLicense(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, licenseResponse(lic))
+}
