@@ -86,7 +86,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	db.SetMaxOpenConns(1) // one writer; reads happen only at startup
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + authSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
 	}
