@@ -77,7 +77,10 @@ type Store interface {
 	DeleteToken(ctx context.Context, id string) error
 }
 
-// Config configures an Authority. Store and SigningKey are required.
+// Config configures an Authority. Without a Store, users and tokens live
+// only in memory; without a SigningKey, a random one is made and logins
+// end when the process does. Both are for tests and embedding: a server
+// sets both.
 type Config struct {
 	Store          Store
 	SigningKey     []byte        // HMAC key for JWTs: at least 32 random bytes
@@ -103,8 +106,14 @@ type Authority struct {
 
 // Open loads users and tokens from the store.
 func Open(ctx context.Context, cfg Config) (*Authority, error) {
+	if cfg.SigningKey == nil {
+		cfg.SigningKey = []byte(rand.Text() + rand.Text())
+	}
 	if len(cfg.SigningKey) < 32 {
 		return nil, errors.New("auth: signing key must be at least 32 bytes")
+	}
+	if cfg.Store == nil {
+		cfg.Store = nopStore{}
 	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = DefaultTokenTTL
@@ -419,3 +428,13 @@ func (a *Authority) Tokens() []Token {
 	slices.SortFunc(out, func(x, y Token) int { return strings.Compare(x.Name, y.Name) })
 	return out
 }
+
+// nopStore keeps nothing, for an Authority without a Store.
+type nopStore struct{}
+
+func (nopStore) Users(context.Context) ([]User, error)     { return nil, nil }
+func (nopStore) PutUser(context.Context, User) error       { return nil }
+func (nopStore) DeleteUser(context.Context, string) error  { return nil }
+func (nopStore) Tokens(context.Context) ([]Token, error)   { return nil, nil }
+func (nopStore) PutToken(context.Context, Token) error     { return nil }
+func (nopStore) DeleteToken(context.Context, string) error { return nil }

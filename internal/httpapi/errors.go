@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/auth"
 )
 
 // ENotFound is the code for a path the API does not have.
@@ -27,6 +28,12 @@ var codeStatus = map[string]int{
 	usher.EUnavailable:       http.StatusServiceUnavailable,
 	usher.EInternal:          http.StatusInternalServerError,
 	ENotFound:                http.StatusNotFound,
+	ERateLimited:             http.StatusTooManyRequests,
+	auth.EForbidden:          http.StatusForbidden,
+	auth.EUserNotFound:       http.StatusNotFound,
+	auth.EUserExists:         http.StatusConflict,
+	auth.ETokenNotFound:      http.StatusNotFound,
+	auth.ETokenExists:        http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code.

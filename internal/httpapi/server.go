@@ -3,58 +3,93 @@
 package httpapi
 
 import (
-	"crypto/subtle"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/auth"
 )
 
-// maxBodySize bounds a request body; a license file is the largest.
-const maxBodySize = 2 << 20
+// DefaultMaxRequestSize bounds a request body unless Config says
+// otherwise; a license file is the largest.
+const DefaultMaxRequestSize = 2 << 20
 
 // Server serves the HTTP API for one ledger.
 type Server struct {
-	ledger     *usher.Ledger
-	adminToken string
-	logger     *slog.Logger
-	mux        *http.ServeMux
+	ledger   *usher.Ledger
+	auth     *auth.Authority
+	limiter  *rateLimiter // nil: no rate limit
+	maxBody  int64
+	observer usher.Observer
+	now      func() time.Time
+	logger   *slog.Logger
+	mux      *http.ServeMux
 }
 
-// Config configures a Server. Ledger and AdminToken are required.
+// Config configures a Server. Ledger is required, and one of Auth and
+// AdminToken.
 type Config struct {
-	Ledger     *usher.Ledger
-	AdminToken string
-	Logger     *slog.Logger
+	Ledger *usher.Ledger
+	// Auth authenticates requests. When nil, the only credential is
+	// AdminToken.
+	Auth           *auth.Authority
+	AdminToken     string
+	RateLimit      RateLimit      // per remote IP; zero turns it off
+	MaxRequestSize int64          // bytes; default DefaultMaxRequestSize
+	Observer       usher.Observer // receives EventLoginFailed and EventRateLimited
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
-	s := &Server{ledger: cfg.Ledger, adminToken: cfg.AdminToken, logger: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{ledger: cfg.Ledger, auth: cfg.Auth, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
+		now: cfg.Now, logger: cfg.Logger, mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxRequestSize
+	}
+	if s.auth == nil {
+		// Without a store and with a random key, Open cannot fail.
+		s.auth, _ = auth.Open(context.Background(), auth.Config{AdminToken: cfg.AdminToken, Now: s.now})
+	}
+	s.limiter = newRateLimiter(cfg.RateLimit, s.now)
 	s.routes()
 	return s
 }
 
+// routes registers every endpoint with the access it needs; see
+// docs/security.md for the table.
 func (s *Server) routes() {
-	s.mux.HandleFunc("POST /v1/leases", s.handleCheckout)
-	s.mux.HandleFunc("POST /v1/leases/{id}/heartbeat", s.handleHeartbeat)
-	s.mux.HandleFunc("DELETE /v1/leases/{id}", s.handleRelease)
-	s.mux.HandleFunc("GET /v1/leases", s.admin(s.handleLeases))
-	s.mux.HandleFunc("GET /v1/features", s.handleFeatures)
-	s.mux.HandleFunc("GET /v1/queue", s.admin(s.handleQueue))
+	s.mux.HandleFunc("POST /v1/leases", s.require(auth.Use, s.handleCheckout))
+	s.mux.HandleFunc("POST /v1/leases/{id}/heartbeat", s.require(auth.Use, s.handleHeartbeat))
+	s.mux.HandleFunc("DELETE /v1/leases/{id}", s.require(auth.Use, s.handleRelease)) // an admin credential kicks
+	s.mux.HandleFunc("GET /v1/leases", s.monitor(s.handleLeases))
+	s.mux.HandleFunc("GET /v1/features", s.require(auth.Read, s.handleFeatures))
+	s.mux.HandleFunc("GET /v1/queue", s.monitor(s.handleQueue))
 	s.mux.HandleFunc("POST /v1/licenses", s.admin(s.handleAddLicense))
-	s.mux.HandleFunc("GET /v1/licenses", s.admin(s.handleLicenses))
+	s.mux.HandleFunc("GET /v1/licenses", s.monitor(s.handleLicenses))
 	s.mux.HandleFunc("DELETE /v1/licenses/{id}", s.admin(s.handleRemoveLicense))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("POST /v1/auth/login", s.require(auth.Public, s.handleLogin))
+	s.mux.HandleFunc("GET /v1/users", s.admin(s.handleUsers))
+	s.mux.HandleFunc("POST /v1/users", s.admin(s.handleAddUser))
+	s.mux.HandleFunc("DELETE /v1/users/{name}", s.admin(s.handleRemoveUser))
+	s.mux.HandleFunc("PUT /v1/users/{name}/password", s.admin(s.handleSetPassword))
+	s.mux.HandleFunc("GET /v1/tokens", s.admin(s.handleTokens))
+	s.mux.HandleFunc("POST /v1/tokens", s.admin(s.handleCreateToken))
+	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
 	})
@@ -62,28 +97,15 @@ func (s *Server) routes() {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
+	if s.limit(w, r) {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	s.mux.ServeHTTP(w, r)
 }
 
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, s.logger, err)
-}
-
-// isAdmin reports whether the request carries the admin token.
-func (s *Server) isAdmin(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && s.adminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.adminToken)) == 1
-}
-
-func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.isAdmin(r) {
-			s.error(w, r, usher.Errorf(usher.EUnauthorized, "this endpoint needs the admin token: send \"Authorization: Bearer <token>\" with the token from the server's admin.token file"))
-			return
-		}
-		h(w, r)
-	}
 }
 
 // CheckoutRequest is the body of POST /v1/leases.
@@ -147,7 +169,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
-	if err := s.ledger.Release(r.Context(), r.PathValue("id"), s.isAdmin(r)); err != nil {
+	if err := s.ledger.Release(r.Context(), r.PathValue("id"), isAdmin(r)); err != nil {
 		s.error(w, r, err)
 		return
 	}

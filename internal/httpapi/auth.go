@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/auth"
+)
+
+// Events this package reports to Config.Observer, next to the ledger's.
+const (
+	EventLoginFailed = "login_failed" // Client.User is the name tried, Client.Host the remote address
+	EventRateLimited = "rate_limited" // Client.Host is the remote address; once per burst of refusals
+)
+
+type principalKey struct{}
+
+// principalOf returns who made the request, as require found it; the zero
+// Principal for an anonymous request.
+func principalOf(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey{}).(auth.Principal)
+	return p
+}
+
+// bearer returns the request's bearer credential, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// require wraps h so that it runs only for requests whose credential
+// grants need. A request without a credential passes where need is
+// Public, and for Use and Read while clients need no credential. A
+// credential that is sent is always checked, even where none is needed.
+func (s *Server) require(need auth.Access, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var p auth.Principal
+		if tok := bearer(r); tok != "" {
+			var err error
+			if p, err = s.auth.Authenticate(tok); err != nil {
+				s.error(w, r, err)
+				return
+			}
+		}
+		if err := s.authorize(p, need); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	}
+}
+
+func (s *Server) authorize(p auth.Principal, need auth.Access) error {
+	if p.Role != "" {
+		if p.Role.Allows(need) {
+			return nil
+		}
+		return usher.Errorf(auth.EForbidden, "%s %q has role %s, which may not use this endpoint (it needs %s access)", p.Kind, p.Name, p.Role, need)
+	}
+	switch {
+	case need == auth.Public:
+		return nil
+	case (need == auth.Use || need == auth.Read) && !s.auth.ClientAuthRequired():
+		return nil
+	case need == auth.Use || need == auth.Read:
+		return usher.Errorf(usher.EUnauthorized, "this server requires a client credential: send \"Authorization: Bearer <client password or client token>\"")
+	}
+	return usher.Errorf(usher.EUnauthorized, "this endpoint needs %s access: log in with usher login, or send \"Authorization: Bearer <token>\" with an API token or the server's admin.token", need)
+}
+
+// admin wraps h for admin-only routes.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc { return s.require(auth.Admin, h) }
+
+// monitor wraps h for read-only routes about the server's state.
+func (s *Server) monitor(h http.HandlerFunc) http.HandlerFunc { return s.require(auth.Monitor, h) }
+
+// isAdmin reports whether require found an admin credential on r.
+func isAdmin(r *http.Request) bool { return principalOf(r.Context()).Role == auth.RoleAdmin }
+
+// remoteIP returns the address a request came from, without the port.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) emit(ev usher.Event) {
+	if s.observer == nil {
+		return
+	}
+	ev.Time = s.now()
+	s.observer.Observe(ev)
+}
+
+// LoginRequest is the body of POST /v1/auth/login.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// LoginResponse is a successful login: a JWT to send as a bearer token.
+type LoginResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var body LoginRequest
+	if err := decodeJSON(r, &body); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	tok, exp, err := s.auth.Login(body.Username, body.Password)
+	if err != nil {
+		if usher.ErrorCode(err) == usher.EUnauthorized {
+			s.logger.Warn("login failed", "user", body.Username, "remote", remoteIP(r))
+			s.emit(usher.Event{Type: EventLoginFailed, Client: usher.Client{User: body.Username, Host: remoteIP(r)}, Reason: "wrong user name or password"})
+		}
+		s.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, LoginResponse{Token: tok, ExpiresAt: exp})
+}
