@@ -42,6 +42,7 @@ type Config struct {
 	KeepaliveScanInterval Duration `toml:"keepalive_scan_interval"`
 	ConnectionTimeout     Duration `toml:"connection_timeout"`
 	Dev                   bool     `toml:"dev"`
+	Security                       // TLS, credentials and limits: security.go
 }
 
 // Defaults.
@@ -59,6 +60,7 @@ func DefaultConfig() Config {
 		KeepaliveTimeout:      Duration(DefaultKeepaliveTimeout),
 		KeepaliveScanInterval: Duration(DefaultKeepaliveScanInterval),
 		ConnectionTimeout:     Duration(DefaultConnectionTimeout),
+		Security:              defaultSecurity(),
 	}
 }
 
@@ -102,7 +104,7 @@ func (c *Config) Validate() error {
 	if c.ConnectionTimeout < Duration(time.Second) {
 		return errors.New("connection_timeout: must be at least 1s")
 	}
-	return nil
+	return c.validateSecurity()
 }
 
 // Key describes one configuration key: its TOML name (the flag is the
@@ -116,7 +118,7 @@ type Key struct {
 
 // Keys lists every configuration key, in the order they are documented.
 func Keys() []Key {
-	return []Key{
+	return append([]Key{
 		{Name: "data", Usage: "data `DIR`: the store, the admin token"},
 		{Name: "listen", Usage: "`ADDR` to listen on (repeatable; default " + DefaultListen + ")", List: true},
 		{Name: "vendor_key", Usage: "vendor public key `FILE` (repeatable: several vendors)", List: true},
@@ -124,12 +126,18 @@ func Keys() []Key {
 		{Name: "keepalive_scan_interval", Usage: "how often to look for expired leases, as a `DURATION` (default 3s)"},
 		{Name: "connection_timeout", Usage: "idle connections are closed after this `DURATION` (default 30s)"},
 		{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, 127.0.0.1:7420", Bool: true},
-	}
+	}, securityKeys()...)
 }
 
 // Set sets one key from its string form, as flags and environment
 // variables give it. A list key takes a comma-separated list.
 func (c *Config) Set(key, value string) error {
+	if ok, err := c.setSecurity(key, value); ok {
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		return nil
+	}
 	var err error
 	switch key {
 	case "data":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,6 +33,8 @@ type Daemon struct {
 	ledger    *usher.Ledger
 	servers   []*http.Server
 	listeners []net.Listener
+	tls       *tls.Config // nil: plain HTTP
+	tlsPrint  string      // SHA-256 fingerprint of the TLS certificate
 
 	ctx    context.Context // cancelled on Close; parent of every request
 	cancel context.CancelFunc
@@ -84,7 +87,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 			return nil, fmt.Errorf("dev mode: %w", err)
 		}
 	}
-	api := httpapi.NewServer(httpapi.Config{Ledger: d.ledger, AdminToken: token, Logger: opts.Logger})
+	authority, err := d.openAuth(ctx, token, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	if d.tls, d.tlsPrint, err = serverTLS(cfg); err != nil {
+		return nil, err
+	}
+	api := httpapi.NewServer(d.apiConfig(authority, opts.Now))
 	if err := d.listen(api); err != nil {
 		return nil, err
 	}
@@ -103,9 +113,12 @@ func (d *Daemon) listen(h http.Handler) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
+		if d.tls != nil {
+			ln = tls.NewListener(ln, d.tls)
+		}
 		srv := &http.Server{
 			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: time.Duration(d.cfg.ReadHeaderTimeout),
 			IdleTimeout:       time.Duration(d.cfg.ConnectionTimeout),
 			BaseContext:       func(net.Listener) context.Context { return d.ctx },
 			ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelDebug),
@@ -167,7 +180,7 @@ func (d *Daemon) URL() string {
 			host = "::1"
 		}
 	}
-	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+	return d.scheme() + "://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
 // TokenPath returns where the admin token is.

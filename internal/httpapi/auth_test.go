@@ -1,0 +1,110 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+func TestLogin(t *testing.T) {
+	srv := MustStart(t, serverOptions{})
+	ctx := context.Background()
+	anon := srv.client(t, "")
+	_, err := anon.Login(ctx, adminUser, "wrong password")
+	if usher.ErrorCode(err) != usher.EUnauthorized {
+		t.Fatalf("wrong password: got %v, want unauthorized", err)
+	}
+	failed := srv.Events.ofType(httpapi.EventLoginFailed)
+	if len(failed) != 1 || failed[0].Client.User != adminUser || failed[0].Client.Host != "127.0.0.1" {
+		t.Fatalf("login_failed events: %+v", failed)
+	}
+	login, err := anon.Login(ctx, adminUser, adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := srv.Clock.Now().Add(auth.DefaultTokenTTL); !login.ExpiresAt.Equal(want) {
+		t.Errorf("expires_at %v, want %v", login.ExpiresAt, want)
+	}
+	c := srv.client(t, login.Token)
+	if _, err := c.Leases(ctx); err != nil {
+		t.Fatalf("leases with login token: %v", err)
+	}
+	srv.Clock.Add(auth.DefaultTokenTTL + time.Second)
+	if _, err := c.Leases(ctx); usher.ErrorCode(err) != usher.EUnauthorized {
+		t.Fatalf("expired login: got %v, want unauthorized", err)
+	}
+}
+
+func TestUsersAndTokensAPI(t *testing.T) {
+	srv := MustStart(t, serverOptions{})
+	ctx := context.Background()
+	admin := srv.client(t, adminToken)
+	u, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "mona" || u.Role != "monitor" {
+		t.Errorf("got %+v", u)
+	}
+	if _, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"}); usher.ErrorCode(err) != auth.EUserExists {
+		t.Errorf("duplicate user: got %v", err)
+	}
+	users, err := admin.Users(ctx)
+	if err != nil || len(users) != 2 {
+		t.Fatalf("users: %+v, %v", users, err)
+	}
+	if err := admin.SetPassword(ctx, "mona", "new monitor password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.client(t, "").Login(ctx, "mona", "new monitor password"); err != nil {
+		t.Fatalf("login with new password: %v", err)
+	}
+	if err := admin.RemoveUser(ctx, "mona"); err != nil {
+		t.Fatal(err)
+	}
+
+	tok, err := admin.CreateToken(ctx, "grafana", "monitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok.Token, "usher_") || tok.ID == "" {
+		t.Fatalf("created token: %+v", tok)
+	}
+	list, err := admin.Tokens(ctx)
+	if err != nil || len(list) != 1 || list[0].Token != "" || list[0].Name != "grafana" {
+		t.Fatalf("token list must not carry secrets: %+v, %v", list, err)
+	}
+	if _, err := srv.client(t, tok.Token).Queue(ctx); err != nil {
+		t.Fatalf("monitor token reads the queue: %v", err)
+	}
+	if _, err := admin.RevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.client(t, tok.Token).Queue(ctx); usher.ErrorCode(err) != usher.EUnauthorized {
+		t.Fatalf("revoked token: got %v, want unauthorized", err)
+	}
+}
+
+func TestMaxRequestSize(t *testing.T) {
+	srv := MustStart(t, serverOptions{})
+	big := strings.Repeat("x", httpapi.DefaultMaxRequestSize+1)
+	req, err := http.NewRequest("POST", srv.URL+"/v1/licenses", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := clientFrom(t, "127.0.0.1").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("oversized license: got %d, want 400", resp.StatusCode)
+	}
+}

@@ -1,0 +1,121 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Credentials every test server knows.
+const (
+	adminToken    = "static-admin-token-for-tests"
+	adminUser     = "root"
+	adminPassword = "admin password"
+	feature       = "cad"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// events records what the server reports.
+type events struct {
+	mu   sync.Mutex
+	list []usher.Event
+}
+
+func (e *events) Observe(ev usher.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
+
+func (e *events) ofType(typ string) []usher.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []usher.Event
+	for _, ev := range e.list {
+		if ev.Type == typ {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// testServer is an API server on 127.0.0.1 over a SQLite store, with a
+// license for feature cad (2 seats) and the user root (admin).
+type testServer struct {
+	URL    string
+	Auth   *auth.Authority
+	Ledger *usher.Ledger
+	Events *events
+	Clock  *clock
+}
+
+type serverOptions struct {
+	clientPassword string
+	rateLimit      httpapi.RateLimit
+}
+
+func MustStart(t *testing.T, opts serverOptions) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	ledger, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: st, Keyring: usher.NewKeyring(pub), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := usher.Sign(&usher.License{ID: usher.NewLicenseID(), Licensee: "Test", IssuedAt: clk.Now(),
+		Grants: []usher.Grant{{Feature: feature, Seats: 2}}}, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.AddLicense(ctx, text); err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.Open(ctx, auth.Config{Store: st, AdminToken: adminToken, ClientPassword: opts.clientPassword, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddUser(ctx, adminUser, adminPassword, auth.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{}
+	api := httpapi.NewServer(httpapi.Config{Ledger: ledger, Auth: a, RateLimit: opts.rateLimit, Observer: ev, Now: clk.Now})
+	hs := httptest.NewServer(api)
+	t.Cleanup(hs.Close)
+	return &testServer{URL: hs.URL, Auth: a, Ledger: ledger, Events: ev, Clock: clk}
+}
+
+// client returns an API client with the given bearer token.
+func (s *testServer) client(t *testing.T, token string) *httpapi.Client {
+	c := httpapi.NewClient(s.URL, token)
+	t.Cleanup(c.HTTP.CloseIdleConnections)
+	return c
+}
