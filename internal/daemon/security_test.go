@@ -1,0 +1,186 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+func TestBootstrapAdmin(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	d, log := MustStart(t, cfg)
+	path := filepath.Join(cfg.Data, daemon.AdminPasswordFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := strings.TrimSpace(string(data))
+	for _, f := range []string{daemon.AdminPasswordFile, daemon.SigningKeyFile, daemon.TokenFile} {
+		fi, err := os.Stat(filepath.Join(cfg.Data, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
+	if out := log.String(); !strings.Contains(out, path) || strings.Contains(out, password) {
+		t.Errorf("the log must name %s and never show the password:\n%s", path, out)
+	}
+	c := httpapi.NewClient(d.URL(), "")
+	defer c.HTTP.CloseIdleConnections()
+	login, err := c.Login(ctx, "admin", password)
+	if err != nil {
+		t.Fatalf("login as admin: %v", err)
+	}
+	d.Close()
+
+	os.Remove(path)
+	d2, log2 := MustStart(t, cfg)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("second start wrote %s again (err %v): users exist already", path, err)
+	}
+	if strings.Contains(log2.String(), "created user admin") {
+		t.Errorf("second start created the admin again:\n%s", log2)
+	}
+	c2 := httpapi.NewClient(d2.URL(), login.Token)
+	defer c2.HTTP.CloseIdleConnections()
+	if _, err := c2.Leases(ctx); err != nil {
+		t.Fatalf("a login outlives a restart (same signing key): %v", err)
+	}
+	static := httpapi.NewClient(d2.URL(), readToken(t, cfg.Data))
+	defer static.HTTP.CloseIdleConnections()
+	if _, err := static.Users(ctx); err != nil {
+		t.Fatalf("the static admin token keeps working: %v", err)
+	}
+}
+
+func readToken(t *testing.T, dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, daemon.TokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func TestListenIPv4AndIPv6(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	cfg := testConfig(t)
+	cfg.Listen = []string{"127.0.0.1:0", "[::1]:0"}
+	d, _ := MustStart(t, cfg)
+	addrs := d.Addrs()
+	if len(addrs) != 2 {
+		t.Fatalf("listening on %v, want two addresses", addrs)
+	}
+	for _, a := range addrs {
+		c := httpapi.NewClient("http://"+a.String(), "")
+		if err := c.Health(context.Background()); err != nil {
+			t.Errorf("health on %s: %v", a, err)
+		}
+		c.HTTP.CloseIdleConnections()
+	}
+}
+
+func TestTLSAuto(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	cfg.TLSAuto = true
+	d, _ := MustStart(t, cfg)
+	fp := d.TLSFingerprint()
+	if !strings.HasPrefix(d.URL(), "https://") || fp == "" {
+		t.Fatalf("URL %s, fingerprint %q: want HTTPS with a fingerprint", d.URL(), fp)
+	}
+	pinned, err := usher.PinnedTLSConfig(fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := httpapi.NewClient(d.URL(), "")
+	tr := &http.Transport{TLSClientConfig: pinned}
+	defer tr.CloseIdleConnections()
+	c.HTTP.Transport = tr
+	if err := c.Health(ctx); err != nil {
+		t.Fatalf("health over pinned TLS: %v", err)
+	}
+	plainTr := &http.Transport{TLSClientConfig: &tls.Config{}}
+	defer plainTr.CloseIdleConnections()
+	plain := httpapi.NewClient(d.URL(), "")
+	plain.HTTP.Transport = plainTr
+	if err := plain.Health(ctx); err == nil {
+		t.Fatal("a self-signed certificate must not pass the system roots")
+	}
+	d.Close()
+	d2, _ := MustStart(t, cfg)
+	if got := d2.TLSFingerprint(); got != fp {
+		t.Errorf("fingerprint changed across restarts: %s, then %s", fp, got)
+	}
+}
+
+// TestSlowLoris holds many connections open that send their headers a
+// byte at a time, and checks that a normal client is still served and
+// that the server cuts the slow ones once ReadHeaderTimeout passes.
+func TestSlowLoris(t *testing.T) {
+	const slow = 200
+	cfg := testConfig(t)
+	cfg.ReadHeaderTimeout = daemon.Duration(300 * time.Millisecond)
+	d, _ := MustStart(t, cfg)
+	addr := d.Addrs()[0].String()
+
+	deadline := time.Now().Add(15 * time.Second) // generous: only a hang fails
+	cut := make(chan bool, slow)
+	for range slow {
+		go func() { cut <- trickle(addr, deadline) }()
+	}
+	c := httpapi.NewClient(d.URL(), "")
+	c.HTTP.Timeout = 10 * time.Second
+	defer c.HTTP.CloseIdleConnections()
+	for i := range 20 {
+		if _, err := c.Features(context.Background()); err != nil {
+			t.Fatalf("normal request %d while %d slow clients trickle: %v", i, slow, err)
+		}
+	}
+	for i := range slow {
+		if !<-cut {
+			t.Fatalf("slow connection %d was still open at the deadline: ReadHeaderTimeout did not cut it", i)
+		}
+	}
+}
+
+// trickle sends a never-ending request header one byte every 10 ms, and
+// reports whether the server closed the connection before deadline.
+func trickle(addr string, deadline time.Time) bool {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	header := []byte("GET /v1/features HTTP/1.1\r\nHost: x\r\n")
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; time.Now().Before(deadline); i++ {
+		b := byte('a')
+		if i < len(header) {
+			b = header[i]
+		}
+		conn.SetWriteDeadline(deadline)
+		if _, err := conn.Write([]byte{b}); err != nil {
+			return true
+		}
+		<-tick.C
+	}
+	return false
+}
