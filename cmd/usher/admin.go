@@ -22,6 +22,7 @@ const defaultServer = "http://127.0.0.1:7420"
 // adminFlags are the connection flags every admin command takes.
 type adminFlags struct {
 	server, token, data string
+	fingerprint         string
 	json                bool
 }
 
@@ -29,15 +30,20 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.server, "server", "", "server `URL` (default $USHER_SERVER, else "+defaultServer+")")
 	fs.StringVar(&a.token, "token", "", "admin `TOKEN` (default $USHER_TOKEN, else the token file in --data)")
 	fs.StringVar(&a.data, "data", "", "the server's data `DIR`, to read its admin token when on the server's host")
+	fs.StringVar(&a.fingerprint, "tls-fingerprint", "", "trust the HTTPS server whose certificate has this SHA-256 `FINGERPRINT` (default $USHER_TLS_FINGERPRINT)")
 	fs.BoolVar(&a.json, "json", false, "print JSON")
 }
 
 // client resolves the server and token: flags, then the environment, then
-// the token file of --data (or of dev mode's data directory).
+// the token file of --data, then the token of "usher login" for this
+// server, then dev mode's token file.
 func (a *adminFlags) client(e *env) (*httpapi.Client, error) {
 	server := firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer)
 	server, _, _ = strings.Cut(server, ",") // the SDK's list form: the CLI uses the first
 	token := firstNonEmpty(a.token, e.getenv("USHER_TOKEN"))
+	if token == "" && a.data == "" {
+		token = storedLogin(e, server)
+	}
 	if token == "" {
 		dir := a.data
 		if dir == "" {
@@ -49,7 +55,8 @@ func (a *adminFlags) client(e *env) (*httpapi.Client, error) {
 		}
 		token = strings.TrimSpace(string(data))
 	}
-	return httpapi.NewClient(server, token), nil
+	c := httpapi.NewClient(server, token)
+	return c, a.configureTLS(e, c)
 }
 
 func firstNonEmpty(vals ...string) string {
@@ -64,9 +71,18 @@ func firstNonEmpty(vals ...string) string {
 // adminCommand parses the common flags and returns the client and the
 // positional arguments.
 func adminCommand(e *env, name, synopsis string, args []string) (*httpapi.Client, *adminFlags, []string, error) {
+	return adminCommandWith(e, name, synopsis, args, nil)
+}
+
+// adminCommandWith is adminCommand for a command with flags of its own,
+// which extra registers.
+func adminCommandWith(e *env, name, synopsis string, args []string, extra func(*flag.FlagSet)) (*httpapi.Client, *adminFlags, []string, error) {
 	var a adminFlags
 	fs := newFlagSet(e, name, synopsis)
 	a.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return nil, nil, nil, err
@@ -142,7 +158,7 @@ func cmdKick(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("want exactly one lease id")
 	}
 	if c.Token == "" {
-		return errors.New("kicking needs the admin token: give --token, USHER_TOKEN or --data DIR")
+		return errors.New("kicking needs an admin credential: run usher login, or give --token, USHER_TOKEN or --data DIR")
 	}
 	if err := c.Release(ctx, pos[0]); err != nil {
 		return err
@@ -228,4 +244,3 @@ func printLicenseTable(e *env, lics []httpapi.LicenseResponse) error {
 	}
 	return tw.Flush()
 }
-

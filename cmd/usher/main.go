@@ -31,6 +31,10 @@ Usage:
   usher status                      seats per feature
   usher leases                      live leases
   usher kick LEASE_ID               free a seat at once
+  usher login [--user NAME]         log in; later commands use the saved token
+  usher logout                      forget the saved token for --server
+  usher user add|remove|passwd|list manage users (admin, monitor, client)
+  usher token create|list|revoke    manage API tokens for automation
   usher version                     print the version
 
 Run "usher COMMAND -h" for the flags of a command.
@@ -38,6 +42,7 @@ Run "usher COMMAND -h" for the flags of a command.
 
 // env is what a command may touch of the outside world.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
@@ -46,7 +51,7 @@ type command func(ctx context.Context, e *env, args []string) error
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
 	os.Exit(code)
 }
@@ -59,6 +64,10 @@ func run(ctx context.Context, args []string, e *env) int {
 		"status":  cmdStatus,
 		"leases":  cmdLeases,
 		"kick":    cmdKick,
+		"login":   cmdLogin,
+		"logout":  cmdLogout,
+		"user":    cmdUser,
+		"token":   cmdToken,
 		"version": func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

@@ -99,6 +99,7 @@ func printBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
 	url := d.URL()
 	fmt.Fprintf(e.stderr, "\nUsher is serving licenses at %s\n", url)
 	fmt.Fprintf(e.stderr, "Admin token: in %s (mode 0600; the CLI reads it with --data %s)\n", d.TokenPath(), cfg.Data)
+	printSecurityBanner(e, cfg, d)
 	if !cfg.Dev {
 		fmt.Fprintln(e.stderr)
 		return
@@ -108,4 +109,3 @@ func printBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
 	fmt.Fprintf(e.stderr, "  curl -s -X POST %s/v1/leases -d '{\"feature\":\"%s\",\"client\":{\"id\":\"try-1\",\"user\":\"me\"}}'\n", url, daemon.DevFeature)
 	fmt.Fprintf(e.stderr, "  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/v1/leases\n\n", d.TokenPath(), url)
 }
-

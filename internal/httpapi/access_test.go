@@ -59,16 +59,13 @@ type credential struct {
 }
 
 // wantStatus is the expected answer to e with c, given whether clients
-// need a credential.
+// need a credential. Where anyone may call, any credential is ignored.
 func wantStatus(e endpoint, c credential, clientAuth bool) int {
+	open := e.need == auth.Public || (e.need == auth.Use || e.need == auth.Read) && !clientAuth
 	switch {
-	case e.path == "/healthz" || e.path == "/v1/auth/login":
-		return e.ok // these ignore credentials
-	case c.bad:
-		return http.StatusUnauthorized
-	case c.role == "" && (e.need == auth.Use || e.need == auth.Read) && !clientAuth:
+	case open:
 		return e.ok
-	case c.role == "":
+	case c.bad || c.role == "":
 		return http.StatusUnauthorized
 	case grants[c.role][e.need]:
 		return e.ok
@@ -200,18 +197,19 @@ func TestClientTokenTurnsOnClientAuth(t *testing.T) {
 }
 
 func TestReleaseAndKick(t *testing.T) {
-	srv := MustStart(t, serverOptions{})
+	const password = "lan password"
+	srv := MustStart(t, serverOptions{clientPassword: password})
 	ctx := context.Background()
-	anon := srv.client(t, "")
+	client := srv.client(t, password)
 	checkout := func(id string) string {
-		l, _, err := anon.Checkout(ctx, httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: id}})
+		l, _, err := client.Checkout(ctx, httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: id}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return l.ID
 	}
 	mine, theirs := checkout("a"), checkout("b")
-	if err := anon.Release(ctx, mine); err != nil {
+	if err := client.Release(ctx, mine); err != nil {
 		t.Fatalf("client release: %v", err)
 	}
 	_, monitor, err := srv.Auth.CreateToken(ctx, "dash", auth.RoleMonitor)
@@ -221,7 +219,7 @@ func TestReleaseAndKick(t *testing.T) {
 	if err := srv.client(t, monitor).Release(ctx, theirs); usher.ErrorCode(err) != auth.EForbidden {
 		t.Fatalf("monitor kick: got %v, want forbidden", err)
 	}
-	login, err := anon.Login(ctx, adminUser, adminPassword)
+	login, err := srv.client(t, "").Login(ctx, adminUser, adminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,5 +228,9 @@ func TestReleaseAndKick(t *testing.T) {
 	}
 	if got := len(srv.Ledger.Leases()); got != 0 {
 		t.Errorf("%d leases left, want 0", got)
+	}
+	released, kicked := srv.Events.ofType(usher.EventLeaseReleased), srv.Events.ofType(usher.EventLeaseKicked)
+	if len(released) != 1 || released[0].LeaseID != mine || len(kicked) != 1 || kicked[0].LeaseID != theirs {
+		t.Errorf("released %+v, kicked %+v; want %s released and %s kicked", released, kicked, mine, theirs)
 	}
 }

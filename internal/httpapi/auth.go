@@ -36,20 +36,25 @@ func bearer(r *http.Request) string {
 }
 
 // require wraps h so that it runs only for requests whose credential
-// grants need. A request without a credential passes where need is
-// Public, and for Use and Read while clients need no credential. A
-// credential that is sent is always checked, even where none is needed.
+// grants need. Routes open to anyone (Public, and Use and Read while
+// clients need no credential) ignore a credential that is invalid or does
+// not grant need, and run as anonymous; elsewhere such a credential gets
+// 401 or 403.
 func (s *Server) require(need auth.Access, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var p auth.Principal
+		var err error
 		if tok := bearer(r); tok != "" {
-			var err error
-			if p, err = s.auth.Authenticate(tok); err != nil {
-				s.error(w, r, err)
-				return
-			}
+			p, err = s.auth.Authenticate(tok)
 		}
-		if err := s.authorize(p, need); err != nil {
+		if s.open(need) {
+			if err != nil || !p.Role.Allows(need) {
+				p, err = auth.Principal{}, nil
+			}
+		} else if err == nil {
+			err = s.authorize(p, need)
+		}
+		if err != nil {
 			s.error(w, r, err)
 			return
 		}
@@ -57,18 +62,18 @@ func (s *Server) require(need auth.Access, h http.HandlerFunc) http.HandlerFunc 
 	}
 }
 
+// open reports whether requests without a credential may have need.
+func (s *Server) open(need auth.Access) bool {
+	return need == auth.Public || (need == auth.Use || need == auth.Read) && !s.auth.ClientAuthRequired()
+}
+
+// authorize checks p against a need that is not open.
 func (s *Server) authorize(p auth.Principal, need auth.Access) error {
-	if p.Role != "" {
-		if p.Role.Allows(need) {
-			return nil
-		}
-		return usher.Errorf(auth.EForbidden, "%s %q has role %s, which may not use this endpoint (it needs %s access)", p.Kind, p.Name, p.Role, need)
-	}
 	switch {
-	case need == auth.Public:
+	case p.Role.Allows(need):
 		return nil
-	case (need == auth.Use || need == auth.Read) && !s.auth.ClientAuthRequired():
-		return nil
+	case p.Role != "":
+		return usher.Errorf(auth.EForbidden, "%s %q has role %s, which may not use this endpoint (it needs %s access)", p.Kind, p.Name, p.Role, need)
 	case need == auth.Use || need == auth.Read:
 		return usher.Errorf(usher.EUnauthorized, "this server requires a client credential: send \"Authorization: Bearer <client password or client token>\"")
 	}

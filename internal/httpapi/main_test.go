@@ -87,7 +87,8 @@ func MustStart(t *testing.T, opts serverOptions) *testServer {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	ledger, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: st, Keyring: usher.NewKeyring(pub), Now: clk.Now})
+	ev := &events{}
+	ledger, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: st, Keyring: usher.NewKeyring(pub), Now: clk.Now, Observer: ev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,6 @@ func MustStart(t *testing.T, opts serverOptions) *testServer {
 	if _, err := a.AddUser(ctx, adminUser, adminPassword, auth.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	ev := &events{}
 	api := httpapi.NewServer(httpapi.Config{Ledger: ledger, Auth: a, RateLimit: opts.rateLimit, Observer: ev, Now: clk.Now})
 	hs := httptest.NewServer(api)
 	t.Cleanup(hs.Close)
