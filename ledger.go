@@ -176,6 +176,9 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
 			w := l.enqueueLocked(req)
 			l.mu.Unlock()
+			if w == nil {
+				return Lease{}, false, Errorf(ENoSeats, "the line for feature %s is full: try again later", req.Feature)
+			}
 			return l.wait(ctx, w, err)
 		}
 		l.mu.Unlock()

@@ -27,16 +27,19 @@ type Waiter struct {
 	Since    time.Time `json:"since"`
 }
 
+// enqueueLocked puts req at the end of its feature's line, or returns nil
+// when the line is full.
 func (l *Ledger) enqueueLocked(req CheckoutRequest) *waiter {
 	q := l.queues[req.Feature]
 	if q == nil {
 		q = list.New()
 		l.queues[req.Feature] = q
 	}
-	w := &waiter{req: req, since: l.now(), granted: make(chan queueGrant, 1)}
-	if q.Len() < maxQueue {
-		w.elem = q.PushBack(w)
+	if q.Len() >= maxQueue {
+		return nil
 	}
+	w := &waiter{req: req, since: l.now(), granted: make(chan queueGrant, 1)}
+	w.elem = q.PushBack(w)
 	return w
 }
 
@@ -72,9 +75,6 @@ func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
 // wait blocks a queued checkout until it is granted a seat, its wait runs
 // out, or its caller goes away. denied is the error it got on arrival.
 func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool, error) {
-	if w.elem == nil {
-		return Lease{}, false, Errorf(ENoSeats, "the line for feature %s is full: try again later", w.req.Feature)
-	}
 	wctx, cancel := context.WithTimeout(ctx, w.req.Wait)
 	defer cancel()
 	var g queueGrant
