@@ -314,4 +314,3 @@ func TestServerCheckNamesTheBadKey(t *testing.T) {
 		}
 	}
 }
-
