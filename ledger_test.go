@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -509,5 +510,78 @@ func TestConcurrentCheckoutsGrantExactlySeats(t *testing.T) {
 	wg.Wait()
 	if granted != 8 || denied != 56 {
 		t.Fatalf("granted %d, denied %d; want 8 and 56", granted, denied)
+	}
+}
+
+func TestFeatureWindowIgnoresExpiredGrants(t *testing.T) {
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "gap", Seats: 1, ExpiresAt: t0.Add(-time.Hour)})
+	start := t0.Add(24 * time.Hour)
+	f.add(usher.Grant{Feature: "gap", Seats: 1, StartsAt: start})
+	_, err := f.checkout("gap", "a")
+	wantCode(t, err, usher.EFeatureNotStarted)
+	if want := start.Format(time.RFC3339); !strings.Contains(err.Error(), want) {
+		t.Fatalf("message %q does not name the start %s", err, want)
+	}
+	got := f.feature("gap")
+	if got.State != usher.FeatureNotStarted || got.StartsAt == nil || !got.StartsAt.Equal(start) || got.ExpiresAt != nil {
+		t.Fatalf("got %+v, want not_started from %s, never expiring", got, start)
+	}
+}
+
+func TestRepeatedCheckoutOnExpiredFeatureIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "sim", Seats: 1, ExpiresAt: t0.Add(time.Minute)})
+	f.mustCheckout("sim", "a")
+	f.clock.Advance(2 * time.Minute)
+	_, err := f.checkout("sim", "a")
+	wantCode(t, err, usher.EFeatureExpired)
+}
+
+func TestExpiryHasOneSecondResolution(t *testing.T) {
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "sim", Seats: 1, ExpiresAt: t0})
+	f.clock.Advance(999 * time.Millisecond) // still within the last second
+	f.mustCheckout("sim", "a")
+	f.clock.Advance(time.Millisecond)
+	_, err := f.checkout("sim", "b")
+	wantCode(t, err, usher.EFeatureExpired)
+}
+
+func TestTimesAreUTC(t *testing.T) {
+	f := newFixture(t)
+	f.clock = nil
+	berlin := time.FixedZone("CET", 3600)
+	l, err := usher.OpenLedger(context.Background(), usher.LedgerConfig{
+		Store: f.store, Keyring: f.keys, Now: func() time.Time { return t0.In(berlin) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ledger = l
+	f.add(usher.Grant{Feature: "cad", Seats: 1})
+	lease := f.mustCheckout("cad", "a")
+	for _, ts := range []time.Time{lease.IssuedAt, lease.LastHeartbeat, lease.ExpiresAt} {
+		if ts.Location() != time.UTC {
+			t.Fatalf("lease time %s is not in UTC", ts)
+		}
+	}
+}
+
+func TestRefusedStoredLicenseCanBeRemoved(t *testing.T) {
+	f := newFixture(t)
+	lic := f.add(usher.Grant{Feature: "cad", Seats: 5})
+	f.store.mu.Lock()
+	f.store.licenses[lic.ID] = bytes.Replace(f.store.licenses[lic.ID], []byte("seats=5"), []byte("seats=50"), 1)
+	f.store.mu.Unlock()
+	f.reopen()
+	if _, err := f.ledger.RemoveLicense(context.Background(), lic.ID); err != nil {
+		t.Fatalf("removing a refused stored license: %v", err)
+	}
+	f.store.mu.Lock()
+	n := len(f.store.licenses)
+	f.store.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("store still holds %d licenses", n)
 	}
 }

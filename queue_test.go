@@ -127,3 +127,23 @@ func TestQueueServedWhenLicenseAdded(t *testing.T) {
 		t.Fatalf("waiter not served by the new license: %v", err)
 	}
 }
+
+func TestQueueServedWhenAGrantStarts(t *testing.T) {
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "cad", Seats: 1})
+	f.add(usher.Grant{Feature: "cad", Seats: 1, StartsAt: t0.Add(time.Hour)})
+	f.mustCheckout("cad", "a")
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := f.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "w"}, Wait: time.Minute})
+		done <- err
+	}()
+	waitFor(t, "waiter in line", func() bool { return len(f.ledger.Waiters()) == 1 })
+	f.clock.Advance(time.Hour)
+	if _, err := f.ledger.Reclaim(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("waiter not served when the second grant started: %v", err)
+	}
+}

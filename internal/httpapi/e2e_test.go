@@ -340,3 +340,36 @@ func TestWaitingCheckoutIsGrantedWhenASeatFrees(t *testing.T) {
 		t.Fatalf("waiter: %v", err)
 	}
 }
+
+func TestWrongMethodIs405(t *testing.T) {
+	s := startServer(t, 180*time.Second)
+	status, body := s.call("PUT", "/v1/leases", "", "")
+	if status != http.StatusMethodNotAllowed || body["code"] != httpapi.EMethodNotAllowed {
+		t.Fatalf("PUT /v1/leases: %d %v, want 405", status, body)
+	}
+}
+
+func TestWaiterIsToldWhenTheServerStops(t *testing.T) {
+	s := startServer(t, 180*time.Second)
+	s.addLicense(usher.Grant{Feature: "cad", Seats: 1})
+	ctx := context.Background()
+	if _, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "60s"})
+		got <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.d.Ledger().Waiters()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("waiter never joined the line")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.d.Close()
+	if err := <-got; usher.ErrorCode(err) != usher.EUnavailable {
+		t.Fatalf("waiter during shutdown got %v, want %s", err, usher.EUnavailable)
+	}
+}
