@@ -228,7 +228,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	}
 	inUse := l.inUse[req.Feature]
 	if !unlimited && inUse >= seats {
-		return nil, Errorf(ENoSeats, "all %s of feature %s in use: try again later, wait in line, or ask your admin for more seats", plural(seats, "seat is", "seats are"), req.Feature)
+		return nil, Errorf(ENoSeats, "all seats of feature %s are in use (%d of %d): try again later, wait in line, or ask your admin for more seats", req.Feature, inUse, seats)
 	}
 	if q := l.queues[req.Feature]; !fromQueue && q != nil && q.Len() > 0 {
 		return nil, Errorf(ENoSeats, "%s already waiting for feature %s: wait in line or try again later", plural(q.Len(), "client is", "clients are"), req.Feature)
