@@ -10,7 +10,8 @@ import (
 type waiter struct {
 	req     CheckoutRequest
 	since   time.Time
-	elem    *list.Element   // nil once it left the line
+	elem    *list.Element   // nil once it left the line; guarded by Ledger.mu
+	full    bool            // the line was full: never queued; set before unlock
 	granted chan queueGrant // receives exactly one grant
 }
 
@@ -36,6 +37,8 @@ func (l *Ledger) enqueueLocked(req CheckoutRequest) *waiter {
 	w := &waiter{req: req, since: l.now(), granted: make(chan queueGrant, 1)}
 	if q.Len() < maxQueue {
 		w.elem = q.PushBack(w)
+	} else {
+		w.full = true
 	}
 	return w
 }
@@ -72,7 +75,7 @@ func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
 // wait blocks a queued checkout until it is granted a seat, its wait runs
 // out, or its caller goes away. denied is the error it got on arrival.
 func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool, error) {
-	if w.elem == nil {
+	if w.full {
 		return Lease{}, false, Errorf(ENoSeats, "the line for feature %s is full: try again later", w.req.Feature)
 	}
 	wctx, cancel := context.WithTimeout(ctx, w.req.Wait)
