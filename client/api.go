@@ -145,7 +145,7 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 			return err
 		}
 		if !time.Now().Before(r.deadline) {
-			return usher.Errorf(usher.EUnavailable, "no Usher server answered in time (last error: %v): check that the server runs and that %s or Options.Servers names it", last, EnvServer)
+			return usher.Errorf(usher.EUnavailable, "no Usher server answered: %v; check that the server runs and that %s or Options.Servers names it", last, EnvServer)
 		}
 	}
 }

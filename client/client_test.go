@@ -120,6 +120,27 @@ func TestSameIdentitySameSeat(t *testing.T) {
 	}
 }
 
+// A checkout whose reply is lost is retried, and the retry gets the lease
+// the first request took, not a second seat.
+func TestRetriedCheckoutTakesNoSecondSeat(t *testing.T) {
+	s := MustStartServer(t, time.Second, map[string]int{"cad": 5})
+	p := MustStartProxy(t, s.Addr)
+	var ev Events
+	c := MustNew(t, client.Options{Servers: []string{p.Addr()}, OnEvent: ev.Record})
+	p.DropReplies(1)
+	lease, err := c.Checkout(context.Background(), "cad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.Has(client.EventUnreachable) {
+		t.Errorf("events = %v, want a failed first try", ev.Types())
+	}
+	held := s.LeasesOf(c.ClientID())
+	if len(held) != 1 || held[0].ID != lease.ID() {
+		t.Errorf("server holds %v, want only %s", sortedIDs(held), lease.ID())
+	}
+}
+
 func TestDefaultIdentity(t *testing.T) {
 	opts := client.Options{Servers: []string{"127.0.0.1:1"}}
 	a, err := client.New(opts)

@@ -56,13 +56,13 @@ func (e Event) String() string {
 	case EventCheckedOut:
 		return fmt.Sprintf("checked out %s as lease %s from %s", e.Feature, e.LeaseID, e.Server)
 	case EventUnreachable:
-		return fmt.Sprintf("server %s unreachable, retrying: %v", e.Server, e.Err)
+		return fmt.Sprintf("server unreachable, retrying: %v", e.Err)
 	case EventReconnected:
 		return fmt.Sprintf("server %s answers again", e.Server)
 	case EventFailover:
 		return fmt.Sprintf("failed over to server %s", e.Server)
 	case EventLeaseGone:
-		return fmt.Sprintf("lease %s of %s is gone (%v), checking out again", e.LeaseID, e.Feature, e.Err)
+		return fmt.Sprintf("lease %s of %s is gone (reclaimed or kicked), checking out again", e.LeaseID, e.Feature)
 	case EventReacquired:
 		return fmt.Sprintf("re-acquired a seat of %s as lease %s from %s", e.Feature, e.LeaseID, e.Server)
 	case EventLost:

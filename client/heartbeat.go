@@ -63,7 +63,7 @@ func (l *Lease) beat(ctx context.Context) error {
 	case errors.Is(err, usher.ErrLeaseNotFound):
 		return l.reacquire(ctx, err)
 	case errors.Is(err, usher.ErrUnavailable):
-		return fmt.Errorf("no Usher server confirmed lease %s of feature %s before it expired, so its seat may be given to someone else: %w", id, l.feature, err)
+		return fmt.Errorf("lease %s expired before a server confirmed it, so its seat may go to someone else: %w", id, err)
 	}
 	return err
 }
@@ -86,7 +86,7 @@ func (l *Lease) reacquire(ctx context.Context, cause error) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		return fmt.Errorf("lease %s of feature %s was ended by the server (reclaimed or kicked), and checking out again failed: %w", old, l.feature, err)
+		return fmt.Errorf("the server ended lease %s (reclaimed or kicked), and checking out again failed: %w", old, err)
 	}
 	l.update(lr, server, sent)
 	l.c.emit(Event{Type: EventReacquired, Feature: l.feature, LeaseID: lr.ID, Server: server})

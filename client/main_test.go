@@ -205,6 +205,8 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
+	drop atomic.Int32 // replies still to drop
+
 	mu    sync.Mutex
 	down  bool
 	conns map[net.Conn]struct{}
@@ -239,6 +241,11 @@ func (p *Proxy) SetDown(down bool) {
 		}
 	}
 }
+
+// DropReplies makes the proxy drop the first reply on each of the next n
+// connections and cut them: the server acts on the request, the client
+// never hears back.
+func (p *Proxy) DropReplies(n int) { p.drop.Store(int32(n)) }
 
 // Close stops the proxy and waits for its goroutines.
 func (p *Proxy) Close() {
@@ -278,13 +285,27 @@ func (p *Proxy) forward(in net.Conn) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _, _ = io.Copy(out, in); out.Close() })
-	_, _ = io.Copy(in, out)
+	p.reply(in, out)
 	in.Close()
 	wg.Wait()
 	p.mu.Lock()
 	delete(p.conns, in)
 	delete(p.conns, out)
 	p.mu.Unlock()
+}
+
+// reply copies the server's replies to the client, unless the first one
+// is to be dropped.
+func (p *Proxy) reply(in, out net.Conn) {
+	buf := make([]byte, 32<<10)
+	n, err := out.Read(buf)
+	if err != nil || p.drop.Add(-1) >= 0 {
+		out.Close()
+		return
+	}
+	if _, err := in.Write(buf[:n]); err == nil {
+		_, _ = io.Copy(in, out)
+	}
 }
 
 // track registers a connection pair, or closes it if the proxy went down
