@@ -163,8 +163,9 @@ func (c *Client) attempt(ctx context.Context, r retry, server string, op func(co
 // answered records that server answered and reports a failover or a
 // recovery after failures.
 func (c *Client) answered(ev Event, server string, failed bool) {
+	changed := c.settle(server)
 	switch {
-	case c.settle(server):
+	case failed && changed:
 		c.emit(ev.with(EventFailover, server, nil))
 	case failed:
 		c.emit(ev.with(EventReconnected, server, nil))

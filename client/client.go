@@ -85,8 +85,9 @@ type Options struct {
 
 	// OnEvent, if set, is told what the client does on its own: retries,
 	// failovers, re-checkouts, lost seats. It is called synchronously from
-	// the client's goroutines, so it must return quickly and must not call
-	// Release or Close.
+	// the client's goroutines, possibly from several at once, so it must be
+	// safe for concurrent use, return quickly, and not call Release or
+	// Close.
 	OnEvent func(Event)
 }
 

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,13 +171,18 @@ func TestDefaultIdentity(t *testing.T) {
 func TestServersFromEnvironment(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1})
 	env := map[string]string{client.EnvServer: "127.0.0.1:1, " + s.URL() + "/"}
-	c := MustNew(t, client.Options{Getenv: func(k string) string { return env[k] }, RetryTimeout: 5 * time.Second})
+	var ev Events
+	c := MustNew(t, client.Options{Getenv: func(k string) string { return env[k] }, OnEvent: ev.Record})
 	lease, err := c.Checkout(context.Background(), "cad")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := lease.Server(), s.URL(); got != want {
 		t.Errorf("Server() = %q, want %q (the first server refuses connections)", got, want)
+	}
+	want := []client.EventType{client.EventUnreachable, client.EventFailover, client.EventCheckedOut}
+	if got := ev.Types(); !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
 	}
 }
 

@@ -89,7 +89,7 @@ func (c *Client) endpoints(ctx context.Context, refresh bool) ([]string, error) 
 func (c *Client) settle(server string) (changed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	changed = c.current != "" && c.current != server
+	changed = c.current != server
 	c.current = server
 	return changed
 }
