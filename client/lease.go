@@ -196,11 +196,12 @@ func (l *Lease) Release(ctx context.Context) error {
 	if running {
 		<-l.stopped
 	}
-	var err error
 	id := l.ID()
-	if id != "" { // else the checkout is still under way and gives it back
-		err = l.c.release(ctx, id, l.feature)
+	if id == "" { // the checkout is still under way, and gives it back
+		l.end(ErrReleased)
+		return nil
 	}
+	err := l.c.release(ctx, id, l.feature)
 	l.end(ErrReleased)
 	l.c.emit(Event{Type: EventReleased, Feature: l.feature, LeaseID: id})
 	return err
