@@ -2,6 +2,7 @@ package usher
 
 import (
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -58,20 +59,30 @@ func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, 
 	case active:
 		return seats, unlimited, nil
 	case future:
-		return 0, false, Errorf(EFeatureNotStarted, "feature %s is licensed from %s and cannot be checked out before then", name, formatTime(p.window().start))
+		return 0, false, Errorf(EFeatureNotStarted, "feature %s is licensed from %s and cannot be checked out before then", name, formatTime(p.window(now).start))
 	default:
-		return 0, false, Errorf(EFeatureExpired, "the license for feature %s expired on %s: ask the vendor for a renewal", name, formatTime(p.window().end))
+		return 0, false, Errorf(EFeatureExpired, "the license for feature %s expired on %s: ask the vendor for a renewal", name, formatTime(p.window(now).end))
 	}
 }
 
 type window struct{ start, end time.Time }
 
-// window returns the earliest start of the active or future grants (zero if
-// any has none) and the latest expiry (zero if any never expires).
-func (p *pool) window() window {
+// window returns the earliest start of the grants that are active or still
+// to come at now (zero if any has none) and their latest expiry (zero if
+// any never expires). When every grant has expired, it spans them all.
+func (p *pool) window(now time.Time) window {
+	grants := make([]Grant, 0, len(p.grants))
+	for _, g := range p.grants {
+		if !g.expiredAt(now) {
+			grants = append(grants, g)
+		}
+	}
+	if len(grants) == 0 {
+		grants = p.grants
+	}
 	var w window
 	openStart, openEnd := false, false
-	for _, g := range p.grants {
+	for _, g := range grants {
 		if g.StartsAt.IsZero() {
 			openStart = true
 		} else if w.start.IsZero() || g.StartsAt.Before(w.start) {
@@ -106,7 +117,7 @@ func (p *pool) status(name string, inUse int, now time.Time) FeatureStatus {
 		fs.State = FeatureExpired
 	}
 	fs.Seats, fs.Unlimited = seats, unlimited
-	w := p.window()
+	w := p.window(now)
 	if !w.start.IsZero() {
 		fs.StartsAt = &w.start
 	}
@@ -139,4 +150,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// plural returns "1 seat is" or "5 seats are" style phrases.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

@@ -43,6 +43,7 @@ type Ledger struct {
 	mu        sync.Mutex
 	keepalive time.Duration
 	licenses  map[string]*License
+	refused   map[string]bool // stored licenses that failed verification at start
 	pools     map[string]*pool
 	leases    map[string]*entry
 	byClient  map[clientKey]*entry
@@ -81,12 +82,14 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 	l := &Ledger{
 		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer,
 		keepalive: cfg.KeepaliveTimeout,
-		licenses:  make(map[string]*License), leases: make(map[string]*entry),
+		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 	}
-	if l.now == nil {
-		l.now = time.Now
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
+	l.now = func() time.Time { return now().UTC() }
 	if l.logger == nil {
 		l.logger = slog.New(slog.DiscardHandler)
 	}
@@ -108,7 +111,8 @@ func (l *Ledger) restore(snap *Snapshot) {
 			err = fmt.Errorf("stored under id %s but the signed text says %s", rec.ID, lic.ID)
 		}
 		if err != nil {
-			l.logger.Error("stored license refused: its seats are not served", "license", rec.ID, "err", err)
+			l.logger.Error("stored license refused: its seats are not served; remove it with usher license remove, or add an intact copy", "license", rec.ID, "err", err)
+			l.refused[rec.ID] = true
 			continue
 		}
 		l.licenses[lic.ID] = lic
@@ -176,6 +180,9 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
 			w := l.enqueueLocked(req)
 			l.mu.Unlock()
+			if w == nil {
+				return Lease{}, false, Errorf(ENoSeats, "the line for feature %s is full: try again later", req.Feature)
+			}
 			return l.wait(ctx, w, err)
 		}
 		l.mu.Unlock()
@@ -200,7 +207,11 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 	if l.leases[e.lease.ID] != e || e.releasing {
 		return Lease{}, false, nil
 	}
-	l.touchLocked(e, l.now())
+	now := l.now()
+	if l.featureExpiredLocked(e.lease.Feature, now) {
+		return Lease{}, false, featureExpired(e.lease)
+	}
+	l.touchLocked(e, now)
 	return e.lease, true, nil
 }
 
@@ -217,10 +228,10 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	}
 	inUse := l.inUse[req.Feature]
 	if !unlimited && inUse >= seats {
-		return nil, Errorf(ENoSeats, "all %d seats of feature %s are in use: try again later, wait in line, or ask your admin for more seats", seats, req.Feature)
+		return nil, Errorf(ENoSeats, "all seats of feature %s are in use (%d of %d): try again later, wait in line, or ask your admin for more seats", req.Feature, inUse, seats)
 	}
 	if q := l.queues[req.Feature]; !fromQueue && q != nil && q.Len() > 0 {
-		return nil, Errorf(ENoSeats, "%d clients are already waiting for feature %s: wait in line or try again later", q.Len(), req.Feature)
+		return nil, Errorf(ENoSeats, "%s already waiting for feature %s: wait in line or try again later", plural(q.Len(), "client is", "clients are"), req.Feature)
 	}
 	e := &entry{
 		lease: Lease{
@@ -290,13 +301,17 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string) (Lease, error) {
 	}
 	now := l.now()
 	if l.featureExpiredLocked(e.lease.Feature, now) {
-		return Lease{}, Errorf(EFeatureExpired, "the license for feature %s has expired, so lease %s ends: ask the vendor for a renewal", e.lease.Feature, id)
+		return Lease{}, featureExpired(e.lease)
 	}
 	if now.After(e.lease.ExpiresAt) {
 		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet
 	}
 	l.touchLocked(e, now)
 	return e.lease, nil
+}
+
+func featureExpired(ls Lease) error {
+	return Errorf(EFeatureExpired, "the license for feature %s has expired, so lease %s ends: ask the vendor for a renewal", ls.Feature, ls.ID)
 }
 
 func leaseNotFound(id string) error {
@@ -396,6 +411,7 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 			victims = append(victims, e)
 		}
 	}
+	l.serveQueuesLocked(now) // seats may have come with time: a grant started
 	l.mu.Unlock()
 	if len(victims) == 0 {
 		return nil, nil

@@ -26,6 +26,7 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 		return nil, err
 	}
 	l.mu.Lock()
+	delete(l.refused, lic.ID) // an intact copy replaces a refused one
 	l.licenses[lic.ID] = lic
 	l.pools = buildPools(l.licenses)
 	now := l.now()
@@ -37,7 +38,8 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	return lic, nil
 }
 
-// RemoveLicense stops serving a license. Leases already granted live on
+// RemoveLicense stops serving a license, or deletes a stored license that
+// was refused at start. Leases already granted live on
 // until released or reclaimed, but no checkout is granted above the new,
 // lower total: seats are never over-allocated.
 //
@@ -46,16 +48,20 @@ func (l *Ledger) RemoveLicense(ctx context.Context, id string) (*License, error)
 	l.licMu.Lock()
 	defer l.licMu.Unlock()
 	l.mu.Lock()
-	lic := l.licenses[id]
+	lic, refused := l.licenses[id], l.refused[id]
 	l.mu.Unlock()
-	if lic == nil {
+	if lic == nil && !refused {
 		return nil, Errorf(ELicenseNotFound, "license %s is not loaded: see the loaded ones with usher license list", id)
+	}
+	if lic == nil {
+		lic = &License{ID: id}
 	}
 	if err := l.store.DeleteLicense(ctx, id); err != nil {
 		return nil, err
 	}
 	l.mu.Lock()
 	delete(l.licenses, id)
+	delete(l.refused, id)
 	l.pools = buildPools(l.licenses)
 	l.mu.Unlock()
 	l.emit(Event{Type: EventLicenseRemoved, LicenseID: id})

@@ -55,11 +55,17 @@ type Grant struct {
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
+// License times have one-second resolution: a grant that expires at
+// 23:59:59 is valid until that second ends.
 func (g Grant) ActiveAt(now time.Time) bool {
 	if !g.StartsAt.IsZero() && now.Before(g.StartsAt) {
 		return false
 	}
-	return g.ExpiresAt.IsZero() || !now.After(g.ExpiresAt)
+	return !g.expiredAt(now)
+}
+
+func (g Grant) expiredAt(now time.Time) bool {
+	return !g.ExpiresAt.IsZero() && now.Truncate(time.Second).After(g.ExpiresAt)
 }
 
 // ValidateFeatureName returns an EInvalid error unless name is a legal
@@ -90,7 +96,7 @@ func (l *License) Validate() error {
 		return Errorf(EInvalid, "license id %q is not valid: it must start with lic_ and contain no spaces", l.ID)
 	}
 	if l.Licensee == "" || len(l.Licensee) > maxLicensee || strings.ContainsAny(l.Licensee, "\r\n") || strings.TrimSpace(l.Licensee) != l.Licensee {
-		return Errorf(EInvalid, "licensee %q is not valid: give 1-%d characters on one line, without leading or trailing spaces", l.Licensee, maxLicensee)
+		return Errorf(EInvalid, "licensee %q is not valid: give 1-%d bytes on one line, without leading or trailing spaces", l.Licensee, maxLicensee)
 	}
 	if l.IssuedAt.IsZero() {
 		return Errorf(EInvalid, "license has no issue date")
@@ -273,7 +279,7 @@ func splitLicense(data []byte) (body []byte, keyID string, sig []byte, err error
 func parseBody(body []byte) (*License, error) {
 	l := &License{}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if len(lines) < 5 || lines[0] != "format: "+licenseFormat {
+	if lines[0] != "format: "+licenseFormat {
 		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads format %s; upgrade Usher to read newer licenses", licenseFormat)
 	}
 	for _, line := range lines[1:] {
@@ -289,7 +295,7 @@ func parseBody(body []byte) (*License, error) {
 		return nil, Errorf(ELicenseInvalid, "license content is not valid: %s", ErrorMessage(err))
 	}
 	if !bytes.Equal(l.encodeBody(), body) {
-		return nil, Errorf(ELicenseInvalid, "license content is not in canonical form")
+		return nil, Errorf(ELicenseInvalid, "license content is not in canonical form: the vendor's signing tool did not write it; ask the vendor for a file made by usher vendor issue")
 	}
 	return l, nil
 }

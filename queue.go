@@ -27,16 +27,19 @@ type Waiter struct {
 	Since    time.Time `json:"since"`
 }
 
+// enqueueLocked puts req at the end of its feature's line, or returns nil
+// when the line is full.
 func (l *Ledger) enqueueLocked(req CheckoutRequest) *waiter {
 	q := l.queues[req.Feature]
 	if q == nil {
 		q = list.New()
 		l.queues[req.Feature] = q
 	}
-	w := &waiter{req: req, since: l.now(), granted: make(chan queueGrant, 1)}
-	if q.Len() < maxQueue {
-		w.elem = q.PushBack(w)
+	if q.Len() >= maxQueue {
+		return nil
 	}
+	w := &waiter{req: req, since: l.now(), granted: make(chan queueGrant, 1)}
+	w.elem = q.PushBack(w)
 	return w
 }
 
@@ -69,12 +72,16 @@ func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
 	}
 }
 
+// serveQueuesLocked serves the line of every feature that has one.
+func (l *Ledger) serveQueuesLocked(now time.Time) {
+	for f := range l.queues {
+		l.serveQueueLocked(f, now)
+	}
+}
+
 // wait blocks a queued checkout until it is granted a seat, its wait runs
 // out, or its caller goes away. denied is the error it got on arrival.
 func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool, error) {
-	if w.elem == nil {
-		return Lease{}, false, Errorf(ENoSeats, "the line for feature %s is full: try again later", w.req.Feature)
-	}
 	wctx, cancel := context.WithTimeout(ctx, w.req.Wait)
 	defer cancel()
 	var g queueGrant
@@ -85,6 +92,9 @@ func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool
 		if w.elem != nil {
 			l.dequeueLocked(w)
 			l.mu.Unlock()
+			if ctx.Err() != nil {
+				return Lease{}, false, waitAbandoned(w.req.Feature)
+			}
 			l.emit(Event{Type: EventCheckoutDenied, Feature: w.req.Feature, Client: w.req.Client, Reason: ENoSeats})
 			return Lease{}, false, Errorf(ENoSeats, "no seat of feature %s came free within %s: try again later or ask your admin for more seats", w.req.Feature, w.req.Wait)
 		}
@@ -103,9 +113,13 @@ func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool
 	if err == nil && ctx.Err() != nil && g.fresh {
 		// The caller left while the seat was being granted: give it back.
 		_ = l.Release(context.WithoutCancel(ctx), lease.ID, false)
-		return Lease{}, false, ctx.Err()
+		return Lease{}, false, waitAbandoned(w.req.Feature)
 	}
 	return lease, err == nil && g.fresh, err
+}
+
+func waitAbandoned(feature string) error {
+	return Errorf(EUnavailable, "the wait for feature %s ended before a seat came free: the client left or the server is stopping; try again", feature)
 }
 
 // Waiters returns every queued checkout, by feature and position.

@@ -5,29 +5,16 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/fakeclock"
 	"github.com/usher-lm/usher/internal/sqlite"
 )
 
 var signingKey = []byte("0123456789abcdef0123456789abcdef")
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // MustOpen opens an Authority over a SQLite store in dir.
 func MustOpen(tb testing.TB, dir string, cfg auth.Config) *auth.Authority {
@@ -57,7 +44,7 @@ func wantCode(t *testing.T, err error, code string) {
 
 func TestLoginAndAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	a := MustOpen(t, t.TempDir(), auth.Config{Now: clk.Now, TokenTTL: time.Hour})
 	if _, err := a.AddUser(ctx, "ann", "correct horse", auth.RoleMonitor); err != nil {
 		t.Fatal(err)
@@ -83,7 +70,7 @@ func TestLoginAndAuthenticate(t *testing.T) {
 	if want := (auth.Principal{Name: "ann", Role: auth.RoleMonitor, Kind: auth.KindUser}); p != want {
 		t.Errorf("got %+v, want %+v", p, want)
 	}
-	clk.Add(time.Hour + time.Second)
+	clk.Advance(time.Hour + time.Second)
 	_, err = a.Authenticate(tok)
 	wantCode(t, err, usher.EUnauthorized)
 }

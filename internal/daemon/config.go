@@ -80,6 +80,9 @@ func (c *Config) LoadFile(path string) error {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
+			if key := strings.Join(de.Key(), "."); key != "" {
+				return fmt.Errorf("config %s:%d:%d: key %s: %v", path, row, col, key, de)
+			}
 			return fmt.Errorf("config %s:%d:%d: %v", path, row, col, de)
 		}
 		return fmt.Errorf("config %s: %w", path, err)

@@ -79,7 +79,7 @@ func TestAccessMatrix(t *testing.T) {
 		clientPassword string
 	}{{"open", ""}, {"client-password", "shared secret"}} {
 		t.Run(mode.name, func(t *testing.T) {
-			srv := MustStart(t, serverOptions{clientPassword: mode.clientPassword})
+			srv := MustStartAPI(t, serverOptions{clientPassword: mode.clientPassword})
 			creds := credentials(t, srv, mode.clientPassword)
 			hc := clientFrom(t, "127.0.0.1")
 			clientAuth := srv.Auth.ClientAuthRequired()
@@ -104,7 +104,7 @@ func TestAccessMatrix(t *testing.T) {
 // credentials returns every kind of credential the server accepts, plus
 // none and a bad one. A client token exists only when clients need a
 // credential anyway, since creating one turns that on.
-func credentials(t *testing.T, srv *testServer, clientPassword string) []credential {
+func credentials(t *testing.T, srv *apiServer, clientPassword string) []credential {
 	ctx := context.Background()
 	login, err := srv.client(t, "").Login(ctx, adminUser, adminPassword)
 	if err != nil {
@@ -160,7 +160,7 @@ func call(t *testing.T, hc *http.Client, base string, e endpoint, token string) 
 }
 
 func TestClientTokenTurnsOnClientAuth(t *testing.T) {
-	srv := MustStart(t, serverOptions{})
+	srv := MustStartAPI(t, serverOptions{})
 	ctx := context.Background()
 	admin := srv.client(t, adminToken)
 	anon := srv.client(t, "")
@@ -198,7 +198,7 @@ func TestClientTokenTurnsOnClientAuth(t *testing.T) {
 
 func TestReleaseAndKick(t *testing.T) {
 	const password = "lan password"
-	srv := MustStart(t, serverOptions{clientPassword: password})
+	srv := MustStartAPI(t, serverOptions{clientPassword: password})
 	ctx := context.Background()
 	client := srv.client(t, password)
 	checkout := func(id string) string {

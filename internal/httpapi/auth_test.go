@@ -13,7 +13,7 @@ import (
 )
 
 func TestLogin(t *testing.T) {
-	srv := MustStart(t, serverOptions{})
+	srv := MustStartAPI(t, serverOptions{})
 	ctx := context.Background()
 	anon := srv.client(t, "")
 	_, err := anon.Login(ctx, adminUser, "wrong password")
@@ -35,14 +35,14 @@ func TestLogin(t *testing.T) {
 	if _, err := c.Leases(ctx); err != nil {
 		t.Fatalf("leases with login token: %v", err)
 	}
-	srv.Clock.Add(auth.DefaultTokenTTL + time.Second)
+	srv.Clock.Advance(auth.DefaultTokenTTL + time.Second)
 	if _, err := c.Leases(ctx); usher.ErrorCode(err) != usher.EUnauthorized {
 		t.Fatalf("expired login: got %v, want unauthorized", err)
 	}
 }
 
 func TestUsersAndTokensAPI(t *testing.T) {
-	srv := MustStart(t, serverOptions{})
+	srv := MustStartAPI(t, serverOptions{})
 	ctx := context.Background()
 	admin := srv.client(t, adminToken)
 	u, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"})
@@ -92,19 +92,20 @@ func TestUsersAndTokensAPI(t *testing.T) {
 }
 
 func TestMaxRequestSize(t *testing.T) {
-	srv := MustStart(t, serverOptions{})
-	big := strings.Repeat("x", httpapi.DefaultMaxRequestSize+1)
-	req, err := http.NewRequest("POST", srv.URL+"/v1/licenses", strings.NewReader(big))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := clientFrom(t, "127.0.0.1").Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("oversized license: got %d, want 400", resp.StatusCode)
+	srv := MustStartAPI(t, serverOptions{maxRequestSize: 1024})
+	hc := clientFrom(t, "127.0.0.1")
+	for _, tc := range []struct {
+		size int
+		want int
+	}{{900, http.StatusCreated}, {2000, http.StatusBadRequest}} {
+		body := `{"feature":"` + feature + `","client":{"id":"c","user":"` + strings.Repeat("u", 200) + `"},"pad":"` + strings.Repeat("x", tc.size-300) + `"}`
+		resp, err := hc.Post(srv.URL+"/v1/leases", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%d-byte checkout with a 1024-byte limit: got %d, want %d", len(body), resp.StatusCode, tc.want)
+		}
 	}
 }

@@ -9,8 +9,11 @@ import (
 	"github.com/usher-lm/usher/internal/auth"
 )
 
-// ENotFound is the code for a path the API does not have.
-const ENotFound = "not_found"
+// Codes for requests that match no route.
+const (
+	ENotFound         = "not_found"          // no such path
+	EMethodNotAllowed = "method_not_allowed" // the path exists, the method does not
+)
 
 // codeStatus maps every error code to its HTTP status. It is the single
 // place where domain errors meet HTTP.
@@ -28,6 +31,7 @@ var codeStatus = map[string]int{
 	usher.EUnavailable:       http.StatusServiceUnavailable,
 	usher.EInternal:          http.StatusInternalServerError,
 	ENotFound:                http.StatusNotFound,
+	EMethodNotAllowed:        http.StatusMethodNotAllowed,
 	ERateLimited:             http.StatusTooManyRequests,
 	auth.EForbidden:          http.StatusForbidden,
 	auth.EUserNotFound:       http.StatusNotFound,

@@ -47,7 +47,7 @@ func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			err = usher.Errorf(usher.EInvalid, "license file is larger than %d bytes", tooBig.Limit)
+			err = usher.Errorf(usher.ELicenseInvalid, "license file is larger than %d bytes: this is not an Usher license", tooBig.Limit)
 		}
 		s.error(w, r, err)
 		return

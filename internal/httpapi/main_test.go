@@ -8,15 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/fakeclock"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/sqlite"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // Credentials every test server knows.
 const (
@@ -25,19 +22,6 @@ const (
 	adminPassword = "admin password"
 	feature       = "cad"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // events records what the server reports.
 type events struct {
@@ -59,22 +43,23 @@ func (e *events) ofType(typ string) []usher.Event {
 	return out
 }
 
-// testServer is an API server on 127.0.0.1 over a SQLite store, with a
+// apiServer is an API server alone (no daemon) on 127.0.0.1 over a SQLite store, with a
 // license for feature cad (2 seats) and the user root (admin).
-type testServer struct {
+type apiServer struct {
 	URL    string
 	Auth   *auth.Authority
 	Ledger *usher.Ledger
 	Events *events
-	Clock  *clock
+	Clock  *fakeclock.Clock
 }
 
 type serverOptions struct {
 	clientPassword string
 	rateLimit      httpapi.RateLimit
+	maxRequestSize int64
 }
 
-func MustStart(t *testing.T, opts serverOptions) *testServer {
+func MustStartAPI(t *testing.T, opts serverOptions) *apiServer {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(t.TempDir())
@@ -86,7 +71,7 @@ func MustStart(t *testing.T, opts serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	ev := &events{}
 	ledger, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: st, Keyring: usher.NewKeyring(pub), Now: clk.Now, Observer: ev})
 	if err != nil {
@@ -107,14 +92,14 @@ func MustStart(t *testing.T, opts serverOptions) *testServer {
 	if _, err := a.AddUser(ctx, adminUser, adminPassword, auth.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.NewServer(httpapi.Config{Ledger: ledger, Auth: a, RateLimit: opts.rateLimit, Observer: ev, Now: clk.Now})
+	api := httpapi.NewServer(httpapi.Config{Ledger: ledger, Auth: a, RateLimit: opts.rateLimit, MaxRequestSize: opts.maxRequestSize, Observer: ev, Now: clk.Now})
 	hs := httptest.NewServer(api)
 	t.Cleanup(hs.Close)
-	return &testServer{URL: hs.URL, Auth: a, Ledger: ledger, Events: ev, Clock: clk}
+	return &apiServer{URL: hs.URL, Auth: a, Ledger: ledger, Events: ev, Clock: clk}
 }
 
 // client returns an API client with the given bearer token.
-func (s *testServer) client(t *testing.T, token string) *httpapi.Client {
+func (s *apiServer) client(t *testing.T, token string) *httpapi.Client {
 	c := httpapi.NewClient(s.URL, token)
 	t.Cleanup(c.HTTP.CloseIdleConnections)
 	return c

@@ -23,7 +23,7 @@ func clientFrom(t *testing.T, ip string) *http.Client {
 
 func TestRateLimitPerAddress(t *testing.T) {
 	const limit = 20
-	srv := MustStart(t, serverOptions{rateLimit: httpapi.RateLimit{Requests: limit, Interval: time.Minute}})
+	srv := MustStartAPI(t, serverOptions{rateLimit: httpapi.RateLimit{Requests: limit, Interval: time.Minute}})
 	flood, other := clientFrom(t, "127.0.0.1"), clientFrom(t, "127.0.0.2")
 	resp, err := other.Get(srv.URL + "/healthz")
 	if err != nil {
@@ -55,14 +55,14 @@ func TestRateLimitPerAddress(t *testing.T) {
 	if len(ev) != 1 || ev[0].Client.Host != "127.0.0.1" {
 		t.Errorf("rate_limited events: %+v, want one for 127.0.0.1", ev)
 	}
-	srv.Clock.Add(time.Minute)
+	srv.Clock.Advance(time.Minute)
 	if status, _, _ := get(t, flood, srv.URL+"/v1/features"); status != http.StatusOK {
 		t.Errorf("after the interval: got %d, want 200", status)
 	}
 }
 
 func TestRateLimitOff(t *testing.T) {
-	srv := MustStart(t, serverOptions{})
+	srv := MustStartAPI(t, serverOptions{})
 	c := clientFrom(t, "127.0.0.1")
 	for i := range 300 {
 		if status, _, _ := get(t, c, srv.URL+"/healthz"); status != http.StatusOK {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	usher "github.com/usher-lm/usher"
@@ -90,9 +91,26 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/tokens", s.admin(s.handleTokens))
 	s.mux.HandleFunc("POST /v1/tokens", s.admin(s.handleCreateToken))
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
-	})
+	s.mux.HandleFunc("/", s.handleUnknown)
+}
+
+// handleUnknown answers requests no route matches: 405 with the allowed
+// methods when the path exists, else 404.
+func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.error(w, r, usher.Errorf(EMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
+		return
+	}
+	s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
 }
 
 // ServeHTTP implements http.Handler.

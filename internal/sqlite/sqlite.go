@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS licenses (
 	id       TEXT PRIMARY KEY,
 	text     TEXT NOT NULL,
 	added_at TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS leases (
 	id        TEXT PRIMARY KEY,
 	feature   TEXT NOT NULL,
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS leases (
 	host      TEXT NOT NULL DEFAULT '',
 	pid       INTEGER NOT NULL DEFAULT 0,
 	issued_at TEXT NOT NULL
-);
+) WITHOUT ROWID;
 PRAGMA user_version = 1;
 `
 
