@@ -2,7 +2,14 @@ package daemon_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -183,4 +190,69 @@ func trickle(addr string, deadline time.Time) bool {
 		<-tick.C
 	}
 	return false
+}
+
+func TestMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	caCert, caKey := newCA(t)
+	caPath := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.TLSAuto, cfg.TLSClientCA = true, caPath
+	d, _ := MustStart(t, cfg)
+
+	health := func(certs []tls.Certificate) error {
+		pinned, err := usher.PinnedTLSConfig(d.TLSFingerprint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pinned.Certificates = certs
+		tr := &http.Transport{TLSClientConfig: pinned}
+		defer tr.CloseIdleConnections()
+		c := httpapi.NewClient(d.URL(), "")
+		c.HTTP.Transport = tr
+		return c.Health(context.Background())
+	}
+	if err := health(nil); err == nil {
+		t.Error("a client without a certificate got in")
+	}
+	if err := health([]tls.Certificate{clientCert(t, caCert, caKey)}); err != nil {
+		t.Errorf("a client with a certificate from the CA: %v", err)
+	}
+}
+
+func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "workstation"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
