@@ -100,6 +100,9 @@ type Authority struct {
 	mu     sync.RWMutex
 	users  map[string]User
 	tokens map[string]Token // by ID
+	// clientTokens counts tokens with role client: asked on every
+	// check-out, so kept rather than counted.
+	clientTokens int
 
 	dummyHash string // checked for unknown users, so timing does not tell
 }
@@ -134,7 +137,7 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 		return nil, fmt.Errorf("load API tokens: %w", err)
 	}
 	for _, t := range tokens {
-		a.tokens[t.ID] = t
+		a.addTokenLocked(t)
 	}
 	if a.dummyHash, err = HashPassword(rand.Text()); err != nil {
 		return nil, err
@@ -164,12 +167,21 @@ func (a *Authority) ClientAuthRequired() bool {
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	for _, t := range a.tokens {
-		if t.Role == RoleClient {
-			return true
-		}
+	return a.clientTokens > 0
+}
+
+func (a *Authority) addTokenLocked(t Token) {
+	a.tokens[t.ID] = t
+	if t.Role == RoleClient {
+		a.clientTokens++
 	}
-	return false
+}
+
+func (a *Authority) deleteTokenLocked(t Token) {
+	delete(a.tokens, t.ID)
+	if t.Role == RoleClient {
+		a.clientTokens--
+	}
 }
 
 // errBadCredential is the one answer to any credential that does not
@@ -224,6 +236,9 @@ func hashSecret(secret string) string {
 // expires. Wrong names and wrong passwords get the same EUnauthorized error
 // after the same work.
 func (a *Authority) Login(name, password string) (string, time.Time, error) {
+	if len(password) > maxPassword {
+		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
+	}
 	a.mu.RLock()
 	u, found := a.users[name]
 	a.mu.RUnlock()
@@ -241,6 +256,9 @@ func (a *Authority) Login(name, password string) (string, time.Time, error) {
 	return a.issueJWT(u)
 }
 
+// maxPassword bounds a password, so that hashing stays cheap.
+const maxPassword = 1024
+
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 func checkName(kind, name string) error {
@@ -254,8 +272,8 @@ func checkPassword(password string) error {
 	if len(password) < 8 {
 		return usher.Errorf(usher.EInvalid, "password is too short: use at least 8 characters")
 	}
-	if len(password) > 1024 {
-		return usher.Errorf(usher.EInvalid, "password is too long: use at most 1024 characters")
+	if len(password) > maxPassword {
+		return usher.Errorf(usher.EInvalid, "password is too long: use at most %d characters", maxPassword)
 	}
 	return nil
 }
@@ -378,7 +396,7 @@ func (a *Authority) CreateToken(ctx context.Context, name string, role Role) (To
 		return Token{}, "", fmt.Errorf("store API token %s: %w", name, err)
 	}
 	a.mu.Lock()
-	a.tokens[id] = t
+	a.addTokenLocked(t)
 	a.mu.Unlock()
 	return t, apiTokenPrefix + id + "_" + secret, nil
 }
@@ -411,7 +429,7 @@ func (a *Authority) RevokeToken(ctx context.Context, nameOrID string) (Token, er
 		return Token{}, fmt.Errorf("delete API token %s: %w", t.Name, err)
 	}
 	a.mu.Lock()
-	delete(a.tokens, t.ID)
+	a.deleteTokenLocked(t)
 	a.mu.Unlock()
 	return t, nil
 }
