@@ -187,7 +187,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
-	if err := s.ledger.Release(r.Context(), r.PathValue("id"), isAdmin(r)); err != nil {
+	if err := s.ledger.Release(r.Context(), r.PathValue("id"), s.isAdmin(r)); err != nil {
 		s.error(w, r, err)
 		return
 	}
