@@ -104,7 +104,10 @@ type Authority struct {
 	// check-out, so kept rather than counted.
 	clientTokens int
 
-	dummyHash string // checked for unknown users, so timing does not tell
+	// dummyHash is checked for unknown users, so that timing does not
+	// tell them from known ones; made on first need.
+	dummyOnce sync.Once
+	dummyHash string
 }
 
 // Open loads users and tokens from the store.
@@ -138,9 +141,6 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 	}
 	for _, t := range tokens {
 		a.addTokenLocked(t)
-	}
-	if a.dummyHash, err = HashPassword(rand.Text()); err != nil {
-		return nil, err
 	}
 	return a, nil
 }
@@ -244,6 +244,7 @@ func (a *Authority) Login(name, password string) (string, time.Time, error) {
 	a.mu.RUnlock()
 	hash := u.PasswordHash
 	if !found {
+		a.dummyOnce.Do(func() { a.dummyHash, _ = HashPassword(rand.Text()) })
 		hash = a.dummyHash
 	}
 	ok, err := CheckPassword(hash, password)
