@@ -152,7 +152,7 @@ func printSecurityBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
 		fmt.Fprintf(e.stderr, "Admin user: admin, password in %s (log in with: usher login --server %s)\n", p, d.URL())
 	}
 	if fp := d.TLSFingerprint(); fp != "" {
-		fmt.Fprintf(e.stderr, "TLS certificate SHA-256 fingerprint: %s\n  clients pin it: usher --tls-fingerprint %s, or the SDK's pinned-certificate option\n", fp, fp)
+		fmt.Fprintf(e.stderr, "TLS certificate SHA-256 fingerprint: %s\n  clients pin it: USHER_TLS_FINGERPRINT=%s usher status (or --tls-fingerprint)\n", fp, fp)
 	}
 }
 
