@@ -228,4 +228,3 @@ func printLicenseTable(e *env, lics []httpapi.LicenseResponse) error {
 	}
 	return tw.Flush()
 }
-

@@ -108,4 +108,3 @@ func printBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
 	fmt.Fprintf(e.stderr, "  curl -s -X POST %s/v1/leases -d '{\"feature\":\"%s\",\"client\":{\"id\":\"try-1\",\"user\":\"me\"}}'\n", url, daemon.DevFeature)
 	fmt.Fprintf(e.stderr, "  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/v1/leases\n\n", d.TokenPath(), url)
 }
-

@@ -5,7 +5,7 @@
 package daemon
 
 import (
-		"errors"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
