@@ -14,6 +14,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/eventlog"
 )
 
 // maxBodySize bounds a request body; a license file is the largest.
@@ -25,6 +26,12 @@ type Server struct {
 	adminToken string
 	logger     *slog.Logger
 	mux        *http.ServeMux
+
+	// Observability and administration (events.go, admin.go).
+	events  *eventlog.Log
+	metrics http.Handler
+	adm     Admin
+	now     func() time.Time
 }
 
 // Config configures a Server. Ledger and AdminToken are required.
@@ -32,13 +39,23 @@ type Config struct {
 	Ledger     *usher.Ledger
 	AdminToken string
 	Logger     *slog.Logger
+
+	// Optional: without them their endpoints are not served.
+	Events  *eventlog.Log    // GET /v1/events, /v1/events/stream, /v1/usage
+	Metrics http.Handler     // GET /metrics
+	Admin   Admin            // /v1/admin/* except kick
+	Now     func() time.Time // default time.Now
 }
 
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
-	s := &Server{ledger: cfg.Ledger, adminToken: cfg.AdminToken, logger: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{ledger: cfg.Ledger, adminToken: cfg.AdminToken, logger: cfg.Logger, mux: http.NewServeMux(),
+		events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, now: cfg.Now}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	s.routes()
 	return s
@@ -55,6 +72,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/licenses", s.admin(s.handleLicenses))
 	s.mux.HandleFunc("DELETE /v1/licenses/{id}", s.admin(s.handleRemoveLicense))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.obsRoutes()
+	s.adminRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
 	})
