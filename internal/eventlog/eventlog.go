@@ -57,6 +57,7 @@ const (
 	DefaultUsageRetention = 365 * 24 * time.Hour
 	defaultQueue          = 1 << 16
 	defaultTick           = time.Second
+	writeInterval         = 20 * time.Millisecond // the most an event waits to be stored and streamed
 	maxBatch              = 4096
 )
 
@@ -238,6 +239,11 @@ func (l *Log) run() {
 	defer l.wg.Done()
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
+	// The writer wakes on a short timer rather than on each event, so that
+	// recording an event is a plain buffered send that never has to wake
+	// a goroutine: that cost would fall on every checkout.
+	w := time.NewTicker(writeInterval)
+	defer w.Stop()
 	batch := make([]usher.Event, 0, 256)
 	for {
 		select {
@@ -245,8 +251,8 @@ func (l *Log) run() {
 			l.drain(batch)
 			l.logErr("flush usage", l.flushUsage(true))
 			return
-		case ev := <-l.queue:
-			l.drain(append(batch[:0], ev))
+		case <-w.C:
+			l.drain(batch)
 		case done := <-l.syncs:
 			l.drain(batch)
 			l.sample()
