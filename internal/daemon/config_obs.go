@@ -190,13 +190,29 @@ func (c *Config) Get(key string) (string, error) {
 	return "", fmt.Errorf("unknown key %q: see docs/config.md for every key", key)
 }
 
-// Map returns every key's value as Get gives it.
+// Map returns every key's value as Get gives it, for display: the value
+// of a key whose name says it is a secret (password, secret, token or
+// private key) is replaced by "(set)".
 func (c *Config) Map() map[string]string {
 	m := make(map[string]string)
 	for _, k := range Keys() {
-		if v, err := c.Get(k.Name); err == nil {
-			m[k.Name] = v
+		v, err := c.Get(k.Name)
+		if err != nil {
+			continue
 		}
+		if v != "" && isSecretKey(k.Name) {
+			v = "(set)"
+		}
+		m[k.Name] = v
 	}
 	return m
+}
+
+func isSecretKey(name string) bool {
+	for _, s := range []string{"password", "secret", "token", "private"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
 }
