@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,9 @@ type Log struct {
 	retention      atomic.Int64 // time.Duration
 	usageRetention atomic.Int64
 	lastPrune      time.Time // writer only
+	lastID         int64     // writer only: the highest event id used
+
+	insertOne, insertMany *sql.Stmt
 
 	usage *usageAgg // writer only
 	subs  subscribers
@@ -155,6 +159,18 @@ func Open(opts Options) (*Log, error) {
 	}
 	if l.tick <= 0 {
 		l.tick = defaultTick
+	}
+	const insert = "INSERT INTO events (id, time, type, feature, data) VALUES (?,?,?,?,?)"
+	if l.insertOne, err = db.Prepare(insert); err == nil {
+		l.insertMany, err = db.Prepare(insert + strings.Repeat(",(?,?,?,?,?)", insertRows-1))
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open event log: prepare: %w", err)
+	}
+	if err := db.QueryRow(`SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`).Scan(&l.lastID); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open event log: read the last event id: %w", err)
 	}
 	l.SetRetention(opts.Retention, opts.UsageRetention)
 	l.subs.m = make(map[*Subscription]struct{})
@@ -300,34 +316,50 @@ func (l *Log) drain(batch []usher.Event) {
 	}
 }
 
-// insert stores events in one transaction and returns them numbered.
+// insertRows is how many events one INSERT statement carries: one
+// statement per event would cost most of the writer's time.
+const insertRows = 128
+
+// insert stores events in one transaction and returns them numbered. The
+// writer numbers them itself, on from the highest id ever used, so that
+// ids are known without asking per row and are never reused after
+// retention deletes old events.
 func (l *Log) insert(batch []usher.Event) ([]Record, error) {
 	tx, err := l.db.Begin()
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	st, err := tx.Prepare(`INSERT INTO events (time, type, feature, data) VALUES (?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	recs := make([]Record, 0, len(batch))
-	for _, ev := range batch {
+	many, one := tx.Stmt(l.insertMany), tx.Stmt(l.insertOne)
+	recs := make([]Record, len(batch))
+	args := make([]any, 0, 5*insertRows)
+	for i, ev := range batch {
 		data, err := json.Marshal(ev)
 		if err != nil {
 			return nil, err
 		}
-		res, err := st.Exec(ev.Time.UnixNano(), ev.Type, ev.Feature, string(data))
+		recs[i] = Record{ID: l.lastID + int64(i) + 1, Event: ev}
+		args = append(args, recs[i].ID, ev.Time.UnixNano(), ev.Type, ev.Feature, string(data))
+		if len(args) < cap(args) && i < len(batch)-1 {
+			continue
+		}
+		if len(args) == cap(args) {
+			_, err = many.Exec(args...)
+		} else {
+			for j := 0; j < len(args) && err == nil; j += 5 {
+				_, err = one.Exec(args[j : j+5]...)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, Record{ID: id, Event: ev})
+		args = args[:0]
 	}
-	return recs, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	l.lastID += int64(len(batch))
+	return recs, nil
 }
 
 // prune deletes what is older than the retention, at most once a minute.
