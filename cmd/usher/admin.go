@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -147,27 +146,6 @@ func cmdLeases(ctx context.Context, e *env, args []string) error {
 			l.IssuedAt.Local().Format(time.DateTime), l.LastHeartbeat.Local().Format(time.TimeOnly), l.ExpiresAt.Local().Format(time.TimeOnly))
 	}
 	return tw.Flush()
-}
-
-func cmdKick(ctx context.Context, e *env, args []string) error {
-	c, a, pos, err := adminCommand(e, "kick", "kick LEASE_ID [--json]", args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageErrorf("want exactly one lease id")
-	}
-	if c.Token == "" {
-		return errors.New("kicking needs an admin credential: run usher login, or give --token, USHER_TOKEN or --data DIR")
-	}
-	if err := c.Release(ctx, pos[0]); err != nil {
-		return err
-	}
-	if a.json {
-		return printJSON(e, map[string]any{"kicked": pos[0]})
-	}
-	fmt.Fprintf(e.stdout, "kicked %s: its seat is free\n", pos[0])
-	return nil
 }
 
 func cmdLicense(ctx context.Context, e *env, args []string) error {

@@ -35,6 +35,14 @@ Usage:
   usher logout                      forget the saved token for --server
   usher user add|remove|passwd|list manage users (admin, monitor, client)
   usher token create|list|revoke    manage API tokens for automation
+  usher kick --user U (--host, --feature, --client)
+                                    free every seat of a user, host, ...
+  usher events [--follow]           the event log; --follow streams it
+  usher report --from 24h [--csv]   usage history: peak, checkouts, denials
+  usher info                        version, uptime, hardware id, config
+  usher config get|set|reset        runtime settings (keep-alive, ...)
+  usher reload                      re-read the server's config (or SIGHUP)
+  usher shutdown                    stop the server gracefully
   usher version                     print the version
 
 Run "usher COMMAND -h" for the flags of a command.
@@ -45,30 +53,40 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	hangup         <-chan os.Signal // SIGHUP: the server reloads its config; nil in tests
 }
 
 type command func(ctx context.Context, e *env, args []string) error
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hangup: hup})
+	signal.Stop(hup)
 	stop()
 	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, e *env) int {
 	commands := map[string]command{
-		"server":  cmdServer,
-		"vendor":  cmdVendor,
-		"license": cmdLicense,
-		"status":  cmdStatus,
-		"leases":  cmdLeases,
-		"kick":    cmdKick,
-		"login":   cmdLogin,
-		"logout":  cmdLogout,
-		"user":    cmdUser,
-		"token":   cmdToken,
-		"version": func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
+		"server":   cmdServer,
+		"vendor":   cmdVendor,
+		"license":  cmdLicense,
+		"status":   cmdStatus,
+		"leases":   cmdLeases,
+		"kick":     cmdKick,
+		"events":   cmdEvents,
+		"report":   cmdReport,
+		"info":     cmdInfo,
+		"config":   cmdConfig,
+		"reload":   cmdReload,
+		"shutdown": cmdShutdown,
+		"login":    cmdLogin,
+		"logout":   cmdLogout,
+		"user":     cmdUser,
+		"token":    cmdToken,
+		"version":  func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(e.stdout, usage)

@@ -298,19 +298,3 @@ func TestServerConfigPrecedence(t *testing.T) {
 		t.Errorf("scan interval %s, want the default 3s", got)
 	}
 }
-
-func TestServerCheckNamesTheBadKey(t *testing.T) {
-	dir := t.TempDir()
-	for name, tc := range map[string]struct{ toml, want string }{
-		"unknown key":  {"data = \"x\"\nvendor_key = [\"k\"]\nkeepalive = \"1s\"\n", "keepalive"},
-		"bad duration": {"data = \"x\"\nvendor_key = [\"k\"]\nkeepalive_timeout = \"soon\"\n", "keepalive_timeout"},
-		"no data":      {"vendor_key = [\"k\"]\n", "data"},
-	} {
-		file := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".toml")
-		os.WriteFile(file, []byte(tc.toml), 0o644)
-		code, _, errOut := runCLI(t, nil, "server", "check", "--config", file)
-		if code == 0 || !strings.Contains(errOut, tc.want) {
-			t.Errorf("%s: exit %d, stderr %q; want non-zero naming %q", name, code, errOut, tc.want)
-		}
-	}
-}

@@ -13,8 +13,11 @@ import (
 func cmdServer(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "check" {
 		cfg, err := loadServerConfig(e, "server check", args[1:])
+		if err == nil {
+			err = daemon.Check(cfg)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("configuration is not valid: %w", err)
 		}
 		fmt.Fprintf(e.stdout, "configuration is valid (data %s)\n", cfg.Data)
 		return nil
@@ -23,19 +26,44 @@ func cmdServer(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := daemon.Start(ctx, cfg, daemon.Options{Logger: logger})
+	logger := daemon.NewLogger(cfg, e.stderr)
+	defer logger.Close()
+	d, err := daemon.Start(ctx, cfg, daemon.Options{
+		Logger: logger.Logger, LogLevel: logger.Level, Version: Version,
+		Reload: func() (daemon.Config, error) { return loadServerConfig(e, "server", args) },
+	})
 	if err != nil {
 		return err
 	}
 	printBanner(e, cfg, d)
-	<-ctx.Done()
-	logger.Info("shutting down")
-	if err := d.Close(); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	return serve(ctx, e, d, logger.Logger)
+}
+
+// serve waits for SIGINT or SIGTERM (ctx), a shutdown through the API
+// (d.Done) or SIGHUP (reload), and stops the daemon gracefully.
+func serve(ctx context.Context, e *env, d *daemon.Daemon, logger *slog.Logger) error {
+	for {
+		select {
+		case <-e.hangup:
+			res, err := d.Reload(ctx)
+			if err != nil {
+				logger.Error("reload on SIGHUP", "err", err)
+				continue
+			}
+			for _, ch := range res.RestartRequired {
+				logger.Warn("setting changed in the config but needs a restart", "key", ch.Key, "running", ch.Old, "config", ch.New)
+			}
+			continue
+		case <-ctx.Done():
+			logger.Info("shutting down")
+		case <-d.Done():
+		}
+		if err := d.Close(); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		logger.Info("stopped")
+		return nil
 	}
-	logger.Info("stopped")
-	return nil
 }
 
 // loadServerConfig builds the configuration: defaults, then the TOML file,

@@ -57,6 +57,8 @@ func (d *Daemon) apiConfig(a *auth.Authority, now func() time.Time) httpapi.Conf
 		Ledger: d.ledger, Auth: a, Logger: d.logger, Now: now,
 		RateLimit:      httpapi.RateLimit{Requests: d.cfg.RateLimit.Requests, Interval: time.Duration(d.cfg.RateLimit.Interval)},
 		MaxRequestSize: d.cfg.MaxRequestSize,
+		Observer:       d.events, // login_failed, rate_limited
+		Events:         d.events, Metrics: d.metrics.Handler(), Admin: d,
 	}
 }
 

@@ -5,7 +5,6 @@
 package daemon
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -43,6 +42,15 @@ type Config struct {
 	ConnectionTimeout     Duration `toml:"connection_timeout"`
 	Dev                   bool     `toml:"dev"`
 	Security                       // TLS, credentials and limits: security.go
+
+	// Observability; see config_obs.go.
+	LogLevel       int      `toml:"log_level"`
+	LogFormat      string   `toml:"log_format"`
+	LogFile        string   `toml:"log_file"`
+	LogMaxSize     int      `toml:"log_max_size"`
+	LogMaxBackups  int      `toml:"log_max_backups"`
+	EventRetention Duration `toml:"event_retention"`
+	UsageRetention Duration `toml:"usage_retention"`
 }
 
 // Defaults.
@@ -61,22 +69,24 @@ func DefaultConfig() Config {
 		KeepaliveScanInterval: Duration(DefaultKeepaliveScanInterval),
 		ConnectionTimeout:     Duration(DefaultConnectionTimeout),
 		Security:              defaultSecurity(),
+		LogLevel:              DefaultLogLevel,
+		LogFormat:             DefaultLogFormat,
+		LogMaxSize:            DefaultLogMaxSize,
+		LogMaxBackups:         DefaultLogMaxBackups,
+		EventRetention:        Duration(DefaultEventRetention),
+		UsageRetention:        Duration(DefaultUsageRetention),
 	}
 }
 
-// LoadFile decodes a TOML file over c. Unknown keys are errors that name
-// the key.
+// LoadFile decodes a TOML file over c. An unknown key, a value of the
+// wrong type or a bad value is an error that names the key.
 func (c *Config) LoadFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) {
-			return fmt.Errorf("config %s: unknown key: %s", path, strict.String())
-		}
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
@@ -85,6 +95,9 @@ func (c *Config) LoadFile(path string) error {
 			}
 			return fmt.Errorf("config %s:%d:%d: %v", path, row, col, de)
 		}
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := c.setTOML(raw); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
@@ -107,7 +120,10 @@ func (c *Config) Validate() error {
 	if c.ConnectionTimeout < Duration(time.Second) {
 		return errors.New("connection_timeout: must be at least 1s")
 	}
-	return c.validateSecurity()
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
+	return c.validateObs()
 }
 
 // Key describes one configuration key: its TOML name (the flag is the
@@ -117,6 +133,7 @@ type Key struct {
 	Usage string
 	List  bool // repeatable flag; comma-separated in the environment
 	Bool  bool
+	Int   bool
 }
 
 // Keys lists every configuration key, in the order they are documented.
@@ -129,7 +146,7 @@ func Keys() []Key {
 		{Name: "keepalive_scan_interval", Usage: "how often to look for expired leases, as a `DURATION` (default 3s)"},
 		{Name: "connection_timeout", Usage: "idle connections are closed after this `DURATION` (default 30s)"},
 		{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, 127.0.0.1:7420", Bool: true},
-	}, securityKeys()...)
+	}, append(securityKeys(), obsKeys()...)...)
 }
 
 // Set sets one key from its string form, as flags and environment
@@ -158,7 +175,7 @@ func (c *Config) Set(key, value string) error {
 	case "dev":
 		c.Dev, err = strconv.ParseBool(value)
 	default:
-		return fmt.Errorf("unknown key %q", key)
+		return c.setObs(key, value)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)

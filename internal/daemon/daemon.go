@@ -18,7 +18,9 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/metrics"
 	"github.com/usher-lm/usher/internal/sqlite"
 )
 
@@ -36,6 +38,12 @@ type Daemon struct {
 	tls       *tls.Config // nil: plain HTTP
 	tlsPrint  string      // SHA-256 fingerprint of the TLS certificate
 
+	// Observability and administration; see admin.go.
+	opts    Options
+	events  *eventlog.Log
+	metrics *metrics.Metrics
+	rt      runtimeState
+
 	ctx    context.Context // cancelled on Close; parent of every request
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -46,6 +54,10 @@ type Daemon struct {
 type Options struct {
 	Logger *slog.Logger     // default discards
 	Now    func() time.Time // default time.Now
+
+	Version  string                 // reported by info and the usher_build_info metric
+	LogLevel *slog.LevelVar         // if set, log_level changes at runtime set it
+	Reload   func() (Config, error) // loads the configuration again, for reload and SIGHUP
 }
 
 // Start opens the data directory and store, and serves the API on every
@@ -65,8 +77,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, logger: opts.Logger}
+	d := &Daemon{cfg: cfg, logger: opts.Logger, opts: opts}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.initRuntime(opts.Now)
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -75,13 +88,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if d.store, err = sqlite.Open(cfg.Data); err != nil {
 		return nil, err
 	}
+	if err := d.openObservability(ctx, d.store); err != nil {
+		return nil, err
+	}
+	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version})
 	d.ledger, err = usher.OpenLedger(ctx, usher.LedgerConfig{
-		Store: d.store, Keyring: keys, KeepaliveTimeout: time.Duration(cfg.KeepaliveTimeout),
-		Now: opts.Now, Logger: opts.Logger,
+		Store: d.metrics.InstrumentStore(d.store), Keyring: keys, KeepaliveTimeout: time.Duration(d.cfg.KeepaliveTimeout),
+		Now: opts.Now, Logger: opts.Logger, Observer: fanout{d.metrics, d.events},
 	})
 	if err != nil {
 		return nil, err
 	}
+	d.rt.ledger.Store(d.ledger)
 	if cfg.Dev {
 		if err := d.addDemoLicense(ctx); err != nil {
 			return nil, fmt.Errorf("dev mode: %w", err)
@@ -95,11 +113,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		return nil, err
 	}
 	api := httpapi.NewServer(d.apiConfig(authority, opts.Now))
-	if err := d.listen(api); err != nil {
+	if err := d.listen(d.metrics.InstrumentHandler(api)); err != nil {
 		return nil, err
 	}
 	d.wg.Add(1)
-	go d.sweep(time.Duration(cfg.KeepaliveScanInterval))
+	go d.sweep(time.Duration(d.cfg.KeepaliveScanInterval))
+	go d.watchShutdown()
 	return d, nil
 }
 
@@ -109,17 +128,18 @@ func (d *Daemon) listen(h http.Handler) error {
 		addrs = []string{DefaultListen}
 	}
 	for _, addr := range addrs {
-		ln, err := net.Listen("tcp", addr)
+		tcp, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
+		var ln net.Listener = &idleListener{Listener: tcp, timeout: &d.rt.idle}
 		if d.tls != nil {
 			ln = tls.NewListener(ln, d.tls)
 		}
 		srv := &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: time.Duration(d.cfg.ReadHeaderTimeout),
-			IdleTimeout:       time.Duration(d.cfg.ConnectionTimeout),
+			ConnState:         trackIdle, // connection_timeout; see idle.go
 			BaseContext:       func(net.Listener) context.Context { return d.ctx },
 			ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelDebug),
 		}
@@ -146,6 +166,9 @@ func (d *Daemon) sweep(interval time.Duration) {
 		select {
 		case <-d.ctx.Done():
 			return
+		case iv := <-d.rt.scan:
+			t.Reset(iv)
+			continue
 		case <-t.C:
 		}
 		ended, err := d.ledger.Reclaim(d.ctx)
@@ -198,9 +221,14 @@ func (d *Daemon) Close() error {
 			err = errors.Join(err, srv.Shutdown(ctx))
 		}
 		d.wg.Wait()
+		if d.events != nil {
+			d.events.Record(usher.Event{Type: eventlog.EventServerStopped})
+			err = errors.Join(err, d.events.Close())
+		}
 		if d.store != nil {
 			err = errors.Join(err, d.store.Close())
 		}
+		close(d.rt.done)
 	})
 	return err
 }

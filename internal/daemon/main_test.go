@@ -8,12 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/usher-lm/usher/internal/daemon"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // syncBuffer is a log destination safe for concurrent writes.
 type syncBuffer struct {
@@ -44,9 +40,9 @@ func testConfig(t *testing.T) daemon.Config {
 	return cfg
 }
 
-// MustStart starts a daemon and closes it when the test ends. Its log
+// MustStartLogged starts a daemon and closes it when the test ends. Its log
 // goes to the returned buffer.
-func MustStart(t *testing.T, cfg daemon.Config) (*daemon.Daemon, *syncBuffer) {
+func MustStartLogged(t *testing.T, cfg daemon.Config) (*daemon.Daemon, *syncBuffer) {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

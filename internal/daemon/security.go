@@ -56,9 +56,9 @@ func securityKeys() []Key {
 		{Name: "tls_client_ca", Usage: "require client certificates signed by this CA `FILE` (PEM): mutual TLS"},
 		{Name: "client_password", Usage: "when set, checkout, heartbeat and release need this `PASSWORD` (or a client token) as bearer token"},
 		{Name: "login_ttl", Usage: "how long a login's token lasts, as a `DURATION` (default 12h)"},
-		{Name: "rate_limit_requests", Usage: "at most `N` requests per rate_limit_interval from one IP; 0 (the default) turns the limit off (TOML: rate_limit.requests)"},
+		{Name: "rate_limit_requests", Int: true, Usage: "at most `N` requests per rate_limit_interval from one IP; 0 (the default) turns the limit off (TOML: rate_limit.requests)"},
 		{Name: "rate_limit_interval", Usage: "the `DURATION` of the rate limit (TOML: rate_limit.interval; default 5s)"},
-		{Name: "max_request_size", Usage: "largest request body in `BYTES` (default 2097152)"},
+		{Name: "max_request_size", Int: true, Usage: "largest request body in `BYTES` (default 2097152)"},
 		{Name: "read_header_timeout", Usage: "a client must send its request headers within this `DURATION` (default 10s)"},
 	}
 }
@@ -91,6 +91,35 @@ func (c *Config) setSecurity(key, value string) (ok bool, err error) {
 		return false, nil
 	}
 	return true, err
+}
+
+// getSecurity returns one of securityKeys in the form Set takes; ok is
+// false for other keys.
+func (c *Config) getSecurity(key string) (v string, ok bool) {
+	s := c.Security
+	switch key {
+	case "tls_cert":
+		return s.TLSCert, true
+	case "tls_key":
+		return s.TLSKey, true
+	case "tls_auto":
+		return strconv.FormatBool(s.TLSAuto), true
+	case "tls_client_ca":
+		return s.TLSClientCA, true
+	case "client_password":
+		return s.ClientPassword, true
+	case "login_ttl":
+		return time.Duration(s.LoginTTL).String(), true
+	case "rate_limit_requests":
+		return strconv.Itoa(s.RateLimit.Requests), true
+	case "rate_limit_interval":
+		return time.Duration(s.RateLimit.Interval).String(), true
+	case "max_request_size":
+		return strconv.FormatInt(s.MaxRequestSize, 10), true
+	case "read_header_timeout":
+		return time.Duration(s.ReadHeaderTimeout).String(), true
+	}
+	return "", false
 }
 
 // validateSecurity reports the first security setting that cannot work.

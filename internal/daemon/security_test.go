@@ -26,7 +26,7 @@ import (
 func TestBootstrapAdmin(t *testing.T) {
 	ctx := context.Background()
 	cfg := testConfig(t)
-	d, log := MustStart(t, cfg)
+	d, log := MustStartLogged(t, cfg)
 	path := filepath.Join(cfg.Data, daemon.AdminPasswordFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -54,7 +54,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	d.Close()
 
 	os.Remove(path)
-	d2, log2 := MustStart(t, cfg)
+	d2, log2 := MustStartLogged(t, cfg)
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("second start wrote %s again (err %v): users exist already", path, err)
 	}
@@ -89,7 +89,7 @@ func TestListenIPv4AndIPv6(t *testing.T) {
 	}
 	cfg := testConfig(t)
 	cfg.Listen = []string{"127.0.0.1:0", "[::1]:0"}
-	d, _ := MustStart(t, cfg)
+	d, _ := MustStartLogged(t, cfg)
 	addrs := d.Addrs()
 	if len(addrs) != 2 {
 		t.Fatalf("listening on %v, want two addresses", addrs)
@@ -107,7 +107,7 @@ func TestTLSAuto(t *testing.T) {
 	ctx := context.Background()
 	cfg := testConfig(t)
 	cfg.TLSAuto = true
-	d, _ := MustStart(t, cfg)
+	d, _ := MustStartLogged(t, cfg)
 	fp := d.TLSFingerprint()
 	if !strings.HasPrefix(d.URL(), "https://") || fp == "" {
 		t.Fatalf("URL %s, fingerprint %q: want HTTPS with a fingerprint", d.URL(), fp)
@@ -131,7 +131,7 @@ func TestTLSAuto(t *testing.T) {
 		t.Fatal("a self-signed certificate must not pass the system roots")
 	}
 	d.Close()
-	d2, _ := MustStart(t, cfg)
+	d2, _ := MustStartLogged(t, cfg)
 	if got := d2.TLSFingerprint(); got != fp {
 		t.Errorf("fingerprint changed across restarts: %s, then %s", fp, got)
 	}
@@ -144,7 +144,7 @@ func TestSlowLoris(t *testing.T) {
 	const slow = 200
 	cfg := testConfig(t)
 	cfg.ReadHeaderTimeout = daemon.Duration(300 * time.Millisecond)
-	d, _ := MustStart(t, cfg)
+	d, _ := MustStartLogged(t, cfg)
 	addr := d.Addrs()[0].String()
 
 	deadline := time.Now().Add(15 * time.Second) // generous: only a hang fails
@@ -201,7 +201,7 @@ func TestMutualTLS(t *testing.T) {
 	}
 	cfg := testConfig(t)
 	cfg.TLSAuto, cfg.TLSClientCA = true, caPath
-	d, _ := MustStart(t, cfg)
+	d, _ := MustStartLogged(t, cfg)
 
 	health := func(certs []tls.Certificate) error {
 		pinned, err := usher.PinnedTLSConfig(d.TLSFingerprint())

@@ -15,6 +15,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/eventlog"
 )
 
 // DefaultMaxRequestSize bounds a request body unless Config says
@@ -31,6 +32,11 @@ type Server struct {
 	now      func() time.Time
 	logger   *slog.Logger
 	mux      *http.ServeMux
+
+	// Observability and administration (events.go, admin.go).
+	events  *eventlog.Log
+	metrics http.Handler
+	adm     Admin
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -46,12 +52,17 @@ type Config struct {
 	Observer       usher.Observer // receives EventLoginFailed and EventRateLimited
 	Now            func() time.Time
 	Logger         *slog.Logger
+
+	// Optional: without them their endpoints are not served.
+	Events  *eventlog.Log // GET /v1/events, /v1/events/stream, /v1/usage
+	Metrics http.Handler  // GET /metrics
+	Admin   Admin         // /v1/admin/* except kick
 }
 
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
 	s := &Server{ledger: cfg.Ledger, auth: cfg.Auth, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
-		now: cfg.Now, logger: cfg.Logger, mux: http.NewServeMux()}
+		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,6 +102,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/tokens", s.admin(s.handleTokens))
 	s.mux.HandleFunc("POST /v1/tokens", s.admin(s.handleCreateToken))
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
+	s.obsRoutes()
+	s.adminRoutes()
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS leases (
 	pid       INTEGER NOT NULL DEFAULT 0,
 	issued_at TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
 PRAGMA user_version = 1;
 `
 

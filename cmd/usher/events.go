@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+func cmdEvents(ctx context.Context, e *env, args []string) error {
+	var q httpapi.EventsQuery
+	var follow bool
+	c, a, pos, err := adminCommandWith(e, "events", "events [--since 1h] [--type T,...] [--feature F] [--limit N] [--follow] [--json]", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&q.Since, "since", "", "events since `TIME` (RFC 3339) or DURATION ago (24h)")
+		fs.StringVar(&q.Type, "type", "", "only these event `TYPES`, comma-separated (see docs/events.md)")
+		fs.StringVar(&q.Feature, "feature", "", "only events of `FEATURE`")
+		fs.IntVar(&q.Limit, "limit", 0, "at most `N` events (default 100; the latest ones unless --since is given)")
+		fs.BoolVar(&follow, "follow", false, "after the stored events, print new ones as they happen, until interrupted")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	recs, err := c.Events(ctx, q)
+	if err != nil {
+		return err
+	}
+	if !follow {
+		if a.json {
+			return printJSON(e, map[string]any{"events": recs})
+		}
+		for _, r := range recs {
+			printEvent(e, a, r)
+		}
+		return nil
+	}
+	for _, r := range recs {
+		printEvent(e, a, r)
+	}
+	if len(recs) > 0 {
+		q.AfterID = recs[len(recs)-1].ID
+	}
+	return followEvents(ctx, e, a, c, q)
+}
+
+// followEvents streams events until ctx ends. When the server drops the
+// stream because this client fell behind, it reconnects and catches up.
+func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, q httpapi.EventsQuery) error {
+	q.Since, q.Limit = "", 0
+	for {
+		err := c.StreamEvents(ctx, q, func(r eventlog.Record) error {
+			printEvent(e, a, r)
+			q.AfterID = r.ID
+			return nil
+		})
+		switch {
+		case ctx.Err() != nil:
+			return nil // interrupted: the normal way to stop following
+		case errors.Is(err, httpapi.ErrStreamDropped):
+			continue
+		case err != nil && strings.Contains(err.Error(), "unexpected EOF"):
+			return errors.New("the server closed the event stream (it may be shutting down): run usher events --follow again")
+		default:
+			return err
+		}
+	}
+}
+
+// printEvent writes one event: a JSON line with --json, else a text line.
+func printEvent(e *env, a *adminFlags, r eventlog.Record) {
+	if a.json {
+		data, _ := json.Marshal(r)
+		fmt.Fprintf(e.stdout, "%s\n", data)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %-16s", r.Time.Local().Format("2006-01-02 15:04:05.000"), r.Type)
+	for _, kv := range [][2]string{
+		{"feature", r.Feature}, {"lease", r.LeaseID}, {"license", r.LicenseID}, {"client", r.Client.ID},
+		{"user", r.Client.User}, {"host", r.Client.Host}, {"reason", r.Reason},
+	} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, " %s=%s", kv[0], strconv.Quote(kv[1]))
+		}
+	}
+	fmt.Fprintln(e.stdout, b.String())
+}
+
+func cmdReport(ctx context.Context, e *env, args []string) error {
+	q := httpapi.UsageQuery{From: "24h", Step: "1h"}
+	var asCSV bool
+	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h] [--csv|--json]", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&q.From, "from", q.From, "from `TIME` (RFC 3339) or DURATION ago")
+		fs.StringVar(&q.To, "to", "", "up to `TIME` (RFC 3339) or DURATION ago (default now)")
+		fs.StringVar(&q.Feature, "feature", "", "only `FEATURE`")
+		fs.StringVar(&q.Step, "step", q.Step, "one row per feature and `DURATION` (whole minutes)")
+		fs.BoolVar(&asCSV, "csv", false, "print CSV")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	u, err := c.Usage(ctx, q)
+	if err != nil {
+		return err
+	}
+	switch {
+	case a.json:
+		return printJSON(e, u)
+	case asCSV:
+		w := csv.NewWriter(e.stdout)
+		w.Write([]string{"time", "feature", "peak", "checkouts", "denials"})
+		for _, p := range u.Usage {
+			w.Write([]string{p.Time.UTC().Format(time.RFC3339), p.Feature, strconv.Itoa(p.Peak), strconv.Itoa(p.Checkouts), strconv.Itoa(p.Denials)})
+		}
+		w.Flush()
+		return w.Error()
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "TIME (step %s)\tFEATURE\tPEAK IN USE\tCHECKOUTS\tDENIALS\n", u.Step)
+	for _, p := range u.Usage {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", p.Time.Local().Format("2006-01-02 15:04"), p.Feature, p.Peak, p.Checkouts, p.Denials)
+	}
+	return tw.Flush()
+}

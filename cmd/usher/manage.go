@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+func cmdInfo(ctx context.Context, e *env, args []string) error {
+	c, a, pos, err := adminCommand(e, "info", "info [--json]", args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, info)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "version\t%s (%s)\n", info.Version, info.GoVersion)
+	fmt.Fprintf(tw, "started\t%s (up %s)\n", info.StartedAt.Local().Format("2006-01-02 15:04:05"), info.Uptime)
+	fmt.Fprintf(tw, "hostname\t%s\n", info.Hostname)
+	fmt.Fprintf(tw, "hardware id\t%s\n", info.HardwareID)
+	fmt.Fprintf(tw, "data dir\t%s\n", info.DataDir)
+	fmt.Fprintln(tw, "\nconfiguration:")
+	keys := make([]string, 0, len(info.Config))
+	for k := range info.Config {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(tw, "  %s\t%s\n", k, info.Config[k])
+	}
+	return tw.Flush()
+}
+
+func cmdConfig(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("want a subcommand: get, set or reset")
+	}
+	c, a, pos, err := adminCommand(e, "config "+args[0], "config get [KEY] | set KEY VALUE ... | reset KEY ... [--json]", args[1:])
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "get":
+		return configGet(ctx, e, a, c, pos)
+	case "set":
+		if len(pos) == 0 || len(pos)%2 != 0 {
+			return usageErrorf("want KEY VALUE pairs, like: usher config set keepalive_timeout 120s")
+		}
+		set := map[string]string{}
+		for i := 0; i < len(pos); i += 2 {
+			set[pos[i]] = pos[i+1]
+		}
+		return configChange(ctx, e, a, c, httpapi.SettingsRequest{Set: set})
+	case "reset":
+		if len(pos) == 0 {
+			return usageErrorf("want the keys to reset to the config file's value")
+		}
+		return configChange(ctx, e, a, c, httpapi.SettingsRequest{Reset: pos})
+	}
+	return usageErrorf("unknown subcommand %q: want get, set or reset", args[0])
+}
+
+// configGet prints the runtime settings, or one key of the effective
+// configuration.
+func configGet(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, pos []string) error {
+	if len(pos) > 1 {
+		return usageErrorf("want at most one key")
+	}
+	if len(pos) == 1 {
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		v, ok := info.Config[pos[0]]
+		if !ok {
+			return fmt.Errorf("unknown key %q: usher info lists every key", pos[0])
+		}
+		if a.json {
+			return printJSON(e, map[string]string{pos[0]: v})
+		}
+		fmt.Fprintln(e.stdout, v)
+		return nil
+	}
+	settings, err := c.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]any{"settings": settings})
+	}
+	return printSettings(e, settings)
+}
+
+func printSettings(e *env, settings []httpapi.Setting) error {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
+	for _, s := range settings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Key, s.Value, s.Source)
+	}
+	return tw.Flush()
+}
+
+func configChange(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, req httpapi.SettingsRequest) error {
+	res, err := c.ChangeSettings(ctx, req)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, res)
+	}
+	if len(res.Changed) == 0 {
+		fmt.Fprintln(e.stdout, "nothing changed")
+	}
+	for _, ch := range res.Changed {
+		fmt.Fprintf(e.stdout, "%s: %s -> %s\n", ch.Key, ch.Old, ch.New)
+	}
+	return nil
+}
+
+func cmdReload(ctx context.Context, e *env, args []string) error {
+	c, a, _, err := adminCommand(e, "reload", "reload [--json]", args)
+	if err != nil {
+		return err
+	}
+	res, err := c.Reload(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, res)
+	}
+	if len(res.Applied)+len(res.RestartRequired) == 0 {
+		fmt.Fprintln(e.stdout, "configuration reloaded: nothing changed")
+	}
+	for _, ch := range res.Applied {
+		fmt.Fprintf(e.stdout, "applied %s: %s -> %s\n", ch.Key, ch.Old, ch.New)
+	}
+	for _, ch := range res.RestartRequired {
+		fmt.Fprintf(e.stdout, "restart needed for %s: %s -> %s\n", ch.Key, ch.Old, ch.New)
+	}
+	return nil
+}
+
+func cmdShutdown(ctx context.Context, e *env, args []string) error {
+	c, a, _, err := adminCommand(e, "shutdown", "shutdown [--json]", args)
+	if err != nil {
+		return err
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]string{"status": "shutting down"})
+	}
+	fmt.Fprintln(e.stdout, "the server is shutting down")
+	return nil
+}
+
+func cmdKick(ctx context.Context, e *env, args []string) error {
+	var k httpapi.KickRequest
+	c, a, pos, err := adminCommandWith(e, "kick", "kick LEASE_ID | kick [--user U] [--host H] [--feature F] [--client ID] [--json]", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&k.User, "user", "", "kick every lease of `USER`")
+		fs.StringVar(&k.Host, "host", "", "kick every lease from `HOST`")
+		fs.StringVar(&k.Feature, "feature", "", "kick every lease of `FEATURE`")
+		fs.StringVar(&k.ClientID, "client", "", "kick every lease of client `ID`")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageErrorf("want at most one lease id")
+	}
+	if len(pos) == 1 {
+		k.LeaseID = pos[0]
+	}
+	if k == (httpapi.KickRequest{}) {
+		return usageErrorf("say what to kick: a lease id, or --user, --host, --feature or --client")
+	}
+	if c.Token == "" {
+		return errors.New("kicking needs the admin token: give --token, USHER_TOKEN or --data DIR")
+	}
+	if k.LeaseID != "" && k.User == "" && k.Host == "" && k.Feature == "" && k.ClientID == "" {
+		return kickOne(ctx, e, a, c, k.LeaseID)
+	}
+	kicked, err := c.Kick(ctx, k)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]any{"kicked": kicked})
+	}
+	fmt.Fprintf(e.stdout, "kicked %d leases\n", len(kicked))
+	for _, id := range kicked {
+		fmt.Fprintln(e.stdout, id)
+	}
+	return nil
+}
+
+// kickOne kicks one lease by id, reporting a missing one as an error.
+func kickOne(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, id string) error {
+	if err := c.Release(ctx, id); err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]any{"kicked": id})
+	}
+	fmt.Fprintf(e.stdout, "kicked %s: its seat is free\n", id)
+	return nil
+}

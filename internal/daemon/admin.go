@@ -1,0 +1,327 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/metrics"
+)
+
+// SettingsStore keeps the settings changed at runtime, so that they
+// survive a restart. Values are in the string form Config.Set takes.
+type SettingsStore interface {
+	Settings(ctx context.Context) (map[string]string, error)
+	SetSettings(ctx context.Context, set map[string]string, unset []string) error
+}
+
+// LiveKeys are the configuration keys that change while the server runs:
+// through the settings API, or on reload. Others need a restart.
+func LiveKeys() []string {
+	return []string{"keepalive_timeout", "keepalive_scan_interval", "connection_timeout",
+		"log_level", "event_retention", "usage_retention"}
+}
+
+func isLive(key string) bool { return slices.Contains(LiveKeys(), key) }
+
+var _ httpapi.Admin = (*Daemon)(nil)
+
+// runtimeState is what administration changes while the daemon runs.
+type runtimeState struct {
+	mu        sync.Mutex
+	fileCfg   Config            // the configuration as loaded, without runtime values
+	overrides map[string]string // runtime values in force, as stored
+	settings  SettingsStore
+
+	now     func() time.Time
+	started time.Time
+	ledger  atomic.Pointer[usher.Ledger] // for samplers started before the ledger
+	idle    atomic.Int64                 // connection timeout, a time.Duration
+	scan    chan time.Duration           // new sweeper intervals
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed when a shutdown is requested
+	done     chan struct{} // closed when Close has finished
+}
+
+func (d *Daemon) initRuntime(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	d.rt.fileCfg, d.rt.now, d.rt.started = d.cfg, now, now()
+	d.rt.scan = make(chan time.Duration, 1)
+	d.rt.stop, d.rt.done = make(chan struct{}), make(chan struct{})
+	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
+}
+
+// features reads the ledger once it is open.
+func (d *Daemon) features() []usher.FeatureStatus {
+	if l := d.rt.ledger.Load(); l != nil {
+		return l.Features()
+	}
+	return nil
+}
+
+// fanout passes each event to several observers.
+type fanout []usher.Observer
+
+func (f fanout) Observe(ev usher.Event) {
+	for _, o := range f {
+		o.Observe(ev)
+	}
+}
+
+// openObservability applies the stored runtime settings and opens the
+// event log and the metrics.
+func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) error {
+	d.rt.settings = settings
+	if err := d.loadOverrides(ctx); err != nil {
+		return err
+	}
+	if d.opts.LogLevel != nil {
+		d.opts.LogLevel.Set(SlogLevel(d.cfg.LogLevel))
+	}
+	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
+	var err error
+	d.events, err = eventlog.Open(eventlog.Options{
+		Dir: d.cfg.Data, Now: d.rt.now, Logger: d.logger, Features: d.features,
+		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
+	})
+	if err != nil {
+		return err
+	}
+	d.metrics = metrics.New(metrics.Options{Features: d.features, EventLog: d.events, Version: d.opts.Version})
+	return nil
+}
+
+// loadOverrides applies the stored runtime settings over the configuration.
+// One that no longer applies is logged and ignored.
+func (d *Daemon) loadOverrides(ctx context.Context) error {
+	stored, err := d.rt.settings.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	d.rt.overrides = make(map[string]string)
+	for _, k := range sortedKeys(stored) {
+		next := d.cfg
+		err := next.Set(k, stored[k])
+		if err == nil && !isLive(k) {
+			err = fmt.Errorf("%s cannot change at runtime", k)
+		}
+		if err == nil {
+			err = next.Validate()
+		}
+		if err != nil {
+			d.logger.Warn("stored runtime setting ignored", "key", k, "value", stored[k], "err", err)
+			continue
+		}
+		d.cfg, d.rt.overrides[k] = next, stored[k]
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Events returns the daemon's event log, for the events the server itself
+// records (such as failed logins).
+func (d *Daemon) Events() *eventlog.Log { return d.events }
+
+// Done is closed once the daemon has stopped, after Close or after a
+// shutdown requested through the API.
+func (d *Daemon) Done() <-chan struct{} { return d.rt.done }
+
+// Shutdown starts a graceful shutdown, as Close does, without waiting for
+// it. Done closes when it has finished.
+func (d *Daemon) Shutdown() {
+	d.rt.stopOnce.Do(func() { close(d.rt.stop) })
+}
+
+// watchShutdown closes the daemon when a shutdown is requested. It is not
+// counted in wg, since it calls Close, which waits for wg.
+func (d *Daemon) watchShutdown() {
+	select {
+	case <-d.rt.stop:
+		d.logger.Info("shutdown requested through the API")
+		d.Close()
+	case <-d.ctx.Done():
+	}
+}
+
+// Info describes the running server.
+func (d *Daemon) Info() httpapi.ServerInfo {
+	host, _ := os.Hostname()
+	d.rt.mu.Lock()
+	cfg := d.cfg.Map()
+	d.rt.mu.Unlock()
+	return httpapi.ServerInfo{
+		Version: d.opts.Version, GoVersion: runtime.Version(),
+		StartedAt: d.rt.started, Uptime: d.rt.now().Sub(d.rt.started).Round(time.Second).String(),
+		HardwareID: HardwareID(), Hostname: host, DataDir: d.cfg.Data, Config: cfg,
+	}
+}
+
+// Settings returns the runtime settings and where their values come from.
+func (d *Daemon) Settings() []httpapi.Setting {
+	d.rt.mu.Lock()
+	defer d.rt.mu.Unlock()
+	out := make([]httpapi.Setting, 0, len(LiveKeys()))
+	for _, k := range LiveKeys() {
+		v, _ := d.cfg.Get(k)
+		src := "config"
+		if _, ok := d.rt.overrides[k]; ok {
+			src = "runtime"
+		}
+		out = append(out, httpapi.Setting{Key: k, Value: v, Source: src})
+	}
+	return out
+}
+
+func notLive(key string) error {
+	if _, ok := LookupKey(key); !ok {
+		return usher.Errorf(usher.EInvalid, "unknown key %q: the runtime settings are %v", key, LiveKeys())
+	}
+	return usher.Errorf(usher.EInvalid, "%s cannot change at runtime: set it in the config file and restart the server", key)
+}
+
+// SetSettings validates, persists and applies runtime settings, all or
+// none. Errors: EInvalid naming the key, or a store failure.
+func (d *Daemon) SetSettings(ctx context.Context, values map[string]string) ([]httpapi.Change, error) {
+	d.rt.mu.Lock()
+	defer d.rt.mu.Unlock()
+	next := d.cfg
+	canon := make(map[string]string, len(values))
+	for _, k := range sortedKeys(values) {
+		if !isLive(k) {
+			return nil, notLive(k)
+		}
+		if err := next.Set(k, values[k]); err != nil {
+			return nil, usher.Errorf(usher.EInvalid, "%v", err)
+		}
+		canon[k], _ = next.Get(k)
+	}
+	if err := next.Validate(); err != nil {
+		return nil, usher.Errorf(usher.EInvalid, "%v", err)
+	}
+	if err := d.rt.settings.SetSettings(ctx, canon, nil); err != nil {
+		return nil, err
+	}
+	for k, v := range canon {
+		d.rt.overrides[k] = v
+	}
+	return d.applyLocked(next, "set through the API"), nil
+}
+
+// ResetSettings forgets runtime values and goes back to the
+// configuration's. Errors: EInvalid naming the key, or a store failure.
+func (d *Daemon) ResetSettings(ctx context.Context, keys []string) ([]httpapi.Change, error) {
+	d.rt.mu.Lock()
+	defer d.rt.mu.Unlock()
+	next := d.cfg
+	for _, k := range keys {
+		if !isLive(k) {
+			return nil, notLive(k)
+		}
+		v, _ := d.rt.fileCfg.Get(k)
+		if err := next.Set(k, v); err != nil {
+			return nil, err
+		}
+	}
+	if err := next.Validate(); err != nil {
+		return nil, usher.Errorf(usher.EInvalid, "%v", err)
+	}
+	if err := d.rt.settings.SetSettings(ctx, nil, keys); err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		delete(d.rt.overrides, k)
+	}
+	return d.applyLocked(next, "reset to the config file's value"), nil
+}
+
+// Reload reads the configuration again through Options.Reload. Live keys
+// that changed are applied (runtime values set through the API still win);
+// other changed keys are reported as needing a restart.
+func (d *Daemon) Reload(ctx context.Context) (httpapi.ReloadResult, error) {
+	res := httpapi.ReloadResult{Applied: []httpapi.Change{}, RestartRequired: []httpapi.Change{}}
+	if d.opts.Reload == nil {
+		return res, usher.Errorf(usher.EInvalid, "this server was started without a configuration to reload")
+	}
+	fileCfg, err := d.opts.Reload()
+	if err != nil {
+		return res, usher.Errorf(usher.EInvalid, "reload: %v; nothing was changed", err)
+	}
+	d.rt.mu.Lock()
+	defer d.rt.mu.Unlock()
+	next := fileCfg
+	for k, v := range d.rt.overrides {
+		if err := next.Set(k, v); err != nil {
+			return res, err
+		}
+	}
+	if err := next.Validate(); err != nil {
+		return res, usher.Errorf(usher.EInvalid, "reload: %v; nothing was changed", err)
+	}
+	for _, k := range Keys() {
+		old, _ := d.cfg.Get(k.Name)
+		nv, _ := next.Get(k.Name)
+		if !isLive(k.Name) && old != nv {
+			res.RestartRequired = append(res.RestartRequired, httpapi.Change{Key: k.Name, Old: old, New: nv})
+		}
+	}
+	d.rt.fileCfg = fileCfg
+	res.Applied = append(res.Applied, d.applyLocked(next, "reloaded from the configuration")...)
+	d.logger.Info("configuration reloaded", "applied", len(res.Applied), "restart_required", len(res.RestartRequired))
+	return res, nil
+}
+
+// applyLocked makes the live keys of next effective, and records a
+// config_changed event for each one that changed.
+func (d *Daemon) applyLocked(next Config, how string) []httpapi.Change {
+	changes := []httpapi.Change{}
+	for _, k := range LiveKeys() {
+		old, _ := d.cfg.Get(k)
+		nv, _ := next.Get(k)
+		if old == nv {
+			continue
+		}
+		_ = d.cfg.Set(k, nv)
+		changes = append(changes, httpapi.Change{Key: k, Old: old, New: nv})
+		d.events.Record(usher.Event{Type: eventlog.EventConfigChanged, Reason: fmt.Sprintf("%s=%s (was %s; %s)", k, nv, old, how)})
+		d.logger.Info("setting changed", "key", k, "old", old, "new", nv, "how", how)
+	}
+	if len(changes) > 0 {
+		d.applyLive()
+	}
+	return changes
+}
+
+// applyLive pushes the live keys of d.cfg into the running parts.
+func (d *Daemon) applyLive() {
+	_ = d.ledger.SetKeepaliveTimeout(time.Duration(d.cfg.KeepaliveTimeout))
+	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
+	if d.opts.LogLevel != nil {
+		d.opts.LogLevel.Set(SlogLevel(d.cfg.LogLevel))
+	}
+	d.events.SetRetention(time.Duration(d.cfg.EventRetention), time.Duration(d.cfg.UsageRetention))
+	select { // keep only the latest interval
+	case <-d.rt.scan:
+	default:
+	}
+	d.rt.scan <- time.Duration(d.cfg.KeepaliveScanInterval)
+}

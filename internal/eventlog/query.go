@@ -1,0 +1,122 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+)
+
+// Query limits.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+)
+
+// Filter selects events. Zero fields select everything.
+type Filter struct {
+	Since   time.Time // events at or after this time
+	Until   time.Time // events before this time
+	AfterID int64     // events with a larger ID
+	Types   []string  // any of these types
+	Feature string
+	Limit   int // default DefaultLimit, at most MaxLimit
+}
+
+// Validate returns an EInvalid error naming a bad field.
+func (f Filter) Validate() error {
+	for _, t := range f.Types {
+		if !slices.Contains(Types(), t) {
+			return usher.Errorf(usher.EInvalid, "type %q is not an event type: use one of %s", t, strings.Join(Types(), ", "))
+		}
+	}
+	if f.Limit < 0 || f.Limit > MaxLimit {
+		return usher.Errorf(usher.EInvalid, "limit must be between 1 and %d", MaxLimit)
+	}
+	return nil
+}
+
+// Match reports whether an event passes the type and feature filters.
+func (f Filter) Match(ev usher.Event) bool {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, ev.Type) {
+		return false
+	}
+	return f.Feature == "" || f.Feature == ev.Feature
+}
+
+// Query returns stored events oldest first. With neither Since nor AfterID
+// set it returns the latest Limit events; otherwise the first Limit after
+// that point. Events still queued are not seen: call Sync first to read
+// your own writes.
+//
+// Errors: EInvalid for a bad filter.
+func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	if f.Limit == 0 {
+		f.Limit = DefaultLimit
+	}
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if !f.Since.IsZero() {
+		add("time >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("time < ?", f.Until.UnixNano())
+	}
+	if f.AfterID > 0 {
+		add("id > ?", f.AfterID)
+	}
+	if f.Feature != "" {
+		add("feature = ?", f.Feature)
+	}
+	if len(f.Types) > 0 {
+		where = append(where, "type IN (?"+strings.Repeat(",?", len(f.Types)-1)+")")
+		for _, t := range f.Types {
+			args = append(args, t)
+		}
+	}
+	latest := f.Since.IsZero() && f.AfterID == 0
+	q := "SELECT id, data FROM events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if latest {
+		q += " ORDER BY id DESC"
+	} else {
+		q += " ORDER BY id"
+	}
+	q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	out, err := l.scan(ctx, q, args)
+	if latest {
+		slices.Reverse(out)
+	}
+	return out, err
+}
+
+func (l *Log) scan(ctx context.Context, q string, args []any) ([]Record, error) {
+	rows, err := l.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	out := []Record{}
+	for rows.Next() {
+		var r Record
+		var data string
+		if err := rows.Scan(&r.ID, &data); err != nil {
+			return nil, fmt.Errorf("query events: %w", err)
+		}
+		if err := json.Unmarshal([]byte(data), &r.Event); err != nil {
+			return nil, fmt.Errorf("event %d: %w", r.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,209 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/eventlog"
+)
+
+// EventsQuery selects events for Client.Events and Client.StreamEvents.
+// Times are RFC 3339 or a duration ago ("24h"); Type is a comma-separated
+// list.
+type EventsQuery struct {
+	Since, Until, Type, Feature string
+	Limit                       int
+	AfterID                     int64
+}
+
+func (q EventsQuery) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"since": q.Since, "until": q.Until, "type": q.Type, "feature": q.Feature} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.AfterID > 0 {
+		v.Set("after_id", strconv.FormatInt(q.AfterID, 10))
+	}
+	return v
+}
+
+func withQuery(path string, v url.Values) string {
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}
+
+// Events returns stored events (monitor).
+func (c *Client) Events(ctx context.Context, q EventsQuery) ([]eventlog.Record, error) {
+	var out EventsResponse
+	_, err := c.doJSON(ctx, http.MethodGet, withQuery("/v1/events", q.values()), nil, &out)
+	return out.Events, err
+}
+
+// UsageQuery selects usage history for Client.Usage. Times are RFC 3339
+// or a duration ago; Step is a duration.
+type UsageQuery struct {
+	Feature, From, To, Step string
+}
+
+// Usage returns the usage history (monitor).
+func (c *Client) Usage(ctx context.Context, q UsageQuery) (UsageResponse, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"feature": q.Feature, "from": q.From, "to": q.To, "step": q.Step} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	var out UsageResponse
+	_, err := c.doJSON(ctx, http.MethodGet, withQuery("/v1/usage", v), nil, &out)
+	return out, err
+}
+
+// ErrStreamDropped is returned by StreamEvents when the server ended the
+// stream because the client fell behind. Reconnect with AfterID set to the
+// last event seen to catch up.
+var ErrStreamDropped = usher.Errorf(usher.EUnavailable, "the server ended the event stream because this client fell behind")
+
+// StreamEvents follows the live event stream, calling fn for each event
+// until ctx ends, fn returns an error, or the stream ends (monitor).
+func (c *Client) StreamEvents(ctx context.Context, q EventsQuery, fn func(eventlog.Record) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+withQuery("/v1/events/stream", q.values()), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v; check --server or USHER_SERVER", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return decodeError(resp.StatusCode, data)
+	}
+	err = readSSE(resp.Body, fn)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// readSSE parses a Server-Sent Events stream of event records.
+func readSSE(r io.Reader, fn func(eventlog.Record) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var name, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if name == "dropped" {
+				return ErrStreamDropped
+			}
+			if data != "" {
+				var rec eventlog.Record
+				if err := json.Unmarshal([]byte(data), &rec); err != nil {
+					return fmt.Errorf("decode event: %w", err)
+				}
+				if err := fn(rec); err != nil {
+					return err
+				}
+			}
+			name, data = "", ""
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data += strings.TrimPrefix(line, "data: ")
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return io.ErrUnexpectedEOF
+}
+
+// Info describes the server (monitor).
+func (c *Client) Info(ctx context.Context) (ServerInfo, error) {
+	var out ServerInfo
+	_, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/info", nil, &out)
+	return out, err
+}
+
+// Settings returns the runtime settings (monitor).
+func (c *Client) Settings(ctx context.Context) ([]Setting, error) {
+	var out SettingsResponse
+	_, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/settings", nil, &out)
+	return out.Settings, err
+}
+
+// ChangeSettings sets and resets runtime settings (admin).
+func (c *Client) ChangeSettings(ctx context.Context, req SettingsRequest) (SettingsResponse, error) {
+	var out SettingsResponse
+	_, err := c.doJSON(ctx, http.MethodPatch, "/v1/admin/settings", req, &out)
+	return out, err
+}
+
+// Reload makes the server read its configuration again (admin).
+func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
+	var out ReloadResult
+	_, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/reload", nil, &out)
+	return out, err
+}
+
+// Shutdown asks the server to stop gracefully (admin).
+func (c *Client) Shutdown(ctx context.Context) error {
+	_, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/shutdown", nil, nil)
+	return err
+}
+
+// Kick ends every lease that matches req (admin).
+func (c *Client) Kick(ctx context.Context, req KickRequest) ([]string, error) {
+	var out KickResponse
+	_, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/kick", req, &out)
+	return out.Kicked, err
+}
+
+// Metrics returns the Prometheus metrics text (monitor).
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return "", usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode >= 400 {
+		return "", decodeError(resp.StatusCode, data)
+	}
+	return string(data), nil
+}
