@@ -99,14 +99,14 @@ type SettingsResponse struct {
 }
 
 // adminRoutes registers the administration endpoints. Read-only ones need
-// the monitor role, the others admin (both are the admin token for now).
+// the monitor role, the others admin.
 func (s *Server) adminRoutes() {
 	s.mux.HandleFunc("POST /v1/admin/kick", s.admin(s.handleKick))
 	if s.adm == nil {
 		return
 	}
-	s.mux.HandleFunc("GET /v1/admin/info", s.admin(s.handleInfo))
-	s.mux.HandleFunc("GET /v1/admin/settings", s.admin(s.handleSettings))
+	s.mux.HandleFunc("GET /v1/admin/info", s.monitor(s.handleInfo))
+	s.mux.HandleFunc("GET /v1/admin/settings", s.monitor(s.handleSettings))
 	s.mux.HandleFunc("PUT /v1/admin/settings", s.admin(s.handleSetSettings))
 	s.mux.HandleFunc("PATCH /v1/admin/settings", s.admin(s.handleSetSettings))
 	s.mux.HandleFunc("POST /v1/admin/reload", s.admin(s.handleReload))

@@ -18,15 +18,15 @@ import (
 const streamKeepalive = 15 * time.Second
 
 // obsRoutes registers the event, usage and metrics endpoints. All of them
-// are read-only: they need the monitor role (the admin token for now).
+// are read-only: they need the monitor role.
 func (s *Server) obsRoutes() {
 	if s.events != nil {
-		s.mux.HandleFunc("GET /v1/events", s.admin(s.handleEvents))
-		s.mux.HandleFunc("GET /v1/events/stream", s.admin(s.handleEventStream))
-		s.mux.HandleFunc("GET /v1/usage", s.admin(s.handleUsage))
+		s.mux.HandleFunc("GET /v1/events", s.monitor(s.handleEvents))
+		s.mux.HandleFunc("GET /v1/events/stream", s.monitor(s.handleEventStream))
+		s.mux.HandleFunc("GET /v1/usage", s.monitor(s.handleUsage))
 	}
 	if s.metrics != nil {
-		s.mux.Handle("GET /metrics", s.admin(s.metrics.ServeHTTP))
+		s.mux.Handle("GET /metrics", s.monitor(s.metrics.ServeHTTP))
 	}
 }
 
