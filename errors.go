@@ -22,6 +22,8 @@ const (
 	ELicenseExists     = "license_exists"
 	EInvalid           = "invalid_request"
 	EUnauthorized      = "unauthorized"
+	EForbidden         = "forbidden"    // the credential is valid but its role may not do this
+	ERateLimited       = "rate_limited" // too many requests from one address: retry after a pause
 	EUnavailable       = "unavailable"
 	EInternal          = "internal"
 )
@@ -92,5 +94,7 @@ var (
 	ErrLicenseExists     = &Error{Code: ELicenseExists}
 	ErrInvalid           = &Error{Code: EInvalid}
 	ErrUnauthorized      = &Error{Code: EUnauthorized}
+	ErrForbidden         = &Error{Code: EForbidden}
+	ErrRateLimited       = &Error{Code: ERateLimited}
 	ErrUnavailable       = &Error{Code: EUnavailable}
 )

@@ -59,6 +59,9 @@ func (c *Client) do(ctx context.Context, method, server, path string, in, out an
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v", server, unwrapURLError(err))
@@ -92,10 +95,11 @@ func unwrapURLError(err error) error {
 }
 
 // transient reports whether a failed request may succeed if tried again,
-// here or on another server.
+// here or on another server. A rate-limited request is tried again after
+// the backoff; a refused credential (unauthorized, forbidden) is not.
 func transient(err error) bool {
 	switch usher.ErrorCode(err) {
-	case usher.EUnavailable, usher.EInternal:
+	case usher.EUnavailable, usher.EInternal, usher.ERateLimited:
 		return true
 	}
 	return false

@@ -26,9 +26,17 @@ import (
 	usher "github.com/usher-lm/usher"
 )
 
-// EnvServer is the environment variable New reads when Options.Servers is
-// empty: a comma-separated list of URLs or host:port addresses.
-const EnvServer = "USHER_SERVER"
+// Environment variables New reads when the matching Options field is empty.
+const (
+	// EnvServer is a comma-separated list of URLs or host:port addresses.
+	EnvServer = "USHER_SERVER"
+	// EnvClientToken is the credential for servers that require one of
+	// clients: the client password or a client-role API token.
+	EnvClientToken = "USHER_CLIENT_TOKEN"
+	// EnvTLSFingerprint pins the SHA-256 fingerprint of the server's
+	// certificate, as usher server --tls-auto prints it.
+	EnvTLSFingerprint = "USHER_TLS_FINGERPRINT"
+)
 
 // Defaults for Options.
 const (
@@ -71,6 +79,16 @@ type Options struct {
 	// to the server.
 	User string
 	Host string
+
+	// Token is sent as a bearer token with every request, for servers
+	// that set client_password or issue client tokens; default
+	// USHER_CLIENT_TOKEN. Servers on an open LAN need none.
+	Token string
+	// TLSFingerprint, if set, makes the client trust exactly the server
+	// certificate with this SHA-256 fingerprint (for a self-signed
+	// certificate, as usher server --tls-auto makes); default
+	// USHER_TLS_FINGERPRINT. It is ignored when HTTPClient is set.
+	TLSFingerprint string
 
 	// HTTPClient sends the requests; default a client of its own, whose
 	// idle connections Close closes.
@@ -126,9 +144,21 @@ func New(opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Token == "" {
+		opts.Token = opts.Getenv(EnvClientToken)
+	}
+	if opts.TLSFingerprint == "" {
+		opts.TLSFingerprint = opts.Getenv(EnvTLSFingerprint)
+	}
 	c := &Client{opts: opts, http: opts.HTTPClient, identity: identity(opts), servers: servers, leases: make(map[string]*Lease)}
 	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if opts.TLSFingerprint != "" {
+			if tr.TLSClientConfig, err = usher.PinnedTLSConfig(opts.TLSFingerprint); err != nil {
+				return nil, err
+			}
+		}
+		c.http = &http.Client{Transport: tr}
 	}
 	if servers == nil {
 		c.resolver = opts.Resolver
@@ -138,8 +168,7 @@ func New(opts Options) (*Client, error) {
 }
 
 // configuredServers returns the servers named by Options.Servers or, when
-// that is empty, by USHER_SERVER. This is the one place the SDK reads the
-// environment.
+// that is empty, by USHER_SERVER.
 func configuredServers(opts Options) ([]string, error) {
 	list, source := opts.Servers, "Options.Servers"
 	if len(list) == 0 {

@@ -44,8 +44,9 @@ func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.L
 func (c *Clock) Add(d time.Duration) { c.offset.Add(int64(d)) }
 
 // MustStartServer starts a server on 127.0.0.1:0 with a keep-alive
-// timeout and a license granting seats of each feature.
-func MustStartServer(tb testing.TB, keepalive time.Duration, seats map[string]int) *Server {
+// timeout and a license granting seats of each feature. configure, if
+// given, changes the configuration before the start.
+func MustStartServer(tb testing.TB, keepalive time.Duration, seats map[string]int, configure ...func(*daemon.Config)) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
 	keyPath, pubPath := filepath.Join(dir, "vendor.key"), filepath.Join(dir, "vendor.pub")
@@ -65,6 +66,9 @@ func MustStartServer(tb testing.TB, keepalive time.Duration, seats map[string]in
 	s.cfg.VendorKey = []string{pubPath}
 	s.cfg.KeepaliveTimeout = daemon.Duration(keepalive)
 	s.cfg.KeepaliveScanInterval = daemon.Duration(keepalive / 4)
+	for _, f := range configure {
+		f(&s.cfg)
+	}
 	s.Start()
 	tb.Cleanup(func() { s.Close() })
 	s.AddLicense(seats)

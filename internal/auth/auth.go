@@ -25,7 +25,7 @@ import (
 // Error codes of this package, on top of usher.EUnauthorized and
 // usher.EInvalid.
 const (
-	EForbidden     = "forbidden"       // the credential is valid but its role may not do this
+	EForbidden     = usher.EForbidden  // the credential is valid but its role may not do this
 	EUserNotFound  = "user_not_found"  // no user has that name
 	EUserExists    = "user_exists"     // a user has that name already
 	ETokenNotFound = "token_not_found" // no API token has that name or ID

@@ -13,7 +13,7 @@ import (
 
 // ERateLimited is the code of a request refused because its address sent
 // too many.
-const ERateLimited = "rate_limited"
+const ERateLimited = usher.ERateLimited
 
 // RateLimit bounds the requests one remote address may make: Requests per
 // Interval, in bursts of up to Requests. Zero Requests turns it off.
