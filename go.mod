@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/pelletier/go-toml/v2 v2.4.3
+	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.61.1
 )
 
