@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/usher-lm/usher/internal/bench"
@@ -38,6 +39,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&cfg.Keepalive, "keepalive", bench.DefaultKeepalive, "keep-alive timeout of the spawned server")
 	fs.DurationVar(&cfg.Interval, "interval", 0, "hold: heartbeat interval per lease (default the server's)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (load generator and an in-process server) to `FILE`")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -60,6 +62,13 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	if !*asJSON && isTerminal(e.stderr) {
 		cfg.Progress = e.stderr
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -68,6 +77,22 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 		return bench.WriteJSON(e.stdout, res)
 	}
 	return bench.WriteTable(e.stdout, res)
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

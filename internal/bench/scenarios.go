@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -27,11 +28,13 @@ func (r *run) checkoutRelease(ctx context.Context, res *Result) error {
 	r.main = kindCheckout
 	done := make([]int64, len(r.workers))
 	stop := r.progress("checkout-release", r.cfg.Duration, 0)
-	elapsed := drive(ctx, r.workers, r.measured(r.cfg.Rate), func(ctx context.Context, w *worker, k int) {
-		lease, ok := w.checkout(ctx, r.clientOf(w, k))
-		if ok && w.release(ctx, lease) {
-			done[w.id]++
-		}
+	elapsed := r.serverCPU(res, func() time.Duration {
+		return drive(ctx, r.workers, r.measured(r.cfg.Rate), func(ctx context.Context, w *worker, k int) {
+			lease, ok := w.checkout(ctx, r.clientOf(w, k))
+			if ok && w.release(ctx, lease) {
+				done[w.id]++
+			}
+		})
 	})
 	stop()
 	res.Ops, res.Elapsed = sum(done), elapsed.Seconds()
@@ -80,10 +83,12 @@ func (r *run) heartbeat(ctx context.Context, res *Result) error {
 	}
 	done := make([]int64, len(r.workers))
 	stop := r.progress("heartbeat", r.cfg.Duration, 0)
-	elapsed := drive(ctx, r.workers, r.measured(r.cfg.Rate), func(ctx context.Context, w *worker, k int) {
-		if w.heartbeat(ctx, leases[w.id][k%len(leases[w.id])]) {
-			done[w.id]++
-		}
+	elapsed := r.serverCPU(res, func() time.Duration {
+		return drive(ctx, r.workers, r.measured(r.cfg.Rate), func(ctx context.Context, w *worker, k int) {
+			if w.heartbeat(ctx, leases[w.id][k%len(leases[w.id])]) {
+				done[w.id]++
+			}
+		})
 	})
 	stop()
 	res.Ops, res.Elapsed = sum(done), elapsed.Seconds()
@@ -110,10 +115,12 @@ func (r *run) startup(ctx context.Context, res *Result) error {
 	lp.perWorker = func(w int) int { return owned(r.cfg.Clients, len(r.workers), w) }
 	leases := make([][]string, len(r.workers))
 	stop := r.progress("startup", 0, int64(r.cfg.Clients))
-	elapsed := drive(ctx, r.workers, lp, func(ctx context.Context, w *worker, k int) {
-		if lease, ok := w.checkout(ctx, r.clientOf(w, k)); ok {
-			leases[w.id] = append(leases[w.id], lease)
-		}
+	elapsed := r.serverCPU(res, func() time.Duration {
+		return drive(ctx, r.workers, lp, func(ctx context.Context, w *worker, k int) {
+			if lease, ok := w.checkout(ctx, r.clientOf(w, k)); ok {
+				leases[w.id] = append(leases[w.id], lease)
+			}
+		})
 	})
 	stop()
 	for _, ls := range leases {
@@ -161,6 +168,24 @@ func (r *run) hold(ctx context.Context, res *Result) error {
 	res.Usage = r.usageSource(usageErr)
 	r.releaseLeases(context.WithoutCancel(ctx), leases)
 	return nil
+}
+
+// serverCPU runs the measured phase and, when the server is a process of
+// its own on this host, records the CPU time it spent meanwhile.
+func (r *run) serverCPU(res *Result, phase func() time.Duration) time.Duration {
+	if r.srv.pid == 0 || r.srv.pid == os.Getpid() {
+		return phase()
+	}
+	before, err := readProc(r.srv.pid)
+	elapsed := phase()
+	after, err2 := readProc(r.srv.pid)
+	if err == nil && err2 == nil {
+		res.CPU = (after.CPU - before.CPU).Seconds()
+		res.CPUPercent = 100 * res.CPU / elapsed.Seconds()
+		res.RSS, res.PeakRSS = after.RSS, after.PeakRSS
+	}
+	res.Usage = r.usageSource(errors.Join(err, err2))
+	return elapsed
 }
 
 // interval is how often each lease beats in hold: --interval, else the
