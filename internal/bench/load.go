@@ -223,8 +223,7 @@ type loop struct {
 // drive runs op on every worker until the deadline, the op cap, the
 // per-worker cap or ctx ends. Worker w's k-th call gets sequence number
 // seq = k*workers + w. In open-loop mode (rate > 0) seq is due at
-// start + seq/rate; its latency is then measured from when it was due, so
-// a server that falls behind shows it (no coordinated omission).
+// start + seq/rate (see pace).
 func drive(ctx context.Context, ws []*worker, lp loop, op func(ctx context.Context, w *worker, k int)) time.Duration {
 	ctx, cancel := context.WithDeadline(ctx, lp.deadline)
 	defer cancel()
@@ -243,11 +242,8 @@ func drive(ctx context.Context, ws []*worker, lp loop, op func(ctx context.Conte
 				if seq >= lp.maxOps || ctx.Err() != nil {
 					return
 				}
-				if lp.rate > 0 {
-					w.due = start.Add(time.Duration(float64(seq) / lp.rate * float64(time.Second)))
-					if !sleepUntil(ctx, w.due) {
-						return
-					}
+				if lp.rate > 0 && !w.pace(ctx, start.Add(time.Duration(float64(seq)/lp.rate*float64(time.Second)))) {
+					return
 				}
 				op(ctx, w, k)
 			}
@@ -255,6 +251,21 @@ func drive(ctx context.Context, ws []*worker, lp loop, op func(ctx context.Conte
 	}
 	wg.Wait()
 	return time.Since(start)
+}
+
+// pace waits until due. If the worker is already late because its last
+// request took too long, the next request's latency is counted from when it
+// was due, so a server that falls behind shows it (no coordinated
+// omission). If the worker was idle, latency is counted from the actual
+// send, so the timer waking it late is not blamed on the server. It
+// returns false if ctx ended first.
+func (w *worker) pace(ctx context.Context, due time.Time) bool {
+	w.due = time.Time{}
+	if time.Now().After(due) {
+		w.due = due
+		return ctx.Err() == nil
+	}
+	return sleepUntil(ctx, due)
 }
 
 // sleepUntil waits for t; false if ctx ended first.
