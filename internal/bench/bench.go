@@ -117,9 +117,10 @@ type Result struct {
 	PeakRSS     int64   `json:"rss_peak_bytes,omitempty"`
 	RSSBefore   int64   `json:"rss_before_bytes,omitempty"` // before the leases were taken
 	RSSPerLease float64 `json:"rss_per_lease_bytes,omitempty"`
-	CPU         float64 `json:"cpu_s,omitempty"`       // server CPU time during the measured phase
-	CPUPercent  float64 `json:"cpu_percent,omitempty"` // of one core
-	Store       int64   `json:"store_bytes,omitempty"` // database and its log, spawned servers only
+	CPU         float64 `json:"cpu_s,omitempty"`         // server CPU time during the measured phase
+	CPUPercent  float64 `json:"cpu_percent,omitempty"`   // of one core
+	CPUPerOp    float64 `json:"cpu_per_op_us,omitempty"` // server CPU per op, in microseconds
+	Store       int64   `json:"store_bytes,omitempty"`   // database and its log, spawned servers only
 	StorePer    float64 `json:"store_per_lease_bytes,omitempty"`
 }
 
@@ -312,6 +313,9 @@ func (r *run) summarize(res *Result) {
 	res.P50, res.P90, res.P99, res.Max = m.P50, m.P90, m.P99, m.Max
 	if res.Elapsed > 0 {
 		res.OpsPerSec = float64(res.Ops) / res.Elapsed
+	}
+	if res.CPUPercent > 0 && res.Ops > 0 {
+		res.CPUPerOp = res.CPU * 1e6 / float64(res.Ops)
 	}
 }
 

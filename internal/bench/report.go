@@ -68,7 +68,7 @@ func writeUsage(row func(string, string, ...any), res *Result) {
 		row("RSS per lease", "%.0f bytes (whole process / leases)", res.RSSPerLease)
 	}
 	if res.CPUPercent > 0 {
-		row("server CPU", "%.2fs (%.1f%% of one core)", res.CPU, res.CPUPercent)
+		row("server CPU", "%.2fs (%.1f%% of one core, %.1fµs per op)", res.CPU, res.CPUPercent, res.CPUPerOp)
 	} else if res.CPU > 0 {
 		row("server CPU", "%.2fs since it started", res.CPU)
 	}
