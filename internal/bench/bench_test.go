@@ -180,21 +180,28 @@ func TestMaxOps(t *testing.T) {
 	}
 }
 
+// MustStartDev starts a dev-mode server on 127.0.0.1:0, closed when the
+// test ends: a server the bench did not spawn.
+func MustStartDev(tb testing.TB) *daemon.Daemon {
+	tb.Helper()
+	cfg := daemon.DefaultConfig()
+	cfg.Data, cfg.Listen, cfg.Dev = filepath.Join(tb.TempDir(), "data"), []string{"127.0.0.1:0"}, true
+	if err := daemon.PrepareDev(&cfg); err != nil {
+		tb.Fatal(err)
+	}
+	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	return d
+}
+
 // TestRemoteServer loads a server the bench did not start, and checks
 // that it gives back every lease it took.
 func TestRemoteServer(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := daemon.DefaultConfig()
-	cfg.Data, cfg.Listen, cfg.Dev = filepath.Join(dir, "data"), []string{"127.0.0.1:0"}, true
-	if err := daemon.PrepareDev(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(ctx, cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := MustStartDev(t)
 	res := MustRun(t, bench.Config{Scenario: bench.Heartbeat, Server: d.URL(), Feature: daemon.DevFeature,
 		Clients: daemon.DevSeats, Duration: 200 * time.Millisecond})
 	checkCounts(t, res)
@@ -238,5 +245,24 @@ func TestUnreachable(t *testing.T) {
 	res := MustRun(t, bench.Config{Scenario: bench.CheckoutRelease, Server: "http://127.0.0.1:1", Clients: 1, MaxOps: 3})
 	if got, want := res.Errors["transport"], int64(3); got != want {
 		t.Errorf("errors = %v, want transport %d", res.Errors, want)
+	}
+}
+
+// TestRemoteTooFewSeats checks that a run that cannot take a lease for
+// every worker says so and gives back the leases it did take.
+func TestRemoteTooFewSeats(t *testing.T) {
+	ctx := context.Background()
+	d := MustStartDev(t)
+	_, err := bench.Run(ctx, bench.Config{Scenario: bench.Heartbeat, Server: d.URL(), Feature: daemon.DevFeature,
+		Clients: daemon.DevSeats + 2, Duration: 100 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "could not check out a lease for every worker") {
+		t.Errorf("Run = %v, want an error about too few leases", err)
+	}
+	fs, err := httpapi.NewClient(d.URL(), "").Features(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fs[0].InUse; got != 0 {
+		t.Errorf("seats in use after the run = %d, want 0", got)
 	}
 }

@@ -60,12 +60,16 @@ func (r *run) takeLeases(ctx context.Context, label string) ([][]string, time.Du
 	return leases, elapsed
 }
 
+// releaseTimeout bounds giving the leases back, which goes on after an
+// interrupt.
+const releaseTimeout = time.Minute
+
 // releaseLeases gives back what a run took from a server it did not spawn.
 func (r *run) releaseLeases(ctx context.Context, leases [][]string) {
 	if r.cfg.Spawn {
 		return
 	}
-	lp := loop{workers: len(r.workers), deadline: time.Now().Add(r.cfg.SetupTimeout), maxOps: int64(r.cfg.Clients),
+	lp := loop{workers: len(r.workers), deadline: time.Now().Add(min(r.cfg.SetupTimeout, releaseTimeout)), maxOps: int64(r.cfg.Clients),
 		perWorker: func(w int) int { return len(leases[w]) }}
 	stop := r.progress("releasing", 0, int64(r.cfg.Clients))
 	drive(ctx, r.workers, lp, func(ctx context.Context, w *worker, k int) { w.release(ctx, leases[w.id][k]) })
@@ -79,6 +83,7 @@ func (r *run) heartbeat(ctx context.Context, res *Result) error {
 	leases, setup := r.takeLeases(ctx, "checking out")
 	res.Setup = setup.Seconds()
 	if err := r.enough(leases); err != nil {
+		r.releaseLeases(context.WithoutCancel(ctx), leases)
 		return err
 	}
 	done := make([]int64, len(r.workers))
@@ -140,6 +145,7 @@ func (r *run) hold(ctx context.Context, res *Result) error {
 	leases, setup := r.takeLeases(ctx, "checking out")
 	res.Setup = setup.Seconds()
 	if err := r.enough(leases); err != nil {
+		r.releaseLeases(context.WithoutCancel(ctx), leases)
 		return err
 	}
 	interval := r.interval()
