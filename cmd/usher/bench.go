@@ -23,7 +23,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	}
 	var cfg bench.Config
 	fs.StringVar(&cfg.Server, "server", "", "load the server at `URL` (default $USHER_SERVER)")
-	fs.StringVar(&cfg.Token, "token", "", "send this admin `TOKEN` with each request (default $USHER_TOKEN)")
+	fs.StringVar(&cfg.Token, "token", "", "send this admin `TOKEN` with each request, which makes releases count as kicks (default $USHER_TOKEN)")
 	fs.BoolVar(&cfg.Spawn, "spawn", false, "start a throwaway server with an embedded store in a temporary directory")
 	fs.BoolVar(&cfg.SpawnProcess, "spawn-process", false, "run the spawned server as a child process for every scenario (hold and restart always do)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "`PID` of the --server process on this host, so hold can report its memory and CPU")

@@ -134,7 +134,7 @@ type Latency struct {
 }
 
 func (c *Config) setDefaults() {
-	c.Feature = cmp(c.Feature, DefaultFeature)
+	c.Feature = orDefault(c.Feature, DefaultFeature)
 	if c.Clients <= 0 {
 		c.Clients = DefaultClients
 	}
@@ -162,7 +162,7 @@ func (c *Config) setDefaults() {
 	}
 }
 
-func cmp(v, def string) string {
+func orDefault(v, def string) string {
 	if v == "" {
 		return def
 	}

@@ -77,8 +77,8 @@ type worker struct {
 	rd    bytes.Reader
 	hdr   http.Header
 	ops   *atomic.Int64 // shared progress counter
-	calls int64
-	due   time.Time // open loop: when the next request was due
+	calls int64         // requests answered
+	due   time.Time     // open loop: when the next request was due
 }
 
 func newWorker(id int, t *target, ops *atomic.Int64) *worker {
