@@ -206,6 +206,7 @@ const bannerPrefix = "Usher is serving licenses at "
 
 func startChild(ctx context.Context, path string, args []string) (*child, string, error) {
 	cmd := exec.Command(path, args...)
+	dieWithParent(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, "", err
