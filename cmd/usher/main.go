@@ -43,6 +43,7 @@ Usage:
   usher config get|set|reset        runtime settings (keep-alive, ...)
   usher reload                      re-read the server's config (or SIGHUP)
   usher shutdown                    stop the server gracefully
+  usher bench --spawn --scenario S  load a server and report throughput and latency
   usher version                     print the version
 
 Run "usher COMMAND -h" for the flags of a command.
@@ -86,6 +87,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"logout":   cmdLogout,
 		"user":     cmdUser,
 		"token":    cmdToken,
+		"bench":    cmdBench,
 		"version":  func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

@@ -1,0 +1,294 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// kind is one type of request; each has its own latency histogram.
+type kind int
+
+const (
+	kindCheckout kind = iota
+	kindRelease
+	kindHeartbeat
+	kindBare
+	numKinds
+)
+
+var kindNames = [numKinds]string{"checkout", "release", "heartbeat", "bare"}
+
+// Error keys that are not server error codes.
+const (
+	errTransport = "transport" // the request got no HTTP answer
+	errCancelled = "cancelled" // the run ended first; not counted
+)
+
+// target is the server under load, and the lean HTTP machinery that
+// reaches it: one transport whose connection pool is bounded by the
+// number of workers, so N logical clients share at most that many sockets.
+type target struct {
+	base      *url.URL
+	transport *http.Transport
+	token     string
+	feature   string
+	runID     string // makes client ids unique to this run
+}
+
+func newTarget(rawURL, token, feature, runID string, conns int) (*target, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("server %q is not an http:// URL: use --server http://HOST:PORT or --spawn", rawURL)
+	}
+	tr := &http.Transport{
+		Proxy:                 nil, // load goes straight to the server
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
+		MaxConnsPerHost:       conns,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		DisableCompression:    true,
+	}
+	return &target{base: u, transport: tr, token: token, feature: feature, runID: runID}, nil
+}
+
+func (t *target) close() { t.transport.CloseIdleConnections() }
+
+// worker is one goroutine of the load generator. It owns its histograms,
+// error counts and buffers, so the hot path shares nothing but the
+// progress counter.
+type worker struct {
+	id    int
+	t     *target
+	hist  [numKinds]Histogram
+	errs  map[string]int64
+	body  []byte       // request body scratch
+	resp  bytes.Buffer // response body scratch
+	rd    bytes.Reader
+	hdr   http.Header
+	ops   *atomic.Int64 // shared progress counter
+	calls int64         // requests answered
+	due   time.Time     // open loop: when the next request was due
+}
+
+func newWorker(id int, t *target, ops *atomic.Int64) *worker {
+	w := &worker{id: id, t: t, errs: make(map[string]int64), ops: ops, hdr: http.Header{}}
+	w.hdr.Set("Content-Type", "application/json")
+	if t.token != "" {
+		w.hdr.Set("Authorization", "Bearer "+t.token)
+	}
+	w.body = make([]byte, 0, 256)
+	w.resp.Grow(1024)
+	return w
+}
+
+// clientID returns the id of logical client i of this run.
+func (t *target) clientID(i int) string { return "bench-" + t.runID + "-" + strconv.Itoa(i) }
+
+// checkoutBody writes the JSON body of a checkout for logical client i
+// into the worker's scratch buffer, without encoding anything at run time.
+func (w *worker) checkoutBody(i int) []byte {
+	b := append(w.body[:0], `{"feature":"`...)
+	b = append(b, w.t.feature...)
+	b = append(b, `","client":{"id":"bench-`...)
+	b = append(b, w.t.runID...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, `","user":"bench","host":"bench"}}`...)
+	w.body = b
+	return b
+}
+
+// do sends one request and reads the whole answer into w.resp. It returns
+// the status, or an error key: the server's error code, or "transport".
+func (w *worker) do(ctx context.Context, method, path string, body []byte, k kind) (int, string) {
+	u := *w.t.base
+	u.Path = path
+	req := &http.Request{
+		Method: method, URL: &u, Host: u.Host, Header: w.hdr,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+	req = req.WithContext(ctx)
+	if body != nil {
+		w.rd.Reset(body)
+		req.Body = io.NopCloser(&w.rd)
+		req.ContentLength = int64(len(body))
+	}
+	start := time.Now()
+	if !w.due.IsZero() && w.due.Before(start) {
+		start = w.due // open loop: count the wait for a late slot too
+	}
+	w.due = time.Time{}
+	status, code := w.roundTrip(req)
+	if code == errTransport && ctx.Err() != nil {
+		return status, errCancelled // the run ended under this request
+	}
+	w.finish(k, time.Since(start), code)
+	return status, code
+}
+
+func (w *worker) roundTrip(req *http.Request) (int, string) {
+	resp, err := w.t.transport.RoundTrip(req)
+	if err != nil {
+		return 0, errTransport
+	}
+	w.resp.Reset()
+	_, err = w.resp.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return resp.StatusCode, errTransport
+	}
+	if resp.StatusCode >= 400 {
+		return resp.StatusCode, errorCode(w.resp.Bytes(), resp.StatusCode)
+	}
+	return resp.StatusCode, ""
+}
+
+// finish records one answered request.
+func (w *worker) finish(k kind, d time.Duration, code string) {
+	w.calls++
+	w.ops.Add(1)
+	if code != "" {
+		w.errs[code]++
+		return
+	}
+	w.hist[k].Record(d)
+}
+
+// errorCode pulls the "code" of an Usher error body, or names the status.
+func errorCode(body []byte, status int) string {
+	if v := jsonString(body, `"code":"`); v != "" {
+		return v
+	}
+	return "http_" + strconv.Itoa(status)
+}
+
+// jsonString returns the string value after key in a flat JSON answer.
+// Usher's answers put the lease id first, so this is exact for the few
+// fields read here and spares a decode per request.
+func jsonString(body []byte, key string) string {
+	i := bytes.Index(body, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
+}
+
+// checkout takes a seat for logical client i and returns the lease id.
+func (w *worker) checkout(ctx context.Context, i int) (string, bool) {
+	status, code := w.do(ctx, http.MethodPost, "/v1/leases", w.checkoutBody(i), kindCheckout)
+	if code != "" || (status != http.StatusCreated && status != http.StatusOK) {
+		return "", false
+	}
+	id := jsonString(w.resp.Bytes(), `"id":"`)
+	return id, id != ""
+}
+
+func (w *worker) release(ctx context.Context, lease string) bool {
+	_, code := w.do(ctx, http.MethodDelete, "/v1/leases/"+lease, nil, kindRelease)
+	return code == ""
+}
+
+func (w *worker) heartbeat(ctx context.Context, lease string) bool {
+	_, code := w.do(ctx, http.MethodPost, "/v1/leases/"+lease+"/heartbeat", nil, kindHeartbeat)
+	return code == ""
+}
+
+// loop says how long and how fast workers run.
+type loop struct {
+	workers  int
+	deadline time.Time
+	maxOps   int64   // cap on the sequence numbers handed out
+	rate     float64 // ops per second in total; 0 runs closed-loop
+	// perWorker, if set, caps the iterations of worker w (e.g. one per
+	// logical client it owns).
+	perWorker func(w int) int
+}
+
+// drive runs op on every worker until the deadline, the op cap, the
+// per-worker cap or ctx ends. Worker w's k-th call gets sequence number
+// seq = k*workers + w. In open-loop mode (rate > 0) seq is due at
+// start + seq/rate (see pace).
+func drive(ctx context.Context, ws []*worker, lp loop, op func(ctx context.Context, w *worker, k int)) time.Duration {
+	ctx, cancel := context.WithDeadline(ctx, lp.deadline)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			limit := -1
+			if lp.perWorker != nil {
+				limit = lp.perWorker(w.id)
+			}
+			for k := 0; k != limit; k++ {
+				seq := int64(k)*int64(lp.workers) + int64(w.id)
+				if seq >= lp.maxOps || ctx.Err() != nil {
+					return
+				}
+				if lp.rate > 0 && !w.pace(ctx, start.Add(time.Duration(float64(seq)/lp.rate*float64(time.Second)))) {
+					return
+				}
+				op(ctx, w, k)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// pace waits until due. If the worker is already late because its last
+// request took too long, the next request's latency is counted from when it
+// was due, so a server that falls behind shows it (no coordinated
+// omission). If the worker was idle, latency is counted from the actual
+// send, so the timer waking it late is not blamed on the server. It
+// returns false if ctx ended first.
+func (w *worker) pace(ctx context.Context, due time.Time) bool {
+	w.due = time.Time{}
+	if time.Now().After(due) {
+		w.due = due
+		return ctx.Err() == nil
+	}
+	return sleepUntil(ctx, due)
+}
+
+// sleepUntil waits for t; false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// owned returns how many of n logical clients worker w of ws owns: clients
+// w, w+ws, w+2ws, ...
+func owned(n, ws, w int) int {
+	if w >= n {
+		return 0
+	}
+	return (n - w + ws - 1) / ws
+}
