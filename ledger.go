@@ -42,6 +42,7 @@ type Ledger struct {
 
 	mu        sync.Mutex
 	keepalive time.Duration
+	resortAt  time.Time // set after the timeout shrank: re-sort the expiry list then
 	licenses  map[string]*License
 	refused   map[string]bool // stored licenses that failed verification at start
 	pools     map[string]*pool
@@ -49,27 +50,53 @@ type Ledger struct {
 	byClient  map[clientKey]*entry
 	inUse     map[string]int
 	queues    map[string]*list.List // of *waiter
+	expiry    expiryList            // every lease in leases, soonest expiry first
 }
 
 type clientKey struct{ feature, client string }
 
-// entry is a lease as the ledger tracks it.
+// entry is a lease as the ledger tracks it. Its fields are guarded by the
+// ledger's lock, except that err is written once before durable closes.
 type entry struct {
-	lease     Lease
-	durable   chan struct{} // closed once the lease is stored, or storing failed
-	err       error         // set before durable closes if storing failed
-	releasing bool          // a deletion is under way; the seat still counts
+	lease Lease
+	// durable is closed once the lease is stored, or storing failed; it is
+	// nil once the lease is known to be stored, so that a million held
+	// leases do not each keep a channel.
+	durable    chan struct{}
+	err        error // set before durable closes if storing failed
+	releasing  bool  // a deletion is under way; the seat still counts
+	prev, next *entry // in the ledger's expiry list
 }
 
 func (e *entry) key() clientKey { return clientKey{e.lease.Feature, e.lease.Client.ID} }
 
-func (e *entry) isDurable() bool {
+// isDurableLocked reports whether e is stored, dropping its channel once
+// it is.
+func (e *entry) isDurableLocked() bool {
+	if e.durable == nil {
+		return true
+	}
 	select {
 	case <-e.durable:
-		return e.err == nil
+		if e.err == nil {
+			e.durable = nil
+			return true
+		}
 	default:
-		return false
 	}
+	return false
+}
+
+// waitDurable blocks until e is stored, or storing failed, and returns the
+// failure.
+func (l *Ledger) waitDurable(e *entry) error {
+	l.mu.Lock()
+	ch := e.durable
+	l.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+	return e.err
 }
 
 // OpenLedger loads the stored state and returns a ledger serving it. Every
@@ -119,12 +146,11 @@ func (l *Ledger) restore(snap *Snapshot) {
 	}
 	l.pools = buildPools(l.licenses)
 	now := l.now()
-	done := make(chan struct{})
-	close(done)
 	for _, ls := range snap.Leases {
 		ls.LastHeartbeat = now
 		ls.ExpiresAt = now.Add(l.keepalive)
-		e := &entry{lease: ls, durable: done}
+		e := &entry{lease: ls}
+		l.expiry.pushBack(e)
 		l.leases[ls.ID] = e
 		l.byClient[e.key()] = e
 		l.inUse[ls.Feature]++
@@ -151,6 +177,9 @@ func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if d < l.keepalive {
+		l.resortAt = l.now().Add(l.keepalive) // by then every older window has ended
+	}
 	l.keepalive = d
 	return nil
 }
@@ -198,9 +227,8 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 // rejoin returns the live lease e once it is durable. ok is false when the
 // lease ended before it could be returned.
 func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
-	<-e.durable
-	if e.err != nil {
-		return Lease{}, false, e.err
+	if err := l.waitDurable(e); err != nil {
+		return Lease{}, false, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -243,6 +271,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
 	l.inUse[req.Feature] = inUse + 1
+	l.expiry.pushBack(e)
 	return e, nil
 }
 
@@ -250,17 +279,18 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 // seat back if storing fails. The write is not cancelled with the request:
 // once queued it completes either way, and memory follows the outcome.
 func (l *Ledger) persist(e *entry) (Lease, error) {
+	durable := e.durable // only persist closes it; nobody drops it before
 	err := l.store.PutLease(context.Background(), e.lease)
 	if err != nil {
 		l.mu.Lock()
 		e.err = err
 		l.removeLocked(e)
 		l.mu.Unlock()
-		close(e.durable)
+		close(durable)
 		l.logger.Error("checkout not stored", "feature", e.lease.Feature, "err", err)
 		return Lease{}, err
 	}
-	close(e.durable)
+	close(durable)
 	l.emitLease(EventLeaseGranted, e.lease)
 	return e.lease, nil
 }
@@ -268,6 +298,8 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 func (l *Ledger) touchLocked(e *entry, now time.Time) {
 	e.lease.LastHeartbeat = now
 	e.lease.ExpiresAt = now.Add(l.keepalive)
+	l.expiry.moveToBack(e)
+	e.isDurableLocked() // drops the channel of a stored lease
 }
 
 // removeLocked forgets a lease whose deletion is durable (or whose storing
@@ -277,6 +309,7 @@ func (l *Ledger) removeLocked(e *entry) {
 		return
 	}
 	delete(l.leases, e.lease.ID)
+	l.expiry.remove(e)
 	if l.byClient[e.key()] == e {
 		delete(l.byClient, e.key())
 	}
@@ -364,8 +397,7 @@ func (l *Ledger) end(ctx context.Context, es []*entry) ([]Lease, error) {
 	ids := make([]string, 0, len(es))
 	live := es[:0]
 	for _, e := range es {
-		<-e.durable
-		if e.err == nil {
+		if l.waitDurable(e) == nil {
 			ids = append(ids, e.lease.ID)
 			live = append(live, e)
 		}
@@ -394,23 +426,27 @@ func (l *Ledger) end(ctx context.Context, es []*entry) ([]Lease, error) {
 func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 	l.mu.Lock()
 	now := l.now()
-	expiredFeature := make(map[string]bool)
+	if !l.resortAt.IsZero() && !now.Before(l.resortAt) {
+		l.expiry.resort()
+		l.resortAt = time.Time{}
+	}
 	var victims []*entry
-	for _, e := range l.leases {
-		if e.releasing || !e.isDurable() {
-			continue
-		}
-		f := e.lease.Feature
-		gone, seen := expiredFeature[f]
-		if !seen {
-			gone = l.featureExpiredLocked(f, now)
-			expiredFeature[f] = gone
-		}
-		if gone || now.After(e.lease.ExpiresAt) {
+	take := func(e *entry) {
+		if !e.releasing && e.isDurableLocked() {
 			e.releasing = true
 			victims = append(victims, e)
 		}
 	}
+	if l.resortAt.IsZero() {
+		l.expiry.due(now, take)
+	} else { // the list is out of order after a shorter timeout: look at all
+		for _, e := range l.leases {
+			if now.After(e.lease.ExpiresAt) {
+				take(e)
+			}
+		}
+	}
+	l.takeExpiredFeaturesLocked(now, take)
 	l.serveQueuesLocked(now) // seats may have come with time: a grant started
 	l.mu.Unlock()
 	if len(victims) == 0 {
@@ -421,6 +457,26 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 		l.emitLease(EventLeaseExpired, ls)
 	}
 	return ended, err
+}
+
+// takeExpiredFeaturesLocked passes every lease of a feature whose last
+// license has expired to take. It looks at every lease only when such a
+// feature still has leases, which happens once per expiry.
+func (l *Ledger) takeExpiredFeaturesLocked(now time.Time, take func(*entry)) {
+	gone := make(map[string]bool)
+	for f := range l.inUse {
+		if l.featureExpiredLocked(f, now) {
+			gone[f] = true
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	for _, e := range l.leases {
+		if gone[e.lease.Feature] {
+			take(e)
+		}
+	}
 }
 
 // Lease returns one live lease.

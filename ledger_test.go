@@ -98,7 +98,7 @@ func (m *memStore) leaseCount() int {
 
 // fixture is a ledger on a memStore with a fake clock and one vendor key.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *fakeclock.Clock
 	store  *memStore
 	priv   ed25519.PrivateKey
@@ -108,7 +108,7 @@ type fixture struct {
 
 const keepalive = 30 * time.Second
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -583,5 +583,65 @@ func TestRefusedStoredLicenseCanBeRemoved(t *testing.T) {
 	f.store.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("store still holds %d licenses", n)
+	}
+}
+
+func TestShorterKeepaliveStillReclaimsOnTime(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "cad", Seats: 3})
+	old := f.mustCheckout("cad", "old") // expires keepalive (30s) from now
+	if err := f.ledger.SetKeepaliveTimeout(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	short := f.mustCheckout("cad", "short") // expires in 5s, behind old in the expiry order
+	f.clock.Advance(6 * time.Second)
+	ended, err := f.ledger.Reclaim(ctx)
+	if err != nil || len(ended) != 1 || ended[0].ID != short.ID {
+		t.Fatalf("Reclaim = %v, %v; want only %s", ended, err, short.ID)
+	}
+	f.clock.Advance(25 * time.Second)
+	if ended, _ := f.ledger.Reclaim(ctx); len(ended) != 1 || ended[0].ID != old.ID {
+		t.Fatalf("Reclaim = %v; want %s once its own window ended", ended, old.ID)
+	}
+	// Later leases follow the new timeout in order again.
+	a := f.mustCheckout("cad", "a")
+	f.clock.Advance(3 * time.Second)
+	b := f.mustCheckout("cad", "b")
+	f.clock.Advance(3 * time.Second)
+	if ended, _ := f.ledger.Reclaim(ctx); len(ended) != 1 || ended[0].ID != a.ID {
+		t.Fatalf("Reclaim = %v; want %s", ended, a.ID)
+	}
+	if _, err := f.ledger.Lease(b.ID); err != nil {
+		t.Fatalf("lease %s reclaimed early: %v", b.ID, err)
+	}
+}
+
+func TestReclaimTakesOnlyTheSilent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "cad", Unlimited: true})
+	var leases []usher.Lease
+	for i := range 200 {
+		leases = append(leases, f.mustCheckout("cad", fmt.Sprint(i)))
+		f.clock.Advance(10 * time.Millisecond)
+	}
+	f.clock.Advance(keepalive / 2)
+	for i := len(leases) - 1; i >= 0; i -= 2 { // every other one beats, newest first
+		if _, err := f.ledger.Heartbeat(ctx, leases[i].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clock.Advance(keepalive/2 + 3*time.Second)
+	ended, err := f.ledger.Reclaim(ctx)
+	if err != nil || len(ended) != 100 {
+		t.Fatalf("reclaimed %d (%v), want the 100 silent ones", len(ended), err)
+	}
+	for _, l := range ended {
+		var i int
+		fmt.Sscan(l.Client.ID, &i)
+		if i%2 == 1 {
+			t.Fatalf("lease of client %d reclaimed although it beat", i)
+		}
 	}
 }
