@@ -63,8 +63,8 @@ type entry struct {
 	// nil once the lease is known to be stored, so that a million held
 	// leases do not each keep a channel.
 	durable    chan struct{}
-	err        error // set before durable closes if storing failed
-	releasing  bool  // a deletion is under way; the seat still counts
+	err        error  // set before durable closes if storing failed
+	releasing  bool   // a deletion is under way; the seat still counts
 	prev, next *entry // in the ledger's expiry list
 }
 
