@@ -153,8 +153,7 @@ func (c *conn) exchange(method string, path, body []byte) error {
 	bw.Write(path)
 	bw.WriteString(" HTTP/1.1\r\n")
 	bw.Write(c.head)
-	var n [20]byte
-	bw.Write(strconv.AppendInt(n[:0], int64(len(body)), 10))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(body)), 10))
 	bw.WriteString("\r\n\r\n")
 	bw.Write(body)
 	if err := bw.Flush(); err != nil {
