@@ -3,7 +3,7 @@
 // percentiles and errors by code. `usher bench` is its command line.
 //
 // Logical clients (each with its own client id) are multiplexed over a
-// bounded pool of workers that share one keep-alive connection pool, so
+// bounded pool of workers, each with its own keep-alive connection, so
 // 30,000 clients do not need 30,000 sockets. Every load loop is bounded by
 // a duration and by an operation cap.
 package bench
@@ -262,7 +262,7 @@ func (r *run) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.tgt, err = newTarget(r.srv.url, r.srv.token, r.cfg.Feature, r.runID, r.cfg.Workers); err != nil {
+	if r.tgt, err = newTarget(r.srv.url, r.srv.token, r.cfg.Feature, r.runID); err != nil {
 		return err
 	}
 	for i := range r.cfg.Workers {
@@ -280,8 +280,8 @@ func (r *run) childProcess() bool {
 }
 
 func (r *run) close() {
-	if r.tgt != nil {
-		r.tgt.close()
+	for _, w := range r.workers {
+		w.conn.drop()
 	}
 	if r.srv != nil {
 		if err := r.srv.close(); err != nil {

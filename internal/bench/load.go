@@ -3,10 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
@@ -33,63 +32,59 @@ const (
 	errCancelled = "cancelled" // the run ended first; not counted
 )
 
-// target is the server under load, and the lean HTTP machinery that
-// reaches it: one transport whose connection pool is bounded by the
-// number of workers, so N logical clients share at most that many sockets.
+// target is the server under load, and how to reach it: every worker
+// dials its own keep-alive connection, so N logical clients share at most
+// as many sockets as there are workers.
 type target struct {
-	base      *url.URL
-	transport *http.Transport
-	token     string
-	feature   string
-	runID     string // makes client ids unique to this run
+	addr    string      // host:port
+	tls     *tls.Config // nil for http://
+	head    []byte      // request headers every request carries
+	token   string
+	feature string
+	runID   string // makes client ids unique to this run
 }
 
-func newTarget(rawURL, token, feature, runID string, conns int) (*target, error) {
+func newTarget(rawURL, token, feature, runID string) (*target, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("server %q is not an http:// URL: use --server http://HOST:PORT or --spawn", rawURL)
 	}
-	tr := &http.Transport{
-		Proxy:                 nil, // load goes straight to the server
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          conns,
-		MaxIdleConnsPerHost:   conns,
-		MaxConnsPerHost:       conns,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		DisableCompression:    true,
+	t := &target{addr: u.Host, token: token, feature: feature, runID: runID}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+		t.tls = &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}
 	}
-	return &target{base: u, transport: tr, token: token, feature: feature, runID: runID}, nil
+	if u.Port() == "" {
+		t.addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	h := "Host: " + u.Host + "\r\nUser-Agent: usher-bench\r\nContent-Type: application/json\r\n"
+	if token != "" {
+		h += "Authorization: Bearer " + token + "\r\n"
+	}
+	t.head = []byte(h + "Content-Length: ")
+	return t, nil
 }
 
-func (t *target) close() { t.transport.CloseIdleConnections() }
-
-// worker is one goroutine of the load generator. It owns its histograms,
-// error counts and buffers, so the hot path shares nothing but the
-// progress counter.
+// worker is one goroutine of the load generator. It owns its connection,
+// histograms, error counts and buffers, so the hot path shares nothing but
+// the progress counter.
 type worker struct {
 	id    int
 	t     *target
+	conn  *conn
 	hist  [numKinds]Histogram
 	errs  map[string]int64
-	body  []byte       // request body scratch
-	resp  bytes.Buffer // response body scratch
-	rd    bytes.Reader
-	hdr   http.Header
+	body  []byte        // request body scratch
+	path  []byte        // request path scratch
 	ops   *atomic.Int64 // shared progress counter
 	calls int64         // requests answered
 	due   time.Time     // open loop: when the next request was due
 }
 
 func newWorker(id int, t *target, ops *atomic.Int64) *worker {
-	w := &worker{id: id, t: t, errs: make(map[string]int64), ops: ops, hdr: http.Header{}}
-	w.hdr.Set("Content-Type", "application/json")
-	if t.token != "" {
-		w.hdr.Set("Authorization", "Bearer "+t.token)
-	}
-	w.body = make([]byte, 0, 256)
-	w.resp.Grow(1024)
-	return w
+	return &worker{id: id, t: t, conn: newConn(t.addr, t.tls, t.head), errs: make(map[string]int64), ops: ops,
+		body: make([]byte, 0, 256), path: make([]byte, 0, 64)}
 }
 
 // clientID returns the id of logical client i of this run.
@@ -109,27 +104,23 @@ func (w *worker) checkoutBody(i int) []byte {
 	return b
 }
 
-// do sends one request and reads the whole answer into w.resp. It returns
-// the status, or an error key: the server's error code, or "transport".
-func (w *worker) do(ctx context.Context, method, path string, body []byte, k kind) (int, string) {
-	u := *w.t.base
-	u.Path = path
-	req := &http.Request{
-		Method: method, URL: &u, Host: u.Host, Header: w.hdr,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-	}
-	req = req.WithContext(ctx)
-	if body != nil {
-		w.rd.Reset(body)
-		req.Body = io.NopCloser(&w.rd)
-		req.ContentLength = int64(len(body))
-	}
+// leasePath writes /v1/leases/LEASE and then suffix into the worker's
+// path scratch.
+func (w *worker) leasePath(lease, suffix string) []byte {
+	w.path = append(append(append(w.path[:0], "/v1/leases/"...), lease...), suffix...)
+	return w.path
+}
+
+// do sends one request and reads the whole answer into w.conn.body. It
+// returns the status, or an error key: the server's error code, or
+// "transport".
+func (w *worker) do(ctx context.Context, method string, path, body []byte, k kind) (int, string) {
 	start := time.Now()
 	if !w.due.IsZero() && w.due.Before(start) {
 		start = w.due // open loop: count the wait for a late slot too
 	}
 	w.due = time.Time{}
-	status, code := w.roundTrip(req)
+	status, code := w.roundTrip(ctx, method, path, body)
 	if code == errTransport && ctx.Err() != nil {
 		return status, errCancelled // the run ended under this request
 	}
@@ -137,21 +128,14 @@ func (w *worker) do(ctx context.Context, method, path string, body []byte, k kin
 	return status, code
 }
 
-func (w *worker) roundTrip(req *http.Request) (int, string) {
-	resp, err := w.t.transport.RoundTrip(req)
-	if err != nil {
+func (w *worker) roundTrip(ctx context.Context, method string, path, body []byte) (int, string) {
+	if err := w.conn.roundTrip(ctx, method, path, body); err != nil {
 		return 0, errTransport
 	}
-	w.resp.Reset()
-	_, err = w.resp.ReadFrom(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return resp.StatusCode, errTransport
+	if w.conn.status >= 400 {
+		return w.conn.status, errorCode(w.conn.body, w.conn.status)
 	}
-	if resp.StatusCode >= 400 {
-		return resp.StatusCode, errorCode(w.resp.Bytes(), resp.StatusCode)
-	}
-	return resp.StatusCode, ""
+	return w.conn.status, ""
 }
 
 // finish records one answered request.
@@ -189,23 +173,25 @@ func jsonString(body []byte, key string) string {
 	return string(rest[:j])
 }
 
+var leasesPath = []byte("/v1/leases")
+
 // checkout takes a seat for logical client i and returns the lease id.
 func (w *worker) checkout(ctx context.Context, i int) (string, bool) {
-	status, code := w.do(ctx, http.MethodPost, "/v1/leases", w.checkoutBody(i), kindCheckout)
-	if code != "" || (status != http.StatusCreated && status != http.StatusOK) {
+	status, code := w.do(ctx, "POST", leasesPath, w.checkoutBody(i), kindCheckout)
+	if code != "" || (status != 201 && status != 200) {
 		return "", false
 	}
-	id := jsonString(w.resp.Bytes(), `"id":"`)
+	id := jsonString(w.conn.body, `"id":"`)
 	return id, id != ""
 }
 
 func (w *worker) release(ctx context.Context, lease string) bool {
-	_, code := w.do(ctx, http.MethodDelete, "/v1/leases/"+lease, nil, kindRelease)
+	_, code := w.do(ctx, "DELETE", w.leasePath(lease, ""), nil, kindRelease)
 	return code == ""
 }
 
 func (w *worker) heartbeat(ctx context.Context, lease string) bool {
-	_, code := w.do(ctx, http.MethodPost, "/v1/leases/"+lease+"/heartbeat", nil, kindHeartbeat)
+	_, code := w.do(ctx, "POST", w.leasePath(lease, "/heartbeat"), nil, kindHeartbeat)
 	return code == ""
 }
 
@@ -233,6 +219,7 @@ func drive(ctx context.Context, ws []*worker, lp loop, op func(ctx context.Conte
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer w.conn.interruptOn(ctx)()
 			limit := -1
 			if lp.perWorker != nil {
 				limit = lp.perWorker(w.id)

@@ -201,7 +201,7 @@ func (r *run) interval() time.Duration {
 		return r.cfg.Interval
 	}
 	for _, w := range r.workers {
-		if d, err := time.ParseDuration(jsonString(w.resp.Bytes(), `"heartbeat_interval":"`)); err == nil && d > 0 {
+		if d, err := time.ParseDuration(jsonString(w.conn.body, `"heartbeat_interval":"`)); err == nil && d > 0 {
 			return d
 		}
 	}
@@ -233,7 +233,7 @@ func (r *run) usageSource(err error) string {
 func (r *run) bare(ctx context.Context, res *Result) error {
 	r.main = kindBare
 	done := make([]int64, len(r.workers))
-	path := "/v1/leases/ls_000000000000000000000000/heartbeat"
+	path := []byte("/v1/leases/ls_000000000000000000000000/heartbeat")
 	stop := r.progress("bare", r.cfg.Duration, 0)
 	elapsed := drive(ctx, r.workers, r.measured(r.cfg.Rate), func(ctx context.Context, w *worker, k int) {
 		if _, code := w.do(ctx, "POST", path, nil, kindBare); code == "" {
