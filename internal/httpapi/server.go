@@ -196,7 +196,29 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt})
+	writeHeartbeat(w, HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt})
+}
+
+// writeHeartbeat writes the answer to the most frequent request by hand:
+// it is the same as writeJSON's for the IDs the server makes, at a
+// fraction of the cost.
+func writeHeartbeat(w http.ResponseWriter, hb HeartbeatResponse) {
+	for i := 0; i < len(hb.ID); i++ {
+		if c := hb.ID[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			writeJSON(w, http.StatusOK, hb)
+			return
+		}
+	}
+	buf := make([]byte, 0, 96)
+	buf = append(buf, `{"id":"`...)
+	buf = append(buf, hb.ID...)
+	buf = append(buf, `","expires_at":"`...)
+	buf = hb.ExpiresAt.AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, "\"}\n"...)
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf)
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {

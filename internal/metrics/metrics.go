@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,15 @@ type Metrics struct {
 	ended     *prometheus.CounterVec
 	requests  *prometheus.HistogramVec
 	commits   *prometheus.HistogramVec
+
+	// observers caches requests' children by route and status, so that a
+	// request does not hash its labels again.
+	observers sync.Map // routeStatus -> prometheus.Observer
+}
+
+type routeStatus struct {
+	route  string
+	status int
 }
 
 // New returns Metrics with every collector registered.
@@ -128,8 +138,18 @@ func (m *Metrics) InstrumentHandler(h http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "other"
 		}
-		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+		m.requestObserver(route, sw.status).Observe(time.Since(start).Seconds())
 	})
+}
+
+func (m *Metrics) requestObserver(route string, status int) prometheus.Observer {
+	key := routeStatus{route, status}
+	if o, ok := m.observers.Load(key); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.requests.WithLabelValues(route, strconv.Itoa(status))
+	m.observers.Store(key, o)
+	return o
 }
 
 // statusWriter records the status code. Unwrap lets
