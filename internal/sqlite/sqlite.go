@@ -7,6 +7,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -52,7 +53,7 @@ var ErrClosed = &usher.Error{Code: usher.EUnavailable, Message: "the store is cl
 // Store is the SQLite implementation of usher.Store.
 type Store struct {
 	db    *sql.DB
-	stmts map[opKind]*sql.Stmt
+	w     *writerConn // the writer goroutine's own connection
 	ops   chan *op
 	quit  chan struct{}
 	wg    sync.WaitGroup
@@ -89,24 +90,17 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	db.SetMaxOpenConns(1) // one writer; reads happen only at startup
+	// The writer keeps one connection; the others serve startup reads and
+	// the rare writes of users, tokens and settings.
+	db.SetMaxOpenConns(3)
 	if _, err := db.Exec(schema + authSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
 	}
-	s := &Store{db: db, ops: make(chan *op), quit: make(chan struct{}), now: time.Now, stmts: make(map[opKind]*sql.Stmt)}
-	for kind, q := range map[opKind]string{
-		opPutLease:      `INSERT OR REPLACE INTO leases (id, feature, client_id, user, host, pid, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		opDeleteLease:   `DELETE FROM leases WHERE id = ?`,
-		opPutLicense:    `INSERT OR REPLACE INTO licenses (id, text, added_at) VALUES (?, ?, ?)`,
-		opDeleteLicense: `DELETE FROM licenses WHERE id = ?`,
-	} {
-		st, err := db.Prepare(q)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("prepare statement: %w", err)
-		}
-		s.stmts[kind] = st
+	s := &Store{db: db, ops: make(chan *op), quit: make(chan struct{}), now: time.Now}
+	if s.w, err = openWriterConn(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	s.wg.Add(1)
 	go s.run()
@@ -120,7 +114,7 @@ func (s *Store) Close() error {
 	s.once.Do(func() {
 		close(s.quit)
 		s.wg.Wait()
-		err = s.db.Close()
+		err = errors.Join(s.w.close(), s.db.Close())
 	})
 	return err
 }
@@ -154,41 +148,30 @@ func (s *Store) run() {
 }
 
 func (s *Store) commit(batch []*op) error {
-	tx, err := s.db.Begin()
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	for _, o := range batch {
-		if err := s.apply(tx, o); err != nil {
-			tx.Rollback()
-			return err
+	return s.w.commit(func(exec func(opKind, ...driver.Value) error) error {
+		for _, o := range batch {
+			if err := s.apply(exec, o); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
-func (s *Store) apply(tx *sql.Tx, o *op) error {
-	st := tx.Stmt(s.stmts[o.kind])
-	var err error
+func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
 	switch o.kind {
 	case opPutLease:
 		l := o.lease
-		_, err = st.Exec(l.ID, l.Feature, l.Client.ID, l.Client.User, l.Client.Host, l.Client.PID, l.IssuedAt.UTC().Format(time.RFC3339Nano))
-	case opDeleteLease:
-		for _, id := range o.ids {
-			if _, err = st.Exec(id); err != nil {
-				break
-			}
-		}
+		return exec(o.kind, l.ID, l.Feature, l.Client.ID, l.Client.User, l.Client.Host, int64(l.Client.PID), l.IssuedAt.UTC().Format(time.RFC3339Nano))
 	case opPutLicense:
-		_, err = st.Exec(o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
-	case opDeleteLicense:
-		_, err = st.Exec(o.ids[0])
+		return exec(o.kind, o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
 	}
-	return err
+	for _, id := range o.ids { // the deletes
+		if err := exec(o.kind, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // submit queues a change and waits until it is committed. Once queued, a
