@@ -52,13 +52,13 @@ var ErrClosed = &usher.Error{Code: usher.EUnavailable, Message: "the store is cl
 
 // Store is the SQLite implementation of usher.Store.
 type Store struct {
-	db    *sql.DB
-	w     *writerConn // the writer goroutine's own connection
-	ops   chan *op
-	quit  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
-	now   func() time.Time
+	db   *sql.DB
+	w    *writerConn // the writer goroutine's own connection
+	ops  chan *op
+	quit chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+	now  func() time.Time
 }
 
 var _ usher.Store = (*Store)(nil)
