@@ -22,7 +22,9 @@ const schemaVersion = 1
 // stores them, and upto, the latest time of the event and every earlier
 // one, grows with the id, so a time bound turns into an id bound by binary
 // search (firstIDFrom) and retention deletes a range of ids. An index on
-// time would cost every insert a second B-tree update.
+// time would cost every insert a second B-tree update. upto is stored as
+// behind = upto - time, which is zero or small and so takes a byte or
+// two, not eight.
 //
 // meta keeps the highest id ever used, so that ids are never reused after
 // retention deleted every event.
@@ -30,7 +32,7 @@ const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	id         INTEGER PRIMARY KEY,
 	time       INTEGER NOT NULL,
-	upto       INTEGER NOT NULL,
+	behind     INTEGER NOT NULL,
 	type       TEXT NOT NULL,
 	feature    TEXT,
 	lease_id   TEXT,
@@ -64,8 +66,8 @@ SELECT 'last_id', seq FROM sqlite_sequence WHERE name = 'events';
 ALTER TABLE events RENAME TO events_v0;
 DROP INDEX IF EXISTS events_time;
 ` + schema + `
-INSERT INTO events (id, time, upto, type, feature, lease_id, client_id, user, host, pid, license_id, reason)
-SELECT id, time, MAX(time) OVER (ORDER BY id), type,
+INSERT INTO events (id, time, behind, type, feature, lease_id, client_id, user, host, pid, license_id, reason)
+SELECT id, time, MAX(time) OVER (ORDER BY id) - time, type,
 	NULLIF(feature, ''),
 	NULLIF(json_extract(data, '$.lease_id'), ''),
 	NULLIF(json_extract(data, '$.client.id'), ''),
@@ -118,12 +120,12 @@ func createSchema(db *sql.DB) error {
 func readHighWater(db *sql.DB) (lastID, upto int64, err error) {
 	err = db.QueryRow(`SELECT
 		MAX(COALESCE((SELECT MAX(id) FROM events), 0), COALESCE((SELECT value FROM meta WHERE key = 'last_id'), 0)),
-		COALESCE((SELECT upto FROM events ORDER BY id DESC LIMIT 1), 0)`).Scan(&lastID, &upto)
+		COALESCE((SELECT time + behind FROM events ORDER BY id DESC LIMIT 1), 0)`).Scan(&lastID, &upto)
 	return lastID, upto, err
 }
 
 const (
-	columns   = "id, time, upto, type, feature, lease_id, client_id, user, host, pid, license_id, reason"
+	columns   = "id, time, behind, type, feature, lease_id, client_id, user, host, pid, license_id, reason"
 	insertSQL = "INSERT INTO events (" + columns + ") VALUES "
 	// rowArgs is how many arguments a row takes: every column but the id,
 	// which is the statement's first argument plus the row's place, so
@@ -173,7 +175,8 @@ func appendArgs(args []any, upto int64, ev *usher.Event) []any {
 	if ev.Client.PID != 0 {
 		pid = int64(ev.Client.PID)
 	}
-	return append(args, ev.Time.UnixNano(), upto, ev.Type, text(ev.Feature), text(ev.LeaseID),
+	t := ev.Time.UnixNano()
+	return append(args, t, upto-t, ev.Type, text(ev.Feature), text(ev.LeaseID),
 		text(ev.Client.ID), text(ev.Client.User), text(ev.Client.Host), pid, text(ev.LicenseID), text(ev.Reason))
 }
 
@@ -241,7 +244,7 @@ func firstIDFrom(ctx context.Context, q interface {
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		var id, upto int64
-		err := q.QueryRowContext(ctx, `SELECT id, upto FROM events WHERE id >= ? ORDER BY id LIMIT 1`, mid).Scan(&id, &upto)
+		err := q.QueryRowContext(ctx, `SELECT id, time + behind FROM events WHERE id >= ? ORDER BY id LIMIT 1`, mid).Scan(&id, &upto)
 		if err != nil {
 			return 0, err
 		}
