@@ -101,7 +101,7 @@ type Log struct {
 	lastID         int64     // writer only: the highest event id used
 	upto           int64     // writer only: the latest time stored, in Unix nanoseconds
 
-	insertOne, insertMany *sql.Stmt
+	inserts []*sql.Stmt // INSERTs of 1, 2, 4 … insertRows events
 
 	usage *usageAgg // writer only
 	subs  subscribers
@@ -141,7 +141,7 @@ func Open(opts Options) (*Log, error) {
 	if l.tick <= 0 {
 		l.tick = defaultTick
 	}
-	if l.insertOne, l.insertMany, err = prepareInserts(db); err != nil {
+	if l.inserts, err = prepareInserts(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open event log: prepare: %w", err)
 	}

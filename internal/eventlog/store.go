@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/bits"
 	"strings"
 
 	usher "github.com/usher-lm/usher"
@@ -133,9 +134,14 @@ const (
 	rowArgs = 11
 )
 
-// insertRows is how many events one INSERT statement carries: one
-// statement per event would cost most of the writer's time.
-const insertRows = 128
+// insertRows is the most events one INSERT statement carries: one
+// statement per event would cost most of the writer's time. There is a
+// statement for every power of two up to it, so that any batch takes a
+// few statements.
+const (
+	insertRows  = 1 << insertSizes
+	insertSizes = 7
+)
 
 // insertStatement returns an INSERT of n rows.
 func insertStatement(n int) string {
@@ -150,15 +156,21 @@ func insertStatement(n int) string {
 	return b.String()
 }
 
-func prepareInserts(db *sql.DB) (one, many *sql.Stmt, err error) {
-	if one, err = db.Prepare(insertStatement(1)); err != nil {
-		return nil, nil, err
+// prepareInserts returns the INSERT of 1<<k rows for every k up to
+// insertSizes.
+func prepareInserts(db *sql.DB) ([]*sql.Stmt, error) {
+	stmts := make([]*sql.Stmt, insertSizes+1)
+	for k := range stmts {
+		st, err := db.Prepare(insertStatement(1 << k))
+		if err != nil {
+			for _, st := range stmts[:k] {
+				st.Close()
+			}
+			return nil, err
+		}
+		stmts[k] = st
 	}
-	if many, err = db.Prepare(insertStatement(insertRows)); err != nil {
-		one.Close()
-		return nil, nil, err
-	}
-	return one, many, nil
+	return stmts, nil
 }
 
 // text binds an empty string as NULL.
@@ -190,43 +202,26 @@ func (l *Log) insert(batch []usher.Event) error {
 		return err
 	}
 	defer tx.Rollback()
-	many, one := tx.Stmt(l.insertMany), tx.Stmt(l.insertOne)
-	args := l.args[:0]
 	upto := l.upto
-	for start := 0; start < len(batch); start += insertRows {
-		rows := batch[start:min(start+insertRows, len(batch))]
-		args = append(args[:0], l.lastID+int64(start)+1)
+	for start := 0; start < len(batch); {
+		k := min(bits.Len(uint(len(batch)-start))-1, insertSizes)
+		rows := batch[start : start+1<<k]
+		args := append(l.args[:0], l.lastID+int64(start)+1)
 		for i := range rows {
 			upto = max(upto, rows[i].Time.UnixNano())
 			args = appendArgs(args, upto, &rows[i])
 		}
-		if len(rows) == insertRows {
-			_, err = many.Exec(args...)
-		} else {
-			err = l.insertEach(one, args)
-		}
+		_, err := tx.Stmt(l.inserts[k]).Exec(args...)
 		clear(args)
 		if err != nil {
 			return err
 		}
+		start += len(rows)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	l.lastID, l.upto = l.lastID+int64(len(batch)), upto
-	return nil
-}
-
-// insertEach stores the rows of args, as built for a many-row INSERT, one
-// statement each.
-func (l *Log) insertEach(one *sql.Stmt, args []any) error {
-	first := args[0].(int64)
-	for i, j := int64(0), 1; j < len(args); i, j = i+1, j+rowArgs {
-		row := append([]any{first + i}, args[j:j+rowArgs]...)
-		if _, err := one.Exec(row...); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
