@@ -87,7 +87,6 @@ type Log struct {
 	tick    time.Duration
 	queue   queue
 	spare   []usher.Event // writer only: the buffer the queue gets next
-	args    []any         // writer only: INSERT arguments
 	syncs   chan chan error
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -101,7 +100,7 @@ type Log struct {
 	lastID         int64     // writer only: the highest event id used
 	upto           int64     // writer only: the latest time stored, in Unix nanoseconds
 
-	inserts []*sql.Stmt // INSERTs of 1, 2, 4 … insertRows events
+	inserter *inserter // writer only
 
 	usage *usageAgg // writer only
 	subs  subscribers
@@ -119,7 +118,7 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open event log: %w", err)
 	}
-	db.SetMaxOpenConns(2) // the writer, and one reader at a time
+	db.SetMaxOpenConns(3) // the writer's inserts, its other work, and one reader at a time
 	if err := createSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create event log schema in %s: %w", opts.Dir, err)
@@ -127,7 +126,7 @@ func Open(opts Options) (*Log, error) {
 	l := &Log{
 		db: db, now: opts.Now, logger: opts.Logger, feats: opts.Features, tick: opts.Tick,
 		queue: queue{limit: opts.Queue}, syncs: make(chan chan error),
-		quit: make(chan struct{}), usage: newUsageAgg(), args: make([]any, 0, 1+rowArgs*insertRows),
+		quit: make(chan struct{}), usage: newUsageAgg(),
 	}
 	if l.queue.limit <= 0 {
 		l.queue.limit = defaultQueue
@@ -141,13 +140,13 @@ func Open(opts Options) (*Log, error) {
 	if l.tick <= 0 {
 		l.tick = defaultTick
 	}
-	if l.inserts, err = prepareInserts(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open event log: prepare: %w", err)
-	}
 	if l.lastID, l.upto, err = readHighWater(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open event log: read the last event id: %w", err)
+	}
+	if l.inserter, err = openInserter(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open event log: prepare: %w", err)
 	}
 	l.SetRetention(opts.Retention, opts.UsageRetention)
 	l.subs.m = make(map[*Subscription]struct{})
@@ -251,7 +250,7 @@ func (l *Log) Close() error {
 		close(l.quit)
 		l.wg.Wait()
 		l.subs.closeAll()
-		err = l.db.Close()
+		err = errors.Join(l.inserter.close(), l.db.Close())
 	})
 	return err
 }

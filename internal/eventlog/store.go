@@ -4,10 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/bits"
-	"strings"
-
-	usher "github.com/usher-lm/usher"
 )
 
 // schemaVersion is the events.db layout this package writes, kept in
@@ -123,106 +119,6 @@ func readHighWater(db *sql.DB) (lastID, upto int64, err error) {
 		MAX(COALESCE((SELECT MAX(id) FROM events), 0), COALESCE((SELECT value FROM meta WHERE key = 'last_id'), 0)),
 		COALESCE((SELECT time + behind FROM events ORDER BY id DESC LIMIT 1), 0)`).Scan(&lastID, &upto)
 	return lastID, upto, err
-}
-
-const (
-	columns   = "id, time, behind, type, feature, lease_id, client_id, user, host, pid, license_id, reason"
-	insertSQL = "INSERT INTO events (" + columns + ") VALUES "
-	// rowArgs is how many arguments a row takes: every column but the id,
-	// which is the statement's first argument plus the row's place, so
-	// that numbering costs no binding.
-	rowArgs = 11
-)
-
-// insertRows is the most events one INSERT statement carries: one
-// statement per event would cost most of the writer's time. There is a
-// statement for every power of two up to it, so that any batch takes a
-// few statements.
-const (
-	insertRows  = 1 << insertSizes
-	insertSizes = 7
-)
-
-// insertStatement returns an INSERT of n rows.
-func insertStatement(n int) string {
-	var b strings.Builder
-	b.WriteString(insertSQL)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "(?1+%d%s)", i, strings.Repeat(",?", rowArgs))
-	}
-	return b.String()
-}
-
-// prepareInserts returns the INSERT of 1<<k rows for every k up to
-// insertSizes.
-func prepareInserts(db *sql.DB) ([]*sql.Stmt, error) {
-	stmts := make([]*sql.Stmt, insertSizes+1)
-	for k := range stmts {
-		st, err := db.Prepare(insertStatement(1 << k))
-		if err != nil {
-			for _, st := range stmts[:k] {
-				st.Close()
-			}
-			return nil, err
-		}
-		stmts[k] = st
-	}
-	return stmts, nil
-}
-
-// text binds an empty string as NULL.
-func text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// appendArgs appends the column values of one event, but for its id.
-func appendArgs(args []any, upto int64, ev *usher.Event) []any {
-	var pid any
-	if ev.Client.PID != 0 {
-		pid = int64(ev.Client.PID)
-	}
-	t := ev.Time.UnixNano()
-	return append(args, t, upto-t, ev.Type, text(ev.Feature), text(ev.LeaseID),
-		text(ev.Client.ID), text(ev.Client.User), text(ev.Client.Host), pid, text(ev.LicenseID), text(ev.Reason))
-}
-
-// insert stores events in one transaction, numbered on from the highest id
-// used: the writer numbers them itself so that ids are known without
-// asking per row. The ids and upto advance only once the transaction has
-// committed.
-func (l *Log) insert(batch []usher.Event) error {
-	tx, err := l.db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	upto := l.upto
-	for start := 0; start < len(batch); {
-		k := min(bits.Len(uint(len(batch)-start))-1, insertSizes)
-		rows := batch[start : start+1<<k]
-		args := append(l.args[:0], l.lastID+int64(start)+1)
-		for i := range rows {
-			upto = max(upto, rows[i].Time.UnixNano())
-			args = appendArgs(args, upto, &rows[i])
-		}
-		_, err := tx.Stmt(l.inserts[k]).Exec(args...)
-		clear(args)
-		if err != nil {
-			return err
-		}
-		start += len(rows)
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	l.lastID, l.upto = l.lastID+int64(len(batch)), upto
-	return nil
 }
 
 // firstIDFrom returns the smallest id whose upto is at or after t (Unix
