@@ -55,6 +55,7 @@ const (
 	DefaultRetention      = 30 * 24 * time.Hour
 	DefaultUsageRetention = 365 * 24 * time.Hour
 	defaultQueue          = 1 << 16
+	queueStart            = 1 << 12
 	defaultTick           = time.Second
 	writeInterval         = 20 * time.Millisecond // the most an event waits to be stored and streamed
 )
@@ -131,6 +132,10 @@ func Open(opts Options) (*Log, error) {
 	if l.queue.limit <= 0 {
 		l.queue.limit = defaultQueue
 	}
+	// Room for a few writes' worth of events at a high rate up front, so
+	// that the queue does not grow under its lock while checkouts wait.
+	n := min(l.queue.limit, queueStart)
+	l.queue.evs, l.spare = make([]usher.Event, 0, n), make([]usher.Event, 0, n)
 	if l.now == nil {
 		l.now = time.Now
 	}
