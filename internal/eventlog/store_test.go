@@ -129,3 +129,20 @@ func TestSinceWithTimesOutOfOrder(t *testing.T) {
 		t.Errorf("after retention: got %d events, want 4", len(got))
 	}
 }
+
+func TestOpenRefusesNewerLayout(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, eventlog.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`PRAGMA user_version = 99`)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := eventlog.Open(eventlog.Options{Dir: dir}); err == nil {
+		l.Close()
+		t.Fatal("opened an events.db of a newer layout, want an error")
+	}
+}
