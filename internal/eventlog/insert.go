@@ -152,7 +152,11 @@ func (w *inserter) insert(batch []usher.Event, first, upto int64) (int64, error)
 			}
 			start += len(rows)
 		}
-		return tx.Commit()
+		if err := tx.Commit(); err != nil {
+			_ = tx.Rollback() // in case the commit failed busy and left the transaction open
+			return err
+		}
+		return nil
 	})
 	return upto, err
 }

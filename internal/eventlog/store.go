@@ -125,9 +125,7 @@ func readHighWater(db *sql.DB) (lastID, upto int64, err error) {
 // nanoseconds), or one past the last id if there is none: every event
 // before it is older than t. It is a binary search over the id, since upto
 // grows with it.
-func firstIDFrom(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, t int64) (int64, error) {
+func firstIDFrom(ctx context.Context, q *sql.DB, t int64) (int64, error) {
 	var lo, hi int64 // the answer is in [lo, hi]
 	if err := q.QueryRowContext(ctx, `SELECT COALESCE(MIN(id), 1), COALESCE(MAX(id), 0) + 1 FROM events`).Scan(&lo, &hi); err != nil {
 		return 0, err
@@ -153,15 +151,19 @@ func firstIDFrom(ctx context.Context, q interface {
 // after a newer one and older than t by less than the gap between them
 // goes with the next pass. The highest id deleted is kept in meta.
 func (l *Log) deleteBefore(ctx context.Context, t int64) error {
+	// The bound is found before the transaction: a transaction that reads
+	// first and writes later fails at once, busy timeout or not, when the
+	// writer commits in between. The bound stays right meanwhile, since
+	// new events only get larger ids.
+	first, err := firstIDFrom(ctx, l.db, t)
+	if err != nil {
+		return err
+	}
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	first, err := firstIDFrom(ctx, tx, t)
-	if err != nil {
-		return err
-	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) SELECT 'last_id', id FROM events WHERE id < ? ORDER BY id DESC LIMIT 1
 		ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)`, first); err != nil {
 		return err
