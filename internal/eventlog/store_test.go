@@ -3,7 +3,9 @@ package eventlog_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,5 +146,47 @@ func TestOpenRefusesNewerLayout(t *testing.T) {
 	if l, err := eventlog.Open(eventlog.Options{Dir: dir}); err == nil {
 		l.Close()
 		t.Fatal("opened an events.db of a newer layout, want an error")
+	}
+}
+
+// TestManyWritersOneSequence records from several goroutines at once and
+// checks that every event is stored and streamed once, with ids that go
+// up by one, whatever the size of the writer's batches.
+func TestManyWritersOneSequence(t *testing.T) {
+	l := MustOpen(t, t.TempDir(), &clock{t: t0}, nil)
+	sub := l.Subscribe(eventlog.Filter{}, 1<<14)
+	defer sub.Close()
+	const writers, each = 4, 777
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: fmt.Sprintf("ls_%d_%d", w, i),
+					Client: usher.Client{ID: "c", PID: w + 1}})
+			}
+		}()
+	}
+	wg.Wait()
+	mustSync(t, l)
+	got := mustQuery(t, l, eventlog.Filter{Limit: eventlog.MaxLimit})
+	if len(got) != writers*each {
+		t.Fatalf("stored %d events, want %d", len(got), writers*each)
+	}
+	seen := map[string]bool{}
+	for i, r := range got {
+		if r.ID != int64(i+1) || seen[r.LeaseID] || r.Client.PID == 0 {
+			t.Fatalf("event %d: %+v (ids must go up by one, each lease once)", i, r)
+		}
+		seen[r.LeaseID] = true
+		select {
+		case s := <-sub.Events():
+			if s != r {
+				t.Fatalf("streamed %+v, stored %+v", s, r)
+			}
+		default:
+			t.Fatalf("event %d stored but not streamed", r.ID)
+		}
 	}
 }

@@ -77,8 +77,10 @@ func (ss *subscribers) publish(evs []usher.Event, first int64) {
 			if !s.filter.Match(evs[i]) {
 				continue
 			}
+			r := Record{ID: first + int64(i), Event: evs[i]}
+			r.Time = r.Time.UTC() // as Query returns it
 			select {
-			case s.c <- Record{ID: first + int64(i), Event: evs[i]}:
+			case s.c <- r:
 				continue
 			default:
 			}
