@@ -15,12 +15,10 @@ package eventlog
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,29 +55,10 @@ const (
 	DefaultRetention      = 30 * 24 * time.Hour
 	DefaultUsageRetention = 365 * 24 * time.Hour
 	defaultQueue          = 1 << 16
+	queueStart            = 1 << 12
 	defaultTick           = time.Second
 	writeInterval         = 20 * time.Millisecond // the most an event waits to be stored and streamed
-	maxBatch              = 4096
 )
-
-const schema = `
-CREATE TABLE IF NOT EXISTS events (
-	id      INTEGER PRIMARY KEY AUTOINCREMENT,
-	time    INTEGER NOT NULL,
-	type    TEXT NOT NULL,
-	feature TEXT NOT NULL DEFAULT '',
-	data    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_time ON events (time);
-CREATE TABLE IF NOT EXISTS usage (
-	feature   TEXT NOT NULL,
-	minute    INTEGER NOT NULL,
-	peak      INTEGER NOT NULL DEFAULT 0,
-	checkouts INTEGER NOT NULL DEFAULT 0,
-	denials   INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (feature, minute)
-) WITHOUT ROWID;
-`
 
 // Options configure a Log. Dir is required.
 type Options struct {
@@ -107,7 +86,8 @@ type Log struct {
 	logger  *slog.Logger
 	feats   func() []usher.FeatureStatus
 	tick    time.Duration
-	queue   chan usher.Event
+	queue   queue
+	spare   []usher.Event // writer only: the buffer the queue gets next
 	syncs   chan chan error
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -119,8 +99,9 @@ type Log struct {
 	usageRetention atomic.Int64
 	lastPrune      time.Time // writer only
 	lastID         int64     // writer only: the highest event id used
+	upto           int64     // writer only: the latest time stored, in Unix nanoseconds
 
-	insertOne, insertMany *sql.Stmt
+	inserter *inserter // writer only
 
 	usage *usageAgg // writer only
 	subs  subscribers
@@ -138,19 +119,23 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open event log: %w", err)
 	}
-	db.SetMaxOpenConns(2) // the writer, and one reader at a time
-	if _, err := db.Exec(schema); err != nil {
+	db.SetMaxOpenConns(3) // the writer's inserts, its other work, and one reader at a time
+	if err := createSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create event log schema in %s: %w", opts.Dir, err)
 	}
 	l := &Log{
 		db: db, now: opts.Now, logger: opts.Logger, feats: opts.Features, tick: opts.Tick,
-		queue: make(chan usher.Event, max(opts.Queue, 1)), syncs: make(chan chan error),
+		queue: queue{limit: opts.Queue}, syncs: make(chan chan error),
 		quit: make(chan struct{}), usage: newUsageAgg(),
 	}
-	if opts.Queue <= 0 {
-		l.queue = make(chan usher.Event, defaultQueue)
+	if l.queue.limit <= 0 {
+		l.queue.limit = defaultQueue
 	}
+	// Room for a few writes' worth of events at a high rate up front, so
+	// that the queue does not grow under its lock while checkouts wait.
+	n := min(l.queue.limit, queueStart)
+	l.queue.evs, l.spare = make([]usher.Event, 0, n), make([]usher.Event, 0, n)
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -160,17 +145,13 @@ func Open(opts Options) (*Log, error) {
 	if l.tick <= 0 {
 		l.tick = defaultTick
 	}
-	const insert = "INSERT INTO events (id, time, type, feature, data) VALUES (?,?,?,?,?)"
-	if l.insertOne, err = db.Prepare(insert); err == nil {
-		l.insertMany, err = db.Prepare(insert + strings.Repeat(",(?,?,?,?,?)", insertRows-1))
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open event log: prepare: %w", err)
-	}
-	if err := db.QueryRow(`SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`).Scan(&l.lastID); err != nil {
+	if l.lastID, l.upto, err = readHighWater(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open event log: read the last event id: %w", err)
+	}
+	if l.inserter, err = openInserter(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open event log: prepare: %w", err)
 	}
 	l.SetRetention(opts.Retention, opts.UsageRetention)
 	l.subs.m = make(map[*Subscription]struct{})
@@ -193,23 +174,52 @@ func (l *Log) SetRetention(events, usage time.Duration) {
 }
 
 // Observe implements usher.Observer. It never blocks.
-func (l *Log) Observe(ev usher.Event) { l.Record(ev) }
+func (l *Log) Observe(ev usher.Event) { l.record(&ev) }
 
 // Record queues an event for storage and the live stream, setting its time
 // if it has none. It never blocks: when the queue is full the event is
 // dropped and counted.
-func (l *Log) Record(ev usher.Event) {
+func (l *Log) Record(ev usher.Event) { l.record(&ev) }
+
+func (l *Log) record(ev *usher.Event) {
 	if l.closed.Load() {
 		return
 	}
 	if ev.Time.IsZero() {
 		ev.Time = l.now()
 	}
-	select {
-	case l.queue <- ev:
-	default:
+	if !l.queue.push(ev) {
 		l.dropped.Add(1)
 	}
+}
+
+// queue holds recorded events until the writer takes them all at once:
+// a slice under a mutex rather than a channel, so that the writer pays
+// one lock per batch instead of one per event.
+type queue struct {
+	mu    sync.Mutex
+	evs   []usher.Event
+	limit int
+}
+
+// push appends ev unless the queue is full.
+func (q *queue) push(ev *usher.Event) bool {
+	q.mu.Lock()
+	ok := len(q.evs) < q.limit
+	if ok {
+		q.evs = append(q.evs, *ev)
+	}
+	q.mu.Unlock()
+	return ok
+}
+
+// take returns the queued events and queues on into spare, emptied.
+func (q *queue) take(spare []usher.Event) []usher.Event {
+	q.mu.Lock()
+	evs := q.evs
+	q.evs = spare[:0]
+	q.mu.Unlock()
+	return evs
 }
 
 // Dropped returns how many events were lost because the queue was full.
@@ -245,7 +255,7 @@ func (l *Log) Close() error {
 		close(l.quit)
 		l.wg.Wait()
 		l.subs.closeAll()
-		err = l.db.Close()
+		err = errors.Join(l.inserter.close(), l.db.Close())
 	})
 	return err
 }
@@ -260,21 +270,20 @@ func (l *Log) run() {
 	// a goroutine: that cost would fall on every checkout.
 	w := time.NewTicker(writeInterval)
 	defer w.Stop()
-	batch := make([]usher.Event, 0, 256)
 	for {
 		select {
 		case <-l.quit:
-			l.drain(batch)
+			l.drain()
 			l.logErr("flush usage", l.flushUsage(true))
 			return
 		case <-w.C:
-			l.drain(batch)
+			l.drain()
 		case done := <-l.syncs:
-			l.drain(batch)
+			l.drain()
 			l.sample()
 			done <- l.flushUsage(true)
 		case <-t.C:
-			l.drain(batch)
+			l.drain()
 			l.sample()
 			l.logErr("flush usage", l.flushUsage(false))
 			l.prune()
@@ -288,78 +297,23 @@ func (l *Log) logErr(what string, err error) {
 	}
 }
 
-// drain writes batch plus whatever is queued, in batches.
-func (l *Log) drain(batch []usher.Event) {
-	for {
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case ev := <-l.queue:
-				batch = append(batch, ev)
-			default:
-				break fill
-			}
-		}
-		if len(batch) == 0 {
-			return
-		}
-		recs, err := l.insert(batch)
+// drain stores everything queued in one transaction, counts it in the
+// usage and hands it to the subscribers.
+func (l *Log) drain() {
+	batch := l.queue.take(l.spare)
+	if len(batch) > 0 {
+		first := l.lastID + 1
+		err := l.insert(batch)
 		l.logErr("store events", err)
-		for _, ev := range batch {
-			l.usage.observe(ev)
+		for i := range batch {
+			l.usage.observe(&batch[i])
 		}
-		l.subs.publish(recs)
-		if len(batch) < maxBatch {
-			return
+		if err == nil {
+			l.subs.publish(batch, first)
 		}
-		batch = batch[:0]
+		clear(batch) // let go of the strings until the buffer is reused
 	}
-}
-
-// insertRows is how many events one INSERT statement carries: one
-// statement per event would cost most of the writer's time.
-const insertRows = 128
-
-// insert stores events in one transaction and returns them numbered. The
-// writer numbers them itself, on from the highest id ever used, so that
-// ids are known without asking per row and are never reused after
-// retention deletes old events.
-func (l *Log) insert(batch []usher.Event) ([]Record, error) {
-	tx, err := l.db.Begin()
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	many, one := tx.Stmt(l.insertMany), tx.Stmt(l.insertOne)
-	recs := make([]Record, len(batch))
-	args := make([]any, 0, 5*insertRows)
-	for i, ev := range batch {
-		data, err := json.Marshal(ev)
-		if err != nil {
-			return nil, err
-		}
-		recs[i] = Record{ID: l.lastID + int64(i) + 1, Event: ev}
-		args = append(args, recs[i].ID, ev.Time.UnixNano(), ev.Type, ev.Feature, string(data))
-		if len(args) < cap(args) && i < len(batch)-1 {
-			continue
-		}
-		if len(args) == cap(args) {
-			_, err = many.Exec(args...)
-		} else {
-			for j := 0; j < len(args) && err == nil; j += 5 {
-				_, err = one.Exec(args[j : j+5]...)
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		args = args[:0]
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	l.lastID += int64(len(batch))
-	return recs, nil
+	l.spare = batch
 }
 
 // prune deletes what is older than the retention, at most once a minute.
@@ -378,7 +332,7 @@ func (l *Log) Prune(ctx context.Context) error {
 	now := l.now()
 	evCut := now.Add(-time.Duration(l.retention.Load())).UnixNano()
 	usCut := now.Add(-time.Duration(l.usageRetention.Load())).Unix()
-	if _, err := l.db.ExecContext(ctx, `DELETE FROM events WHERE time < ?`, evCut); err != nil {
+	if err := l.deleteBefore(ctx, evCut); err != nil {
 		return fmt.Errorf("delete old events: %w", err)
 	}
 	if _, err := l.db.ExecContext(ctx, `DELETE FROM usage WHERE minute < ?`, usCut); err != nil {

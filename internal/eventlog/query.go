@@ -2,7 +2,6 @@ package eventlog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,7 +64,13 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
 	if !f.Since.IsZero() {
-		add("time >= ?", f.Since.UnixNano())
+		since := f.Since.UnixNano()
+		first, err := firstIDFrom(ctx, l.db, since)
+		if err != nil {
+			return nil, fmt.Errorf("query events: %w", err)
+		}
+		add("id >= ?", first)
+		add("time >= ?", since)
 	}
 	if !f.Until.IsZero() {
 		add("time < ?", f.Until.UnixNano())
@@ -83,7 +88,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 		}
 	}
 	latest := f.Since.IsZero() && f.AfterID == 0
-	q := "SELECT id, data FROM events"
+	q := "SELECT " + selectColumns + " FROM events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -100,6 +105,9 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 	return out, err
 }
 
+const selectColumns = `id, time, type, IFNULL(feature, ''), IFNULL(lease_id, ''), IFNULL(client_id, ''),
+	IFNULL(user, ''), IFNULL(host, ''), IFNULL(pid, 0), IFNULL(license_id, ''), IFNULL(reason, '')`
+
 func (l *Log) scan(ctx context.Context, q string, args []any) ([]Record, error) {
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -109,13 +117,12 @@ func (l *Log) scan(ctx context.Context, q string, args []any) ([]Record, error) 
 	out := []Record{}
 	for rows.Next() {
 		var r Record
-		var data string
-		if err := rows.Scan(&r.ID, &data); err != nil {
+		var t int64
+		c := &r.Client
+		if err := rows.Scan(&r.ID, &t, &r.Type, &r.Feature, &r.LeaseID, &c.ID, &c.User, &c.Host, &c.PID, &r.LicenseID, &r.Reason); err != nil {
 			return nil, fmt.Errorf("query events: %w", err)
 		}
-		if err := json.Unmarshal([]byte(data), &r.Event); err != nil {
-			return nil, fmt.Errorf("event %d: %w", r.ID, err)
-		}
+		r.Time = time.Unix(0, t).UTC()
 		out = append(out, r)
 	}
 	return out, rows.Err()

@@ -1,6 +1,10 @@
 package eventlog
 
-import "sync"
+import (
+	"sync"
+
+	usher "github.com/usher-lm/usher"
+)
 
 // DefaultSubscriptionBuffer is how many events a subscriber may fall
 // behind before it is dropped.
@@ -63,14 +67,18 @@ type subscribers struct {
 	closed bool
 }
 
-func (ss *subscribers) publish(recs []Record) {
+// publish hands the events, numbered on from first, to every subscriber
+// whose filter they match.
+func (ss *subscribers) publish(evs []usher.Event, first int64) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for s := range ss.m {
-		for _, r := range recs {
-			if !s.filter.Match(r.Event) {
+		for i := range evs {
+			if !s.filter.Match(evs[i]) {
 				continue
 			}
+			r := Record{ID: first + int64(i), Event: evs[i]}
+			r.Time = r.Time.UTC() // as Query returns it
 			select {
 			case s.c <- r:
 				continue

@@ -107,7 +107,7 @@ func (u *usageAgg) bucket(feature string, t time.Time) *bucket {
 
 // observe counts one event. Seats in use follow the lease events between
 // samples, never above the feature's seats.
-func (u *usageAgg) observe(ev usher.Event) {
+func (u *usageAgg) observe(ev *usher.Event) {
 	switch ev.Type {
 	case usher.EventLeaseGranted:
 		n := u.inUse[ev.Feature] + 1
