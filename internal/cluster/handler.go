@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -42,7 +44,12 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		stop := context.AfterFunc(t.ctx, cancel)
 		defer stop()
-		t.api.ServeHTTP(w, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/leases" {
+			n.serveCheckout(w, r, t)
+			return
+		}
+		t.api.ServeHTTP(w, r)
 		return
 	}
 	if by := r.Header.Get(ForwardedHeader); by != "" {
@@ -164,3 +171,28 @@ func (f *forwarder) proxy(target string) *httputil.ReverseProxy {
 	f.proxies[target] = p
 	return p
 }
+
+// serveCheckout serves a checkout and, before refusing it for want of
+// seats, confirms that this node still decides (see confirm).
+func (n *Node) serveCheckout(w http.ResponseWriter, r *http.Request, t *term) {
+	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	t.api.ServeHTTP(rec, r)
+	if rec.status == http.StatusConflict && !n.confirm(r.Context(), t) {
+		n.unavailable(w, r, "node %s lost its role while answering: retry, and the request will reach the node that decides now", n.cfg.NodeName)
+		return
+	}
+	maps.Copy(w.Header(), rec.header)
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(rec.body.Bytes())
+}
+
+// bufferedResponse holds a response until it may be sent.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }

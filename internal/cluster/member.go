@@ -18,12 +18,15 @@ import (
 
 // MemberConfig configures an embedded etcd member.
 type MemberConfig struct {
-	Name       string            // this member's name; a key of Peers
-	Dir        string            // etcd's data directory
-	Cluster    string            // cluster name; members of different clusters refuse each other
-	PeerListen string            // host:port for peer traffic
-	ClientURL  string            // http://host:port where the member serves etcd clients
-	Peers      map[string]string // every member's name to its advertised peer URL
+	Name       string // this member's name; a key of Peers
+	Dir        string // etcd's data directory
+	Cluster    string // cluster name; members of different clusters refuse each other
+	PeerListen string // host:port for peer traffic
+	ClientURL  string // http://host:port where other nodes reach the member as etcd clients
+	// ClientListen is host:port to listen on for etcd clients; default
+	// the host and port of ClientURL.
+	ClientListen string
+	Peers        map[string]string // every member's name to its advertised peer URL
 	// TickMs and ElectionMs tune raft; defaults 100 and 1000.
 	TickMs, ElectionMs uint
 	// Logger receives etcd's errors; default discards.
@@ -103,7 +106,11 @@ func embedConfig(cfg MemberConfig) (*embed.Config, error) {
 	ec.InitialClusterToken = "usher-" + cfg.Cluster
 	ec.ListenPeerUrls = []url.URL{lpurl}
 	ec.AdvertisePeerUrls = []url.URL{*apurl}
-	ec.ListenClientUrls = []url.URL{*curl}
+	lcurl := *curl
+	if cfg.ClientListen != "" {
+		lcurl.Host = cfg.ClientListen
+	}
+	ec.ListenClientUrls = []url.URL{lcurl}
 	ec.AdvertiseClientUrls = []url.URL{*curl}
 	names := make([]string, 0, len(cfg.Peers))
 	for n := range cfg.Peers {
@@ -136,7 +143,12 @@ func embedConfig(cfg MemberConfig) (*embed.Config, error) {
 func (m *Member) ClientURL() string { return m.clientURL }
 
 // Close stops the member gracefully, handing raft leadership to a peer.
-func (m *Member) Close() { m.etcd.Close() }
+// Raft stops first, so that requests still waiting for a quorum fail at
+// once instead of holding the shutdown for etcd's request timeout.
+func (m *Member) Close() {
+	m.etcd.Server.Stop()
+	m.etcd.Close()
+}
 
 // Kill stops the member abruptly, as a crash would: no leadership
 // transfer, connections dropped. Tests use it for kill -9.

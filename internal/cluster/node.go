@@ -41,6 +41,11 @@ type Config struct {
 	Logger           *slog.Logger     // default discards
 	// Observer receives the events of the ledger while this node decides.
 	Observer usher.Observer
+	// AvoidRaftLeadership asks the etcd member behind Client to hand raft
+	// leadership to a peer while this node decides. With an embedded
+	// member, a crash of the deciding node then never also costs a raft
+	// election, which keeps failover within the session TTL.
+	AvoidRaftLeadership bool
 }
 
 // Node is one Usher node of a cluster. It campaigns to decide; while it
@@ -66,6 +71,7 @@ type term struct {
 	ledger *usher.Ledger
 	api    *httpapi.Server
 	store  *etcdstore.Store
+	fence  etcdstore.Fence
 }
 
 // leaderValue is what the decider writes under the election key.
@@ -213,10 +219,13 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 	if err != nil {
 		return err
 	}
-	t := &term{ctx: ctx, ledger: led, store: store,
+	t := &term{ctx: ctx, ledger: led, store: store, fence: etcdstore.Fence{Key: el.Key(), Revision: el.Rev()},
 		api: httpapi.NewServer(httpapi.Config{Ledger: led, AdminToken: n.cfg.AdminToken, Logger: n.logger})}
 	n.setTerm(t)
 	defer n.setTerm(nil)
+	if n.cfg.AvoidRaftLeadership {
+		n.handOffRaftLeadership(ctx)
+	}
 	n.sweep(ctx, led)
 	if failure != nil {
 		return failure
@@ -233,6 +242,9 @@ func (n *Node) sweep(ctx context.Context, led *usher.Ledger) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if n.cfg.AvoidRaftLeadership {
+			n.handOffRaftLeadership(ctx)
 		}
 		ended, err := led.Reclaim(ctx)
 		if err != nil {
@@ -280,4 +292,45 @@ func SharedToken(ctx context.Context, cli *clientv3.Client, cluster, local strin
 		return "", errors.New("the cluster's admin token vanished from etcd while reading it: retry")
 	}
 	return string(kvs[0].Value), nil
+}
+
+// handOffRaftLeadership moves raft leadership from the local etcd member
+// to a peer, if the local member leads.
+func (n *Node) handOffRaftLeadership(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cli := n.cfg.Client
+	eps := cli.Endpoints()
+	if len(eps) != 1 {
+		return
+	}
+	st, err := cli.Status(ctx, eps[0])
+	if err != nil || st.Leader != st.Header.MemberId {
+		return
+	}
+	ml, err := cli.MemberList(ctx)
+	if err != nil {
+		return
+	}
+	for _, m := range ml.Members {
+		if m.ID == st.Header.MemberId || m.IsLearner {
+			continue
+		}
+		if _, err := cli.MoveLeader(ctx, m.ID); err == nil {
+			n.logger.Info("handed etcd raft leadership to a peer, so a crash of the deciding node costs no raft election", "member", m.Name)
+			return
+		}
+	}
+}
+
+// confirm checks with a linearizable read that this node still holds the
+// election key of term t. An answer computed from memory alone (a refused
+// checkout) is sent only once confirmed: a node that lost its role
+// without noticing yet could otherwise refuse a seat that another node
+// has freed meanwhile.
+func (n *Node) confirm(ctx context.Context, t *term) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := n.cfg.Client.Get(ctx, t.fence.Key)
+	return err == nil && len(resp.Kvs) == 1 && resp.Kvs[0].CreateRevision == t.fence.Revision
 }

@@ -16,7 +16,10 @@ import (
 	"sync"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/sqlite"
 )
@@ -30,6 +33,9 @@ type Daemon struct {
 	logger    *slog.Logger
 	store     *sqlite.Store
 	ledger    *usher.Ledger
+	member    *cluster.Member  // cluster mode with embedded etcd
+	etcd      *clientv3.Client // cluster mode
+	node      *cluster.Node    // cluster mode
 	servers   []*http.Server
 	listeners []net.Listener
 
@@ -69,6 +75,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 			d.Close()
 		}
 	}()
+	if cfg.ClusterMode() {
+		if err := d.startCluster(ctx, keys, token, opts); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
 	if d.store, err = sqlite.Open(cfg.Data); err != nil {
 		return nil, err
 	}
@@ -85,15 +97,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		}
 	}
 	api := httpapi.NewServer(httpapi.Config{Ledger: d.ledger, AdminToken: token, Logger: opts.Logger})
-	if err := d.listen(api); err != nil {
+	if err := d.bind(); err != nil {
 		return nil, err
 	}
+	d.serve(api)
 	d.wg.Add(1)
 	go d.sweep(time.Duration(cfg.KeepaliveScanInterval))
 	return d, nil
 }
 
-func (d *Daemon) listen(h http.Handler) error {
+// bind listens on every listen address.
+func (d *Daemon) bind() error {
 	addrs := d.cfg.Listen
 	if len(addrs) == 0 {
 		addrs = []string{DefaultListen}
@@ -103,6 +117,14 @@ func (d *Daemon) listen(h http.Handler) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
+		d.listeners = append(d.listeners, ln)
+	}
+	return nil
+}
+
+// serve serves h on every listener until Close.
+func (d *Daemon) serve(h http.Handler) {
+	for _, ln := range d.listeners {
 		srv := &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -110,7 +132,6 @@ func (d *Daemon) listen(h http.Handler) error {
 			BaseContext:       func(net.Listener) context.Context { return d.ctx },
 			ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelDebug),
 		}
-		d.listeners = append(d.listeners, ln)
 		d.servers = append(d.servers, srv)
 		d.wg.Add(1)
 		go func() {
@@ -121,7 +142,6 @@ func (d *Daemon) listen(h http.Handler) error {
 		}()
 		d.logger.Info("listening", "addr", ln.Addr().String())
 	}
-	return nil
 }
 
 // sweep reclaims expired leases every interval until Close.
@@ -145,8 +165,14 @@ func (d *Daemon) sweep(interval time.Duration) {
 	}
 }
 
-// Ledger returns the daemon's ledger.
-func (d *Daemon) Ledger() *usher.Ledger { return d.ledger }
+// Ledger returns the daemon's ledger. In cluster mode it is the ledger of
+// the current term while this node decides, and nil otherwise.
+func (d *Daemon) Ledger() *usher.Ledger {
+	if d.node != nil {
+		return d.node.Ledger()
+	}
+	return d.ledger
+}
 
 // Addrs returns the addresses the daemon listens on.
 func (d *Daemon) Addrs() []net.Addr {
@@ -187,6 +213,15 @@ func (d *Daemon) Close() error {
 		d.wg.Wait()
 		if d.store != nil {
 			err = errors.Join(err, d.store.Close())
+		}
+		if d.node != nil {
+			err = errors.Join(err, d.node.Close())
+		}
+		if d.etcd != nil {
+			err = errors.Join(err, d.etcd.Close())
+		}
+		if d.member != nil {
+			d.member.Close()
 		}
 	})
 	return err

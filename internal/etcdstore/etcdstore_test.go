@@ -8,7 +8,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/goleak"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/etcdstore"
@@ -17,7 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, etcdtest.IgnoredGoroutines()...)
+	etcdtest.VerifyNoLeaks(m)
 }
 
 // conformance runs the store suite on cli, each test under its own
