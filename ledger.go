@@ -48,6 +48,9 @@ type Ledger struct {
 	byClient  map[clientKey]*entry
 	inUse     map[string]int
 	queues    map[string]*list.List // of *waiter
+	// granting holds, per feature, grants that may not be durable yet;
+	// durable ones are pruned lazily.
+	granting map[string]map[*entry]struct{}
 }
 
 type clientKey struct{ feature, client string }
@@ -83,6 +86,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
+		granting: make(map[string]map[*entry]struct{}),
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -178,6 +182,15 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 			l.mu.Unlock()
 			return l.wait(ctx, w, err)
 		}
+		if pending := l.pendingGrantsLocked(req.Feature); ErrorCode(err) == ENoSeats && len(pending) > 0 && attempt <= 3 {
+			// Refuse only on durable state: a grant still being stored
+			// may fail and free its seat.
+			l.mu.Unlock()
+			for _, p := range pending {
+				<-p.durable
+			}
+			continue
+		}
 		l.mu.Unlock()
 		if err != nil {
 			l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: ErrorCode(err)})
@@ -232,7 +245,30 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
 	l.inUse[req.Feature] = inUse + 1
+	g := l.granting[req.Feature]
+	if g == nil {
+		g = make(map[*entry]struct{})
+		l.granting[req.Feature] = g
+	} else if len(g) >= 64 {
+		l.pendingGrantsLocked(req.Feature) // prune
+	}
+	g[e] = struct{}{}
 	return e, nil
+}
+
+// pendingGrantsLocked returns the grants of a feature whose storing has
+// not finished, and forgets those that have.
+func (l *Ledger) pendingGrantsLocked(feature string) []*entry {
+	var out []*entry
+	for e := range l.granting[feature] {
+		select {
+		case <-e.durable:
+			delete(l.granting[feature], e)
+		default:
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // persist stores a freshly granted lease and acknowledges it, or takes the

@@ -211,7 +211,7 @@ func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history
 	return ""
 }
 
-// nemesis kills a random node (as kill -9 would) and restarts it, over
+// nemesis kills a node (as kill -9 would) and restarts it, over
 // and over until ctx ends; it returns how many kills it made.
 func (c *testCluster) nemesis(t *testing.T, ctx context.Context) int {
 	kills := 0
@@ -222,6 +222,9 @@ func (c *testCluster) nemesis(t *testing.T, ctx context.Context) int {
 		case <-time.After(time.Duration(1500+rand.IntN(1000)) * time.Millisecond):
 		}
 		victim := rand.IntN(len(c.configs))
+		if dec, err := c.decider(0); err == nil && kills%2 == 0 {
+			victim = dec // every other kill takes the deciding node
+		}
 		c.kill(victim)
 		kills++
 		select {
