@@ -31,6 +31,7 @@ Usage:
   usher status                      seats per feature
   usher leases                      live leases
   usher kick LEASE_ID               free a seat at once
+  usher cluster status              members, deciding node, raft lag
   usher version                     print the version
 
 Run "usher COMMAND -h" for the flags of a command.
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"status":  cmdStatus,
 		"leases":  cmdLeases,
 		"kick":    cmdKick,
+		"cluster": cmdCluster,
 		"version": func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

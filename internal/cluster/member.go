@@ -16,6 +16,10 @@ import (
 	"go.uber.org/zap"
 )
 
+// EmbeddedMaxTxnOps is the --max-txn-ops of embedded members: a node's
+// store commits up to this many changes in one transaction.
+const EmbeddedMaxTxnOps = 1024
+
 // MemberConfig configures an embedded etcd member.
 type MemberConfig struct {
 	Name       string // this member's name; a key of Peers
@@ -129,6 +133,7 @@ func embedConfig(cfg MemberConfig) (*embed.Config, error) {
 	if cfg.ElectionMs > 0 {
 		ec.ElectionMs = cfg.ElectionMs
 	}
+	ec.MaxTxnOps = EmbeddedMaxTxnOps
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "10m"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())

@@ -46,6 +46,8 @@ type Config struct {
 	// member, a crash of the deciding node then never also costs a raft
 	// election, which keeps failover within the session TTL.
 	AvoidRaftLeadership bool
+	// MaxTxnOps is passed to the store (see etcdstore.Options).
+	MaxTxnOps int
 }
 
 // Node is one Usher node of a cluster. It campaigns to decide; while it
@@ -202,10 +204,11 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 	var failure error
 	var failOnce sync.Once
 	store := etcdstore.New(n.cfg.Client, etcdstore.Options{
-		Cluster: n.cfg.Cluster,
-		Fence:   &etcdstore.Fence{Key: el.Key(), Revision: el.Rev()},
-		Now:     n.cfg.Now,
-		Logger:  n.logger,
+		Cluster:   n.cfg.Cluster,
+		Fence:     &etcdstore.Fence{Key: el.Key(), Revision: el.Rev()},
+		MaxTxnOps: n.cfg.MaxTxnOps,
+		Now:       n.cfg.Now,
+		Logger:    n.logger,
 		OnFailure: func(err error) {
 			failOnce.Do(func() { failure = err })
 			cancel()

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -70,5 +71,6 @@ func (n *Node) Status(ctx context.Context) (httpapi.ClusterStatus, error) {
 			st.EtcdLeader = cm.Name
 		}
 	}
+	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].Name < st.Members[j].Name })
 	return st, nil
 }

@@ -140,12 +140,16 @@ func (d *Daemon) startCluster(ctx context.Context, keys *usher.Keyring, token st
 	if err := d.bind(); err != nil {
 		return err
 	}
-	d.node, err = cluster.Start(cluster.Config{
+	ncfg := cluster.Config{
 		Cluster: cfg.clusterName(), NodeName: cfg.nodeName(), URL: d.advertiseURL(), Client: d.etcd,
 		Keyring: keys, AdminToken: shared,
 		KeepaliveTimeout: time.Duration(cfg.KeepaliveTimeout), ScanInterval: time.Duration(cfg.KeepaliveScanInterval),
 		Now: opts.Now, Logger: d.logger, AvoidRaftLeadership: cfg.Embedded(),
-	})
+	}
+	if cfg.Embedded() {
+		ncfg.MaxTxnOps = cluster.EmbeddedMaxTxnOps
+	}
+	d.node, err = cluster.Start(ncfg)
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,9 @@ import (
 	usher "github.com/usher-lm/usher"
 )
 
-// MaxTxnOps is the most operations one transaction carries. It is etcd's
-// default --max-txn-ops, so the store works against any etcd left at its
-// defaults.
+// MaxTxnOps is the most operations one transaction carries unless
+// Options.MaxTxnOps says otherwise. It is etcd's default --max-txn-ops, so
+// the store works against any etcd left at its defaults.
 const MaxTxnOps = 128
 
 // writers is how many transactions may be in flight at once. The Ledger
@@ -60,6 +60,10 @@ type Options struct {
 	// or is fenced off. A failed write may still have been applied, so the
 	// owner should stop deciding and reload from etcd.
 	OnFailure func(error)
+	// MaxTxnOps bounds the operations of one transaction; default
+	// MaxTxnOps. Set it to the etcd server's --max-txn-ops when that is
+	// higher: fewer, larger transactions cost etcd less.
+	MaxTxnOps int
 	// Now is the clock for history records; default time.Now.
 	Now func() time.Time
 	// Logger defaults to discarding.
@@ -100,6 +104,9 @@ func New(cli *clientv3.Client, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxTxnOps <= 0 {
+		opts.MaxTxnOps = MaxTxnOps
+	}
 	s := &Store{cli: cli, prefix: Prefix(opts.Cluster), opts: opts, ops: make(chan *op), quit: make(chan struct{})}
 	s.wg.Add(writers)
 	for range writers {
@@ -132,10 +139,10 @@ func (s *Store) run() {
 		batch := []*op{first}
 		n := first.size()
 	fill:
-		for n < MaxTxnOps {
+		for n < s.opts.MaxTxnOps {
 			select {
 			case o := <-s.ops:
-				if n+o.size() > MaxTxnOps {
+				if n+o.size() > s.opts.MaxTxnOps {
 					// Too big to join: commit it on its own right after.
 					err := s.commit(batch)
 					s.finish(batch, err)
@@ -172,7 +179,7 @@ func (s *Store) commit(batch []*op) error {
 		}
 	}
 	for len(ops) > 0 {
-		n := min(len(ops), MaxTxnOps)
+		n := min(len(ops), s.opts.MaxTxnOps)
 		if err := s.txn(ops[:n]); err != nil {
 			return err
 		}
