@@ -215,6 +215,9 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 		},
 	})
 	defer store.Close()
+	if n.cfg.AvoidRaftLeadership {
+		n.handOffRaftLeadership(ctx) // before any write: a transfer drops proposals
+	}
 	led, err := usher.OpenLedger(ctx, usher.LedgerConfig{
 		Store: store, Keyring: n.cfg.Keyring, KeepaliveTimeout: n.cfg.KeepaliveTimeout,
 		Now: n.cfg.Now, Logger: n.logger, Observer: n.cfg.Observer,
@@ -226,9 +229,6 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 		api: httpapi.NewServer(httpapi.Config{Ledger: led, AdminToken: n.cfg.AdminToken, Logger: n.logger})}
 	n.setTerm(t)
 	defer n.setTerm(nil)
-	if n.cfg.AvoidRaftLeadership {
-		n.handOffRaftLeadership(ctx)
-	}
 	n.sweep(ctx, led)
 	if failure != nil {
 		return failure

@@ -191,11 +191,16 @@ func (s *Store) commit(batch []*op) error {
 func (s *Store) txn(ops []clientv3.Op) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	txn := s.cli.Txn(ctx)
-	if f := s.opts.Fence; f != nil {
-		txn = txn.If(clientv3.Compare(clientv3.CreateRevision(f.Key), "=", f.Revision))
+	resp, err := s.sendTxn(ctx, ops)
+	for err != nil && isDropped(err) && ctx.Err() == nil {
+		// Raft dropped the proposal (during a leadership transfer, say):
+		// it was never applied, so sending it again is safe.
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+		resp, err = s.sendTxn(ctx, ops)
 	}
-	resp, err := txn.Then(ops...).Commit()
 	if err != nil {
 		return usher.Errorf(usher.EUnavailable, "etcd did not confirm the change (%v): check that a majority of the cluster is up, then retry", err)
 	}
@@ -204,6 +209,18 @@ func (s *Store) txn(ops []clientv3.Op) error {
 	}
 	return nil
 }
+
+// sendTxn sends one fenced transaction.
+func (s *Store) sendTxn(ctx context.Context, ops []clientv3.Op) (*clientv3.TxnResponse, error) {
+	txn := s.cli.Txn(ctx)
+	if f := s.opts.Fence; f != nil {
+		txn = txn.If(clientv3.Compare(clientv3.CreateRevision(f.Key), "=", f.Revision))
+	}
+	return txn.Then(ops...).Commit()
+}
+
+// isDropped reports whether etcd refused a proposal before logging it.
+func isDropped(err error) bool { return strings.Contains(err.Error(), "raft proposal dropped") }
 
 // submit queues a change and waits until it is committed. Once queued, a
 // change is committed even if ctx ends; ctx bounds only the queueing.
