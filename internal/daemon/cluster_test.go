@@ -25,9 +25,10 @@ func TestMain(m *testing.M) {
 // testCluster is a cluster of daemons, each with an embedded etcd member,
 // in this test process on loopback ports.
 type testCluster struct {
-	t       testing.TB
-	priv    ed25519.PrivateKey
-	configs []daemon.Config
+	t         testing.TB
+	priv      ed25519.PrivateKey
+	vendorKey []string
+	configs   []daemon.Config
 
 	mu      sync.Mutex
 	daemons []*daemon.Daemon // nil while a node is down
@@ -43,7 +44,7 @@ func mustStartCluster(t testing.TB, n int) *testCluster {
 	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &testCluster{t: t, priv: priv, daemons: make([]*daemon.Daemon, n)}
+	c := &testCluster{t: t, priv: priv, vendorKey: []string{pubPath}, daemons: make([]*daemon.Daemon, n)}
 	var peers []string
 	for i := range n {
 		cfg := daemon.DefaultConfig()
