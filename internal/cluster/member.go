@@ -134,8 +134,10 @@ func embedConfig(cfg MemberConfig) (*embed.Config, error) {
 		ec.ElectionMs = cfg.ElectionMs
 	}
 	ec.MaxTxnOps = EmbeddedMaxTxnOps
+	// Every checkout writes a revision; keep one minute of them so that
+	// the database stays small under sustained load.
 	ec.AutoCompactionMode = "periodic"
-	ec.AutoCompactionRetention = "10m"
+	ec.AutoCompactionRetention = "1m"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	if cfg.Verbose {
 		ec.ZapLoggerBuilder = nil

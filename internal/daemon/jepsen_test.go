@@ -95,17 +95,17 @@ const opDeadline = 8 * time.Second
 
 // do calls fn on one node after another while the answer is "unavailable"
 // (or no answer). attempts counts the calls made.
-func (f *failoverClient) do(ctx context.Context, fn func(*httpapi.Client) error) (err error, attempts int) {
+func (f *failoverClient) do(ctx context.Context, fn func(*httpapi.Client) error) (attempts int, err error) {
 	deadline := time.Now().Add(opDeadline)
 	for {
 		attempts++
 		err = fn(f.nodes[f.next])
 		if usher.ErrorCode(err) != usher.EUnavailable && usher.ErrorCode(err) != usher.EInternal {
-			return err, attempts
+			return attempts, err
 		}
 		f.next = (f.next + 1) % len(f.nodes)
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return err, attempts
+			return attempts, err
 		}
 		time.Sleep(20 * time.Millisecond) // back off before the next node
 	}
@@ -171,7 +171,7 @@ func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history
 		last := ctx.Err() != nil
 		call := h.now()
 		var lease httpapi.LeaseResponse
-		err, _ := f.do(bg, func(cl *httpapi.Client) (err error) {
+		_, err := f.do(bg, func(cl *httpapi.Client) (err error) {
 			lease, err = checkout(bg, cl, "cad", fmt.Sprintf("w%d-%d", w, n))
 			return err
 		})
@@ -195,7 +195,7 @@ func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history
 			return lease.ID
 		}
 		call = h.now()
-		err, attempts := f.do(bg, func(cl *httpapi.Client) error { return cl.Release(bg, lease.ID) })
+		attempts, err := f.do(bg, func(cl *httpapi.Client) error { return cl.Release(bg, lease.ID) })
 		switch {
 		case err == nil:
 			h.add(w, opRelease, call, outOK)

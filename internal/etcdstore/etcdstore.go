@@ -144,9 +144,8 @@ func (s *Store) run() {
 			case o := <-s.ops:
 				if n+o.size() > s.opts.MaxTxnOps {
 					// Too big to join: commit it on its own right after.
-					err := s.commit(batch)
-					s.finish(batch, err)
-					batch, n = []*op{o}, o.size()
+					s.finish(batch, s.commit(batch))
+					batch = []*op{o}
 					break fill
 				}
 				batch = append(batch, o)
