@@ -51,6 +51,9 @@ type Ledger struct {
 	inUse     map[string]int
 	queues    map[string]*list.List // of *waiter
 	expiry    expiryList            // every lease in leases, soonest expiry first
+	// pending lists, per feature, the grants still being stored: one may
+	// yet fail and free its seat (see refuseLocked).
+	pending map[string]*entry
 }
 
 type clientKey struct{ feature, client string }
@@ -62,10 +65,11 @@ type entry struct {
 	// durable is closed once the lease is stored, or storing failed; it is
 	// nil once the lease is known to be stored, so that a million held
 	// leases do not each keep a channel.
-	durable    chan struct{}
-	err        error  // set before durable closes if storing failed
-	releasing  bool   // a deletion is under way; the seat still counts
-	prev, next *entry // in the ledger's expiry list
+	durable      chan struct{}
+	err          error  // set before durable closes if storing failed
+	releasing    bool   // a deletion is under way; the seat still counts
+	prev, next   *entry // in the ledger's expiry list
+	pprev, pnext *entry // in its feature's pending list while being stored
 }
 
 func (e *entry) key() clientKey { return clientKey{e.lease.Feature, e.lease.Client.ID} }
@@ -111,6 +115,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
+		pending: make(map[string]*entry),
 	}
 	now := cfg.Now
 	if now == nil {
@@ -214,6 +219,18 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 			}
 			return l.wait(ctx, w, err)
 		}
+		if ErrorCode(err) == ENoSeats && attempt <= 3 {
+			// Refuse only on durable state: a grant still being stored
+			// may fail (in a cluster, when this node loses its role) and
+			// free its seat. Wait for those, then ask again.
+			if pending := l.pendingChannelsLocked(req.Feature); len(pending) > 0 {
+				l.mu.Unlock()
+				for _, ch := range pending {
+					<-ch
+				}
+				continue
+			}
+		}
 		l.mu.Unlock()
 		if err != nil {
 			l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: ErrorCode(err)})
@@ -272,27 +289,71 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	l.byClient[e.key()] = e
 	l.inUse[req.Feature] = inUse + 1
 	l.expiry.pushBack(e)
+	l.addPendingLocked(e)
 	return e, nil
+}
+
+// pendingChannelsLocked returns the durable channels of the grants of a
+// feature that are still being stored.
+func (l *Ledger) pendingChannelsLocked(feature string) []chan struct{} {
+	var out []chan struct{}
+	for e := l.pending[feature]; e != nil; e = e.pnext {
+		out = append(out, e.durable)
+	}
+	return out
+}
+
+func (l *Ledger) addPendingLocked(e *entry) {
+	f := e.lease.Feature
+	e.pnext = l.pending[f]
+	if e.pnext != nil {
+		e.pnext.pprev = e
+	}
+	l.pending[f] = e
+}
+
+// settleLocked takes e off its feature's pending list once storing it
+// ended, and drops its channel if it was stored.
+func (l *Ledger) settleLocked(e *entry) {
+	f := e.lease.Feature
+	if e.pprev != nil {
+		e.pprev.pnext = e.pnext
+	} else if l.pending[f] == e {
+		if e.pnext != nil {
+			l.pending[f] = e.pnext
+		} else {
+			delete(l.pending, f)
+		}
+	}
+	if e.pnext != nil {
+		e.pnext.pprev = e.pprev
+	}
+	e.pprev, e.pnext = nil, nil
+	if e.err == nil {
+		e.durable = nil
+	}
 }
 
 // persist stores a freshly granted lease and acknowledges it, or takes the
 // seat back if storing fails. The write is not cancelled with the request:
 // once queued it completes either way, and memory follows the outcome.
 func (l *Ledger) persist(e *entry) (Lease, error) {
-	durable := e.durable // only persist closes it; nobody drops it before
-	err := l.store.PutLease(context.Background(), e.lease)
+	durable, lease := e.durable, e.lease // nobody else knows e before durable closes
+	err := l.store.PutLease(context.Background(), lease)
+	l.mu.Lock()
 	if err != nil {
-		l.mu.Lock()
 		e.err = err
 		l.removeLocked(e)
-		l.mu.Unlock()
-		close(durable)
-		l.logger.Error("checkout not stored", "feature", e.lease.Feature, "err", err)
-		return Lease{}, err
 	}
 	close(durable)
-	l.emitLease(EventLeaseGranted, e.lease)
-	return e.lease, nil
+	l.settleLocked(e)
+	l.mu.Unlock()
+	if err != nil {
+		l.logger.Error("checkout not stored", "feature", lease.Feature, "err", err)
+		return Lease{}, err
+	}
+	l.emitLease(EventLeaseGranted, lease)
+	return lease, nil
 }
 
 func (l *Ledger) touchLocked(e *entry, now time.Time) {

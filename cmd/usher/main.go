@@ -44,6 +44,7 @@ Usage:
   usher reload                      re-read the server's config (or SIGHUP)
   usher shutdown                    stop the server gracefully
   usher bench --spawn --scenario S  load a server and report throughput and latency
+  usher cluster status              members, deciding node, raft lag
   usher version                     print the version
 
 Run "usher COMMAND -h" for the flags of a command.
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"user":     cmdUser,
 		"token":    cmdToken,
 		"bench":    cmdBench,
+		"cluster":  cmdCluster,
 		"version":  func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
@@ -45,6 +46,7 @@ type runtimeState struct {
 	now     func() time.Time
 	started time.Time
 	ledger  atomic.Pointer[usher.Ledger] // for samplers started before the ledger
+	node    atomic.Pointer[cluster.Node] // the same, in cluster mode
 	idle    atomic.Int64                 // connection timeout, a time.Duration
 	scan    chan time.Duration           // new sweeper intervals
 
@@ -65,11 +67,14 @@ func (d *Daemon) initRuntime(now func() time.Time) {
 
 // features reads the ledger once it is open.
 func (d *Daemon) features() []usher.FeatureStatus {
-	if l := d.rt.ledger.Load(); l != nil {
+	if l := d.Ledger(); l != nil {
 		return l.Features()
 	}
 	return nil
 }
+
+// observer is what every ledger of this daemon reports its events to.
+func (d *Daemon) observer() usher.Observer { return fanout{d.metrics, d.events} }
 
 // fanout passes each event to several observers.
 type fanout []usher.Observer
@@ -313,7 +318,9 @@ func (d *Daemon) applyLocked(next Config, how string) []httpapi.Change {
 
 // applyLive pushes the live keys of d.cfg into the running parts.
 func (d *Daemon) applyLive() {
-	_ = d.ledger.SetKeepaliveTimeout(time.Duration(d.cfg.KeepaliveTimeout))
+	if l := d.Ledger(); l != nil {
+		_ = l.SetKeepaliveTimeout(time.Duration(d.cfg.KeepaliveTimeout))
+	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
 	if d.opts.LogLevel != nil {
 		d.opts.LogLevel.Set(SlogLevel(d.cfg.LogLevel))

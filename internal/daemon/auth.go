@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/httpapi"
 )
@@ -52,9 +53,9 @@ func (d *Daemon) openAuth(ctx context.Context, adminToken string, now func() tim
 }
 
 // apiConfig is the HTTP API's configuration from the daemon's.
-func (d *Daemon) apiConfig(a *auth.Authority, now func() time.Time) httpapi.Config {
+func (d *Daemon) apiConfig(led *usher.Ledger, a *auth.Authority, now func() time.Time) httpapi.Config {
 	return httpapi.Config{
-		Ledger: d.ledger, Auth: a, Logger: d.logger, Now: now,
+		Ledger: led, Auth: a, Logger: d.logger, Now: now,
 		RateLimit:      httpapi.RateLimit{Requests: d.cfg.RateLimit.Requests, Interval: time.Duration(d.cfg.RateLimit.Interval)},
 		MaxRequestSize: d.cfg.MaxRequestSize,
 		Observer:       d.events, // login_failed, rate_limited

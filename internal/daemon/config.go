@@ -51,6 +51,18 @@ type Config struct {
 	LogMaxBackups  int      `toml:"log_max_backups"`
 	EventRetention Duration `toml:"event_retention"`
 	UsageRetention Duration `toml:"usage_retention"`
+
+	// Cluster mode: set peers (embedded etcd) or etcd_endpoints.
+	ClusterName      string   `toml:"cluster_name"`
+	NodeName         string   `toml:"node_name"`
+	PeerListen       string   `toml:"peer_listen"`
+	Peers            []string `toml:"peers"`
+	EtcdClientListen string   `toml:"etcd_client_listen"`
+	EtcdEndpoints    []string `toml:"etcd_endpoints"`
+	EtcdCA           string   `toml:"etcd_ca"`
+	EtcdCert         string   `toml:"etcd_cert"`
+	EtcdKey          string   `toml:"etcd_key"`
+	Advertise        string   `toml:"advertise"`
 }
 
 // Defaults.
@@ -60,6 +72,7 @@ const (
 	DefaultKeepaliveTimeout      = 180 * time.Second
 	DefaultKeepaliveScanInterval = 3 * time.Second
 	DefaultConnectionTimeout     = 30 * time.Second
+	DefaultClusterName           = "usher"
 )
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -123,7 +136,10 @@ func (c *Config) Validate() error {
 	if err := c.validateSecurity(); err != nil {
 		return err
 	}
-	return c.validateObs()
+	if err := c.validateObs(); err != nil {
+		return err
+	}
+	return c.validateCluster()
 }
 
 // Key describes one configuration key: its TOML name (the flag is the
@@ -146,6 +162,16 @@ func Keys() []Key {
 		{Name: "keepalive_scan_interval", Usage: "how often to look for expired leases, as a `DURATION` (default 3s)"},
 		{Name: "connection_timeout", Usage: "idle connections are closed after this `DURATION` (default 30s)"},
 		{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, 127.0.0.1:7420", Bool: true},
+		{Name: "cluster_name", Usage: "cluster `NAME`: its key prefix in etcd (default " + DefaultClusterName + ")"},
+		{Name: "node_name", Usage: "this node's `NAME` in the cluster (default the host name)"},
+		{Name: "peer_listen", Usage: "`HOST:PORT` where the embedded etcd member talks to its peers"},
+		{Name: "peers", Usage: "every member of the embedded cluster as `NAME=URL` (repeatable): enables cluster mode", List: true},
+		{Name: "etcd_client_listen", Usage: "`HOST:PORT` where the embedded etcd member serves etcd clients (default peer_listen's port + 1)"},
+		{Name: "etcd_endpoints", Usage: "`URL` of an external etcd cluster (repeatable): cluster mode without an embedded member", List: true},
+		{Name: "etcd_ca", Usage: "CA certificate `FILE` that etcd's certificates are checked against"},
+		{Name: "etcd_cert", Usage: "client certificate `FILE` presented to etcd"},
+		{Name: "etcd_key", Usage: "private key `FILE` of etcd_cert"},
+		{Name: "advertise", Usage: "`URL` where the other nodes reach this node's API (default from listen and peer_listen)"},
 	}, append(securityKeys(), obsKeys()...)...)
 }
 
@@ -174,6 +200,26 @@ func (c *Config) Set(key, value string) error {
 		err = c.ConnectionTimeout.UnmarshalText([]byte(value))
 	case "dev":
 		c.Dev, err = strconv.ParseBool(value)
+	case "cluster_name":
+		c.ClusterName = value
+	case "node_name":
+		c.NodeName = value
+	case "peer_listen":
+		c.PeerListen = value
+	case "peers":
+		c.Peers = splitList(value)
+	case "etcd_client_listen":
+		c.EtcdClientListen = value
+	case "etcd_endpoints":
+		c.EtcdEndpoints = splitList(value)
+	case "etcd_ca":
+		c.EtcdCA = value
+	case "etcd_cert":
+		c.EtcdCert = value
+	case "etcd_key":
+		c.EtcdKey = value
+	case "advertise":
+		c.Advertise = value
 	default:
 		return c.setObs(key, value)
 	}

@@ -178,6 +178,9 @@ func (c *Config) Get(key string) (string, error) {
 	if v, ok := c.getSecurity(key); ok {
 		return v, nil
 	}
+	if v, ok := c.getCluster(key); ok {
+		return v, nil
+	}
 	switch key {
 	case "data":
 		return c.Data, nil

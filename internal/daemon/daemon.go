@@ -17,7 +17,10 @@ import (
 	"sync"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
@@ -33,6 +36,9 @@ type Daemon struct {
 	logger    *slog.Logger
 	store     *sqlite.Store
 	ledger    *usher.Ledger
+	member    *cluster.Member  // cluster mode with embedded etcd
+	etcd      *clientv3.Client // cluster mode
+	node      *cluster.Node    // cluster mode
 	servers   []*http.Server
 	listeners []net.Listener
 	tls       *tls.Config // nil: plain HTTP
@@ -85,6 +91,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 			d.Close()
 		}
 	}()
+	// The local store keeps leases in single-node mode; in both modes it
+	// keeps this node's users, API tokens and runtime settings.
 	if d.store, err = sqlite.Open(cfg.Data); err != nil {
 		return nil, err
 	}
@@ -92,9 +100,31 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		return nil, err
 	}
 	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version})
+	if cfg.ClusterMode() {
+		if token, err = d.joinCluster(ctx, token); err != nil {
+			return nil, err
+		}
+	}
+	authority, err := d.openAuth(ctx, token, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	if d.tls, d.tlsPrint, err = serverTLS(cfg); err != nil {
+		return nil, err
+	}
+	newAPI := func(led *usher.Ledger) http.Handler {
+		return d.metrics.InstrumentHandler(httpapi.NewServer(d.apiConfig(led, authority, opts.Now)))
+	}
+	if cfg.ClusterMode() {
+		if err := d.startNode(keys, token, newAPI); err != nil {
+			return nil, err
+		}
+		go d.watchShutdown()
+		return d, nil
+	}
 	d.ledger, err = usher.OpenLedger(ctx, usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(d.store), Keyring: keys, KeepaliveTimeout: time.Duration(d.cfg.KeepaliveTimeout),
-		Now: opts.Now, Logger: opts.Logger, Observer: fanout{d.metrics, d.events},
+		Now: opts.Now, Logger: opts.Logger, Observer: d.observer(),
 	})
 	if err != nil {
 		return nil, err
@@ -105,24 +135,19 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 			return nil, fmt.Errorf("dev mode: %w", err)
 		}
 	}
-	authority, err := d.openAuth(ctx, token, opts.Now)
-	if err != nil {
+	api := newAPI(d.ledger)
+	if err := d.bind(); err != nil {
 		return nil, err
 	}
-	if d.tls, d.tlsPrint, err = serverTLS(cfg); err != nil {
-		return nil, err
-	}
-	api := httpapi.NewServer(d.apiConfig(authority, opts.Now))
-	if err := d.listen(d.metrics.InstrumentHandler(api)); err != nil {
-		return nil, err
-	}
+	d.serve(api)
 	d.wg.Add(1)
 	go d.sweep(time.Duration(d.cfg.KeepaliveScanInterval))
 	go d.watchShutdown()
 	return d, nil
 }
 
-func (d *Daemon) listen(h http.Handler) error {
+// bind listens on every listen address.
+func (d *Daemon) bind() error {
 	addrs := d.cfg.Listen
 	if len(addrs) == 0 {
 		addrs = []string{DefaultListen}
@@ -136,6 +161,14 @@ func (d *Daemon) listen(h http.Handler) error {
 		if d.tls != nil {
 			ln = tls.NewListener(ln, d.tls)
 		}
+		d.listeners = append(d.listeners, ln)
+	}
+	return nil
+}
+
+// serve serves h on every listener until Close.
+func (d *Daemon) serve(h http.Handler) {
+	for _, ln := range d.listeners {
 		srv := &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: time.Duration(d.cfg.ReadHeaderTimeout),
@@ -143,7 +176,6 @@ func (d *Daemon) listen(h http.Handler) error {
 			BaseContext:       func(net.Listener) context.Context { return d.ctx },
 			ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelDebug),
 		}
-		d.listeners = append(d.listeners, ln)
 		d.servers = append(d.servers, srv)
 		d.wg.Add(1)
 		go func() {
@@ -154,7 +186,6 @@ func (d *Daemon) listen(h http.Handler) error {
 		}()
 		d.logger.Info("listening", "addr", ln.Addr().String())
 	}
-	return nil
 }
 
 // sweep reclaims expired leases every interval until Close.
@@ -181,8 +212,14 @@ func (d *Daemon) sweep(interval time.Duration) {
 	}
 }
 
-// Ledger returns the daemon's ledger.
-func (d *Daemon) Ledger() *usher.Ledger { return d.ledger }
+// Ledger returns the daemon's ledger. In cluster mode it is the ledger of
+// the current term while this node decides, and nil otherwise.
+func (d *Daemon) Ledger() *usher.Ledger {
+	if n := d.rt.node.Load(); n != nil {
+		return n.Ledger()
+	}
+	return d.rt.ledger.Load()
+}
 
 // Addrs returns the addresses the daemon listens on.
 func (d *Daemon) Addrs() []net.Addr {
@@ -227,6 +264,15 @@ func (d *Daemon) Close() error {
 		}
 		if d.store != nil {
 			err = errors.Join(err, d.store.Close())
+		}
+		if d.node != nil {
+			err = errors.Join(err, d.node.Close())
+		}
+		if d.etcd != nil {
+			err = errors.Join(err, d.etcd.Close())
+		}
+		if d.member != nil {
+			d.member.Close()
 		}
 		close(d.rt.done)
 	})

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+// cmdCluster shows the state of a cluster: who decides, which etcd member
+// leads raft, and the health and raft lag of every member.
+func cmdCluster(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "status" {
+		return usageErrorf("want a subcommand: status")
+	}
+	c, a, _, err := adminCommand(e, "cluster status", "cluster status [--json]", args[1:])
+	if err != nil {
+		return err
+	}
+	st, err := clusterStatus(ctx, e, a, c)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, st)
+	}
+	decider := st.Decider
+	if decider == "" {
+		decider = "none (an election is under way)"
+	} else if st.DeciderURL != "" {
+		decider += " at " + st.DeciderURL
+	}
+	fmt.Fprintf(e.stdout, "cluster %s (answered by node %s)\ndeciding node: %s\netcd leader:   %s\n\n", st.Cluster, st.Node, decider, orNone(st.EtcdLeader))
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tHEALTH\tROLE\tRAFT TERM\tRAFT INDEX\tLAG\tCLIENT URL\tERROR")
+	for _, m := range st.Members {
+		health, role := "unhealthy", "follower"
+		if m.Healthy {
+			health = "healthy"
+		}
+		if m.Leader {
+			role = "leader"
+		}
+		if m.Name == st.Decider {
+			role += ", decides"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", orNone(m.Name), health, role, m.RaftTerm, m.RaftIndex, m.Lag, strings.Join(m.ClientURLs, ","), m.Error)
+	}
+	return tw.Flush()
+}
+
+// clusterStatus asks each server of the list in turn (USHER_SERVER may
+// name several), so that the status shows even with a node down.
+func clusterStatus(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client) (httpapi.ClusterStatus, error) {
+	servers := strings.Split(firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer), ",")
+	var lastErr error
+	for _, s := range servers {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		cl := httpapi.NewClient(s, c.Token)
+		st, err := cl.ClusterStatus(ctx)
+		switch {
+		case err == nil:
+			return st, nil
+		case usher.ErrorCode(err) == httpapi.ENotFound:
+			return st, fmt.Errorf("the server at %s runs in single-node mode: there is no cluster to show", cl.BaseURL)
+		case usher.ErrorCode(err) != usher.EUnavailable:
+			return st, err
+		}
+		lastErr = err
+	}
+	return httpapi.ClusterStatus{}, lastErr
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,276 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/etcdtest"
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+// testCluster is a cluster of daemons, each with an embedded etcd member,
+// in this test process on loopback ports.
+type testCluster struct {
+	t         testing.TB
+	priv      ed25519.PrivateKey
+	vendorKey []string
+	configs   []daemon.Config
+
+	mu      sync.Mutex
+	daemons []*daemon.Daemon // nil while a node is down
+}
+
+// mustStartCluster starts n nodes at once (a member serves only once a
+// majority is up) and closes them when the test ends.
+func mustStartCluster(t testing.TB, n int) *testCluster {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	pubPEM, _ := usher.MarshalPublicKey(pub)
+	pubPath := filepath.Join(t.TempDir(), "vendor.pub")
+	if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &testCluster{t: t, priv: priv, vendorKey: []string{pubPath}, daemons: make([]*daemon.Daemon, n)}
+	var peers []string
+	for i := range n {
+		cfg := daemon.DefaultConfig()
+		cfg.Data = t.TempDir()
+		cfg.VendorKey = []string{pubPath}
+		cfg.KeepaliveScanInterval = daemon.Duration(time.Second)
+		cfg.Listen = []string{fmt.Sprintf("127.0.0.1:%d", etcdtest.FreePort(t))}
+		cfg.ClusterName = "test"
+		cfg.NodeName = etcdtest.MemberName(i)
+		cfg.PeerListen = fmt.Sprintf("127.0.0.1:%d", etcdtest.FreePort(t))
+		cfg.EtcdClientListen = fmt.Sprintf("127.0.0.1:%d", etcdtest.FreePort(t))
+		peers = append(peers, cfg.NodeName+"=http://"+cfg.PeerListen)
+		c.configs = append(c.configs, cfg)
+	}
+	for i := range c.configs {
+		c.configs[i].Peers = peers
+		if err := c.configs[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- c.start(i) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *testCluster) start(i int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var opts daemon.Options
+	if os.Getenv("USHER_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	d, err := daemon.Start(ctx, c.configs[i], opts)
+	if err != nil {
+		return fmt.Errorf("start node %d: %w", i, err)
+	}
+	c.mu.Lock()
+	c.daemons[i] = d
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *testCluster) kill(i int) {
+	c.mu.Lock()
+	d := c.daemons[i]
+	c.daemons[i] = nil
+	c.mu.Unlock()
+	if d != nil {
+		d.Kill()
+	}
+}
+
+func (c *testCluster) close() {
+	c.mu.Lock()
+	ds := c.daemons
+	c.daemons = make([]*daemon.Daemon, len(ds))
+	c.mu.Unlock()
+	// One at a time: a raft leader closing together with its peers would
+	// wait etcd's request timeout for a leadership transfer to a peer that
+	// is gone.
+	for _, d := range ds {
+		if d != nil {
+			d.Close()
+		}
+	}
+}
+
+func (c *testCluster) url(i int) string { return "http://" + c.configs[i].Listen[0] }
+
+// client returns an admin client of node i. The admin token is shared by
+// the cluster.
+func (c *testCluster) client(i int) *httpapi.Client {
+	c.t.Helper()
+	tok, err := os.ReadFile(filepath.Join(c.configs[i].Data, daemon.TokenFile))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return httpapi.NewClient(c.url(i), string(tok[:len(tok)-1]))
+}
+
+// decider waits until some running node decides and returns its index.
+func (c *testCluster) decider(within time.Duration) (int, error) {
+	deadline := time.Now().Add(within)
+	for {
+		c.mu.Lock()
+		for i, d := range c.daemons {
+			if d != nil && d.Ledger() != nil {
+				c.mu.Unlock()
+				return i, nil
+			}
+		}
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			return -1, errors.New("no node decides")
+		}
+		time.Sleep(20 * time.Millisecond) // polling
+	}
+}
+
+// addLicense signs a license for feature with seats and loads it through
+// node i.
+func (c *testCluster) addLicense(i int, feature string, seats int) {
+	c.t.Helper()
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: "Acme", IssuedAt: time.Now(),
+		Grants: []usher.Grant{{Feature: feature, Seats: seats}}}
+	text, err := usher.Sign(lic, c.priv)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	err = retry(10*time.Second, func() error {
+		_, err := c.client(i).AddLicense(context.Background(), text)
+		if usher.ErrorCode(err) == usher.ELicenseExists {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		c.t.Fatalf("add license: %v", err)
+	}
+}
+
+// retry calls fn until it returns no unavailable error, or the time is up.
+func retry(within time.Duration, fn func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := fn()
+		if usher.ErrorCode(err) != usher.EUnavailable || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond) // backing off between polls
+	}
+}
+
+func clusterCheckout(ctx context.Context, c *httpapi.Client, feature, client string) (httpapi.LeaseResponse, error) {
+	l, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: client}})
+	return l, err
+}
+
+func TestClusterServesThroughEveryNode(t *testing.T) {
+	ctx := context.Background()
+	c := mustStartCluster(t, 3)
+	if _, err := c.decider(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.addLicense(0, "cad", 3)
+	var ids []string
+	for i := range 3 {
+		l, err := clusterCheckout(ctx, c.client(i), "cad", fmt.Sprint("client-", i))
+		if err != nil {
+			t.Fatalf("checkout through node %d: %v", i, err)
+		}
+		ids = append(ids, l.ID)
+	}
+	if _, err := clusterCheckout(ctx, c.client(1), "cad", "one-too-many"); usher.ErrorCode(err) != usher.ENoSeats {
+		t.Fatalf("fourth checkout of 3 seats: got %v, want %s", err, usher.ENoSeats)
+	}
+	if err := c.client(2).Release(ctx, ids[0]); err != nil {
+		t.Fatalf("release through node 2: %v", err)
+	}
+	st, err := c.client(1).ClusterStatus(ctx)
+	if err != nil {
+		t.Fatalf("cluster status: %v", err)
+	}
+	if len(st.Members) != 3 || st.Decider == "" || st.EtcdLeader == "" {
+		t.Fatalf("status %+v: want 3 members, a decider and an etcd leader", st)
+	}
+	for _, m := range st.Members {
+		if !m.Healthy {
+			t.Errorf("member %s is not healthy: %s", m.Name, m.Error)
+		}
+	}
+}
+
+func TestClusterFailoverKeepsLeases(t *testing.T) {
+	ctx := context.Background()
+	c := mustStartCluster(t, 3)
+	dec, err := c.decider(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.addLicense(dec, "cad", 2)
+	held, err := clusterCheckout(ctx, c.client(dec), "cad", "held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.kill(dec) // in process this takes about a second; kill -9 takes none
+	killed := time.Now()
+	t.Logf("killed node %d in %v", dec, killed.Sub(start).Round(time.Millisecond))
+	other := (dec + 1) % 3
+	var second httpapi.LeaseResponse
+	err = retry(10*time.Second, func() (err error) {
+		second, err = clusterCheckout(ctx, c.client(other), "cad", "after-failover")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("checkout through node %d after killing node %d: %v", other, dec, err)
+	}
+	failover := time.Since(killed)
+	t.Logf("failover took %v", failover.Round(time.Millisecond))
+	if failover > 5*time.Second {
+		t.Errorf("failover took %v, want at most 5s", failover)
+	}
+	leases, err := c.client(other).Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leases) != 2 {
+		t.Fatalf("after failover: %d leases, want the held one and the new one", len(leases))
+	}
+	if _, err := clusterCheckout(ctx, c.client(other), "cad", "third"); usher.ErrorCode(err) != usher.ENoSeats {
+		t.Fatalf("checkout beyond 2 seats after failover: got %v, want %s", err, usher.ENoSeats)
+	}
+	if _, err := c.client(other).Heartbeat(ctx, held.ID); err != nil {
+		t.Fatalf("heartbeat of the lease held before the failover: %v", err)
+	}
+	// The killed node rejoins and serves again.
+	if err := c.start(dec); err != nil {
+		t.Fatalf("restart node %d: %v", dec, err)
+	}
+	err = retry(10*time.Second, func() error { return c.client(dec).Release(ctx, second.ID) })
+	if err != nil {
+		t.Fatalf("release through the restarted node: %v", err)
+	}
+}

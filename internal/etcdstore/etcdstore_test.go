@@ -1,0 +1,121 @@
+package etcdstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/etcdstore"
+	"github.com/usher-lm/usher/internal/etcdtest"
+	"github.com/usher-lm/usher/internal/storetest"
+)
+
+func TestMain(m *testing.M) {
+	etcdtest.VerifyNoLeaks(m)
+}
+
+// conformance runs the store suite on cli, each test under its own
+// cluster name so that tests share one etcd.
+func conformance(t *testing.T, cli *clientv3.Client) {
+	n := 0
+	storetest.Run(t, func(t *testing.T) func() usher.Store {
+		n++
+		cluster := fmt.Sprintf("conformance-%d-%d", time.Now().UnixNano(), n)
+		return func() usher.Store { return etcdstore.New(cli, etcdstore.Options{Cluster: cluster}) }
+	})
+}
+
+func TestConformanceEmbedded(t *testing.T) {
+	c := etcdtest.MustStartCluster(t, 1)
+	conformance(t, c.Client("n1"))
+}
+
+func TestConformanceExternal(t *testing.T) {
+	url := etcdtest.StartExternal(t)
+	conformance(t, etcdtest.MustClient(t, []string{url}))
+}
+
+func TestFenceRefusesWritesAfterLosingTheKey(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.MustStartCluster(t, 1)
+	cli := c.Client("n1")
+	const key = "/usher/fence/election/me"
+	put, err := cli.Put(ctx, key, "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures []error
+	s := etcdstore.New(cli, etcdstore.Options{
+		Cluster:   "fence",
+		Fence:     &etcdstore.Fence{Key: key, Revision: put.Header.Revision},
+		OnFailure: func(err error) { failures = append(failures, err) },
+	})
+	defer s.Close()
+	if err := s.PutLease(ctx, usher.Lease{ID: "ls_1", Feature: "cad", Client: usher.Client{ID: "a"}}); err != nil {
+		t.Fatalf("PutLease while holding the key: %v", err)
+	}
+	if _, err := cli.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	err = s.PutLease(ctx, usher.Lease{ID: "ls_2", Feature: "cad", Client: usher.Client{ID: "b"}})
+	if !etcdstore.IsFenced(err) || usher.ErrorCode(err) != usher.EUnavailable {
+		t.Fatalf("PutLease after losing the key: got %v, want the fenced error", err)
+	}
+	if len(failures) != 1 || !errors.Is(failures[0], etcdstore.ErrFenced) {
+		t.Fatalf("OnFailure got %v, want one fenced error", failures)
+	}
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Leases) != 1 || snap.Leases[0].ID != "ls_1" {
+		t.Fatalf("stored leases %+v, want only ls_1", snap.Leases)
+	}
+}
+
+func TestHistoryAppendReadTrim(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.MustStartCluster(t, 1)
+	s := etcdstore.New(c.Client("n1"), etcdstore.Options{Cluster: "history"})
+	defer s.Close()
+	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		if err := s.Append(ctx, "audit", etcdstore.Record{Time: base.Add(time.Duration(i) * time.Minute), Data: []byte(fmt.Sprint(i))}); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+	got, err := s.History(ctx, "audit", base.Add(2*time.Minute), base.Add(5*time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || string(got[0].Data) != "2" || !got[2].Time.Equal(base.Add(4*time.Minute)) {
+		t.Fatalf("History got %d records starting %q, want 3 records 2..4", len(got), got)
+	}
+	n, err := s.Trim(ctx, "audit", base.Add(7*time.Minute))
+	if err != nil || n != 7 {
+		t.Fatalf("Trim: deleted %d, err %v; want 7 and no error", n, err)
+	}
+	got, err = s.History(ctx, "audit", time.Time{}, time.Time{}, 2)
+	if err != nil || len(got) != 2 || string(got[0].Data) != "7" {
+		t.Fatalf("after Trim got %v, %v; want the 2 oldest of 7..9", got, err)
+	}
+}
+
+func TestRuntimeConfig(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.MustStartCluster(t, 1)
+	s := etcdstore.New(c.Client("n1"), etcdstore.Options{Cluster: "config"})
+	defer s.Close()
+	if err := s.PutConfig(ctx, "keepalive_timeout", []byte("60s")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Config(ctx)
+	if err != nil || string(got["keepalive_timeout"]) != "60s" {
+		t.Fatalf("Config got %q, %v; want keepalive_timeout=60s", got, err)
+	}
+}
