@@ -38,6 +38,7 @@ func (f FeatureStatus) Free() int {
 // pool is every grant of one feature, across licenses. Grants stack: the
 // seats of all grants active at a moment add up.
 type pool struct {
+	name   string
 	grants []Grant
 }
 
@@ -134,7 +135,7 @@ func buildPools(licenses map[string]*License) map[string]*pool {
 		for _, g := range l.Grants {
 			p := pools[g.Feature]
 			if p == nil {
-				p = &pool{}
+				p = &pool{name: g.Feature}
 				pools[g.Feature] = p
 			}
 			p.grants = append(p.grants, g)

@@ -58,49 +58,42 @@ type Ledger struct {
 
 type clientKey struct{ feature, client string }
 
-// entry is a lease as the ledger tracks it. Its fields are guarded by the
-// ledger's lock, except that err is written once before durable closes.
+// entry is a lease as the ledger tracks it, guarded by the ledger's lock.
 type entry struct {
-	lease Lease
-	// durable is closed once the lease is stored, or storing failed; it is
-	// nil once the lease is known to be stored, so that a million held
-	// leases do not each keep a channel.
-	durable      chan struct{}
-	err          error  // set before durable closes if storing failed
-	releasing    bool   // a deletion is under way; the seat still counts
-	prev, next   *entry // in the ledger's expiry list
-	pprev, pnext *entry // in its feature's pending list while being stored
+	lease      Lease
+	releasing  bool   // a deletion is under way; the seat still counts
+	prev, next *entry // in the ledger's expiry list
+	// storing is set while the lease is being stored, and stays set if
+	// storing failed; it is nil once the lease is stored, so that a
+	// million held leases keep nothing of it.
+	storing *storing
+}
+
+// storing is the state of a lease's first write.
+type storing struct {
+	done       chan struct{} // closed when the write ended
+	err        error         // set before done closes if the write failed
+	prev, next *entry        // in the feature's pending list until done
 }
 
 func (e *entry) key() clientKey { return clientKey{e.lease.Feature, e.lease.Client.ID} }
 
-// isDurableLocked reports whether e is stored, dropping its channel once
-// it is.
+// isDurableLocked reports whether e is stored.
 func (e *entry) isDurableLocked() bool {
-	if e.durable == nil {
-		return true
-	}
-	select {
-	case <-e.durable:
-		if e.err == nil {
-			e.durable = nil
-			return true
-		}
-	default:
-	}
-	return false
+	return e.storing == nil
 }
 
 // waitDurable blocks until e is stored, or storing failed, and returns the
 // failure.
 func (l *Ledger) waitDurable(e *entry) error {
 	l.mu.Lock()
-	ch := e.durable
+	st := e.storing
 	l.mu.Unlock()
-	if ch != nil {
-		<-ch
+	if st == nil {
+		return nil
 	}
-	return e.err
+	<-st.done
+	return st.err
 }
 
 // OpenLedger loads the stored state and returns a ledger serving it. Every
@@ -280,10 +273,10 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	}
 	e := &entry{
 		lease: Lease{
-			ID: NewLeaseID(), Feature: req.Feature, Client: req.Client,
+			ID: NewLeaseID(), Feature: p.name, Client: req.Client, // p.name: one copy of the name for all leases
 			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive),
 		},
-		durable: make(chan struct{}),
+		storing: &storing{done: make(chan struct{})},
 	}
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
@@ -297,40 +290,40 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 // feature that are still being stored.
 func (l *Ledger) pendingChannelsLocked(feature string) []chan struct{} {
 	var out []chan struct{}
-	for e := l.pending[feature]; e != nil; e = e.pnext {
-		out = append(out, e.durable)
+	for e := l.pending[feature]; e != nil; e = e.storing.next {
+		out = append(out, e.storing.done)
 	}
 	return out
 }
 
 func (l *Ledger) addPendingLocked(e *entry) {
-	f := e.lease.Feature
-	e.pnext = l.pending[f]
-	if e.pnext != nil {
-		e.pnext.pprev = e
+	f, st := e.lease.Feature, e.storing
+	st.next = l.pending[f]
+	if st.next != nil {
+		st.next.storing.prev = e
 	}
 	l.pending[f] = e
 }
 
 // settleLocked takes e off its feature's pending list once storing it
-// ended, and drops its channel if it was stored.
+// ended, and forgets the write if it succeeded.
 func (l *Ledger) settleLocked(e *entry) {
-	f := e.lease.Feature
-	if e.pprev != nil {
-		e.pprev.pnext = e.pnext
+	f, st := e.lease.Feature, e.storing
+	if st.prev != nil {
+		st.prev.storing.next = st.next
 	} else if l.pending[f] == e {
-		if e.pnext != nil {
-			l.pending[f] = e.pnext
+		if st.next != nil {
+			l.pending[f] = st.next
 		} else {
 			delete(l.pending, f)
 		}
 	}
-	if e.pnext != nil {
-		e.pnext.pprev = e.pprev
+	if st.next != nil {
+		st.next.storing.prev = st.prev
 	}
-	e.pprev, e.pnext = nil, nil
-	if e.err == nil {
-		e.durable = nil
+	st.prev, st.next = nil, nil
+	if st.err == nil {
+		e.storing = nil
 	}
 }
 
@@ -338,14 +331,14 @@ func (l *Ledger) settleLocked(e *entry) {
 // seat back if storing fails. The write is not cancelled with the request:
 // once queued it completes either way, and memory follows the outcome.
 func (l *Ledger) persist(e *entry) (Lease, error) {
-	durable, lease := e.durable, e.lease // nobody else knows e before durable closes
+	st, lease := e.storing, e.lease // nobody else knows e before the write ends
 	err := l.store.PutLease(context.Background(), lease)
 	l.mu.Lock()
 	if err != nil {
-		e.err = err
+		st.err = err
 		l.removeLocked(e)
 	}
-	close(durable)
+	close(st.done)
 	l.settleLocked(e)
 	l.mu.Unlock()
 	if err != nil {
@@ -360,7 +353,6 @@ func (l *Ledger) touchLocked(e *entry, now time.Time) {
 	e.lease.LastHeartbeat = now
 	e.lease.ExpiresAt = now.Add(l.keepalive)
 	l.expiry.moveToBack(e)
-	e.isDurableLocked() // drops the channel of a stored lease
 }
 
 // removeLocked forgets a lease whose deletion is durable (or whose storing
