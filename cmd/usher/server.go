@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 
 	"github.com/usher-lm/usher/internal/daemon"
 )
+
+// serverGCPercent is the server's garbage collection target unless GOGC
+// is set.
+const serverGCPercent = 50
 
 // cmdServer runs the server until SIGINT or SIGTERM.
 func cmdServer(ctx context.Context, e *env, args []string) error {
@@ -25,6 +30,13 @@ func cmdServer(ctx context.Context, e *env, args []string) error {
 	cfg, err := loadServerConfig(e, "server", args)
 	if err != nil {
 		return err
+	}
+	if e.getenv("GOGC") == "" {
+		// Most of a busy server's memory is its leases, which live long:
+		// collecting at half the live heap, not all of it, keeps a million
+		// leases under 1 GiB for no throughput measurable here (see
+		// docs/benchmarks.md). GOGC set in the environment wins.
+		debug.SetGCPercent(serverGCPercent)
 	}
 	logger := daemon.NewLogger(cfg, e.stderr)
 	defer logger.Close()
