@@ -27,7 +27,7 @@ const (
 	// EventReacquired: the client checked out Feature again, as LeaseID.
 	EventReacquired EventType = "reacquired"
 	// EventLost: the seat of Feature is lost for good, for the reason in
-	// Err; the lease's Done channel is closed.
+	// Err; the lease's Done channel closes right after it is reported.
 	EventLost EventType = "lost"
 	// EventReleased: LeaseID was given back.
 	EventReleased EventType = "released"

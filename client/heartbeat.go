@@ -102,6 +102,7 @@ func (l *Lease) lose(err error) {
 	}
 	l.ended = true
 	l.mu.Unlock()
-	l.end(err)
+	// Report before Done closes, so that whoever sees Done has the event.
 	l.c.emit(Event{Type: EventLost, Feature: l.feature, LeaseID: l.ID(), Err: err})
+	l.end(err)
 }
