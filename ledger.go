@@ -60,8 +60,10 @@ type clientKey struct{ feature, client string }
 
 // entry is a lease as the ledger tracks it, guarded by the ledger's lock.
 type entry struct {
-	lease      Lease
-	releasing  bool   // a deletion is under way; the seat still counts
+	lease Lease
+	// ending is set while a deletion is under way (the seat still counts)
+	// and closed when it ended, whether it succeeded or not.
+	ending     chan struct{}
 	prev, next *entry // in the ledger's expiry list
 	// storing is set while the lease is being stored, and stays set if
 	// storing failed; it is nil once the lease is stored, so that a
@@ -195,7 +197,7 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	}
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
-		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && !e.releasing {
+		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && e.ending == nil {
 			l.mu.Unlock()
 			lease, ok, err := l.rejoin(e)
 			if ok || err != nil || attempt > 3 {
@@ -242,7 +244,7 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.leases[e.lease.ID] != e || e.releasing {
+	if l.leases[e.lease.ID] != e || e.ending != nil {
 		return Lease{}, false, nil
 	}
 	now := l.now()
@@ -382,7 +384,7 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string) (Lease, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.leases[id]
-	if e == nil || e.releasing {
+	if e == nil || e.ending != nil {
 		return Lease{}, leaseNotFound(id)
 	}
 	now := l.now()
@@ -423,11 +425,21 @@ func (l *Ledger) featureExpiredLocked(feature string, now time.Time) bool {
 func (l *Ledger) Release(ctx context.Context, id string, kicked bool) error {
 	l.mu.Lock()
 	e := l.leases[id]
-	if e == nil || e.releasing {
+	for e != nil && e.ending != nil {
+		// Another release (a retry, the sweeper) is under way: its outcome
+		// is this one's. If it fails, the lease is still held, and this
+		// call must not say otherwise.
+		ch := e.ending
+		l.mu.Unlock()
+		<-ch
+		l.mu.Lock()
+		e = l.leases[id]
+	}
+	if e == nil {
 		l.mu.Unlock()
 		return leaseNotFound(id)
 	}
-	e.releasing = true
+	e.ending = make(chan struct{})
 	l.mu.Unlock()
 	ended, err := l.end(ctx, []*entry{e})
 	if err != nil {
@@ -444,31 +456,34 @@ func (l *Ledger) Release(ctx context.Context, id string, kicked bool) error {
 	return nil
 }
 
-// end deletes leases already marked releasing and frees their seats. It
+// end deletes leases already marked as ending and frees their seats. It
 // skips leases whose checkout failed to store, and returns those it ended.
+// A lease whose deletion failed is held as before.
 func (l *Ledger) end(ctx context.Context, es []*entry) ([]Lease, error) {
 	ids := make([]string, 0, len(es))
-	live := es[:0]
+	live := make([]*entry, 0, len(es))
 	for _, e := range es {
 		if l.waitDurable(e) == nil {
 			ids = append(ids, e.lease.ID)
 			live = append(live, e)
 		}
 	}
-	if len(ids) == 0 {
-		return nil, nil
+	var err error
+	if len(ids) > 0 {
+		err = l.store.DeleteLeases(context.WithoutCancel(ctx), ids)
 	}
-	err := l.store.DeleteLeases(context.WithoutCancel(ctx), ids)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ended := make([]Lease, 0, len(live))
 	for _, e := range live {
-		if err != nil {
-			e.releasing = false
-			continue
+		if err == nil {
+			ended = append(ended, e.lease)
+			l.removeLocked(e)
 		}
-		ended = append(ended, e.lease)
-		l.removeLocked(e)
+	}
+	for _, e := range es {
+		close(e.ending)
+		e.ending = nil
 	}
 	return ended, err
 }
@@ -485,8 +500,8 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 	}
 	var victims []*entry
 	take := func(e *entry) {
-		if !e.releasing && e.isDurableLocked() {
-			e.releasing = true
+		if e.ending == nil && e.isDurableLocked() {
+			e.ending = make(chan struct{})
 			victims = append(victims, e)
 		}
 	}

@@ -23,6 +23,9 @@ type memStore struct {
 	licenses map[string][]byte
 	leases   map[string]usher.Lease
 	fail     error
+	// gate, if set, holds DeleteLeases until it is closed; entered is
+	// told when a call waits at it.
+	gate, entered chan struct{}
 }
 
 func newMemStore() *memStore {
@@ -74,6 +77,12 @@ func (m *memStore) PutLease(_ context.Context, l usher.Lease) error {
 
 func (m *memStore) DeleteLeases(_ context.Context, ids []string) error {
 	m.mu.Lock()
+	if gate := m.gate; gate != nil {
+		m.mu.Unlock()
+		m.entered <- struct{}{}
+		<-gate
+		m.mu.Lock()
+	}
 	defer m.mu.Unlock()
 	if m.fail != nil {
 		return m.fail
@@ -643,5 +652,41 @@ func TestReclaimTakesOnlyTheSilent(t *testing.T) {
 		if i%2 == 1 {
 			t.Fatalf("lease of client %d reclaimed although it beat", i)
 		}
+	}
+}
+
+// TestReleaseDuringReleaseSharesItsOutcome: a retried release that
+// arrives while the first is being stored must not report the lease gone
+// when the first fails and the lease is still held.
+func TestReleaseDuringReleaseSharesItsOutcome(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "cad", Seats: 1})
+	l := f.mustCheckout("cad", "a")
+	f.store.mu.Lock()
+	f.store.fail = errors.New("lost the store")
+	f.store.gate, f.store.entered = make(chan struct{}), make(chan struct{}, 2)
+	f.store.mu.Unlock()
+	first := make(chan error, 1)
+	go func() { first <- f.ledger.Release(ctx, l.ID, false) }()
+	<-f.store.entered // the first release is being stored
+	second := make(chan error, 1)
+	go func() { second <- f.ledger.Release(ctx, l.ID, false) }()
+	f.store.mu.Lock()
+	close(f.store.gate) // both fail now
+	f.store.gate = nil
+	f.store.mu.Unlock()
+	if err := <-first; err == nil {
+		t.Fatal("first release succeeded although the store failed")
+	}
+	if err := <-second; err == nil || usher.ErrorCode(err) == usher.ELeaseNotFound {
+		t.Fatalf("second release = %v, want the store's failure: the lease is still held", err)
+	}
+	if _, err := f.ledger.Heartbeat(ctx, l.ID); err != nil {
+		t.Fatalf("lease lost after failed releases: %v", err)
+	}
+	f.store.setFail(nil)
+	if err := f.ledger.Release(ctx, l.ID, false); err != nil {
+		t.Fatal(err)
 	}
 }

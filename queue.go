@@ -58,7 +58,7 @@ func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
 	q := l.queues[feature]
 	for q != nil && q.Len() > 0 {
 		w := q.Front().Value.(*waiter)
-		if e := l.byClient[clientKey{feature, w.req.Client.ID}]; e != nil && !e.releasing {
+		if e := l.byClient[clientKey{feature, w.req.Client.ID}]; e != nil && e.ending == nil {
 			l.dequeueLocked(w)
 			w.granted <- queueGrant{e: e}
 			continue
