@@ -39,22 +39,30 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 func (a *adminFlags) client(e *env) (*httpapi.Client, error) {
 	server := firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer)
 	server, _, _ = strings.Cut(server, ",") // the SDK's list form: the CLI uses the first
-	token := firstNonEmpty(a.token, e.getenv("USHER_TOKEN"))
+	token, source := a.token, "--token"
+	if token == "" {
+		token, source = e.getenv("USHER_TOKEN"), "USHER_TOKEN"
+	}
 	if token == "" && a.data == "" {
-		token = storedLogin(e, server)
+		token, source = storedLogin(e, server), "the login saved by usher login"
 	}
 	if token == "" {
 		dir := a.data
 		if dir == "" {
 			dir = daemon.DevDataDir()
 		}
-		data, err := os.ReadFile(filepath.Join(dir, daemon.TokenFile))
+		path := filepath.Join(dir, daemon.TokenFile)
+		data, err := os.ReadFile(path)
 		if err != nil && a.data != "" {
 			return nil, fmt.Errorf("read admin token: %w", err)
 		}
-		token = strings.TrimSpace(string(data))
+		token, source = strings.TrimSpace(string(data)), path
+		if a.data == "" {
+			source += ", dev mode's data directory; give --data, --token or USHER_TOKEN for another server"
+		}
 	}
 	c := httpapi.NewClient(server, token)
+	c.TokenSource = source
 	return c, a.configureTLS(e, c)
 }
 

@@ -144,7 +144,7 @@ func printBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
 		fmt.Fprintln(e.stderr)
 		return
 	}
-	fmt.Fprintf(e.stderr, "Dev mode: throwaway vendor key and a demo license (feature %q, %d seats) in %s\n\nTry:\n", daemon.DevFeature, daemon.DevSeats, cfg.Data)
+	fmt.Fprintf(e.stderr, "Dev mode: a dev vendor key and a demo license (feature %q, %d seats), kept in %s between runs: delete it for a fresh start\n\nTry:\n", daemon.DevFeature, daemon.DevSeats, cfg.Data)
 	fmt.Fprintf(e.stderr, "  curl -s %s/v1/features\n", url)
 	fmt.Fprintf(e.stderr, "  curl -s -X POST %s/v1/leases -d '{\"feature\":\"%s\",\"client\":{\"id\":\"try-1\",\"user\":\"me\"}}'\n", url, daemon.DevFeature)
 	fmt.Fprintf(e.stderr, "  curl -s -H \"Authorization: Bearer $(cat %s)\" %s/v1/leases\n\n", d.TokenPath(), url)

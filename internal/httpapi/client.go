@@ -18,6 +18,9 @@ type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:7420
 	Token   string // admin token, sent as a bearer token when set
 	HTTP    *http.Client
+	// TokenSource, if set, says where Token came from; a refused token's
+	// error names it, so that a stale one is easy to find.
+	TokenSource string
 }
 
 // NewClient returns a client for the server at base, which may omit the
@@ -52,7 +55,13 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 		return resp.StatusCode, fmt.Errorf("read response: %w", err)
 	}
 	if resp.StatusCode >= 400 {
-		return resp.StatusCode, decodeError(resp.StatusCode, data)
+		err := decodeError(resp.StatusCode, data)
+		if resp.StatusCode == http.StatusUnauthorized && c.Token != "" && c.TokenSource != "" {
+			if ue, ok := err.(*usher.Error); ok {
+				ue.Message += " (the token sent came from " + c.TokenSource + ")"
+			}
+		}
+		return resp.StatusCode, err
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
