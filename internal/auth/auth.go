@@ -128,21 +128,35 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	users, err := cfg.Store.Users(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load users: %w", err)
+	if err := a.Reload(ctx); err != nil {
+		return nil, err
 	}
+	return a, nil
+}
+
+// Reload reads users and tokens from the store again: in a cluster, others
+// may have changed them while this node did not decide.
+func (a *Authority) Reload(ctx context.Context) error {
+	a.write.Lock()
+	defer a.write.Unlock()
+	users, err := a.cfg.Store.Users(ctx)
+	if err != nil {
+		return fmt.Errorf("load users: %w", err)
+	}
+	tokens, err := a.cfg.Store.Tokens(ctx)
+	if err != nil {
+		return fmt.Errorf("load API tokens: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.users, a.tokens, a.clientTokens = make(map[string]User, len(users)), make(map[string]Token, len(tokens)), 0
 	for _, u := range users {
 		a.users[u.Name] = u
-	}
-	tokens, err := cfg.Store.Tokens(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load API tokens: %w", err)
 	}
 	for _, t := range tokens {
 		a.addTokenLocked(t)
 	}
-	return a, nil
+	return nil
 }
 
 // Bootstrap creates the user BootstrapUser with role admin and a random

@@ -31,8 +31,15 @@ func (d *Daemon) openAuth(ctx context.Context, adminToken string, now func() tim
 	if err != nil {
 		return nil, fmt.Errorf("login signing key: %w", err)
 	}
+	var store auth.Store = d.store
+	if d.shared != nil { // a cluster: every node accepts every node's logins
+		store = d.shared
+		if key, err = d.shared.Secret(ctx, "login_signing_key", key); err != nil {
+			return nil, err
+		}
+	}
 	a, err := auth.Open(ctx, auth.Config{
-		Store: d.store, SigningKey: []byte(key), AdminToken: adminToken,
+		Store: store, SigningKey: []byte(key), AdminToken: adminToken,
 		ClientPassword: d.cfg.ClientPassword, TokenTTL: time.Duration(d.cfg.LoginTTL), Now: now,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
+	"github.com/usher-lm/usher/internal/etcdstore"
 )
 
 // ClusterMode reports whether the configuration asks for a cluster: an
@@ -130,6 +131,7 @@ func (d *Daemon) joinCluster(ctx context.Context, token string) (string, error) 
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	d.shared = etcdstore.NewShared(d.etcd, cfg.clusterName())
 	shared, err := cluster.SharedToken(cctx, d.etcd, cfg.clusterName(), token)
 	if err != nil {
 		return "", fmt.Errorf("%w: check that etcd at %v is up and reachable", err, endpoints)

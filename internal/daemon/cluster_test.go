@@ -274,3 +274,38 @@ func TestClusterFailoverKeepsLeases(t *testing.T) {
 		t.Fatalf("release through the restarted node: %v", err)
 	}
 }
+
+// TestClusterSharesUsersAndTokens: users, API tokens and logins live in
+// etcd, so they keep working when another node decides.
+func TestClusterSharesUsersAndTokens(t *testing.T) {
+	ctx := context.Background()
+	c := mustStartCluster(t, 3)
+	dec, err := c.decider(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := (dec + 1) % 3
+	admin := c.client(other) // forwarded to the decider
+	tok, err := admin.CreateToken(ctx, "grafana", "monitor")
+	if err != nil {
+		t.Fatalf("create token: %v", err)
+	}
+	if _, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "ops", Password: "a long enough password", Role: "monitor"}); err != nil {
+		t.Fatalf("add user: %v", err)
+	}
+	anon := c.client(other)
+	anon.Token = ""
+	login, err := anon.Login(ctx, "ops", "a long enough password")
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	c.kill(dec)
+	for name, secret := range map[string]string{"API token": tok.Token, "login": login.Token} {
+		cl := c.client(other)
+		cl.Token = secret
+		err := retry(10*time.Second, func() error { _, err := cl.Leases(ctx); return err })
+		if err != nil {
+			t.Errorf("%s after the deciding node died: %v", name, err)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
+	"github.com/usher-lm/usher/internal/etcdstore"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
@@ -36,9 +37,10 @@ type Daemon struct {
 	logger    *slog.Logger
 	store     *sqlite.Store
 	ledger    *usher.Ledger
-	member    *cluster.Member  // cluster mode with embedded etcd
-	etcd      *clientv3.Client // cluster mode
-	node      *cluster.Node    // cluster mode
+	member    *cluster.Member   // cluster mode with embedded etcd
+	etcd      *clientv3.Client  // cluster mode
+	shared    *etcdstore.Shared // cluster mode: users, API tokens, settings
+	node      *cluster.Node     // cluster mode
 	servers   []*http.Server
 	listeners []net.Listener
 	tls       *tls.Config // nil: plain HTTP
@@ -91,20 +93,22 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 			d.Close()
 		}
 	}()
-	// The local store keeps leases in single-node mode; in both modes it
-	// keeps this node's users, API tokens and runtime settings.
+	// The local store keeps leases, users, API tokens and runtime
+	// settings of a single node. In a cluster, etcd keeps them all.
 	if d.store, err = sqlite.Open(cfg.Data); err != nil {
 		return nil, err
 	}
-	if err := d.openObservability(ctx, d.store); err != nil {
-		return nil, err
-	}
-	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version})
+	var settings SettingsStore = d.store
 	if cfg.ClusterMode() {
 		if token, err = d.joinCluster(ctx, token); err != nil {
 			return nil, err
 		}
+		settings = d.shared
 	}
+	if err := d.openObservability(ctx, settings); err != nil {
+		return nil, err
+	}
+	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version})
 	authority, err := d.openAuth(ctx, token, opts.Now)
 	if err != nil {
 		return nil, err
@@ -113,6 +117,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		return nil, err
 	}
 	newAPI := func(led *usher.Ledger) http.Handler {
+		if cfg.ClusterMode() {
+			// This node starts to decide: take the users and tokens
+			// that others changed meanwhile.
+			if err := authority.Reload(d.ctx); err != nil {
+				d.logger.Error("reload users and API tokens from etcd", "err", err)
+			}
+		}
 		return d.metrics.InstrumentHandler(httpapi.NewServer(d.apiConfig(led, authority, opts.Now)))
 	}
 	if cfg.ClusterMode() {
