@@ -31,7 +31,7 @@ type Config struct {
 	URL      string           // where other nodes reach this node's API
 	Client   *clientv3.Client // connected to the cluster's etcd
 	Keyring  *usher.Keyring
-	// AdminToken is the cluster's shared admin token (see SharedToken); it
+	// AdminToken is the cluster's shared admin token (etcdstore.Shared); it
 	// guards the cluster status.
 	AdminToken string
 	// NewAPI builds the HTTP API over the ledger of a term; default the
@@ -286,28 +286,6 @@ func (n *Node) decider(ctx context.Context) (leaderValue, bool, error) {
 		return leaderValue{}, false, fmt.Errorf("election value: %w", err)
 	}
 	return v, true, nil
-}
-
-// SharedToken returns the cluster's admin token: the one stored in etcd,
-// or local if none is stored yet (which it then stores), so that every
-// node accepts the same token.
-func SharedToken(ctx context.Context, cli *clientv3.Client, cluster, local string) (string, error) {
-	key := etcdstore.Prefix(cluster) + "admin_token"
-	resp, err := cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, local)).
-		Else(clientv3.OpGet(key)).Commit()
-	if err != nil {
-		return "", fmt.Errorf("read the cluster's admin token from etcd: %w", err)
-	}
-	if resp.Succeeded {
-		return local, nil
-	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 {
-		return "", errors.New("the cluster's admin token vanished from etcd while reading it: retry")
-	}
-	return string(kvs[0].Value), nil
 }
 
 // handOffRaftLeadership moves raft leadership from the local etcd member

@@ -132,7 +132,8 @@ func (d *Daemon) joinCluster(ctx context.Context, token string) (string, error) 
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	d.shared = etcdstore.NewShared(d.etcd, cfg.clusterName())
-	shared, err := cluster.SharedToken(cctx, d.etcd, cfg.clusterName(), token)
+	// Every node ends up with the first node's admin token.
+	shared, err := d.shared.Secret(cctx, "admin_token", token)
 	if err != nil {
 		return "", fmt.Errorf("%w: check that etcd at %v is up and reachable", err, endpoints)
 	}
