@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,9 +32,25 @@ type testCluster struct {
 }
 
 // mustStartCluster starts n nodes at once (a member serves only once a
-// majority is up) and closes them when the test ends.
+// majority is up) and closes them when the test ends. A port taken by
+// someone else between choosing and binding it gets a new set of ports.
 func mustStartCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		c, err := startCluster(t, n)
+		if err == nil {
+			t.Cleanup(c.close)
+			return c
+		}
+		c.close()
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("starting the cluster again with other ports: %v", err)
+	}
+}
+
+func startCluster(t testing.TB, n int) (*testCluster, error) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	pubPEM, _ := usher.MarshalPublicKey(pub)
 	pubPath := filepath.Join(t.TempDir(), "vendor.pub")
@@ -42,16 +59,18 @@ func mustStartCluster(t testing.TB, n int) *testCluster {
 	}
 	c := &testCluster{t: t, priv: priv, vendorKey: []string{pubPath}, daemons: make([]*daemon.Daemon, n)}
 	var peers []string
+	all := etcdtest.FreePorts(t, 3*n)
 	for i := range n {
 		cfg := daemon.DefaultConfig()
 		cfg.Data = t.TempDir()
 		cfg.VendorKey = []string{pubPath}
 		cfg.KeepaliveScanInterval = daemon.Duration(time.Second)
-		cfg.Listen = []string{fmt.Sprintf("127.0.0.1:%d", etcdtest.FreePort(t))}
+		ports := all[3*i : 3*i+3]
+		cfg.Listen = []string{fmt.Sprintf("127.0.0.1:%d", ports[0])}
 		cfg.ClusterName = "test"
 		cfg.NodeName = etcdtest.MemberName(i)
-		cfg.PeerListen = fmt.Sprintf("127.0.0.1:%d", etcdtest.FreePort(t))
-		cfg.EtcdClientListen = fmt.Sprintf("127.0.0.1:%d", etcdtest.FreePort(t))
+		cfg.PeerListen = fmt.Sprintf("127.0.0.1:%d", ports[1])
+		cfg.EtcdClientListen = fmt.Sprintf("127.0.0.1:%d", ports[2])
 		peers = append(peers, cfg.NodeName+"=http://"+cfg.PeerListen)
 		c.configs = append(c.configs, cfg)
 	}
@@ -65,13 +84,11 @@ func mustStartCluster(t testing.TB, n int) *testCluster {
 	for i := range n {
 		go func() { errs <- c.start(i) }()
 	}
+	var err error
 	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+		err = errors.Join(err, <-errs)
 	}
-	t.Cleanup(c.close)
-	return c
+	return c, err
 }
 
 func (c *testCluster) start(i int) error {
