@@ -22,17 +22,6 @@ import (
 	"github.com/usher-lm/usher/internal/cluster"
 )
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // FreePorts returns n distinct loopback ports that were free a moment ago:
 // all are held open until the last is chosen, so none repeats.
 func FreePorts(tb testing.TB, n int) []int {
@@ -69,13 +58,14 @@ func MemberName(i int) string { return fmt.Sprintf("n%d", i+1) }
 func MustStartCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
 	c := &Cluster{tb: tb, Name: "test", Peers: map[string]string{}, configs: map[string]cluster.MemberConfig{}, members: map[string]*cluster.Member{}}
+	ports := FreePorts(tb, 2*n)
 	for i := range n {
 		name := MemberName(i)
-		peer := fmt.Sprintf("127.0.0.1:%d", FreePort(tb))
+		peer := fmt.Sprintf("127.0.0.1:%d", ports[2*i])
 		c.Peers[name] = "http://" + peer
 		c.configs[name] = cluster.MemberConfig{
 			Name: name, Dir: filepath.Join(tb.TempDir(), "etcd"), Cluster: c.Name, PeerListen: peer,
-			ClientURL: fmt.Sprintf("http://127.0.0.1:%d", FreePort(tb)),
+			ClientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 			Peers:     c.Peers, TickMs: 50, ElectionMs: 500,
 		}
 	}
@@ -174,8 +164,9 @@ func StartExternal(tb testing.TB) string {
 	tb.Helper()
 	bin := EtcdBinary(tb)
 	dir := tb.TempDir()
-	client := fmt.Sprintf("http://127.0.0.1:%d", FreePort(tb))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", FreePort(tb))
+	ports := FreePorts(tb, 2)
+	client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	cmd := exec.Command(bin, "--name", "ext", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
