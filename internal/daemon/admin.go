@@ -45,8 +45,8 @@ type runtimeState struct {
 
 	now     func() time.Time
 	started time.Time
-	ledger  atomic.Pointer[usher.Ledger] // for samplers started before the ledger
-	node    atomic.Pointer[cluster.Node] // the same, in cluster mode
+	ledger  atomic.Pointer[usher.Ledger] // single-node mode; atomic, as samplers start before it
+	node    atomic.Pointer[cluster.Node] // cluster mode
 	idle    atomic.Int64                 // connection timeout, a time.Duration
 	scan    chan time.Duration           // new sweeper intervals
 

@@ -161,12 +161,12 @@ func (d *Daemon) startNode(keys *usher.Keyring, token string, newAPI func(*usher
 	if cfg.Embedded() {
 		ncfg.MaxTxnOps = cluster.EmbeddedMaxTxnOps
 	}
-	var err error
-	if d.node, err = cluster.Start(ncfg); err != nil {
+	node, err := cluster.Start(ncfg)
+	if err != nil {
 		return err
 	}
-	d.rt.node.Store(d.node)
-	d.serve(d.node)
+	d.rt.node.Store(node)
+	d.serve(node)
 	return nil
 }
 
@@ -226,7 +226,7 @@ func (d *Daemon) advertiseURL() string {
 }
 
 // Node returns the cluster node, or nil in single-node mode.
-func (d *Daemon) Node() *cluster.Node { return d.node }
+func (d *Daemon) Node() *cluster.Node { return d.rt.node.Load() }
 
 // Kill stops the daemon as a crash would: the embedded etcd member stops
 // without handing over raft leadership, connections drop, and the node

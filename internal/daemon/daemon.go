@@ -36,11 +36,9 @@ type Daemon struct {
 	cfg       Config
 	logger    *slog.Logger
 	store     *sqlite.Store
-	ledger    *usher.Ledger
 	member    *cluster.Member   // cluster mode with embedded etcd
 	etcd      *clientv3.Client  // cluster mode
 	shared    *etcdstore.Shared // cluster mode: users, API tokens, settings
-	node      *cluster.Node     // cluster mode
 	servers   []*http.Server
 	listeners []net.Listener
 	tls       *tls.Config // nil: plain HTTP
@@ -133,20 +131,20 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		go d.watchShutdown()
 		return d, nil
 	}
-	d.ledger, err = usher.OpenLedger(ctx, usher.LedgerConfig{
+	led, err := usher.OpenLedger(ctx, usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(d.store), Keyring: keys, KeepaliveTimeout: time.Duration(d.cfg.KeepaliveTimeout),
 		Now: opts.Now, Logger: opts.Logger, Observer: d.observer(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	d.rt.ledger.Store(d.ledger)
+	d.rt.ledger.Store(led)
 	if cfg.Dev {
 		if err := d.addDemoLicense(ctx); err != nil {
 			return nil, fmt.Errorf("dev mode: %w", err)
 		}
 	}
-	api := newAPI(d.ledger)
+	api := newAPI(led)
 	if err := d.bind(); err != nil {
 		return nil, err
 	}
@@ -213,7 +211,7 @@ func (d *Daemon) sweep(interval time.Duration) {
 			continue
 		case <-t.C:
 		}
-		ended, err := d.ledger.Reclaim(d.ctx)
+		ended, err := d.Ledger().Reclaim(d.ctx)
 		if err != nil {
 			d.logger.Error("reclaim expired leases", "err", err)
 		}
@@ -276,8 +274,8 @@ func (d *Daemon) Close() error {
 		if d.store != nil {
 			err = errors.Join(err, d.store.Close())
 		}
-		if d.node != nil {
-			err = errors.Join(err, d.node.Close())
+		if n := d.rt.node.Load(); n != nil {
+			err = errors.Join(err, n.Close())
 		}
 		if d.etcd != nil {
 			err = errors.Join(err, d.etcd.Close())

@@ -73,7 +73,7 @@ func WriteVendorKeys(keyPath, pubPath string) error {
 // addDemoLicense loads a demo license signed with the dev key, unless
 // licenses are loaded already.
 func (d *Daemon) addDemoLicense(ctx context.Context) error {
-	if len(d.ledger.Licenses()) > 0 {
+	if len(d.Ledger().Licenses()) > 0 {
 		return nil
 	}
 	data, err := os.ReadFile(filepath.Join(d.cfg.Data, devKeyFile))
@@ -90,6 +90,6 @@ func (d *Daemon) addDemoLicense(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = d.ledger.AddLicense(ctx, text)
+	_, err = d.Ledger().AddLicense(ctx, text)
 	return err
 }
