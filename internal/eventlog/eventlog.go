@@ -1,9 +1,9 @@
 // Package eventlog keeps Usher's audit trail and usage history. It
 // receives every state change as an usher.Event (it is the ledger's
 // Observer, and the server records its own events through Record), stores
-// events in their own SQLite database in batches, fans them out to live
-// subscribers, and aggregates seats in use, checkouts and denials per
-// feature and minute.
+// events in batches in a Backend (their own SQLite database by default),
+// fans them out to live subscribers, and aggregates seats in use,
+// checkouts and denials per feature and minute.
 //
 // Observe never blocks: it hands the event to a bounded queue that one
 // writer goroutine drains. Events are derived from changes the ledger has
@@ -14,18 +14,14 @@ package eventlog
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	usher "github.com/usher-lm/usher"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Event types recorded by the server itself rather than by the ledger.
@@ -58,11 +54,14 @@ const (
 	queueStart            = 1 << 12
 	defaultTick           = time.Second
 	writeInterval         = 20 * time.Millisecond // the most an event waits to be stored and streamed
+	backendTimeout        = 5 * time.Second       // bounds one call of the writer to the backend
+	closeTimeout          = time.Second           // bounds storing what is left at Close
 )
 
-// Options configure a Log. Dir is required.
+// Options configure a Log. Dir or Backend is required.
 type Options struct {
-	Dir            string
+	Dir            string                       // the SQLite backend's directory, when Backend is nil
+	Backend        Backend                      // where events and usage are stored; the Log closes it
 	Retention      time.Duration                // events older than this are deleted; default DefaultRetention
 	UsageRetention time.Duration                // usage older than this is deleted; default DefaultUsageRetention
 	Features       func() []usher.FeatureStatus // samples seats in use; usually Ledger.Features
@@ -81,7 +80,7 @@ type Record struct {
 
 // Log is the event log. Its methods are safe for concurrent use.
 type Log struct {
-	db      *sql.DB
+	backend Backend
 	now     func() time.Time
 	logger  *slog.Logger
 	feats   func() []usher.FeatureStatus
@@ -90,6 +89,8 @@ type Log struct {
 	spare   []usher.Event // writer only: the buffer the queue gets next
 	syncs   chan chan error
 	quit    chan struct{}
+	ctx     context.Context // the writer's calls to the backend; cancelled by Close
+	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
 	closed  atomic.Bool
@@ -97,35 +98,29 @@ type Log struct {
 
 	retention      atomic.Int64 // time.Duration
 	usageRetention atomic.Int64
-	lastPrune      time.Time // writer only
-	lastID         int64     // writer only: the highest event id used
-	upto           int64     // writer only: the latest time stored, in Unix nanoseconds
-
-	inserter *inserter // writer only
+	lastPrune      time.Time     // writer only
+	held           []usher.Event // writer only: events the backend refused, to store again
+	failing        bool          // writer only: the last store failed
 
 	usage *usageAgg // writer only
 	subs  subscribers
 }
 
-// Open opens (creating if needed) the event database in opts.Dir and
-// starts the writer. Close stops it.
+// Open opens the log on opts.Backend, or on the event database in
+// opts.Dir (created if needed), and starts the writer. Close stops it.
 func Open(opts Options) (*Log, error) {
-	if opts.Dir == "" {
-		return nil, errors.New("open event log: no directory given")
-	}
-	dsn := "file:" + filepath.Join(opts.Dir, FileName) +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open event log: %w", err)
-	}
-	db.SetMaxOpenConns(3) // the writer's inserts, its other work, and one reader at a time
-	if err := createSchema(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("create event log schema in %s: %w", opts.Dir, err)
+	b := opts.Backend
+	if b == nil {
+		if opts.Dir == "" {
+			return nil, errors.New("open event log: no directory given")
+		}
+		var err error
+		if b, err = openSQLite(opts.Dir); err != nil {
+			return nil, err
+		}
 	}
 	l := &Log{
-		db: db, now: opts.Now, logger: opts.Logger, feats: opts.Features, tick: opts.Tick,
+		backend: b, now: opts.Now, logger: opts.Logger, feats: opts.Features, tick: opts.Tick,
 		queue: queue{limit: opts.Queue}, syncs: make(chan chan error),
 		quit: make(chan struct{}), usage: newUsageAgg(),
 	}
@@ -145,16 +140,9 @@ func Open(opts Options) (*Log, error) {
 	if l.tick <= 0 {
 		l.tick = defaultTick
 	}
-	if l.lastID, l.upto, err = readHighWater(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open event log: read the last event id: %w", err)
-	}
-	if l.inserter, err = openInserter(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open event log: prepare: %w", err)
-	}
 	l.SetRetention(opts.Retention, opts.UsageRetention)
 	l.subs.m = make(map[*Subscription]struct{})
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
 	go l.run()
 	return l, nil
@@ -247,15 +235,18 @@ func (l *Log) Sync(ctx context.Context) error {
 var errClosed = usher.Errorf(usher.EUnavailable, "the event log is closed: the server is shutting down")
 
 // Close stores the events still queued, flushes the usage history, ends
-// every subscription and closes the database. Safe to call twice.
+// every subscription and closes the backend. Safe to call twice. It gives
+// a backend that does not answer (etcd without a quorum) a second to
+// store what is left, then drops it.
 func (l *Log) Close() error {
 	var err error
 	l.once.Do(func() {
 		l.closed.Store(true)
+		l.cancel() // ends a call in flight; the writer then stores the rest on its own bound
 		close(l.quit)
 		l.wg.Wait()
 		l.subs.closeAll()
-		err = errors.Join(l.inserter.close(), l.db.Close())
+		err = l.backend.Close()
 	})
 	return err
 }
@@ -273,19 +264,32 @@ func (l *Log) run() {
 	for {
 		select {
 		case <-l.quit:
+			ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+			l.ctx = ctx
 			l.drain()
-			l.logErr("flush usage", l.flushUsage(true))
+			l.logErr("flush usage", l.flush(true))
+			cancel()
+			if n := len(l.held); n > 0 {
+				l.dropped.Add(uint64(n))
+				l.logger.Error("event log: events lost at shutdown: the backend refused them", "events", n)
+			}
 			return
 		case <-w.C:
 			l.drain()
 		case done := <-l.syncs:
 			l.drain()
 			l.sample()
-			done <- l.flushUsage(true)
+			err := l.flush(true)
+			if err == nil && len(l.held) > 0 {
+				err = usher.Errorf(usher.EUnavailable, "%d events could not be stored yet; the server keeps trying", len(l.held))
+			}
+			done <- err
 		case <-t.C:
 			l.drain()
 			l.sample()
-			l.logErr("flush usage", l.flushUsage(false))
+			// The current minute too, so that a node's death costs at
+			// most a tick of usage.
+			l.logErr("flush usage", l.flush(true))
 			l.prune()
 		}
 	}
@@ -297,23 +301,78 @@ func (l *Log) logErr(what string, err error) {
 	}
 }
 
-// drain stores everything queued in one transaction, counts it in the
-// usage and hands it to the subscribers.
+// drain stores everything queued (and anything the backend refused
+// before) in one batch, counts it in the usage and hands it to the
+// subscribers. A batch the backend refuses is kept and tried again at the
+// next drain, up to the queue's limit; events beyond it are dropped,
+// oldest first, and counted.
 func (l *Log) drain() {
-	batch := l.queue.take(l.spare)
-	if len(batch) > 0 {
-		first := l.lastID + 1
-		err := l.insert(batch)
-		l.logErr("store events", err)
-		for i := range batch {
-			l.usage.observe(&batch[i])
-		}
-		if err == nil {
-			l.subs.publish(batch, first)
-		}
-		clear(batch) // let go of the strings until the buffer is reused
+	taken := l.queue.take(l.spare)
+	batch := taken
+	if len(l.held) > 0 {
+		batch = append(l.held, taken...)
 	}
-	l.spare = batch
+	if len(batch) > 0 {
+		ctx, cancel := context.WithTimeout(l.ctx, backendTimeout)
+		rest, err := l.store(ctx, batch)
+		cancel()
+		switch {
+		case err != nil:
+			l.hold(rest, err)
+		case len(l.held) > 0:
+			clear(batch) // batch is held's array
+			l.held = batch[:0]
+		}
+	}
+	clear(taken) // let go of the strings until the buffer is reused
+	l.spare = taken[:0]
+}
+
+// store hands batch to the backend, counts and publishes what it stored,
+// and returns what it did not.
+func (l *Log) store(ctx context.Context, batch []usher.Event) ([]usher.Event, error) {
+	for len(batch) > 0 {
+		first, n, err := l.backend.Append(ctx, batch)
+		if err == nil && (n < 1 || n > len(batch)) {
+			err = fmt.Errorf("the event store reported %d of %d events stored", n, len(batch))
+		}
+		if err != nil {
+			return batch, err
+		}
+		if l.failing {
+			l.failing = false
+			l.logger.Info("event log: storing events again")
+		}
+		stored := batch[:n]
+		for i := range stored {
+			l.usage.observe(&stored[i])
+		}
+		l.subs.publish(stored, first)
+		batch = batch[n:]
+	}
+	return nil, nil
+}
+
+// hold keeps events the backend refused for the next drain.
+func (l *Log) hold(batch []usher.Event, err error) {
+	if !l.failing {
+		l.failing = true
+		l.logger.Error("event log: store events; keeping them to try again", "events", len(batch), "err", err)
+	}
+	l.held = append(l.held[:0], batch...) // batch may be held's own array
+	if over := len(l.held) - l.queue.limit; over > 0 {
+		l.dropped.Add(uint64(over))
+		n := copy(l.held, l.held[over:])
+		clear(l.held[n:])
+		l.held = l.held[:n]
+	}
+}
+
+// flush stores the counted usage, within the writer's bound.
+func (l *Log) flush(all bool) error {
+	ctx, cancel := context.WithTimeout(l.ctx, backendTimeout)
+	defer cancel()
+	return l.flushUsage(ctx, all)
 }
 
 // prune deletes what is older than the retention, at most once a minute.
@@ -323,20 +382,14 @@ func (l *Log) prune() {
 		return
 	}
 	l.lastPrune = now
-	l.logErr("prune", l.Prune(context.Background()))
+	ctx, cancel := context.WithTimeout(l.ctx, backendTimeout)
+	defer cancel()
+	l.logErr("prune", l.Prune(ctx))
 }
 
 // Prune deletes events and usage older than their retention now, instead
 // of waiting for the next periodic pass.
 func (l *Log) Prune(ctx context.Context) error {
 	now := l.now()
-	evCut := now.Add(-time.Duration(l.retention.Load())).UnixNano()
-	usCut := now.Add(-time.Duration(l.usageRetention.Load())).Unix()
-	if err := l.deleteBefore(ctx, evCut); err != nil {
-		return fmt.Errorf("delete old events: %w", err)
-	}
-	if _, err := l.db.ExecContext(ctx, `DELETE FROM usage WHERE minute < ?`, usCut); err != nil {
-		return fmt.Errorf("delete old usage: %w", err)
-	}
-	return nil
+	return l.backend.Prune(ctx, now.Add(-time.Duration(l.retention.Load())), now.Add(-time.Duration(l.usageRetention.Load())))
 }

@@ -161,15 +161,16 @@ func (w *inserter) insert(batch []usher.Event, first, upto int64) (int64, error)
 	return upto, err
 }
 
-// insert stores events in one transaction, numbered on from the highest id
-// used: the writer numbers them itself so that ids are known without
+// Append stores events in one transaction, numbered on from the highest
+// id used: the writer numbers them itself so that ids are known without
 // asking per row. The ids and upto advance only once the transaction has
 // committed.
-func (l *Log) insert(batch []usher.Event) error {
-	upto, err := l.inserter.insert(batch, l.lastID+1, l.upto)
+func (b *sqliteBackend) Append(_ context.Context, batch []usher.Event) (int64, int, error) {
+	first := b.lastID + 1
+	upto, err := b.inserter.insert(batch, first, b.upto)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	l.lastID, l.upto = l.lastID+int64(len(batch)), upto
-	return nil
+	b.lastID, b.upto = b.lastID+int64(len(batch)), upto
+	return first, len(batch), nil
 }

@@ -60,12 +60,17 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 	if f.Limit == 0 {
 		f.Limit = DefaultLimit
 	}
+	return l.backend.Query(ctx, f)
+}
+
+// Query implements Backend.
+func (b *sqliteBackend) Query(ctx context.Context, f Filter) ([]Record, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
 	if !f.Since.IsZero() {
 		since := f.Since.UnixNano()
-		first, err := firstIDFrom(ctx, l.db, since)
+		first, err := firstIDFrom(ctx, b.db, since)
 		if err != nil {
 			return nil, fmt.Errorf("query events: %w", err)
 		}
@@ -87,7 +92,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 			args = append(args, t)
 		}
 	}
-	latest := f.Since.IsZero() && f.AfterID == 0
+	latest := f.Latest()
 	q := "SELECT " + selectColumns + " FROM events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -98,7 +103,7 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 		q += " ORDER BY id"
 	}
 	q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	out, err := l.scan(ctx, q, args)
+	out, err := b.scan(ctx, q, args)
 	if latest {
 		slices.Reverse(out)
 	}
@@ -108,8 +113,8 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 const selectColumns = `id, time, type, IFNULL(feature, ''), IFNULL(lease_id, ''), IFNULL(client_id, ''),
 	IFNULL(user, ''), IFNULL(host, ''), IFNULL(pid, 0), IFNULL(license_id, ''), IFNULL(reason, '')`
 
-func (l *Log) scan(ctx context.Context, q string, args []any) ([]Record, error) {
-	rows, err := l.db.QueryContext(ctx, q, args...)
+func (b *sqliteBackend) scan(ctx context.Context, q string, args []any) ([]Record, error) {
+	rows, err := b.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events: %w", err)
 	}

@@ -150,16 +150,16 @@ func firstIDFrom(ctx context.Context, q *sql.DB, t int64) (int64, error) {
 // range of ids before the first whose upto reaches t. An event stored
 // after a newer one and older than t by less than the gap between them
 // goes with the next pass. The highest id deleted is kept in meta.
-func (l *Log) deleteBefore(ctx context.Context, t int64) error {
+func (b *sqliteBackend) deleteBefore(ctx context.Context, t int64) error {
 	// The bound is found before the transaction: a transaction that reads
 	// first and writes later fails at once, busy timeout or not, when the
 	// writer commits in between. The bound stays right meanwhile, since
 	// new events only get larger ids.
-	first, err := firstIDFrom(ctx, l.db, t)
+	first, err := firstIDFrom(ctx, b.db, t)
 	if err != nil {
 		return err
 	}
-	tx, err := l.db.BeginTx(ctx, nil)
+	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

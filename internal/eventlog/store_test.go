@@ -1,16 +1,14 @@
 package eventlog_test
 
 import (
-	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
 )
 
 // TestOpenConvertsFirstLayout opens an events.db written by the first
@@ -37,7 +35,7 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 		t.Fatal(err)
 	}
 
-	l := MustOpen(t, dir, &clock{t: t0.Add(time.Hour)}, nil)
+	l := MustOpen(t, dir, eventlogtest.NewClock(t0.Add(time.Hour)), nil)
 	l.Record(usher.Event{Type: eventlog.EventServerStarted})
 	mustSync(t, l)
 	got := mustQuery(t, l, eventlog.Filter{})
@@ -57,81 +55,6 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 	}
 }
 
-// TestIDsNotReusedAfterRetention empties the log by retention and checks
-// that numbering goes on, also after a restart.
-func TestIDsNotReusedAfterRetention(t *testing.T) {
-	dir, clk := t.TempDir(), &clock{t: t0}
-	l, err := eventlog.Open(eventlog.Options{Dir: dir, Now: clk.Now, Retention: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		l.Record(usher.Event{Type: eventlog.EventConfigChanged})
-	}
-	mustSync(t, l)
-	clk.Set(t0.Add(2 * time.Hour))
-	if err := l.Prune(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustQuery(t, l, eventlog.Filter{}); len(got) != 0 {
-		t.Fatalf("after retention: got %+v, want none", got)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l2 := MustOpen(t, dir, clk, nil)
-	l2.Record(usher.Event{Type: eventlog.EventServerStarted})
-	mustSync(t, l2)
-	if got := mustQuery(t, l2, eventlog.Filter{}); len(got) != 1 || got[0].ID != 4 {
-		t.Fatalf("after restart: got %+v, want one event with id 4", got)
-	}
-}
-
-// TestSinceWithTimesOutOfOrder stores events whose times do not follow
-// their ids, as when two checkouts take their time and then queue their
-// events in the other order, and checks that since and retention see
-// every one.
-func TestSinceWithTimesOutOfOrder(t *testing.T) {
-	clk := &clock{t: t0}
-	l := MustOpen(t, t.TempDir(), clk, nil)
-	l.SetRetention(time.Hour, 0)
-	minutes := []int{0, 10, 5, 20, 15, 30, 25, 40, 35}
-	for _, m := range minutes {
-		l.Record(usher.Event{Type: eventlog.EventConfigChanged, Time: t0.Add(time.Duration(m) * time.Minute)})
-	}
-	mustSync(t, l)
-	for _, since := range []int{0, 5, 12, 15, 16, 30, 35, 41} {
-		want := 0
-		for _, m := range minutes {
-			if m >= since {
-				want++
-			}
-		}
-		got := mustQuery(t, l, eventlog.Filter{Since: t0.Add(time.Duration(since) * time.Minute)})
-		if len(got) != want {
-			t.Errorf("since minute %d: got %d events, want %d", since, len(got), want)
-		}
-		for _, r := range got {
-			if r.Time.Before(t0.Add(time.Duration(since) * time.Minute)) {
-				t.Errorf("since minute %d: got an event at %v", since, r.Time)
-			}
-		}
-	}
-	clk.Set(t0.Add(time.Hour + 21*time.Minute)) // keeps minute 21 on
-	if err := l.Prune(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got := mustQuery(t, l, eventlog.Filter{})
-	for _, r := range got {
-		if r.Time.Before(t0.Add(21 * time.Minute)) {
-			t.Errorf("after retention: an event at %v is left", r.Time)
-		}
-	}
-	if len(got) != 4 { // 30, 25, 40, 35
-		t.Errorf("after retention: got %d events, want 4", len(got))
-	}
-}
-
 func TestOpenRefusesNewerLayout(t *testing.T) {
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", filepath.Join(dir, eventlog.FileName))
@@ -146,47 +69,5 @@ func TestOpenRefusesNewerLayout(t *testing.T) {
 	if l, err := eventlog.Open(eventlog.Options{Dir: dir}); err == nil {
 		l.Close()
 		t.Fatal("opened an events.db of a newer layout, want an error")
-	}
-}
-
-// TestManyWritersOneSequence records from several goroutines at once and
-// checks that every event is stored and streamed once, with ids that go
-// up by one, whatever the size of the writer's batches.
-func TestManyWritersOneSequence(t *testing.T) {
-	l := MustOpen(t, t.TempDir(), &clock{t: t0}, nil)
-	sub := l.Subscribe(eventlog.Filter{}, 1<<14)
-	defer sub.Close()
-	const writers, each = 4, 777
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: fmt.Sprintf("ls_%d_%d", w, i),
-					Client: usher.Client{ID: "c", PID: w + 1}})
-			}
-		}()
-	}
-	wg.Wait()
-	mustSync(t, l)
-	got := mustQuery(t, l, eventlog.Filter{Limit: eventlog.MaxLimit})
-	if len(got) != writers*each {
-		t.Fatalf("stored %d events, want %d", len(got), writers*each)
-	}
-	seen := map[string]bool{}
-	for i, r := range got {
-		if r.ID != int64(i+1) || seen[r.LeaseID] || r.Client.PID == 0 {
-			t.Fatalf("event %d: %+v (ids must go up by one, each lease once)", i, r)
-		}
-		seen[r.LeaseID] = true
-		select {
-		case s := <-sub.Events():
-			if s != r {
-				t.Fatalf("streamed %+v, stored %+v", s, r)
-			}
-		default:
-			t.Fatalf("event %d stored but not streamed", r.ID)
-		}
 	}
 }

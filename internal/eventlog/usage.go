@@ -45,6 +45,11 @@ func (l *Log) Usage(ctx context.Context, q UsageQuery) ([]UsagePoint, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
+	return l.backend.Usage(ctx, q)
+}
+
+// Usage implements Backend.
+func (b *sqliteBackend) Usage(ctx context.Context, q UsageQuery) ([]UsagePoint, error) {
 	step := int64(max(q.Step, time.Minute) / time.Second)
 	from, to := int64(0), int64(1<<62)
 	if !q.From.IsZero() {
@@ -56,7 +61,7 @@ func (l *Log) Usage(ctx context.Context, q UsageQuery) ([]UsagePoint, error) {
 	sqlq := `SELECT feature, (minute / ?) * ? AS t, MAX(peak), SUM(checkouts), SUM(denials)
 		FROM usage WHERE minute >= ? AND minute < ? AND (? = '' OR feature = ?)
 		GROUP BY feature, t ORDER BY t, feature`
-	rows, err := l.db.QueryContext(ctx, sqlq, step, step, from, to, q.Feature, q.Feature)
+	rows, err := b.db.QueryContext(ctx, sqlq, step, step, from, to, q.Feature, q.Feature)
 	if err != nil {
 		return nil, fmt.Errorf("query usage: %w", err)
 	}
@@ -147,36 +152,23 @@ func (l *Log) sample() {
 	}
 }
 
-// flushUsage adds the counted usage to the database. Minutes that are over
-// are forgotten; with all, the current minute is written too and counts on
-// from zero (the database adds counts and keeps the larger peak).
-func (l *Log) flushUsage(all bool) error {
+// flushUsage adds the counted usage to the backend. Minutes that are over
+// are forgotten; with all, the current minute is stored too and counts on
+// from zero (the backend adds counts and keeps the larger peak).
+func (l *Log) flushUsage(ctx context.Context, all bool) error {
 	current := minuteOf(l.now())
 	var done []bucketKey
-	for k := range l.usage.buckets {
+	var pts []UsagePoint
+	for k, b := range l.usage.buckets {
 		if all || k.minute < current {
 			done = append(done, k)
+			pts = append(pts, UsagePoint{Feature: k.feature, Time: time.Unix(k.minute, 0).UTC(), Peak: b.peak, Checkouts: b.checkouts, Denials: b.denials})
 		}
 	}
 	if len(done) == 0 {
 		return nil
 	}
-	tx, err := l.db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, k := range done {
-		b := l.usage.buckets[k]
-		_, err := tx.Exec(`INSERT INTO usage (feature, minute, peak, checkouts, denials) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (feature, minute) DO UPDATE SET peak = MAX(peak, excluded.peak),
-			checkouts = checkouts + excluded.checkouts, denials = denials + excluded.denials`,
-			k.feature, k.minute, b.peak, b.checkouts, b.denials)
-		if err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := l.backend.AddUsage(ctx, pts); err != nil {
 		return err
 	}
 	for _, k := range done {
@@ -188,4 +180,23 @@ func (l *Log) flushUsage(all bool) error {
 		b.checkouts, b.denials = 0, 0
 	}
 	return nil
+}
+
+// AddUsage implements Backend.
+func (b *sqliteBackend) AddUsage(ctx context.Context, pts []UsagePoint) error {
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, p := range pts {
+		_, err := tx.ExecContext(ctx, `INSERT INTO usage (feature, minute, peak, checkouts, denials) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (feature, minute) DO UPDATE SET peak = MAX(peak, excluded.peak),
+			checkouts = checkouts + excluded.checkouts, denials = denials + excluded.denials`,
+			p.Feature, p.Time.Unix(), p.Peak, p.Checkouts, p.Denials)
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }

@@ -1,0 +1,113 @@
+package eventlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
+)
+
+// flaky is a backend in memory that refuses every append while down, and
+// stores at most two events per append.
+type flaky struct {
+	mu   sync.Mutex
+	down bool
+	recs []eventlog.Record
+}
+
+func (f *flaky) setDown(down bool) { f.mu.Lock(); f.down = down; f.mu.Unlock() }
+
+func (f *flaky) Append(_ context.Context, batch []usher.Event) (int64, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return 0, 0, errors.New("the store is down")
+	}
+	first, n := int64(len(f.recs)+1), min(len(batch), 2)
+	for i, ev := range batch[:n] {
+		f.recs = append(f.recs, eventlog.Record{ID: first + int64(i), Event: ev})
+	}
+	return first, n, nil
+}
+
+func (f *flaky) Query(context.Context, eventlog.Filter) ([]eventlog.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]eventlog.Record(nil), f.recs...), nil
+}
+
+func (f *flaky) AddUsage(context.Context, []eventlog.UsagePoint) error { return nil }
+func (f *flaky) Usage(context.Context, eventlog.UsageQuery) ([]eventlog.UsagePoint, error) {
+	return nil, nil
+}
+func (f *flaky) Prune(context.Context, time.Time, time.Time) error { return nil }
+func (f *flaky) Close() error                                      { return nil }
+
+// TestEventsWaitForTheBackend checks that events the backend refuses are
+// kept and stored, once each and in order, when it is back, and that
+// Sync says they are not stored meanwhile.
+func TestEventsWaitForTheBackend(t *testing.T) {
+	b := &flaky{down: true}
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Tick: time.Hour, Now: eventlogtest.NewClock(t0).Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sub := l.Subscribe(eventlog.Filter{}, 0)
+	defer sub.Close()
+	for i := range 5 {
+		l.Record(usher.Event{Type: eventlog.EventLoginFailed, Reason: fmt.Sprint(i)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.Sync(ctx); usher.ErrorCode(err) != usher.EUnavailable {
+		t.Fatalf("Sync while the backend is down: got %v, want %s", err, usher.EUnavailable)
+	}
+	l.Record(usher.Event{Type: eventlog.EventLoginFailed, Reason: "5"})
+	b.setDown(false)
+	mustSync(t, l)
+	got := mustQuery(t, l, eventlog.Filter{})
+	if len(got) != 6 {
+		t.Fatalf("stored %d events, want 6: %+v", len(got), got)
+	}
+	for i, r := range got {
+		if r.Reason != fmt.Sprint(i) {
+			t.Fatalf("event %d: %+v, want reason %d", i, r, i)
+		}
+		if s := <-sub.Events(); s != r {
+			t.Fatalf("streamed %+v, stored %+v", s, r)
+		}
+	}
+	if l.Dropped() != 0 {
+		t.Errorf("dropped %d events, want none", l.Dropped())
+	}
+}
+
+// TestHeldEventsAreBounded checks that while the backend is down, the
+// events kept for it are bounded by the queue, the oldest going first.
+func TestHeldEventsAreBounded(t *testing.T) {
+	b := &flaky{down: true}
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Tick: time.Hour, Queue: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 10 {
+		l.Record(usher.Event{Type: eventlog.EventLoginFailed, Reason: fmt.Sprint(i)})
+		_ = l.Sync(ctx) // fails: the backend is down
+	}
+	b.setDown(false)
+	mustSync(t, l)
+	got := mustQuery(t, l, eventlog.Filter{})
+	if len(got) != 4 || got[0].Reason != "6" || l.Dropped() != 6 {
+		t.Fatalf("stored %+v and dropped %d; want the newest 4 (6..9) and 6 dropped", got, l.Dropped())
+	}
+}
