@@ -220,7 +220,6 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 		Cluster:   n.cfg.Cluster,
 		Fence:     &etcdstore.Fence{Key: el.Key(), Revision: el.Rev()},
 		MaxTxnOps: n.cfg.MaxTxnOps,
-		Now:       n.cfg.Now,
 		Logger:    n.logger,
 		OnFailure: func(err error) {
 			failOnce.Do(func() { failure = err })

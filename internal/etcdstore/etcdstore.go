@@ -1,5 +1,6 @@
-// Package etcdstore is Usher's cluster store: licenses, leases, runtime
-// configuration and history records kept in etcd under one key prefix per
+// Package etcdstore is Usher's cluster store: licenses and leases (Store),
+// users, API tokens, runtime settings and secrets (Shared), and the event
+// and usage history (History), kept in etcd under one key prefix per
 // cluster. Concurrent changes are committed together in one etcd
 // transaction (group commit), and every transaction can carry a fence: it
 // applies only while the writer still holds its election key, so a node
@@ -64,8 +65,6 @@ type Options struct {
 	// MaxTxnOps. Set it to the etcd server's --max-txn-ops when that is
 	// higher: fewer, larger transactions cost etcd less.
 	MaxTxnOps int
-	// Now is the clock for history records; default time.Now.
-	Now func() time.Time
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 }
@@ -98,9 +97,6 @@ func Prefix(cluster string) string { return "/usher/" + cluster + "/" }
 
 // New returns a store on cli and starts its writers. Close stops them.
 func New(cli *clientv3.Client, opts Options) *Store {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -298,27 +294,6 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 		snap.Leases = append(snap.Leases, usher.Lease{ID: sl.ID, Feature: sl.Feature, Client: sl.Client, IssuedAt: sl.IssuedAt})
 	}
 	return snap, nil
-}
-
-// PutConfig stores one runtime setting, shared by every node.
-func (s *Store) PutConfig(ctx context.Context, name string, value []byte) error {
-	if name == "" || strings.Contains(name, "/") {
-		return usher.Errorf(usher.EInvalid, "config name %q must be non-empty and contain no '/'", name)
-	}
-	return s.submit(ctx, &op{puts: []clientv3.Op{clientv3.OpPut(s.prefix+"config/"+name, string(value))}})
-}
-
-// Config returns every runtime setting by name.
-func (s *Store) Config(ctx context.Context) (map[string][]byte, error) {
-	resp, err := s.cli.Get(ctx, s.prefix+"config/", clientv3.WithPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("load config from etcd: %w", err)
-	}
-	out := make(map[string][]byte, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		out[strings.TrimPrefix(string(kv.Key), s.prefix+"config/")] = kv.Value
-	}
-	return out, nil
 }
 
 // IsFenced reports whether err is a write refused by the fence.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -143,4 +144,29 @@ func (s *Shared) Secret(ctx context.Context, name, local string) (string, error)
 		return "", fmt.Errorf("the cluster's %s vanished from etcd while reading it: retry", name)
 	}
 	return string(kvs[0].Value), nil
+}
+
+// WatchSettings calls changed after the runtime settings change in etcd,
+// whichever node changed them, until ctx ends. When the watch breaks (etcd
+// lost its leader, or the node its connection) it starts again a second
+// later and calls changed once, for what it may have missed.
+func (s *Shared) WatchSettings(ctx context.Context, changed func()) {
+	for {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		for resp := range s.cli.Watch(wctx, s.prefix+"settings/", clientv3.WithPrefix()) {
+			if resp.Err() != nil {
+				break
+			}
+			if len(resp.Events) > 0 {
+				changed()
+			}
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		changed()
+	}
 }
