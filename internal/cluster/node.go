@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -38,7 +39,8 @@ type Config struct {
 	// API with AdminToken as its only credential.
 	NewAPI func(*usher.Ledger) http.Handler
 	// KeepaliveTimeout and ScanInterval are the ledger's keep-alive window
-	// and how often the decider reclaims expired leases.
+	// and how often the decider reclaims expired leases, at the start;
+	// SetKeepalive changes them.
 	KeepaliveTimeout time.Duration
 	ScanInterval     time.Duration
 	SessionTTL       int              // seconds; default DefaultSessionTTL
@@ -65,6 +67,9 @@ type Node struct {
 
 	mu   sync.Mutex
 	term *term // nil unless this node decides
+
+	keepalive atomic.Int64 // time.Duration: the keep-alive window of the next term
+	scan      atomic.Int64 // time.Duration: how often the decider reclaims
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,6 +108,8 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, logger: cfg.Logger.With("node", cfg.NodeName)}
+	n.keepalive.Store(int64(cfg.KeepaliveTimeout))
+	n.scan.Store(int64(cfg.ScanInterval))
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fwd = newForwarder(n)
 	n.wg.Add(1)
@@ -231,7 +238,7 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 		n.handOffRaftLeadership(ctx) // before any write: a transfer drops proposals
 	}
 	led, err := usher.OpenLedger(ctx, usher.LedgerConfig{
-		Store: store, Keyring: n.cfg.Keyring, KeepaliveTimeout: n.cfg.KeepaliveTimeout,
+		Store: store, Keyring: n.cfg.Keyring, KeepaliveTimeout: time.Duration(n.keepalive.Load()),
 		Now: n.cfg.Now, Logger: n.logger, Observer: n.cfg.Observer,
 	})
 	if err != nil {
@@ -241,6 +248,10 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 		api: n.newAPI(led)}
 	n.setTerm(t)
 	defer n.setTerm(nil)
+	// In case SetKeepalive ran while the ledger was loading.
+	if err := led.SetKeepaliveTimeout(time.Duration(n.keepalive.Load())); err != nil {
+		n.logger.Warn("keep-alive timeout", "err", err)
+	}
 	n.sweep(ctx, led)
 	if failure != nil {
 		return failure
@@ -248,15 +259,29 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 	return ctx.Err()
 }
 
+// SetKeepalive changes the keep-alive window and the reclaim interval: at
+// once if this node decides, and for every term it decides later.
+func (n *Node) SetKeepalive(timeout, scan time.Duration) error {
+	n.keepalive.Store(int64(timeout))
+	if scan > 0 {
+		n.scan.Store(int64(scan))
+	}
+	if led := n.Ledger(); led != nil {
+		return led.SetKeepaliveTimeout(timeout)
+	}
+	return nil
+}
+
 // sweep reclaims expired leases every scan interval until ctx ends.
 func (n *Node) sweep(ctx context.Context, led *usher.Ledger) {
-	tick := time.NewTicker(n.cfg.ScanInterval)
+	tick := time.NewTimer(time.Duration(n.scan.Load()))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			tick.Reset(time.Duration(n.scan.Load()))
 		}
 		if n.cfg.AvoidRaftLeadership {
 			n.handOffRaftLeadership(ctx)

@@ -13,6 +13,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
+	"github.com/usher-lm/usher/internal/etcdstore"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
@@ -96,11 +97,18 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 		d.opts.LogLevel.Set(SlogLevel(d.cfg.LogLevel))
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
-	var err error
-	d.events, err = eventlog.Open(eventlog.Options{
+	evOpts := eventlog.Options{
 		Dir: d.cfg.Data, Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
-	})
+	}
+	if d.etcd != nil {
+		// A cluster keeps its history in etcd, where it survives the loss
+		// of any node and every node reads the same.
+		evOpts.Backend = etcdstore.NewHistory(d.etcd, etcdstore.HistoryOptions{
+			Cluster: d.cfg.clusterName(), MaxEvents: int64(d.cfg.EventLimit)})
+	}
+	var err error
+	d.events, err = eventlog.Open(evOpts)
 	if err != nil {
 		return err
 	}
@@ -295,9 +303,44 @@ func (d *Daemon) Reload(ctx context.Context) (httpapi.ReloadResult, error) {
 	return res, nil
 }
 
+// applyShared applies the runtime settings stored in etcd, which another
+// node may have changed. That node recorded the config_changed events.
+func (d *Daemon) applyShared() {
+	ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+	defer cancel()
+	stored, err := d.rt.settings.Settings(ctx)
+	if err != nil {
+		d.logger.Warn("read runtime settings from etcd", "err", err)
+		return
+	}
+	d.rt.mu.Lock()
+	defer d.rt.mu.Unlock()
+	next, overrides := d.rt.fileCfg, make(map[string]string)
+	for _, k := range sortedKeys(stored) {
+		try := next
+		if err := try.Set(k, stored[k]); err != nil || !isLive(k) {
+			d.logger.Warn("stored runtime setting ignored", "key", k, "value", stored[k], "err", err)
+			continue
+		}
+		next, overrides[k] = try, stored[k]
+	}
+	if err := next.Validate(); err != nil {
+		d.logger.Warn("runtime settings in etcd ignored", "err", err)
+		return
+	}
+	d.rt.overrides = overrides
+	d.applyChanges(next, "changed on another node", false)
+}
+
 // applyLocked makes the live keys of next effective, and records a
 // config_changed event for each one that changed.
 func (d *Daemon) applyLocked(next Config, how string) []httpapi.Change {
+	return d.applyChanges(next, how, true)
+}
+
+// applyChanges makes the live keys of next effective and, if record, records a
+// config_changed event for each one that changed.
+func (d *Daemon) applyChanges(next Config, how string, record bool) []httpapi.Change {
 	changes := []httpapi.Change{}
 	for _, k := range LiveKeys() {
 		old, _ := d.cfg.Get(k)
@@ -307,7 +350,9 @@ func (d *Daemon) applyLocked(next Config, how string) []httpapi.Change {
 		}
 		_ = d.cfg.Set(k, nv)
 		changes = append(changes, httpapi.Change{Key: k, Old: old, New: nv})
-		d.events.Record(usher.Event{Type: eventlog.EventConfigChanged, Reason: fmt.Sprintf("%s=%s (was %s; %s)", k, nv, old, how)})
+		if record {
+			d.events.Record(usher.Event{Type: eventlog.EventConfigChanged, Reason: fmt.Sprintf("%s=%s (was %s; %s)", k, nv, old, how)})
+		}
 		d.logger.Info("setting changed", "key", k, "old", old, "new", nv, "how", how)
 	}
 	if len(changes) > 0 {
@@ -318,7 +363,9 @@ func (d *Daemon) applyLocked(next Config, how string) []httpapi.Change {
 
 // applyLive pushes the live keys of d.cfg into the running parts.
 func (d *Daemon) applyLive() {
-	if l := d.Ledger(); l != nil {
+	if n := d.rt.node.Load(); n != nil {
+		_ = n.SetKeepalive(time.Duration(d.cfg.KeepaliveTimeout), time.Duration(d.cfg.KeepaliveScanInterval))
+	} else if l := d.Ledger(); l != nil {
 		_ = l.SetKeepaliveTimeout(time.Duration(d.cfg.KeepaliveTimeout))
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))

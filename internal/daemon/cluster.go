@@ -31,6 +31,9 @@ func (c *Config) ClusterMode() bool { return len(c.Peers) > 0 || len(c.EtcdEndpo
 func (c *Config) Embedded() bool { return len(c.Peers) > 0 }
 
 func (c *Config) validateCluster() error {
+	if c.EventLimit < 1000 {
+		return errors.New("cluster_event_limit: must be at least 1000")
+	}
 	if !c.ClusterMode() {
 		if c.PeerListen != "" || c.EtcdClientListen != "" {
 			return errors.New("peer_listen: set peers too (every member as NAME=URL), or remove peer_listen for single-node mode")
@@ -270,6 +273,8 @@ func (c *Config) getCluster(key string) (v string, ok bool) {
 		return c.EtcdKey, true
 	case "advertise":
 		return c.Advertise, true
+	case "cluster_event_limit":
+		return strconv.Itoa(c.EventLimit), true
 	}
 	return "", false
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
+	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 )
 
@@ -324,5 +326,122 @@ func TestClusterSharesUsersAndTokens(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s after the deciding node died: %v", name, err)
 		}
+	}
+}
+
+// TestClusterHistorySurvivesLosingANode: the event log and the usage
+// history live in etcd, so they outlive the deciding node and its disk,
+// and every node reads the same.
+func TestClusterHistorySurvivesLosingANode(t *testing.T) {
+	ctx := context.Background()
+	c := mustStartCluster(t, 3)
+	dec, err := c.decider(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := (dec + 1) % 3
+	c.addLicense(other, "cad", 5)
+	var leases []string
+	for i := range 3 {
+		l, err := clusterCheckout(ctx, c.client(i), "cad", fmt.Sprint("hist-", i))
+		if err != nil {
+			t.Fatalf("checkout through node %d: %v", i, err)
+		}
+		leases = append(leases, l.ID)
+	}
+	if err := c.client(other).Release(ctx, leases[0]); err != nil { // with the admin token: a kick
+		t.Fatal(err)
+	}
+	// Read through the decider: it stores what it has queued first.
+	before, err := c.client(dec).Events(ctx, httpapi.EventsQuery{Feature: "cad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eventTypes(before); !slices.Equal(got, []string{"lease_granted", "lease_granted", "lease_granted", "lease_kicked"}) {
+		t.Fatalf("events before the loss: %v", got)
+	}
+
+	c.kill(dec)
+	if err := os.RemoveAll(c.configs[dec].Data); err != nil { // its disk is gone too
+		t.Fatal(err)
+	}
+	var after []eventlog.Record
+	err = retry(10*time.Second, func() (err error) {
+		after, err = c.client(other).Events(ctx, httpapi.EventsQuery{Feature: "cad"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("events after losing node %d: %v", dec, err)
+	}
+	if !slices.Equal(after, before) {
+		t.Fatalf("events after losing node %d:\n%+v\nwant\n%+v", dec, after, before)
+	}
+	all, err := c.client(other).Events(ctx, httpapi.EventsQuery{Type: "license_added"})
+	if err != nil || len(all) != 1 {
+		t.Fatalf("license_added events: %+v, %v; want one", all, err)
+	}
+	usage, err := c.client(other).Usage(ctx, httpapi.UsageQuery{Feature: "cad", Step: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkouts := 0
+	for _, p := range usage.Usage {
+		checkouts += p.Checkouts
+	}
+	if checkouts != 3 {
+		t.Fatalf("usage after losing node %d: %+v, want 3 checkouts", dec, usage.Usage)
+	}
+}
+
+// TestClusterAppliesSettingsEverywhere: a runtime setting changed through
+// one node is applied by every node at once, so that a node that decides
+// later uses it too, and the change is recorded once.
+func TestClusterAppliesSettingsEverywhere(t *testing.T) {
+	ctx := context.Background()
+	c := mustStartCluster(t, 3)
+	dec, err := c.decider(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := (dec + 1) % 3
+	if _, err := c.client(other).ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"keepalive_timeout": "77s"}}); err != nil {
+		t.Fatal(err)
+	}
+	setting := func(i int) string {
+		c.mu.Lock()
+		d := c.daemons[i]
+		c.mu.Unlock()
+		for _, s := range d.Settings() {
+			if s.Key == "keepalive_timeout" {
+				return s.Value + " from " + s.Source
+			}
+		}
+		return ""
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := range 3 {
+		for setting(i) != "1m17s from runtime" {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: keepalive_timeout is %s, want 1m17s from runtime", i, setting(i))
+			}
+			time.Sleep(20 * time.Millisecond) // polling
+		}
+	}
+	c.kill(dec)
+	c.addLicense(other, "cad", 1)
+	var l httpapi.LeaseResponse
+	err = retry(10*time.Second, func() (err error) {
+		l, err = clusterCheckout(ctx, c.client(other), "cad", "after")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Until(l.ExpiresAt); got < 70*time.Second || got > 77*time.Second {
+		t.Errorf("a lease of the new decider expires in %v, want the 77s set before", got)
+	}
+	evs, err := c.client(other).Events(ctx, httpapi.EventsQuery{Type: "config_changed"})
+	if err != nil || len(evs) != 1 {
+		t.Errorf("config_changed events %+v, %v; want one", evs, err)
 	}
 }

@@ -63,6 +63,7 @@ type Config struct {
 	EtcdCert         string   `toml:"etcd_cert"`
 	EtcdKey          string   `toml:"etcd_key"`
 	Advertise        string   `toml:"advertise"`
+	EventLimit       int      `toml:"cluster_event_limit"`
 }
 
 // Defaults.
@@ -73,6 +74,7 @@ const (
 	DefaultKeepaliveScanInterval = 3 * time.Second
 	DefaultConnectionTimeout     = 30 * time.Second
 	DefaultClusterName           = "usher"
+	DefaultEventLimit            = 1_000_000
 )
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -88,6 +90,7 @@ func DefaultConfig() Config {
 		LogMaxBackups:         DefaultLogMaxBackups,
 		EventRetention:        Duration(DefaultEventRetention),
 		UsageRetention:        Duration(DefaultUsageRetention),
+		EventLimit:            DefaultEventLimit,
 	}
 }
 
@@ -172,6 +175,7 @@ func Keys() []Key {
 		{Name: "etcd_cert", Usage: "client certificate `FILE` presented to etcd"},
 		{Name: "etcd_key", Usage: "private key `FILE` of etcd_cert"},
 		{Name: "advertise", Usage: "`URL` where the other nodes reach this node's API (default from listen and peer_listen)"},
+		{Name: "cluster_event_limit", Usage: "keep at most this `COUNT` of events in etcd, whatever event_retention says (default 1000000)", Int: true},
 	}, append(securityKeys(), obsKeys()...)...)
 }
 
@@ -220,6 +224,8 @@ func (c *Config) Set(key, value string) error {
 		c.EtcdKey = value
 	case "advertise":
 		c.Advertise = value
+	case "cluster_event_limit":
+		c.EventLimit, err = parseInt(value)
 	default:
 		return c.setObs(key, value)
 	}

@@ -128,6 +128,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		if err := d.startNode(keys, token, newAPI); err != nil {
 			return nil, err
 		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.shared.WatchSettings(d.ctx, d.applyShared)
+		}()
 		go d.watchShutdown()
 		return d, nil
 	}
@@ -255,6 +260,10 @@ func (d *Daemon) URL() string {
 // TokenPath returns where the admin token is.
 func (d *Daemon) TokenPath() string { return filepath.Join(d.cfg.Data, TokenFile) }
 
+// nodeCloseTimeout is how long Close waits for the cluster node to stop
+// before it closes the etcd connection under it.
+const nodeCloseTimeout = 3 * time.Second
+
 // Close stops accepting requests, ends those in flight (waiting checkouts
 // give up), stops the sweeper and closes the store. Safe to call twice.
 func (d *Daemon) Close() error {
@@ -274,10 +283,23 @@ func (d *Daemon) Close() error {
 		if d.store != nil {
 			err = errors.Join(err, d.store.Close())
 		}
+		etcdClosed := false
 		if n := d.rt.node.Load(); n != nil {
-			err = errors.Join(err, n.Close())
+			done := make(chan error, 1)
+			go func() { done <- n.Close() }()
+			select {
+			case e := <-done:
+				err = errors.Join(err, e)
+			case <-time.After(nodeCloseTimeout):
+				// An election cancelled while waiting resigns through etcd
+				// without a deadline: without a quorum (the last node of a
+				// cluster going down) only closing the client ends it.
+				d.logger.Warn("cluster node still stopping: closing the etcd connection under it")
+				err = errors.Join(err, d.etcd.Close(), <-done)
+				etcdClosed = true
+			}
 		}
-		if d.etcd != nil {
+		if d.etcd != nil && !etcdClosed {
 			err = errors.Join(err, d.etcd.Close())
 		}
 		if d.member != nil {
