@@ -3,11 +3,15 @@ package etcdstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/usher-lm/usher/internal/auth"
 )
@@ -28,9 +32,43 @@ func NewShared(cli *clientv3.Client, cluster string) *Shared {
 	return &Shared{cli: cli, prefix: Prefix(cluster)}
 }
 
+// transient reports whether an etcd error may go away by itself: the
+// cluster is electing a raft leader (as it does while it forms), or a
+// request timed out on the way.
+func transient(err error) bool {
+	switch {
+	case errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost), errors.Is(err, rpctypes.ErrLeaderChanged),
+		errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrTimeoutWaitAppliedIndex):
+		return true
+	}
+	return status.Code(err) == codes.Unavailable
+}
+
+// retry calls fn until it succeeds, fails for good, or ctx ends: the
+// shared state is written while the cluster forms, and every write here
+// may be repeated.
+func retry(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // list decodes every JSON value under dir into a new T, passed to add.
 func list[T any](ctx context.Context, s *Shared, dir string, add func(T)) error {
-	resp, err := s.cli.Get(ctx, s.prefix+dir, clientv3.WithPrefix())
+	var resp *clientv3.GetResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = s.cli.Get(ctx, s.prefix+dir, clientv3.WithPrefix())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("read %s from etcd: %w", dir, err)
 	}
@@ -49,14 +87,15 @@ func (s *Shared) put(ctx context.Context, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cli.Put(ctx, s.prefix+key, string(b)); err != nil {
+	err = retry(ctx, func() error { _, err := s.cli.Put(ctx, s.prefix+key, string(b)); return err })
+	if err != nil {
 		return fmt.Errorf("write %s to etcd: %w", key, err)
 	}
 	return nil
 }
 
 func (s *Shared) del(ctx context.Context, key string) error {
-	if _, err := s.cli.Delete(ctx, s.prefix+key); err != nil {
+	if err := retry(ctx, func() error { _, err := s.cli.Delete(ctx, s.prefix+key); return err }); err != nil {
 		return fmt.Errorf("delete %s from etcd: %w", key, err)
 	}
 	return nil
@@ -98,7 +137,11 @@ func (s *Shared) DeleteToken(ctx context.Context, id string) error {
 
 // Settings returns the runtime settings by key.
 func (s *Shared) Settings(ctx context.Context) (map[string]string, error) {
-	resp, err := s.cli.Get(ctx, s.prefix+"settings/", clientv3.WithPrefix())
+	var resp *clientv3.GetResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = s.cli.Get(ctx, s.prefix+"settings/", clientv3.WithPrefix())
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read settings from etcd: %w", err)
 	}
@@ -118,7 +161,7 @@ func (s *Shared) SetSettings(ctx context.Context, set map[string]string, unset [
 	for _, k := range unset {
 		ops = append(ops, clientv3.OpDelete(s.prefix+"settings/"+k))
 	}
-	if _, err := s.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+	if err := retry(ctx, func() error { _, err := s.cli.Txn(ctx).Then(ops...).Commit(); return err }); err != nil {
 		return fmt.Errorf("write settings to etcd: %w", err)
 	}
 	return nil
@@ -129,10 +172,14 @@ func (s *Shared) SetSettings(ctx context.Context, set map[string]string, unset [
 // first node's secret.
 func (s *Shared) Secret(ctx context.Context, name, local string) (string, error) {
 	key := s.prefix + "secrets/" + name
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, local)).
-		Else(clientv3.OpGet(key)).Commit()
+	var resp *clientv3.TxnResponse
+	err := retry(ctx, func() (err error) {
+		resp, err = s.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, local)).
+			Else(clientv3.OpGet(key)).Commit()
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("read the cluster's %s from etcd: %w", name, err)
 	}
