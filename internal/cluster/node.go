@@ -331,7 +331,15 @@ func (n *Node) handOffRaftLeadership(ctx context.Context) {
 		return
 	}
 	for _, m := range ml.Members {
-		if m.ID == st.Header.MemberId || m.IsLearner {
+		if m.ID == st.Header.MemberId || m.IsLearner || len(m.ClientURLs) == 0 {
+			continue
+		}
+		// A transfer to a member that is down (the decider that just
+		// died, in a failover) waits out the whole timeout: ask first.
+		pctx, pcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err := cli.Status(pctx, m.ClientURLs[0])
+		pcancel()
+		if err != nil {
 			continue
 		}
 		if _, err := cli.MoveLeader(ctx, m.ID); err == nil {
