@@ -152,7 +152,8 @@ func (c *procCluster) client(i int) *httpapi.Client {
 	}
 	cl := httpapi.NewClient(n.api, strings.TrimSpace(string(tok)))
 	if n.http != nil {
-		cl.HTTP = n.http
+		hc := *n.http
+		cl.HTTP = &hc
 	}
 	cl.HTTP.Timeout = 5 * time.Second
 	return cl

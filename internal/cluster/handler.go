@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/subtle"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/httpapi"
@@ -90,13 +93,87 @@ type forwarder struct {
 	found   bool
 	readAt  time.Time
 	proxies map[string]*httputil.ReverseProxy
+	// Requests forwarded to a node end when it no longer decides: a node
+	// cut off the network may never answer them.
+	toNode map[string]context.CancelFunc
+	ctxOf  map[string]context.Context
 }
+
+// forwardDialTimeout bounds connecting to the deciding node: a node that
+// is down on a real network does not refuse, it stays silent.
+const forwardDialTimeout = time.Second
 
 func newForwarder(n *Node) *forwarder {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256
 	tr.ResponseHeaderTimeout = 0 // a checkout may wait in line
-	return &forwarder{n: n, transport: tr, proxies: make(map[string]*httputil.ReverseProxy)}
+	tr.DialContext = (&net.Dialer{Timeout: forwardDialTimeout, KeepAlive: 15 * time.Second}).DialContext
+	return &forwarder{n: n, transport: tr, proxies: make(map[string]*httputil.ReverseProxy),
+		toNode: make(map[string]context.CancelFunc), ctxOf: make(map[string]context.Context)}
+}
+
+// nodeContext returns a context that ends when the node at target no
+// longer decides, as far as this node can tell.
+func (f *forwarder) nodeContext(target string) context.Context {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ctx := f.ctxOf[target]; ctx != nil {
+		return ctx
+	}
+	ctx, cancel := context.WithCancel(f.n.ctx)
+	f.ctxOf[target], f.toNode[target] = ctx, cancel
+	return ctx
+}
+
+// settle ends the requests forwarded to every node but the one that
+// decides now (all of them when none does or this node cannot tell), and
+// caches the answer.
+func (f *forwarder) settle(v leaderValue, ok bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for target, cancel := range f.toNode {
+		if err != nil || !ok || target != v.URL {
+			cancel()
+			delete(f.toNode, target)
+			delete(f.ctxOf, target)
+		}
+	}
+	if err == nil {
+		f.cached, f.found, f.readAt = v, ok, time.Now()
+	} else {
+		f.readAt = time.Time{}
+	}
+}
+
+// watch follows the election until ctx ends, so that requests forwarded
+// to a node that stopped deciding end at once rather than when their
+// client gives up. When the watch breaks (this node lost etcd's leader,
+// or its connection) it reads the election again every half second.
+func (f *forwarder) watch(ctx context.Context) {
+	refresh := func() {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		v, ok, err := f.n.decider(rctx)
+		if ctx.Err() == nil {
+			f.settle(v, ok, err)
+		}
+	}
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		for resp := range f.n.cfg.Client.Watch(wctx, f.n.electionPrefix()+"/", clientv3.WithPrefix()) {
+			if resp.Err() != nil {
+				break
+			}
+			refresh()
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		refresh()
+	}
 }
 
 func (f *forwarder) close() { f.transport.CloseIdleConnections() }
@@ -143,7 +220,11 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request) {
 		n.unavailable(w, r, "node %s is taking over the decisions for the cluster: retry in a moment", n.cfg.NodeName)
 		return
 	}
-	f.proxy(v.URL).ServeHTTP(w, r)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(f.nodeContext(v.URL), cancel)
+	defer stop()
+	f.proxy(v.URL).ServeHTTP(w, r.WithContext(ctx))
 }
 
 func (f *forwarder) proxy(target string) *httputil.ReverseProxy {

@@ -112,8 +112,12 @@ func Start(cfg Config) (*Node, error) {
 	n.scan.Store(int64(cfg.ScanInterval))
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fwd = newForwarder(n)
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.campaign()
+	go func() {
+		defer n.wg.Done()
+		n.fwd.watch(n.ctx)
+	}()
 	return n, nil
 }
 
