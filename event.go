@@ -23,6 +23,11 @@ type Event struct {
 	Client    Client    `json:"client,omitzero"`
 	LicenseID string    `json:"license_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
+	// InUse is, for a lease_granted event, how many seats of the feature
+	// were in use right after the grant: the usage history takes its peaks
+	// from it, since events reach observers in no strict order. Not part
+	// of the stored event.
+	InUse int `json:"-"`
 }
 
 // Observer receives the ledger's events after each change is durable. It

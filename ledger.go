@@ -342,12 +342,13 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 	}
 	close(st.done)
 	l.settleLocked(e)
+	inUse := l.inUse[lease.Feature]
 	l.mu.Unlock()
 	if err != nil {
 		l.logger.Error("checkout not stored", "feature", lease.Feature, "err", err)
 		return Lease{}, err
 	}
-	l.emitLease(EventLeaseGranted, lease)
+	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse})
 	return lease, nil
 }
 

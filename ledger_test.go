@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -688,5 +689,43 @@ func TestReleaseDuringReleaseSharesItsOutcome(t *testing.T) {
 	f.store.setFail(nil)
 	if err := f.ledger.Release(ctx, l.ID, false); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// observed records the events of a ledger.
+type observed struct {
+	mu  sync.Mutex
+	evs []usher.Event
+}
+
+func (o *observed) Observe(ev usher.Event) { o.mu.Lock(); o.evs = append(o.evs, ev); o.mu.Unlock() }
+
+// TestGrantEventsCountSeatsInUse: a grant's event says how many seats of
+// its feature were in use right after it, for exact usage peaks.
+func TestGrantEventsCountSeatsInUse(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	obs := &observed{}
+	l, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive,
+		Now: f.clock.Now, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ledger = l
+	f.add(usher.Grant{Feature: "cad", Seats: 3})
+	a := f.mustCheckout("cad", "a")
+	f.mustCheckout("cad", "b")
+	if err := l.Release(ctx, a.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	f.mustCheckout("cad", "c")
+	var got []int
+	for _, ev := range obs.evs {
+		if ev.Type == usher.EventLeaseGranted {
+			got = append(got, ev.InUse)
+		}
+	}
+	if !slices.Equal(got, []int{1, 2, 2}) {
+		t.Fatalf("seats in use after each grant: %v, want [1 2 2]", got)
 	}
 }

@@ -346,6 +346,7 @@ func (l *Log) store(ctx context.Context, batch []usher.Event) ([]usher.Event, er
 		stored := batch[:n]
 		for i := range stored {
 			l.usage.observe(&stored[i])
+			stored[i].InUse = 0 // not stored, so not streamed either
 		}
 		l.subs.publish(stored, first)
 		batch = batch[n:]

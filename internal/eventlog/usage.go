@@ -116,7 +116,9 @@ func (u *usageAgg) observe(ev *usher.Event) {
 	switch ev.Type {
 	case usher.EventLeaseGranted:
 		n := u.inUse[ev.Feature] + 1
-		if lim, ok := u.limit[ev.Feature]; ok && lim >= 0 {
+		if ev.InUse > 0 {
+			n = ev.InUse // exact: events of other leases may come late
+		} else if lim, ok := u.limit[ev.Feature]; ok && lim >= 0 {
 			n = min(n, lim)
 		}
 		u.inUse[ev.Feature] = n

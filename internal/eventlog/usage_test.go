@@ -21,3 +21,18 @@ func TestUsageQueryValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestUsagePeakFromGrants: events reach the log in no strict order (a
+// release may come after a later grant), so peaks come from the seats in
+// use that each grant reports, not from counting events.
+func TestUsagePeakFromGrants(t *testing.T) {
+	l := MustOpen(t, t.TempDir(), eventlogtest.NewClock(t0), nil)
+	l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: "a", InUse: 1})
+	l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: "b", InUse: 1}) // a was released before
+	l.Observe(usher.Event{Type: usher.EventLeaseReleased, Feature: "cad", LeaseID: "a"})
+	l.Observe(usher.Event{Type: usher.EventLeaseReleased, Feature: "cad", LeaseID: "b"})
+	got := eventlogtest.MustUsage(t, l, eventlog.UsageQuery{})
+	if len(got) != 1 || got[0].Peak != 1 || got[0].Checkouts != 2 {
+		t.Fatalf("got %+v, want one minute with peak 1 and 2 checkouts", got)
+	}
+}
