@@ -116,6 +116,25 @@ func (c *procCluster) stop() {
 	}
 }
 
+// startLicensed starts the cluster, waits for a node to decide, adds the
+// license through it and returns its index.
+func (c *procCluster) startLicensed() int {
+	c.t.Helper()
+	startProcCluster(c.t, c)
+	dec, err := c.decider(20 * time.Second)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	err = retryUnavailable(10*time.Second, func() error {
+		_, err := c.client(dec).AddLicense(context.Background(), mustRead(c.t, c.lic))
+		return err
+	})
+	if err != nil {
+		c.t.Fatalf("add license: %v", err)
+	}
+	return dec
+}
+
 // startProcCluster starts the nodes at once (a member serves only once a
 // majority is up) and stops them when the test ends.
 func startProcCluster(t *testing.T, c *procCluster) {
@@ -233,19 +252,8 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 	}
 	const seats = 40
 	c := newLoopbackCluster(t, seats)
-	startProcCluster(t, c)
+	dec := c.startLicensed()
 	ctx := context.Background()
-	dec, err := c.decider(20 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = retryUnavailable(10*time.Second, func() error {
-		_, err := c.client(dec).AddLicense(ctx, mustRead(t, c.lic))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("add license: %v", err)
-	}
 
 	// Clients hold a seat each, and others check out and release in a
 	// loop through every node, until told to stop.
@@ -311,7 +319,7 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 	killed := time.Now()
 	t.Logf("killed at %s", killed.UTC().Format("15:04:05.000"))
 	other := (dec + 1) % 3
-	err = retryUnavailable(10*time.Second, func() error {
+	err := retryUnavailable(10*time.Second, func() error {
 		id, err := procCheckout(ctx, c.client(other), "after-kill")
 		if err == nil {
 			mu.Lock()

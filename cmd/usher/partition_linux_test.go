@@ -166,19 +166,8 @@ func TestClusterPartition(t *testing.T) {
 			"--peers", strings.Join(peers, ",")}
 		c.nodes = append(c.nodes, n)
 	}
-	startProcCluster(t, c)
+	dec := c.startLicensed()
 	ctx := context.Background()
-	dec, err := c.decider(20 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = retryUnavailable(10*time.Second, func() error {
-		_, err := c.client(dec).AddLicense(ctx, mustRead(t, c.lic))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("add license: %v", err)
-	}
 	acked := map[string]bool{}
 	for i := range 3 {
 		id, err := procCheckout(ctx, c.client(i), fmt.Sprint("before-", i))
@@ -221,7 +210,7 @@ func TestClusterPartition(t *testing.T) {
 
 	lab.cut(dec+1, false)
 	var leases []usher.Lease
-	err = retryUnavailable(20*time.Second, func() (err error) {
+	err := retryUnavailable(20*time.Second, func() (err error) {
 		leases, err = c.client(dec).Leases(ctx)
 		return err
 	})

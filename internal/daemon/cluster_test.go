@@ -148,6 +148,17 @@ func (c *testCluster) client(i int) *httpapi.Client {
 	return httpapi.NewClient(c.url(i), string(tok[:len(tok)-1]))
 }
 
+// mustDecider waits until some running node decides and returns its
+// index, failing the test after 10 s.
+func (c *testCluster) mustDecider() int {
+	c.t.Helper()
+	dec, err := c.decider(10 * time.Second)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return dec
+}
+
 // decider waits until some running node decides and returns its index.
 func (c *testCluster) decider(within time.Duration) (int, error) {
 	deadline := time.Now().Add(within)
@@ -209,9 +220,7 @@ func clusterCheckout(ctx context.Context, c *httpapi.Client, feature, client str
 func TestClusterServesThroughEveryNode(t *testing.T) {
 	ctx := context.Background()
 	c := mustStartCluster(t, 3)
-	if _, err := c.decider(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c.mustDecider()
 	c.addLicense(0, "cad", 3)
 	var ids []string
 	for i := range 3 {
@@ -244,10 +253,7 @@ func TestClusterServesThroughEveryNode(t *testing.T) {
 func TestClusterFailoverKeepsLeases(t *testing.T) {
 	ctx := context.Background()
 	c := mustStartCluster(t, 3)
-	dec, err := c.decider(10 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dec := c.mustDecider()
 	c.addLicense(dec, "cad", 2)
 	held, err := clusterCheckout(ctx, c.client(dec), "cad", "held")
 	if err != nil {
@@ -299,10 +305,7 @@ func TestClusterFailoverKeepsLeases(t *testing.T) {
 func TestClusterSharesUsersAndTokens(t *testing.T) {
 	ctx := context.Background()
 	c := mustStartCluster(t, 3)
-	dec, err := c.decider(10 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dec := c.mustDecider()
 	other := (dec + 1) % 3
 	admin := c.client(other) // forwarded to the decider
 	tok, err := admin.CreateToken(ctx, "grafana", "monitor")
@@ -335,10 +338,7 @@ func TestClusterSharesUsersAndTokens(t *testing.T) {
 func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	ctx := context.Background()
 	c := mustStartCluster(t, 3)
-	dec, err := c.decider(10 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dec := c.mustDecider()
 	other := (dec + 1) % 3
 	c.addLicense(other, "cad", 5)
 	var leases []string
@@ -399,10 +399,7 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	ctx := context.Background()
 	c := mustStartCluster(t, 3)
-	dec, err := c.decider(10 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dec := c.mustDecider()
 	other := (dec + 1) % 3
 	if _, err := c.client(other).ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"keepalive_timeout": "77s"}}); err != nil {
 		t.Fatal(err)
@@ -430,7 +427,7 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	c.kill(dec)
 	c.addLicense(other, "cad", 1)
 	var l httpapi.LeaseResponse
-	err = retry(10*time.Second, func() (err error) {
+	err := retry(10*time.Second, func() (err error) {
 		l, err = clusterCheckout(ctx, c.client(other), "cad", "after")
 		return err
 	})

@@ -125,9 +125,7 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 		run = v
 	}
 	c := mustStartCluster(t, 3)
-	if _, err := c.decider(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c.mustDecider()
 	c.addLicense(0, "cad", seats)
 
 	h := &history{start: time.Now()}

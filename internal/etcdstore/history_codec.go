@@ -137,17 +137,14 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
+// varint decodes what binary.AppendVarint wrote: a zigzag-encoded uvarint.
 func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
+	u := r.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	r.off += n
-	return v
+	return x
 }
 
 func (r *reader) string() string {

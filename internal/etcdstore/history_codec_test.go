@@ -26,6 +26,7 @@ func typicalEvents(n int) []usher.Event {
 func TestBatchRoundTrip(t *testing.T) {
 	evs := typicalEvents(300)
 	evs[7].Reason, evs[8].LicenseID = "all seats of feature cad are in use", "lic_0123"
+	evs[9].Time = evs[0].Time.Add(-time.Second) // before the first: a negative offset
 	upto := int64(0)
 	v, n := encodeBatch(evs, &upto, 1<<20)
 	if n != len(evs) {
@@ -35,7 +36,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hdr.upto != evs[len(evs)-1].Time.UnixNano() || hdr.minTime != evs[0].Time.UnixNano() {
+	if hdr.upto != evs[len(evs)-1].Time.UnixNano() || hdr.minTime != evs[9].Time.UnixNano() {
 		t.Errorf("header %+v", hdr)
 	}
 	for i, r := range recs {
