@@ -76,7 +76,10 @@ type HistoryOptions struct {
 	MaxEvents int64
 }
 
-var _ eventlog.Backend = (*History)(nil)
+var (
+	_ eventlog.Backend  = (*History)(nil)
+	_ eventlog.Follower = (*History)(nil)
+)
 
 // NewHistory returns the history of a cluster. It does not own the client.
 func NewHistory(cli *clientv3.Client, opts HistoryOptions) *History {
@@ -185,6 +188,54 @@ func (h *History) resolve(ctx context.Context, evs []usher.Event) (int64, int, e
 		return 0, 0, nil
 	}
 	return b.first, b.n, nil
+}
+
+// Follow implements eventlog.Follower: it watches the event batches from
+// the revision current when called. When the watch breaks it starts again
+// where it stopped; if etcd has compacted that revision meanwhile, it
+// goes on from the oldest one it still has, and the events in between are
+// left out of the live stream (a stream resumed by id reads them).
+func (h *History) Follow(ctx context.Context, ready func(), fn func([]eventlog.Record)) error {
+	var rev int64
+	err := retry(ctx, func() error {
+		resp, err := h.cli.Get(ctx, h.counterKey())
+		if err == nil {
+			rev = resp.Header.Revision + 1
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("follow the event history in etcd: %w", err)
+	}
+	ready()
+	for {
+		wctx, cancel := context.WithCancel(ctx)
+		for resp := range h.cli.Watch(wctx, h.eventsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev)) {
+			if resp.CompactRevision > rev {
+				rev = resp.CompactRevision
+			}
+			if resp.Err() != nil {
+				break
+			}
+			for _, ev := range resp.Events {
+				rev = ev.Kv.ModRevision + 1
+				if ev.Type != clientv3.EventTypePut {
+					continue
+				}
+				recs, _, err := h.decode(ev.Kv)
+				if err != nil {
+					continue // not a batch this version can read: queries report it
+				}
+				fn(recs)
+			}
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Query implements eventlog.Backend.

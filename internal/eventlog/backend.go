@@ -36,6 +36,17 @@ type Backend interface {
 	Close() error
 }
 
+// Follower is a Backend that several writers share, as the nodes of a
+// cluster do. A Log on one streams to its subscribers what Follow
+// delivers, every writer's events, rather than only those it stored.
+type Follower interface {
+	// Follow calls ready once it is sure to see every event stored from
+	// then on, then fn with those events, batch by batch in id order, as
+	// they are stored, until ctx ends. fn may see an event again; the Log
+	// skips ids it has passed.
+	Follow(ctx context.Context, ready func(), fn func([]Record)) error
+}
+
 // Rollup sums usage per minute into steps of step (a whole number of
 // minutes, at least one), by time then feature, as Log.Usage returns it:
 // the peak of a step is its largest minute's, the counts add up. For

@@ -104,6 +104,16 @@ type Log struct {
 
 	usage *usageAgg // writer only
 	subs  subscribers
+
+	// With a Follower backend, events are streamed as the backend
+	// delivers them; Sync then waits until what this log stored is
+	// streamed.
+	follower bool
+	ready    chan struct{} // closed once the follower sees every new event
+	appended atomic.Int64  // the highest id this log stored
+	followMu sync.Mutex
+	streamed int64         // the highest id streamed
+	progress chan struct{} // closed and replaced when streamed grows
 }
 
 // Open opens the log on opts.Backend, or on the event database in
@@ -143,6 +153,14 @@ func Open(opts Options) (*Log, error) {
 	l.SetRetention(opts.Retention, opts.UsageRetention)
 	l.subs.m = make(map[*Subscription]struct{})
 	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.ready, l.progress = make(chan struct{}), make(chan struct{})
+	if f, ok := b.(Follower); ok {
+		l.follower = true
+		l.wg.Add(1)
+		go l.follow(l.ctx, f)
+	} else {
+		close(l.ready)
+	}
 	l.wg.Add(1)
 	go l.run()
 	return l, nil
@@ -213,8 +231,8 @@ func (q *queue) take(spare []usher.Event) []usher.Event {
 // Dropped returns how many events were lost because the queue was full.
 func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 
-// Sync waits until every event recorded before the call is stored and the
-// usage history includes it.
+// Sync waits until every event recorded before the call is stored, the
+// usage history includes it and subscribers have been handed it.
 func (l *Log) Sync(ctx context.Context) error {
 	done := make(chan error, 1)
 	select {
@@ -226,9 +244,54 @@ func (l *Log) Sync(ctx context.Context) error {
 	}
 	select {
 	case err := <-done:
-		return err
+		if err != nil || !l.follower {
+			return err
+		}
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	want := l.appended.Load()
+	for {
+		l.followMu.Lock()
+		streamed, progress := l.streamed, l.progress
+		l.followMu.Unlock()
+		if streamed >= want {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-l.quit:
+			return errClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// follow streams what a Follower backend delivers until Close.
+func (l *Log) follow(ctx context.Context, f Follower) {
+	defer l.wg.Done()
+	once := sync.Once{}
+	ready := func() { once.Do(func() { close(l.ready) }) }
+	err := f.Follow(ctx, ready, func(recs []Record) {
+		l.followMu.Lock()
+		// Skip what was streamed already: a batch delivered again.
+		for len(recs) > 0 && recs[0].ID <= l.streamed {
+			recs = recs[1:]
+		}
+		if len(recs) == 0 {
+			l.followMu.Unlock()
+			return
+		}
+		l.streamed = recs[len(recs)-1].ID
+		close(l.progress)
+		l.progress = make(chan struct{})
+		l.followMu.Unlock()
+		l.subs.publishRecords(recs)
+	})
+	ready() // the writer must not wait for a follower that has stopped
+	if err != nil && ctx.Err() == nil {
+		l.logger.Error("event log: following the shared history stopped; live streams miss other nodes' events", "err", err)
 	}
 }
 
@@ -254,6 +317,12 @@ func (l *Log) Close() error {
 // run is the single writer.
 func (l *Log) run() {
 	defer l.wg.Done()
+	// Store nothing before a follower sees it, or Sync would wait for it
+	// in vain.
+	select {
+	case <-l.ready:
+	case <-l.quit:
+	}
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
 	// The writer wakes on a short timer rather than on each event, so that
@@ -348,7 +417,11 @@ func (l *Log) store(ctx context.Context, batch []usher.Event) ([]usher.Event, er
 			l.usage.observe(&stored[i])
 			stored[i].InUse = 0 // not stored, so not streamed either
 		}
-		l.subs.publish(stored, first)
+		if l.follower {
+			l.appended.Store(first + int64(n) - 1)
+		} else {
+			l.subs.publish(stored, first)
+		}
 		batch = batch[n:]
 	}
 	return nil, nil

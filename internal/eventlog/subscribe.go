@@ -70,14 +70,23 @@ type subscribers struct {
 // publish hands the events, numbered on from first, to every subscriber
 // whose filter they match.
 func (ss *subscribers) publish(evs []usher.Event, first int64) {
+	recs := make([]Record, len(evs))
+	for i := range evs {
+		recs[i] = Record{ID: first + int64(i), Event: evs[i]}
+	}
+	ss.publishRecords(recs)
+}
+
+// publishRecords hands stored records to every subscriber whose filter
+// they match.
+func (ss *subscribers) publishRecords(recs []Record) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for s := range ss.m {
-		for i := range evs {
-			if !s.filter.Match(evs[i]) {
+		for _, r := range recs {
+			if !s.filter.Match(r.Event) {
 				continue
 			}
-			r := Record{ID: first + int64(i), Event: evs[i]}
 			r.Time = r.Time.UTC() // as Query returns it
 			select {
 			case s.c <- r:

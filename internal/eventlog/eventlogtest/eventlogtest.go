@@ -327,6 +327,8 @@ func testManyWriters(t *testing.T, open opener) {
 func testTwoLogs(t *testing.T, open opener) {
 	clk := NewClock(T0)
 	a, b := open.must(t, clk, nil), open.must(t, clk, nil)
+	sub := a.Subscribe(eventlog.Filter{}, 1<<12)
+	defer sub.Close()
 	const each = 300
 	var wg sync.WaitGroup
 	for _, l := range []*eventlog.Log{a, b} {
@@ -352,6 +354,22 @@ func testTwoLogs(t *testing.T, open opener) {
 			if got[i].ID <= got[i-1].ID {
 				t.Fatalf("ids %d then %d: each id once, in order", got[i-1].ID, got[i].ID)
 			}
+		}
+	}
+	// a streams every event, b's too, in order: sync a after b's last.
+	MustSync(t, b)
+	b.Record(usher.Event{Type: eventlog.EventServerStopped})
+	MustSync(t, b)
+	want := MustQuery(t, a, eventlog.Filter{Limit: eventlog.MaxLimit})
+	deadline := time.After(10 * time.Second)
+	for i, r := range want {
+		select {
+		case s, ok := <-sub.Events():
+			if !ok || s != r {
+				t.Fatalf("streamed event %d: %+v, want %+v", i, s, r)
+			}
+		case <-deadline:
+			t.Fatalf("streamed %d of %d events", i, len(want))
 		}
 	}
 }
