@@ -33,21 +33,31 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 	} else if st.DeciderURL != "" {
 		decider += " at " + st.DeciderURL
 	}
-	fmt.Fprintf(e.stdout, "cluster %s (answered by node %s)\ndeciding node: %s\netcd leader:   %s\n\n", st.Cluster, st.Node, decider, orNone(st.EtcdLeader))
+	fmt.Fprintf(e.stdout, "cluster %s (answered by node %s)\ndeciding node: %s\netcd leader:   %s\n", st.Cluster, st.Node, decider, orNone(st.EtcdLeader))
+	if st.Error != "" {
+		fmt.Fprintf(e.stdout, "warning:       %s\n", st.Error)
+	}
+	fmt.Fprintln(e.stdout)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tHEALTH\tROLE\tRAFT TERM\tRAFT INDEX\tLAG\tCLIENT URL\tERROR")
 	for _, m := range st.Members {
-		health, role := "unhealthy", "follower"
+		health, role, term, index, lag := "unhealthy", "-", "-", "-", "-"
 		if m.Healthy {
-			health = "healthy"
+			health, role = "healthy", "follower"
 		}
 		if m.Leader {
 			role = "leader"
 		}
-		if m.Name == st.Decider {
+		switch {
+		case m.Name == st.Decider && role == "-":
+			role = "decides"
+		case m.Name == st.Decider:
 			role += ", decides"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", orNone(m.Name), health, role, m.RaftTerm, m.RaftIndex, m.Lag, strings.Join(m.ClientURLs, ","), m.Error)
+		if m.RaftIndex > 0 { // the member answered
+			term, index, lag = fmt.Sprint(m.RaftTerm), fmt.Sprint(m.RaftIndex), fmt.Sprint(m.Lag)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orNone(m.Name), health, role, term, index, lag, strings.Join(m.ClientURLs, ","), m.Error)
 	}
 	return tw.Flush()
 }

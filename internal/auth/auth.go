@@ -77,6 +77,13 @@ type Store interface {
 	DeleteToken(ctx context.Context, id string) error
 }
 
+// UserCreator is a Store that several servers share, as the nodes of a
+// cluster do: CreateUser stores u only if no user of its name exists, in
+// one step, and reports whether it did.
+type UserCreator interface {
+	CreateUser(ctx context.Context, u User) (created bool, err error)
+}
+
 // Config configures an Authority. Without a Store, users and tokens live
 // only in memory; without a SigningKey, a random one is made and logins
 // end when the process does. Both are for tests and embedding: a server
@@ -168,6 +175,10 @@ func (a *Authority) Bootstrap(ctx context.Context) (string, error) {
 	}
 	password := rand.Text()
 	if _, err := a.AddUser(ctx, BootstrapUser, password, RoleAdmin); err != nil {
+		if usher.ErrorCode(err) == EUserExists {
+			// Another server sharing the store was first: take its users.
+			return "", a.Reload(ctx)
+		}
 		return "", err
 	}
 	return password, nil
@@ -315,7 +326,15 @@ func (a *Authority) AddUser(ctx context.Context, name, password string, role Rol
 		return User{}, usher.Errorf(EUserExists, "user %q exists already: change its password with usher user passwd", name)
 	}
 	u := User{Name: name, Role: role, PasswordHash: hash, CreatedAt: a.now().UTC()}
-	if err := a.cfg.Store.PutUser(ctx, u); err != nil {
+	if c, ok := a.cfg.Store.(UserCreator); ok {
+		created, err := c.CreateUser(ctx, u)
+		if err != nil {
+			return User{}, fmt.Errorf("store user %s: %w", name, err)
+		}
+		if !created {
+			return User{}, usher.Errorf(EUserExists, "user %q exists already (another server created it): change its password with usher user passwd", name)
+		}
+	} else if err := a.cfg.Store.PutUser(ctx, u); err != nil {
 		return User{}, fmt.Errorf("store user %s: %w", name, err)
 	}
 	a.mu.Lock()

@@ -67,11 +67,22 @@ func ParsePeers(list []string) (map[string]string, error) {
 
 // StartMember starts an embedded etcd member and waits until it has
 // joined its cluster, or ctx ends. A member that finds data in Dir
-// restarts from it and ignores Peers.
+// restarts from it and ignores Peers; one that finds none but ran before
+// (its disk was lost) replaces itself in the cluster (see rejoin).
 func StartMember(ctx context.Context, cfg MemberConfig) (*Member, error) {
 	ec, err := embedConfig(cfg)
 	if err != nil {
 		return nil, err
+	}
+	existing, err := rejoin(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded etcd member %s: %w", cfg.Name, err)
+	}
+	if existing != "" {
+		if cfg.Logger != nil {
+			cfg.Logger.Warn("this member's etcd data is gone: it was replaced in the cluster and joins again from its peers", "member", cfg.Name)
+		}
+		ec.InitialCluster, ec.ClusterState = existing, embed.ClusterStateFlagExisting
 	}
 	e, err := embed.StartEtcd(ec)
 	if err != nil {

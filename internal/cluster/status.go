@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/usher-lm/usher/internal/httpapi"
 )
 
@@ -14,16 +16,30 @@ import (
 // asked directly at its client URL.
 func (n *Node) Status(ctx context.Context) (httpapi.ClusterStatus, error) {
 	st := httpapi.ClusterStatus{Cluster: n.cfg.Cluster, Node: n.cfg.NodeName, Members: []httpapi.ClusterMember{}}
-	v, ok, err := n.decider(ctx)
+	// Without a majority, linearizable reads wait in vain: an admin
+	// still needs to see which members are down, so the list then comes
+	// from the member this node talks to.
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	v, ok, err := n.decider(qctx)
 	if err != nil {
-		return st, err
-	}
-	if ok {
+		st.Error = fmt.Sprintf("cannot read the cluster's state through a majority of the etcd members (%v): check that most members are up", err)
+	} else if ok {
 		st.Decider, st.DeciderURL = v.Node, v.URL
 	}
-	ml, err := n.cfg.Client.MemberList(ctx)
+	var ml *clientv3.MemberListResponse
+	if err == nil {
+		ml, err = n.cfg.Client.MemberList(qctx)
+	}
 	if err != nil {
-		return st, err
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if ml, err = n.cfg.Client.MemberList(lctx, clientv3.WithSerializable()); err != nil {
+			return st, err
+		}
+		if st.Error == "" {
+			st.Error = "the member list comes from one member's own view: no majority answered"
+		}
 	}
 	st.Members = make([]httpapi.ClusterMember, len(ml.Members))
 	leaders := make([]uint64, len(ml.Members))

@@ -442,3 +442,95 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 		t.Errorf("config_changed events %+v, %v; want one", evs, err)
 	}
 }
+
+// TestClusterBootstrapsOneAdmin: every node of a new cluster tries to
+// create the bootstrap user at once; one does, and only its password
+// file exists, and works.
+func TestClusterBootstrapsOneAdmin(t *testing.T) {
+	ctx := context.Background()
+	c := mustStartCluster(t, 3)
+	var written []int
+	for i, cfg := range c.configs {
+		if _, err := os.Stat(filepath.Join(cfg.Data, daemon.AdminPasswordFile)); err == nil {
+			written = append(written, i)
+		}
+	}
+	if len(written) != 1 {
+		t.Fatalf("nodes %v wrote an admin password, want exactly one", written)
+	}
+	pw, err := os.ReadFile(filepath.Join(c.configs[written[0]].Data, daemon.AdminPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mustDecider()
+	for i := range 3 {
+		anon := c.client(i)
+		anon.Token = ""
+		if _, err := anon.Login(ctx, "admin", strings.TrimSpace(string(pw))); err != nil {
+			t.Errorf("login as admin through node %d: %v", i, err)
+		}
+	}
+}
+
+// TestClusterNodeRejoinsWithAnEmptyDisk: a node whose disk is lost is
+// started again with the same command and an empty data directory; it
+// takes its place in the cluster again and serves.
+func TestClusterNodeRejoinsWithAnEmptyDisk(t *testing.T) {
+	ctx := context.Background()
+	c := mustStartCluster(t, 3)
+	dec := c.mustDecider()
+	c.addLicense(dec, "cad", 2)
+	lost := (dec + 1) % 3
+	c.kill(lost)
+	if err := os.RemoveAll(c.configs[lost].Data); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.start(lost); err != nil {
+		t.Fatalf("start node %d again on an empty disk: %v", lost, err)
+	}
+	var l httpapi.LeaseResponse
+	err := retry(10*time.Second, func() (err error) {
+		l, err = clusterCheckout(ctx, c.client(lost), "cad", "after-rejoin")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("checkout through the node that rejoined: %v", err)
+	}
+	st, err := c.client(lost).ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Members) != 3 {
+		t.Fatalf("members %+v, want 3", st.Members)
+	}
+	for _, m := range st.Members {
+		if !m.Healthy {
+			t.Errorf("member %s is not healthy: %s", m.Name, m.Error)
+		}
+	}
+	if err := c.client(dec).Release(ctx, l.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// With two of three nodes down, the status still lists the members,
+	// says which are down, and why nothing more is known.
+	left := (lost + 1) % 3
+	c.kill((left + 1) % 3)
+	c.kill((left + 2) % 3)
+	st, err = c.client(left).ClusterStatus(ctx)
+	if err != nil {
+		t.Fatalf("status without a majority: %v", err)
+	}
+	down, answered := 0, 0
+	for _, m := range st.Members {
+		switch {
+		case m.RaftIndex == 0 && m.Error != "":
+			down++
+		case m.RaftIndex > 0 && !m.Healthy: // up, but without a leader
+			answered++
+		}
+	}
+	if st.Error == "" || len(st.Members) != 3 || down != 2 || answered != 1 {
+		t.Fatalf("status without a majority: %+v; want an error, 2 members down and 1 up without a leader", st)
+	}
+}

@@ -25,7 +25,10 @@ type Shared struct {
 	prefix string
 }
 
-var _ auth.Store = (*Shared)(nil)
+var (
+	_ auth.Store       = (*Shared)(nil)
+	_ auth.UserCreator = (*Shared)(nil)
+)
 
 // NewShared returns the shared state of a cluster.
 func NewShared(cli *clientv3.Client, cluster string) *Shared {
@@ -111,6 +114,32 @@ func (s *Shared) Users(ctx context.Context) ([]auth.User, error) {
 // PutUser stores a user, replacing one with the same name.
 func (s *Shared) PutUser(ctx context.Context, u auth.User) error {
 	return s.put(ctx, "users/"+u.Name, u)
+}
+
+// CreateUser stores a user unless one of that name exists, and reports
+// whether it did: every node of a new cluster creates the bootstrap user,
+// and only the first one's must count.
+func (s *Shared) CreateUser(ctx context.Context, u auth.User) (bool, error) {
+	b, err := json.Marshal(u)
+	if err != nil {
+		return false, err
+	}
+	key := s.prefix + "users/" + u.Name
+	var resp *clientv3.TxnResponse
+	err = retry(ctx, func() (err error) {
+		resp, err = s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, string(b))).Else(clientv3.OpGet(key)).Commit()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("write users/%s to etcd: %w", u.Name, err)
+	}
+	if resp.Succeeded {
+		return true, nil
+	}
+	// An attempt that timed out may have stored this very user.
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	return len(kvs) == 1 && string(kvs[0].Value) == string(b), nil
 }
 
 // DeleteUser removes a user.

@@ -19,6 +19,10 @@ type ClusterStatus struct {
 	// EtcdLeader is the name of the etcd member leading raft.
 	EtcdLeader string          `json:"etcd_leader"`
 	Members    []ClusterMember `json:"members"`
+	// Error, when set, says why the answering node could not read the
+	// cluster's state through a majority (typically: most members are
+	// down); Members then come from its own member's view.
+	Error string `json:"error,omitempty"`
 }
 
 // ClusterMember is one etcd member as the status shows it.
