@@ -195,19 +195,26 @@ func (h *History) resolve(ctx context.Context, evs []usher.Event) (int64, int, e
 // where it stopped; if etcd has compacted that revision meanwhile, it
 // goes on from the oldest one it still has, and the events in between are
 // left out of the live stream (a stream resumed by id reads them).
-func (h *History) Follow(ctx context.Context, ready func(), fn func([]eventlog.Record)) error {
-	var rev int64
+func (h *History) Follow(ctx context.Context, ready func(from int64), fn func([]eventlog.Record)) error {
+	var rev, from int64
 	err := retry(ctx, func() error {
 		resp, err := h.cli.Get(ctx, h.counterKey())
-		if err == nil {
-			rev = resp.Header.Revision + 1
+		if err != nil {
+			return err
 		}
-		return err
+		rev, from = resp.Header.Revision+1, 1
+		if len(resp.Kvs) > 0 {
+			next, _, _ := strings.Cut(string(resp.Kvs[0].Value), " ")
+			if from, err = strconv.ParseInt(next, 10, 64); err != nil {
+				return fmt.Errorf("etcd key %s holds %q, not \"<next id> <upto>\"", resp.Kvs[0].Key, resp.Kvs[0].Value)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("follow the event history in etcd: %w", err)
 	}
-	ready()
+	ready(from)
 	for {
 		wctx, cancel := context.WithCancel(ctx)
 		for resp := range h.cli.Watch(wctx, h.eventsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev)) {

@@ -40,11 +40,11 @@ type Backend interface {
 // cluster do. A Log on one streams to its subscribers what Follow
 // delivers, every writer's events, rather than only those it stored.
 type Follower interface {
-	// Follow calls ready once it is sure to see every event stored from
-	// then on, then fn with those events, batch by batch in id order, as
-	// they are stored, until ctx ends. fn may see an event again; the Log
-	// skips ids it has passed.
-	Follow(ctx context.Context, ready func(), fn func([]Record)) error
+	// Follow calls ready with the id from which on it will see every
+	// event stored, then fn with those events, batch by batch in id
+	// order, as they are stored, until ctx ends. fn may see an event
+	// again; the Log skips ids it has passed.
+	Follow(ctx context.Context, ready func(from int64), fn func([]Record)) error
 }
 
 // Rollup sums usage per minute into steps of step (a whole number of

@@ -106,14 +106,17 @@ type Log struct {
 	subs  subscribers
 
 	// With a Follower backend, events are streamed as the backend
-	// delivers them; Sync then waits until what this log stored is
-	// streamed.
-	follower bool
-	ready    chan struct{} // closed once the follower sees every new event
-	appended atomic.Int64  // the highest id this log stored
-	followMu sync.Mutex
-	streamed int64         // the highest id streamed
-	progress chan struct{} // closed and replaced when streamed grows
+	// delivers them, following it only while anyone subscribes (it costs
+	// the backend); Sync then waits until what this log stored is
+	// streamed. See follow.
+	follower   Follower // nil: stream what this log stores
+	base       context.Context
+	appended   atomic.Int64 // the highest id this log stored
+	followMu   sync.Mutex
+	unfollow   context.CancelFunc // nil while not following
+	followFrom int64              // every id from this one on is streamed
+	streamed   int64              // the highest id streamed
+	progress   chan struct{}      // closed and replaced when streamed grows or following stops
 }
 
 // Open opens the log on opts.Backend, or on the event database in
@@ -153,13 +156,9 @@ func Open(opts Options) (*Log, error) {
 	l.SetRetention(opts.Retention, opts.UsageRetention)
 	l.subs.m = make(map[*Subscription]struct{})
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	l.ready, l.progress = make(chan struct{}), make(chan struct{})
+	l.base, l.progress = l.ctx, make(chan struct{})
 	if f, ok := b.(Follower); ok {
-		l.follower = true
-		l.wg.Add(1)
-		go l.follow(l.ctx, f)
-	} else {
-		close(l.ready)
+		l.follower = f
 	}
 	l.wg.Add(1)
 	go l.run()
@@ -244,7 +243,7 @@ func (l *Log) Sync(ctx context.Context) error {
 	}
 	select {
 	case err := <-done:
-		if err != nil || !l.follower {
+		if err != nil || l.follower == nil {
 			return err
 		}
 	case <-ctx.Done():
@@ -253,9 +252,10 @@ func (l *Log) Sync(ctx context.Context) error {
 	want := l.appended.Load()
 	for {
 		l.followMu.Lock()
-		streamed, progress := l.streamed, l.progress
+		caught := l.unfollow == nil || want < l.followFrom || l.streamed >= want
+		progress := l.progress
 		l.followMu.Unlock()
-		if streamed >= want {
+		if caught {
 			return nil
 		}
 		select {
@@ -268,12 +268,56 @@ func (l *Log) Sync(ctx context.Context) error {
 	}
 }
 
-// follow streams what a Follower backend delivers until Close.
-func (l *Log) follow(ctx context.Context, f Follower) {
+// startFollowing follows the backend unless the log does already, and
+// returns once every event stored from then on will be streamed (or after
+// a few seconds without an answer).
+func (l *Log) startFollowing() {
+	if l.follower == nil || l.closed.Load() {
+		return
+	}
+	l.followMu.Lock()
+	if l.unfollow != nil {
+		l.followMu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(l.base)
+	l.unfollow = cancel
+	ready := make(chan struct{})
+	l.wg.Add(1)
+	l.followMu.Unlock()
+	go l.follow(ctx, ready)
+	select {
+	case <-ready:
+	case <-ctx.Done():
+	case <-time.After(backendTimeout):
+	}
+}
+
+// stopFollowing stops following when nobody subscribes any more.
+func (l *Log) stopFollowing() {
+	if l.follower == nil || l.Subscribers() > 0 {
+		return
+	}
+	l.followMu.Lock()
+	defer l.followMu.Unlock()
+	if l.unfollow != nil {
+		l.unfollow()
+		l.unfollow = nil
+		close(l.progress) // a Sync waiting for the stream stops waiting
+		l.progress = make(chan struct{})
+	}
+}
+
+// follow streams what the backend delivers until ctx ends.
+func (l *Log) follow(ctx context.Context, ready chan struct{}) {
 	defer l.wg.Done()
 	once := sync.Once{}
-	ready := func() { once.Do(func() { close(l.ready) }) }
-	err := f.Follow(ctx, ready, func(recs []Record) {
+	err := l.follower.Follow(ctx, func(from int64) {
+		l.followMu.Lock()
+		l.followFrom = from
+		l.followMu.Unlock()
+		once.Do(func() { close(ready) })
+	}, func(recs []Record) {
 		l.followMu.Lock()
 		// Skip what was streamed already: a batch delivered again.
 		for len(recs) > 0 && recs[0].ID <= l.streamed {
@@ -288,8 +332,8 @@ func (l *Log) follow(ctx context.Context, f Follower) {
 		l.progress = make(chan struct{})
 		l.followMu.Unlock()
 		l.subs.publishRecords(recs)
+		l.stopFollowing() // if the last subscriber was dropped
 	})
-	ready() // the writer must not wait for a follower that has stopped
 	if err != nil && ctx.Err() == nil {
 		l.logger.Error("event log: following the shared history stopped; live streams miss other nodes' events", "err", err)
 	}
@@ -304,7 +348,9 @@ var errClosed = usher.Errorf(usher.EUnavailable, "the event log is closed: the s
 func (l *Log) Close() error {
 	var err error
 	l.once.Do(func() {
+		l.followMu.Lock() // no follower starts after this
 		l.closed.Store(true)
+		l.followMu.Unlock()
 		l.cancel() // ends a call in flight; the writer then stores the rest on its own bound
 		close(l.quit)
 		l.wg.Wait()
@@ -317,12 +363,6 @@ func (l *Log) Close() error {
 // run is the single writer.
 func (l *Log) run() {
 	defer l.wg.Done()
-	// Store nothing before a follower sees it, or Sync would wait for it
-	// in vain.
-	select {
-	case <-l.ready:
-	case <-l.quit:
-	}
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
 	// The writer wakes on a short timer rather than on each event, so that
@@ -417,7 +457,7 @@ func (l *Log) store(ctx context.Context, batch []usher.Event) ([]usher.Event, er
 			l.usage.observe(&stored[i])
 			stored[i].InUse = 0 // not stored, so not streamed either
 		}
-		if l.follower {
+		if l.follower != nil {
 			l.appended.Store(first + int64(n) - 1)
 		} else {
 			l.subs.publish(stored, first)

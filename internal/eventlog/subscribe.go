@@ -34,7 +34,10 @@ func (s *Subscription) Dropped() bool {
 }
 
 // Close ends the subscription. Safe to call twice.
-func (s *Subscription) Close() { s.log.subs.remove(s) }
+func (s *Subscription) Close() {
+	s.log.subs.remove(s)
+	s.log.stopFollowing()
+}
 
 // Subscribe returns a subscription to the events that match f (its Types
 // and Feature) and are stored from now on. buffer <= 0 means
@@ -45,12 +48,14 @@ func (l *Log) Subscribe(f Filter, buffer int) *Subscription {
 	}
 	s := &Subscription{c: make(chan Record, buffer), filter: f, log: l}
 	l.subs.mu.Lock()
-	defer l.subs.mu.Unlock()
 	if l.subs.closed {
+		l.subs.mu.Unlock()
 		close(s.c)
 		return s
 	}
 	l.subs.m[s] = struct{}{}
+	l.subs.mu.Unlock()
+	l.startFollowing()
 	return s
 }
 
