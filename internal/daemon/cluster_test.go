@@ -424,6 +424,11 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // polling
 		}
 	}
+	// Read through the decider first: it stores what it has queued, so
+	// the kill cannot take the event with it.
+	if evs, err := c.client(dec).Events(ctx, httpapi.EventsQuery{Type: "config_changed"}); err != nil || len(evs) != 1 {
+		t.Fatalf("config_changed events on the decider: %+v, %v; want one", evs, err)
+	}
 	c.kill(dec)
 	c.addLicense(other, "cad", 1)
 	var l httpapi.LeaseResponse
