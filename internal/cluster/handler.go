@@ -95,8 +95,13 @@ type forwarder struct {
 	proxies map[string]*httputil.ReverseProxy
 	// Requests forwarded to a node end when it no longer decides: a node
 	// cut off the network may never answer them.
-	toNode map[string]context.CancelFunc
-	ctxOf  map[string]context.Context
+	toNode map[string]nodeContext
+}
+
+// nodeContext ends when its node no longer decides.
+type nodeContext struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // forwardDialTimeout bounds connecting to the deciding node: a node that
@@ -109,7 +114,7 @@ func newForwarder(n *Node) *forwarder {
 	tr.ResponseHeaderTimeout = 0 // a checkout may wait in line
 	tr.DialContext = (&net.Dialer{Timeout: forwardDialTimeout, KeepAlive: 15 * time.Second}).DialContext
 	return &forwarder{n: n, transport: tr, proxies: make(map[string]*httputil.ReverseProxy),
-		toNode: make(map[string]context.CancelFunc), ctxOf: make(map[string]context.Context)}
+		toNode: make(map[string]nodeContext)}
 }
 
 // nodeContext returns a context that ends when the node at target no
@@ -117,12 +122,12 @@ func newForwarder(n *Node) *forwarder {
 func (f *forwarder) nodeContext(target string) context.Context {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if ctx := f.ctxOf[target]; ctx != nil {
-		return ctx
+	nc, ok := f.toNode[target]
+	if !ok {
+		nc.ctx, nc.cancel = context.WithCancel(f.n.ctx)
+		f.toNode[target] = nc
 	}
-	ctx, cancel := context.WithCancel(f.n.ctx)
-	f.ctxOf[target], f.toNode[target] = ctx, cancel
-	return ctx
+	return nc.ctx
 }
 
 // settle ends the requests forwarded to every node but the one that
@@ -131,11 +136,10 @@ func (f *forwarder) nodeContext(target string) context.Context {
 func (f *forwarder) settle(v leaderValue, ok bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for target, cancel := range f.toNode {
+	for target, nc := range f.toNode {
 		if err != nil || !ok || target != v.URL {
-			cancel()
+			nc.cancel()
 			delete(f.toNode, target)
-			delete(f.ctxOf, target)
 		}
 	}
 	if err == nil {
