@@ -123,9 +123,17 @@ func (d *Daemon) loadOverrides(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.rt.overrides = make(map[string]string)
+	d.cfg, d.rt.overrides = d.overlay(d.cfg, stored)
+	return nil
+}
+
+// overlay applies stored runtime settings over base and returns the
+// result and the settings in force. One that no longer applies is logged
+// and ignored.
+func (d *Daemon) overlay(base Config, stored map[string]string) (Config, map[string]string) {
+	overrides := make(map[string]string)
 	for _, k := range sortedKeys(stored) {
-		next := d.cfg
+		next := base
 		err := next.Set(k, stored[k])
 		if err == nil && !isLive(k) {
 			err = fmt.Errorf("%s cannot change at runtime", k)
@@ -137,9 +145,9 @@ func (d *Daemon) loadOverrides(ctx context.Context) error {
 			d.logger.Warn("stored runtime setting ignored", "key", k, "value", stored[k], "err", err)
 			continue
 		}
-		d.cfg, d.rt.overrides[k] = next, stored[k]
+		base, overrides[k] = next, stored[k]
 	}
-	return nil
+	return base, overrides
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -315,19 +323,7 @@ func (d *Daemon) applyShared() {
 	}
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
-	next, overrides := d.rt.fileCfg, make(map[string]string)
-	for _, k := range sortedKeys(stored) {
-		try := next
-		if err := try.Set(k, stored[k]); err != nil || !isLive(k) {
-			d.logger.Warn("stored runtime setting ignored", "key", k, "value", stored[k], "err", err)
-			continue
-		}
-		next, overrides[k] = try, stored[k]
-	}
-	if err := next.Validate(); err != nil {
-		d.logger.Warn("runtime settings in etcd ignored", "err", err)
-		return
-	}
+	next, overrides := d.overlay(d.rt.fileCfg, stored)
 	d.rt.overrides = overrides
 	d.applyChanges(next, "changed on another node", false)
 }
