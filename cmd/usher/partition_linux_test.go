@@ -184,7 +184,7 @@ func TestClusterPartition(t *testing.T) {
 	// The majority goes on: it grants the remaining seats, and no more.
 	for k := range seats - 3 {
 		var id string
-		err := retryUnavailable(15*time.Second, func() (err error) {
+		err := retryUnavailable(30*time.Second, func() (err error) {
 			id, err = procCheckout(ctx, c.client(other), fmt.Sprint("majority-", k))
 			return err
 		})
