@@ -378,6 +378,18 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	if err != nil || len(all) != 1 {
 		t.Fatalf("license_added events: %+v, %v; want one", all, err)
 	}
+	started, err := c.client(other).Events(ctx, httpapi.EventsQuery{Type: "server_started"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string]bool{}
+	for _, ev := range started {
+		_, node, _ := strings.Cut(ev.Reason, ", node ")
+		nodes[node] = true
+	}
+	if len(nodes) != 3 || nodes[""] {
+		t.Fatalf("server_started events %+v: want one from each of 3 nodes, naming it", started)
+	}
 	usage, err := c.client(other).Usage(ctx, httpapi.UsageQuery{Feature: "cad", Step: "1h"})
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err := d.openObservability(ctx, settings); err != nil {
 		return nil, err
 	}
-	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version})
+	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version + d.onNode()})
 	authority, err := d.openAuth(ctx, token, opts.Now)
 	if err != nil {
 		return nil, err
@@ -260,6 +260,15 @@ func (d *Daemon) URL() string {
 // TokenPath returns where the admin token is.
 func (d *Daemon) TokenPath() string { return filepath.Join(d.cfg.Data, TokenFile) }
 
+// onNode names this node in the events it records itself, in a cluster,
+// whose nodes share one event log: ", node n1", or "" for a single node.
+func (d *Daemon) onNode() string {
+	if !d.cfg.ClusterMode() {
+		return ""
+	}
+	return ", node " + d.cfg.nodeName()
+}
+
 // nodeCloseTimeout is how long Close waits for the cluster node to stop
 // before it closes the etcd connection under it.
 const nodeCloseTimeout = 3 * time.Second
@@ -277,7 +286,7 @@ func (d *Daemon) Close() error {
 		}
 		d.wg.Wait()
 		if d.events != nil {
-			d.events.Record(usher.Event{Type: eventlog.EventServerStopped})
+			d.events.Record(usher.Event{Type: eventlog.EventServerStopped, Reason: strings.TrimPrefix(d.onNode(), ", ")})
 			err = errors.Join(err, d.events.Close())
 		}
 		if d.store != nil {
