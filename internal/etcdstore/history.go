@@ -599,15 +599,14 @@ func mergeUsage(rows []usageRow, pts []eventlog.UsagePoint) []usageRow {
 // Usage implements eventlog.Backend.
 func (h *History) Usage(ctx context.Context, q eventlog.UsageQuery) ([]eventlog.UsagePoint, error) {
 	from, to := int64(0), int64(1<<62)
+	start, end := h.usageKey(0), clientv3.GetPrefixRangeEnd(h.usagePrefix())
 	if !q.From.IsZero() {
 		from = q.From.Unix()
+		start = h.usageKey(hourOf(from))
 	}
 	if !q.To.IsZero() {
 		to = q.To.Unix()
-	}
-	start, end := h.usageKey(hourOf(from)), clientv3.GetPrefixRangeEnd(h.usagePrefix())
-	if to < 1e12 {
-		end = h.usageKey(to)
+		end = h.usageKey(to) // hours that start before to
 	}
 	var minutes []eventlog.UsagePoint
 	for {

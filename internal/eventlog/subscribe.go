@@ -75,6 +75,12 @@ type subscribers struct {
 // publish hands the events, numbered on from first, to every subscriber
 // whose filter they match.
 func (ss *subscribers) publish(evs []usher.Event, first int64) {
+	ss.mu.Lock()
+	none := len(ss.m) == 0
+	ss.mu.Unlock()
+	if none { // the usual case: nothing to build for every stored batch
+		return
+	}
 	recs := make([]Record, len(evs))
 	for i := range evs {
 		recs[i] = Record{ID: first + int64(i), Event: evs[i]}
