@@ -186,11 +186,12 @@ func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
 
 // Checkout grants one seat of a feature to a client. If the client already
 // holds a lease on the feature, that lease is returned with created false
-// and no second seat is taken. With req.Wait set and no seat free, the
-// request waits in a first-come-first-served line for up to req.Wait.
+// and no second seat is taken, provided req.Owner owns it. With req.Wait
+// set and no seat free, the request waits in a first-come-first-served
+// line for up to req.Wait.
 //
 // Errors: EInvalid, EFeatureNotFound, EFeatureNotStarted, EFeatureExpired,
-// ENoSeats, or a store failure.
+// ENoSeats, ELeaseHeldElsewhere, or a store failure.
 func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease, created bool, err error) {
 	if err := req.Validate(); err != nil {
 		return Lease{}, false, err
@@ -198,6 +199,10 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
 		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && e.ending == nil {
+			if !e.claimLocked(req.Owner) {
+				l.mu.Unlock()
+				return Lease{}, false, clientHeldElsewhere(req)
+			}
 			l.mu.Unlock()
 			lease, ok, err := l.rejoin(e)
 			if ok || err != nil || attempt > 3 {
@@ -276,7 +281,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	e := &entry{
 		lease: Lease{
 			ID: NewLeaseID(), Feature: p.name, Client: req.Client, // p.name: one copy of the name for all leases
-			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive),
+			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive), Owner: req.Owner, Addr: req.Addr,
 		},
 		storing: &storing{done: make(chan struct{})},
 	}
@@ -376,17 +381,21 @@ func (l *Ledger) removeLocked(e *entry) {
 	l.serveQueueLocked(f, l.now())
 }
 
-// Heartbeat renews a lease's keep-alive window. It does not reach the
-// store: after a restart every lease gets a fresh window anyway.
+// Heartbeat renews a lease's keep-alive window for its owner. It does not
+// reach the store: after a restart every lease gets a fresh window anyway.
 //
-// Errors: ELeaseNotFound, or EFeatureExpired once the feature's last
-// license has expired (the sweeper then reclaims the lease).
-func (l *Ledger) Heartbeat(ctx context.Context, id string) (Lease, error) {
+// Errors: ELeaseNotFound, ELeaseHeldElsewhere when by does not own the
+// lease, or EFeatureExpired once the feature's last license has expired
+// (the sweeper then reclaims the lease).
+func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.leases[id]
 	if e == nil || e.ending != nil {
 		return Lease{}, leaseNotFound(id)
+	}
+	if !e.claimLocked(by) {
+		return Lease{}, leaseHeldElsewhere(id)
 	}
 	now := l.now()
 	if l.featureExpiredLocked(e.lease.Feature, now) {
@@ -407,6 +416,23 @@ func leaseNotFound(id string) error {
 	return Errorf(ELeaseNotFound, "lease %s is not held: it was released, kicked or expired; check out again", id)
 }
 
+func leaseHeldElsewhere(id string) error {
+	return Errorf(ELeaseHeldElsewhere, "lease %s belongs to another credential or client address: renew and release it with the credential, or from the address, that checked it out (an admin may kick it)", id)
+}
+
+func clientHeldElsewhere(req CheckoutRequest) error {
+	return Errorf(ELeaseHeldElsewhere, "client id %q holds feature %s for another credential or client address: give every application instance a client id of its own, or wait until that lease ends", req.Client.ID, req.Feature)
+}
+
+// claimLocked reports whether by owns e. A lease stored without an owner
+// becomes by's.
+func (e *entry) claimLocked(by Owner) bool {
+	if e.lease.Owner == (Owner{}) {
+		e.lease.Owner = by
+	}
+	return e.lease.Owner == by
+}
+
 // featureExpiredLocked reports whether every grant of a still-licensed
 // feature has expired. A feature whose licenses were removed is not
 // expired: its leases live on until released.
@@ -420,10 +446,12 @@ func (l *Ledger) featureExpiredLocked(feature string, now time.Time) bool {
 }
 
 // Release ends a lease and frees its seat once the deletion is durable.
-// The client calls it when done; an admin calls it to kick (kicked true).
+// The client calls it when done, as the lease's owner by; an admin calls
+// it to kick (kicked true), whoever owns the lease.
 //
-// Errors: ELeaseNotFound, or a store failure (the lease then lives on).
-func (l *Ledger) Release(ctx context.Context, id string, kicked bool) error {
+// Errors: ELeaseNotFound, ELeaseHeldElsewhere when by does not own the
+// lease and kicked is false, or a store failure (the lease then lives on).
+func (l *Ledger) Release(ctx context.Context, id string, by Owner, kicked bool) error {
 	l.mu.Lock()
 	e := l.leases[id]
 	for e != nil && e.ending != nil {
@@ -439,6 +467,10 @@ func (l *Ledger) Release(ctx context.Context, id string, kicked bool) error {
 	if e == nil {
 		l.mu.Unlock()
 		return leaseNotFound(id)
+	}
+	if !kicked && !e.claimLocked(by) {
+		l.mu.Unlock()
+		return leaseHeldElsewhere(id)
 	}
 	e.ending = make(chan struct{})
 	l.mu.Unlock()

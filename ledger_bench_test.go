@@ -42,7 +42,7 @@ func BenchmarkCheckoutRelease(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := f.ledger.Release(context.Background(), l.ID, false); err != nil {
+			if err := f.ledger.Release(context.Background(), l.ID, usher.Owner{}, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -63,7 +63,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(n.Add(1))
 		for pb.Next() {
-			if _, err := f.ledger.Heartbeat(context.Background(), ids[i%len(ids)]); err != nil {
+			if _, err := f.ledger.Heartbeat(context.Background(), ids[i%len(ids)], usher.Owner{}); err != nil {
 				b.Fatal(err)
 			}
 			i += 7
