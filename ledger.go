@@ -22,8 +22,15 @@ type LedgerConfig struct {
 	Keyring          *Keyring
 	KeepaliveTimeout time.Duration    // default DefaultKeepaliveTimeout
 	Now              func() time.Time // default time.Now
-	Logger           *slog.Logger     // default discards
-	Observer         Observer         // default ignores events
+	// Monotonic reads a clock that no one sets, as the time since any
+	// fixed point: keep-alive windows are measured on it, so that a step
+	// of the wall clock neither ends every lease at once nor keeps dead
+	// ones. By default the monotonic readings of Now's times serve (those
+	// of time.Now; a fake clock's times have none, and its wall time then
+	// serves).
+	Monotonic func() time.Duration
+	Logger    *slog.Logger // default discards
+	Observer  Observer     // default ignores events
 }
 
 // Ledger is the one owner of seat accounting. It decides every checkout in
@@ -34,7 +41,9 @@ type LedgerConfig struct {
 type Ledger struct {
 	store    Store
 	keys     *Keyring
-	now      func() time.Time
+	clock    func() time.Time     // the injected Now, its readings untouched
+	mono     func() time.Duration // nil: measured from clock's readings
+	base     time.Time            // clock's reading at start, which mono counts from
 	logger   *slog.Logger
 	observer Observer
 
@@ -42,7 +51,7 @@ type Ledger struct {
 
 	mu        sync.Mutex
 	keepalive time.Duration
-	resortAt  time.Time // set after the timeout shrank: re-sort the expiry list then
+	resortAt  time.Duration // set after the timeout shrank: re-sort the expiry list at this monotonic reading
 	licenses  map[string]*License
 	refused   map[string]bool // stored licenses that failed verification at start
 	pools     map[string]*pool
@@ -61,6 +70,9 @@ type clientKey struct{ feature, client string }
 // entry is a lease as the ledger tracks it, guarded by the ledger's lock.
 type entry struct {
 	lease Lease
+	// deadline is the monotonic reading at which the lease expires; its
+	// ExpiresAt says the same in wall-clock time, for people.
+	deadline time.Duration
 	// ending is set while a deletion is under way (the seat still counts)
 	// and closed when it ended, whether it succeeded or not.
 	ending     chan struct{}
@@ -106,17 +118,16 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger: store and keyring are required")
 	}
 	l := &Ledger{
-		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer,
+		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry),
 	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
+	if l.clock == nil {
+		l.clock = time.Now
 	}
-	l.now = func() time.Time { return now().UTC() }
+	l.base = l.clock()
 	if l.logger == nil {
 		l.logger = slog.New(slog.DiscardHandler)
 	}
@@ -145,17 +156,37 @@ func (l *Ledger) restore(snap *Snapshot) {
 		l.licenses[lic.ID] = lic
 	}
 	l.pools = buildPools(l.licenses)
-	now := l.now()
+	at := l.tick()
 	for _, ls := range snap.Leases {
-		ls.LastHeartbeat = now
-		ls.ExpiresAt = now.Add(l.keepalive)
-		e := &entry{lease: ls}
+		ls.LastHeartbeat = at.wall
+		ls.ExpiresAt = at.wall.Add(l.keepalive)
+		e := &entry{lease: ls, deadline: at.mono + l.keepalive}
 		l.expiry.pushBack(e)
 		l.leases[ls.ID] = e
 		l.byClient[e.key()] = e
 		l.inUse[ls.Feature]++
 	}
 }
+
+// instant is one reading of the ledger's clocks: wall-clock time for what
+// it reports and for license dates, and a monotonic reading for keep-alive
+// arithmetic.
+type instant struct {
+	wall time.Time
+	mono time.Duration
+}
+
+// tick reads the clocks.
+func (l *Ledger) tick() instant {
+	t := l.clock()
+	if l.mono != nil {
+		return instant{t.UTC(), l.mono()}
+	}
+	return instant{t.UTC(), t.Sub(l.base)} // UTC drops the monotonic reading: subtract first
+}
+
+// now returns the wall-clock time.
+func (l *Ledger) now() time.Time { return l.clock().UTC() }
 
 // KeepaliveTimeout returns how long a lease lives without a heartbeat.
 func (l *Ledger) KeepaliveTimeout() time.Duration {
@@ -178,7 +209,7 @@ func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if d < l.keepalive {
-		l.resortAt = l.now().Add(l.keepalive) // by then every older window has ended
+		l.resortAt = l.tick().mono + l.keepalive // by then every older window has ended
 	}
 	l.keepalive = d
 	return nil
@@ -210,7 +241,7 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 			}
 			continue // the lease ended meanwhile: ask again
 		}
-		e, err := l.grantLocked(req, l.now(), false)
+		e, err := l.grantLocked(req, l.tick(), false)
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
 			w := l.enqueueLocked(req)
 			l.mu.Unlock()
@@ -252,17 +283,18 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 	if l.leases[e.lease.ID] != e || e.ending != nil {
 		return Lease{}, false, nil
 	}
-	now := l.now()
-	if l.featureExpiredLocked(e.lease.Feature, now) {
+	at := l.tick()
+	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
 		return Lease{}, false, featureExpired(e.lease)
 	}
-	l.touchLocked(e, now)
+	l.touchLocked(e, at)
 	return e.lease, true, nil
 }
 
 // grantLocked takes a seat for req if one is free. Unless serving the
 // queue, it refuses while others wait in line for the feature.
-func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool) (*entry, error) {
+func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*entry, error) {
+	now := at.wall
 	p := l.pools[req.Feature]
 	if p == nil || len(p.grants) == 0 {
 		return nil, Errorf(EFeatureNotFound, "feature %s is not licensed on this server: check the name, or add a license that grants it", req.Feature)
@@ -283,7 +315,8 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 			ID: NewLeaseID(), Feature: p.name, Client: req.Client, // p.name: one copy of the name for all leases
 			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive), Owner: req.Owner, Addr: req.Addr,
 		},
-		storing: &storing{done: make(chan struct{})},
+		deadline: at.mono + l.keepalive,
+		storing:  &storing{done: make(chan struct{})},
 	}
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
@@ -357,9 +390,10 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 	return lease, nil
 }
 
-func (l *Ledger) touchLocked(e *entry, now time.Time) {
-	e.lease.LastHeartbeat = now
-	e.lease.ExpiresAt = now.Add(l.keepalive)
+func (l *Ledger) touchLocked(e *entry, at instant) {
+	e.lease.LastHeartbeat = at.wall
+	e.lease.ExpiresAt = at.wall.Add(l.keepalive)
+	e.deadline = at.mono + l.keepalive
 	l.expiry.moveToBack(e)
 }
 
@@ -378,7 +412,7 @@ func (l *Ledger) removeLocked(e *entry) {
 	if l.inUse[f]--; l.inUse[f] <= 0 {
 		delete(l.inUse, f)
 	}
-	l.serveQueueLocked(f, l.now())
+	l.serveQueueLocked(f, l.tick())
 }
 
 // Heartbeat renews a lease's keep-alive window for its owner. It does not
@@ -397,14 +431,14 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, err
 	if !e.claimLocked(by) {
 		return Lease{}, leaseHeldElsewhere(id)
 	}
-	now := l.now()
-	if l.featureExpiredLocked(e.lease.Feature, now) {
+	at := l.tick()
+	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
 		return Lease{}, featureExpired(e.lease)
 	}
-	if now.After(e.lease.ExpiresAt) {
+	if at.mono > e.deadline {
 		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet
 	}
-	l.touchLocked(e, now)
+	l.touchLocked(e, at)
 	return e.lease, nil
 }
 
@@ -526,10 +560,10 @@ func (l *Ledger) end(ctx context.Context, es []*entry) ([]Lease, error) {
 // scan interval; it returns the leases it ended.
 func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 	l.mu.Lock()
-	now := l.now()
-	if !l.resortAt.IsZero() && !now.Before(l.resortAt) {
+	at := l.tick()
+	if l.resortAt != 0 && at.mono >= l.resortAt {
 		l.expiry.resort()
-		l.resortAt = time.Time{}
+		l.resortAt = 0
 	}
 	var victims []*entry
 	take := func(e *entry) {
@@ -538,17 +572,17 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 			victims = append(victims, e)
 		}
 	}
-	if l.resortAt.IsZero() {
-		l.expiry.due(now, take)
+	if l.resortAt == 0 {
+		l.expiry.due(at.mono, take)
 	} else { // the list is out of order after a shorter timeout: look at all
 		for _, e := range l.leases {
-			if now.After(e.lease.ExpiresAt) {
+			if at.mono > e.deadline {
 				take(e)
 			}
 		}
 	}
-	l.takeExpiredFeaturesLocked(now, take)
-	l.serveQueuesLocked(now) // seats may have come with time: a grant started
+	l.takeExpiredFeaturesLocked(at.wall, take)
+	l.serveQueuesLocked(at) // seats may have come with time: a grant started
 	l.mu.Unlock()
 	if len(victims) == 0 {
 		return nil, nil

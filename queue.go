@@ -55,7 +55,7 @@ func (l *Ledger) dequeueLocked(w *waiter) {
 
 // serveQueueLocked hands free seats of a feature to the head of its line,
 // before any newcomer can take them.
-func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
+func (l *Ledger) serveQueueLocked(feature string, at instant) {
 	q := l.queues[feature]
 	for q != nil && q.Len() > 0 {
 		w := q.Front().Value.(*waiter)
@@ -68,7 +68,7 @@ func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
 			w.granted <- queueGrant{e: e}
 			continue
 		}
-		e, err := l.grantLocked(w.req, now, true)
+		e, err := l.grantLocked(w.req, at, true)
 		if err != nil {
 			return
 		}
@@ -78,9 +78,9 @@ func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
 }
 
 // serveQueuesLocked serves the line of every feature that has one.
-func (l *Ledger) serveQueuesLocked(now time.Time) {
+func (l *Ledger) serveQueuesLocked(at instant) {
 	for f := range l.queues {
-		l.serveQueueLocked(f, now)
+		l.serveQueueLocked(f, at)
 	}
 }
 
