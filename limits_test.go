@@ -92,12 +92,12 @@ func TestWaitersPerAddressAreLimited(t *testing.T) {
 	}
 	for i := range 2 {
 		wait(addrA, fmt.Sprint("a", i))
-		waitFor(t, "waiter in line", func() bool { return len(l.Waiters()) == i+1 })
+		waitWaiters(t, l, i+1)
 	}
 	_, err := checkoutFrom(l, addrA, "cad", "a2", time.Minute)
 	wantCode(t, err, usher.ETooManyWaiters)
 	wait(addrB, "b1") // another address still queues
-	waitFor(t, "B's waiter in line", func() bool { return len(l.Waiters()) == 3 })
+	waitWaiters(t, l, 3)
 	cancel()
 	for range 3 {
 		<-errs
@@ -106,7 +106,9 @@ func TestWaitersPerAddressAreLimited(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	wait(addrA, "a3")
-	waitFor(t, "a new waiter of A in line", func() bool { return len(l.Waiters()) == 1 })
+	waitWaiters(t, l, 1)
+	cancel()
+	<-errs
 }
 
 // A waiter whose address took its fill of leases while it waited is
@@ -127,9 +129,9 @@ func TestWaiterAtLeaseLimitIsPassedOver(t *testing.T) {
 		}()
 	}
 	wait(addrA, "a-waits")
-	waitFor(t, "A in line", func() bool { return len(l.Waiters()) == 1 })
+	waitWaiters(t, l, 1)
 	wait("192.0.2.3", "c-waits")
-	waitFor(t, "C in line", func() bool { return len(l.Waiters()) == 2 })
+	waitWaiters(t, l, 2)
 	if _, err := checkoutFrom(l, addrA, "viewer", "a-views", 0); err != nil {
 		t.Fatal(err)
 	}
