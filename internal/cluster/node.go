@@ -57,6 +57,8 @@ type Config struct {
 	AvoidRaftLeadership bool
 	// MaxTxnOps is passed to the store (see etcdstore.Options).
 	MaxTxnOps int
+	// Limits is passed to the ledger of each term (see usher.AddressLimits).
+	Limits usher.AddressLimits
 }
 
 // Node is one Usher node of a cluster. It campaigns to decide; while it
@@ -245,7 +247,7 @@ func (n *Node) decide(ctx context.Context, cancel context.CancelFunc, el *concur
 	}
 	led, err := usher.OpenLedger(ctx, usher.LedgerConfig{
 		Store: store, Keyring: n.cfg.Keyring, KeepaliveTimeout: time.Duration(n.keepalive.Load()),
-		Now: n.cfg.Now, Logger: n.logger, Observer: n.cfg.Observer,
+		Now: n.cfg.Now, Logger: n.logger, Observer: n.cfg.Observer, Limits: n.cfg.Limits,
 	})
 	if err != nil {
 		return err

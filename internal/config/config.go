@@ -7,6 +7,8 @@ package config
 
 import (
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // Config is the server configuration. Every field is a key of the registry
@@ -56,6 +58,9 @@ type Security struct {
 	RateLimit         RateLimitConfig `toml:"rate_limit"`
 	MaxRequestSize    int64           `toml:"max_request_size"`
 	ReadHeaderTimeout Duration        `toml:"read_header_timeout"`
+	// What one client address may hold at once; 0 turns a limit off.
+	MaxLeasesPerAddress  int `toml:"max_leases_per_address"`
+	MaxWaitersPerAddress int `toml:"max_waiters_per_address"`
 }
 
 // RateLimitConfig is rate_limit = { requests = 200, interval = "5s" }:
@@ -68,6 +73,11 @@ type RateLimitConfig struct {
 
 // TLS reports whether the server serves HTTPS.
 func (s Security) TLS() bool { return s.TLSAuto || s.TLSCert != "" }
+
+// AddressLimits returns what the ledger lets one client address hold.
+func (s Security) AddressLimits() usher.AddressLimits {
+	return usher.AddressLimits{Leases: s.MaxLeasesPerAddress, Waiters: s.MaxWaitersPerAddress}
+}
 
 // Defaults that code outside the registry needs too.
 const (

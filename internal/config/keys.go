@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // Key is one configuration key. Its flag is the name with '-' for '_'
@@ -102,6 +104,10 @@ var registry = []Key{
 		Usage: "largest request body in `BYTES`"},
 	{Name: "read_header_timeout", Default: dur(DefaultReadHeaderTimeout), check: positive("10s"),
 		Usage: "a client must send its request headers within this `DURATION`"},
+	{Name: "max_leases_per_address", Default: strconv.Itoa(usher.DefaultMaxLeasesPerAddress), check: notNegative("0 turns the limit off"),
+		Usage: "at most `N` live leases per client address; 0 turns the limit off"},
+	{Name: "max_waiters_per_address", Default: strconv.Itoa(usher.DefaultMaxWaitersPerAddress), check: notNegative("0 turns the limit off"),
+		Usage: "at most `N` checkouts waiting in line per client address; 0 turns the limit off"},
 
 	{Name: "cluster_name", Usage: "cluster `NAME`: its key prefix in etcd (default " + DefaultClusterName + ")"},
 	{Name: "node_name", Usage: "this node's `NAME` in the cluster (default the host name)"},

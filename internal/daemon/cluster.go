@@ -72,7 +72,7 @@ func (d *Daemon) startNode(keys *usher.Keyring, token string, newAPI func(*usher
 		Cluster: cfg.ClusterNameOrDefault(), NodeName: cfg.NodeNameOrHost(), URL: d.advertiseURL(), Client: d.etcd,
 		Keyring: keys, AdminToken: token, NewAPI: newAPI, Observer: d.observer(),
 		KeepaliveTimeout: time.Duration(cfg.KeepaliveTimeout), ScanInterval: time.Duration(cfg.KeepaliveScanInterval),
-		Now: d.opts.Now, Logger: d.logger, AvoidRaftLeadership: cfg.Embedded(),
+		Now: d.opts.Now, Logger: d.logger, AvoidRaftLeadership: cfg.Embedded(), Limits: cfg.AddressLimits(),
 	}
 	if cfg.Embedded() {
 		ncfg.MaxTxnOps = cluster.EmbeddedMaxTxnOps

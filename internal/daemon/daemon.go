@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	}
 	led, err := usher.OpenLedger(ctx, usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(d.store), Keyring: keys, KeepaliveTimeout: time.Duration(d.cfg.KeepaliveTimeout),
-		Now: opts.Now, Logger: opts.Logger, Observer: d.observer(),
+		Now: opts.Now, Logger: opts.Logger, Observer: d.observer(), Limits: d.cfg.AddressLimits(),
 	})
 	if err != nil {
 		return nil, err
