@@ -23,6 +23,7 @@ max_request_size = 65536
 read_header_timeout = "5s"
 login_ttl = "1h"
 rate_limit = { requests = 200, interval = "5s" }
+max_leases_per_address = 100
 `
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
@@ -37,7 +38,8 @@ rate_limit = { requests = 200, interval = "5s" }
 	want := daemon.Security{
 		TLSCert: "server.crt", TLSKey: "server.key", ClientPassword: "lan secret", MaxRequestSize: 65536,
 		ReadHeaderTimeout: daemon.Duration(5 * time.Second), LoginTTL: daemon.Duration(time.Hour),
-		RateLimit: daemon.RateLimitConfig{Requests: 200, Interval: daemon.Duration(5 * time.Second)},
+		RateLimit:           daemon.RateLimitConfig{Requests: 200, Interval: daemon.Duration(5 * time.Second)},
+		MaxLeasesPerAddress: 100, MaxWaitersPerAddress: 500, // the default
 	}
 	if cfg.Security != want {
 		t.Errorf("got %+v\nwant %+v", cfg.Security, want)
