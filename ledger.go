@@ -67,7 +67,7 @@ type Ledger struct {
 	// yet fail and free its seat (see refuseLocked).
 	pending map[string]*entry
 	limits  AddressLimits
-	byAddr  map[string]*addrUse // what each client address holds, where a limit counts it
+	byAddr  map[string]addrUse // what each client address holds, where a limit counts it
 }
 
 type clientKey struct{ feature, client string }
@@ -127,7 +127,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
-		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]*addrUse),
+		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
 	}
 	if l.clock == nil {
 		l.clock = time.Now

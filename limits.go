@@ -24,7 +24,7 @@ func (l *Ledger) leaseLimitLocked(addr string) error {
 	if l.limits.Leases <= 0 || addr == "" {
 		return nil
 	}
-	if u := l.byAddr[addr]; u != nil && u.leases >= l.limits.Leases {
+	if u := l.byAddr[addr]; u.leases >= l.limits.Leases {
 		return Errorf(ETooManyLeases, "client address %s holds %d leases, the most one address may hold (max_leases_per_address): release the leases you no longer need, or ask your admin to raise the limit", addr, u.leases)
 	}
 	return nil
@@ -36,7 +36,7 @@ func (l *Ledger) waiterLimitLocked(addr string) error {
 	if l.limits.Waiters <= 0 || addr == "" {
 		return nil
 	}
-	if u := l.byAddr[addr]; u != nil && u.waiters >= l.limits.Waiters {
+	if u := l.byAddr[addr]; u.waiters >= l.limits.Waiters {
 		return Errorf(ETooManyWaiters, "client address %s has %d checkouts waiting in line, the most one address may have (max_waiters_per_address): try again once some have ended, or ask your admin to raise the limit", addr, u.waiters)
 	}
 	return nil
@@ -45,21 +45,21 @@ func (l *Ledger) waiterLimitLocked(addr string) error {
 // countLocked adds leases and waiters to what addr holds. It counts only
 // what a limit bounds, and forgets an address that holds nothing.
 func (l *Ledger) countLocked(addr string, leases, waiters int) {
-	if addr == "" || (l.limits.Leases <= 0 || leases == 0) && (l.limits.Waiters <= 0 || waiters == 0) {
+	if l.limits.Leases <= 0 {
+		leases = 0
+	}
+	if l.limits.Waiters <= 0 {
+		waiters = 0
+	}
+	if addr == "" || leases == 0 && waiters == 0 {
 		return
 	}
 	u := l.byAddr[addr]
-	if u == nil {
-		u = &addrUse{}
-		l.byAddr[addr] = u
-	}
-	if l.limits.Leases > 0 {
-		u.leases += leases
-	}
-	if l.limits.Waiters > 0 {
-		u.waiters += waiters
-	}
+	u.leases += leases
+	u.waiters += waiters
 	if u.leases <= 0 && u.waiters <= 0 {
 		delete(l.byAddr, addr)
+		return
 	}
+	l.byAddr[addr] = u
 }
