@@ -4,9 +4,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -247,21 +244,4 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// decodeJSON reads a JSON request body into v, as an EInvalid error on
-// failure.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return usher.Errorf(usher.EInvalid, "request body is larger than %d bytes", tooBig.Limit)
-		}
-		if errors.Is(err, io.EOF) {
-			return usher.Errorf(usher.EInvalid, "request body is empty: send a JSON object")
-		}
-		return usher.Errorf(usher.EInvalid, "request body is not valid JSON: %v", err)
-	}
-	return nil
 }
