@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +130,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	if p := r.URL.EscapedPath(); !canonical(p) {
+		// ServeMux would redirect with an HTML body; no route has such a path.
+		s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s: write the path without empty, . or .. segments; see docs/api.md", r.Method, p))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// canonical reports whether p is a path ServeMux serves as it is, rather
+// than redirecting to its cleaned form.
+func canonical(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	return c == p || p[len(p)-1] == '/' && c+"/" == p
 }
 
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 // post sends body to path with the admin token and returns the status and
@@ -77,5 +78,29 @@ func TestLoginKeysAreExact(t *testing.T) {
 	body := `{"Username":"` + adminUser + `","password":"` + adminPassword + `"}`
 	if status, out := post(t, srv.URL, "/v1/auth/login", body); status != http.StatusBadRequest || !strings.Contains(out["message"].(string), `use "username"`) {
 		t.Fatalf("login with key Username: %d %v, want 400 naming username", status, out)
+	}
+}
+
+func TestNonCanonicalPathsAnswerJSON(t *testing.T) {
+	srv := MustStartAPI(t, serverOptions{})
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer hc.CloseIdleConnections()
+	for _, p := range []string{"//v1/leases", "/v1/../v1/features", "/v1/./features", "/v1//features", "/v1/features/."} {
+		req, err := http.NewRequest("GET", srv.URL+p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var body map[string]any
+		err = json.Unmarshal(data, &body)
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" || err != nil || body["code"] != httpapi.ENotFound {
+			t.Errorf("GET %s: %d %s %q, want 404 JSON %s", p, resp.StatusCode, resp.Header.Get("Content-Type"), data, httpapi.ENotFound)
+		}
 	}
 }
