@@ -59,7 +59,7 @@ func TestQueueGrantsInArrivalOrder(t *testing.T) {
 		} else {
 			victim = granted[i-3].lease
 		}
-		if err := f.ledger.Release(ctx, victim.ID, false); err != nil {
+		if err := f.ledger.Release(ctx, victim.ID, usher.Owner{}, false); err != nil {
 			t.Fatalf("release: %v", err)
 		}
 		r := <-results
@@ -105,7 +105,7 @@ func TestQueueWaiterThatLeavesGivesUpItsPlace(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Fatal("a cancelled waiter got a seat")
 	}
-	if err := f.ledger.Release(context.Background(), held.ID, false); err != nil {
+	if err := f.ledger.Release(context.Background(), held.ID, usher.Owner{}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.feature("cad"); got.InUse != 0 || got.Queued != 0 {
