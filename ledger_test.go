@@ -13,7 +13,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/fakeclock"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -109,7 +109,7 @@ func (m *memStore) leaseCount() int {
 // fixture is a ledger on a memStore with a fake clock and one vendor key.
 type fixture struct {
 	t      testing.TB
-	clock  *fakeclock.Clock
+	clock  *ushertest.Clock
 	store  *memStore
 	priv   ed25519.PrivateKey
 	keys   *usher.Keyring
@@ -124,7 +124,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, clock: fakeclock.New(t0), store: newMemStore(), priv: priv, keys: usher.NewKeyring(pub)}
+	f := &fixture{t: t, clock: ushertest.NewClock(t0), store: newMemStore(), priv: priv, keys: usher.NewKeyring(pub)}
 	f.reopen()
 	return f
 }
