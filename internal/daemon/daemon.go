@@ -75,7 +75,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	keys, err := loadKeyring(cfg.VendorKey)
+	keys, err := loadKeyring(vendorKeys(cfg))
 	if err != nil {
 		return nil, err
 	}
