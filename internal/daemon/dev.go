@@ -42,6 +42,10 @@ func PrepareDev(cfg *Config) error {
 		if err := WriteVendorKeys(keyPath, pubPath); err != nil {
 			return err
 		}
+		// Like everything in the data directory, and the server checks.
+		if err := os.Chmod(pubPath, 0o600); err != nil {
+			return fmt.Errorf("dev vendor key: %w", err)
+		}
 	}
 	return nil
 }

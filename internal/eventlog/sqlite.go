@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -24,6 +25,13 @@ var _ Backend = (*sqliteBackend)(nil)
 
 // openSQLite opens (creating if needed) the event database in dir.
 func openSQLite(dir string) (*sqliteBackend, error) {
+	// Created 0600 here: SQLite would follow the umask, and gives its -wal
+	// and -shm files the database's mode.
+	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open event log: %w", err)
+	}
+	f.Close()
 	dsn := "file:" + filepath.Join(dir, FileName) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)"
 	db, err := sql.Open("sqlite", dsn)
