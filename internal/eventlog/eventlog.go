@@ -413,8 +413,13 @@ func (l *Log) drain() {
 	}
 	if len(batch) > 0 {
 		ctx, cancel := context.WithTimeout(l.ctx, backendTimeout)
+		start := time.Now()
 		rest, err := l.store(ctx, batch)
 		cancel()
+		if err == nil && l.logger.Enabled(context.Background(), slog.LevelDebug) { // failures: see hold
+			l.logger.LogAttrs(context.Background(), slog.LevelDebug, "event log: batch stored",
+				slog.Int("events", len(batch)), slog.Duration("duration", time.Since(start)))
+		}
 		switch {
 		case err != nil:
 			l.hold(rest, err)

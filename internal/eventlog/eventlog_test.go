@@ -1,6 +1,9 @@
 package eventlog_test
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +103,24 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 		t.Fatal("nil subscription")
 	} else if _, ok := <-late.Events(); ok {
 		t.Fatal("subscription after Close is open")
+	}
+}
+
+func TestBatchesAreLoggedAtDebug(t *testing.T) {
+	var buf bytes.Buffer // read once Close has stopped the writer
+	b, err := sqlite.OpenEvents(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Record(usher.Event{Type: eventlog.EventConfigChanged})
+	mustSync(t, l)
+	l.Close()
+	if want := `level=DEBUG msg="event log: batch stored" events=1 duration=`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log lacks %q; got:\n%s", want, buf.String())
 	}
 }

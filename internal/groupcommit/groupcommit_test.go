@@ -215,7 +215,7 @@ func TestWorkersCommitConcurrently(t *testing.T) {
 }
 
 func TestBatchesAreLogged(t *testing.T) {
-	var buf syncBuffer
+	var buf bytes.Buffer // written before each Submit returns
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := newKV()
 	close(s.hold)
@@ -238,22 +238,4 @@ func TestBatchesAreLogged(t *testing.T) {
 			t.Errorf("log lacks %q; got:\n%s", want, out)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the workers' concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
