@@ -2,9 +2,10 @@
 // users, API tokens, runtime settings and secrets (Shared), and the event
 // and usage history (History), kept in etcd under one key prefix per
 // cluster. Concurrent changes are committed together in one etcd
-// transaction (group commit, see package groupcommit), and every transaction can carry a fence: it
-// applies only while the writer still holds its election key, so a node
-// that has lost its role can never make a change durable.
+// transaction (group commit, see package groupcommit), and every
+// transaction can carry a fence: it applies only while the writer still
+// holds its election key, so a node that has lost its role can never make
+// a change durable.
 package etcdstore
 
 import (

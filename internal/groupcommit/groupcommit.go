@@ -159,6 +159,7 @@ func (b *Batcher[T]) commit(batch []T, dones []chan error) {
 		done <- err
 	}
 	clear(batch) // let go of what the changes reference
+	clear(dones)
 }
 
 func (b *Batcher[T]) log(n int, took time.Duration, err error) {
