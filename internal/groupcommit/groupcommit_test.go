@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/usher-lm/usher/internal/groupcommit"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -62,19 +64,14 @@ func (s *kv) commit(batch []change) error {
 // but the one whose change is being committed is then queued.
 func waitSubmitting(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	ushertest.WaitFor(t, 10*time.Second, time.Millisecond, func() error {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		got := strings.Count(string(buf), "groupcommit.(*Batcher[...]).Submit")
-		if got == n {
-			return
+		if got := strings.Count(string(buf), "groupcommit.(*Batcher[...]).Submit"); got != n {
+			return fmt.Errorf("got %d goroutines in Submit, want %d", got, n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d goroutines in Submit, want %d", got, n)
-		}
-		time.Sleep(time.Millisecond) // polling interval
-	}
+		return nil
+	})
 }
 
 // submitAll submits changes concurrently, the first one alone so that its
