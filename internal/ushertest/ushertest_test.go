@@ -79,6 +79,18 @@ func TestWaitFor(t *testing.T) {
 	}
 }
 
+func TestUntil(t *testing.T) {
+	ready := false
+	fn := ushertest.Until("the flag", func() bool { return ready })
+	if err := fn(); err == nil || !strings.Contains(err.Error(), "the flag") {
+		t.Fatalf("before the condition holds: got %v, want an error naming what is awaited", err)
+	}
+	ready = true
+	if err := fn(); err != nil {
+		t.Fatalf("once the condition holds: got %v, want nil", err)
+	}
+}
+
 func TestBuffer(t *testing.T) {
 	var b ushertest.Buffer
 	var wg sync.WaitGroup
