@@ -7,6 +7,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"go.uber.org/goleak"
 )
 
@@ -30,7 +31,7 @@ func TestSQLite(t *testing.T) {
 }
 
 // MustOpen opens a log in a fresh directory, closed at the end of the test.
-func MustOpen(tb testing.TB, dir string, clk *eventlogtest.Clock, feats func() []usher.FeatureStatus) *eventlog.Log {
+func MustOpen(tb testing.TB, dir string, clk *ushertest.Clock, feats func() []usher.FeatureStatus) *eventlog.Log {
 	tb.Helper()
 	l, err := eventlog.Open(eventlog.Options{Dir: dir, Now: clk.Now, Features: feats, Tick: time.Hour})
 	if err != nil {
@@ -41,7 +42,7 @@ func MustOpen(tb testing.TB, dir string, clk *eventlogtest.Clock, feats func() [
 }
 
 func TestSubscribe(t *testing.T) {
-	l := MustOpen(t, t.TempDir(), eventlogtest.NewClock(t0), nil)
+	l := MustOpen(t, t.TempDir(), ushertest.NewClock(t0), nil)
 	sub := l.Subscribe(eventlog.Filter{Feature: "cad"}, 0)
 	defer sub.Close()
 	l.Record(usher.Event{Type: usher.EventLeaseGranted, Feature: "sim"})
@@ -65,7 +66,7 @@ func TestSubscribe(t *testing.T) {
 }
 
 func TestSlowSubscriberIsDropped(t *testing.T) {
-	l := MustOpen(t, t.TempDir(), eventlogtest.NewClock(t0), nil)
+	l := MustOpen(t, t.TempDir(), ushertest.NewClock(t0), nil)
 	slow := l.Subscribe(eventlog.Filter{}, 1)
 	for range 3 {
 		l.Record(usher.Event{Type: eventlog.EventConfigChanged})

@@ -8,7 +8,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // TestOpenConvertsFirstLayout opens an events.db written by the first
@@ -35,7 +35,7 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 		t.Fatal(err)
 	}
 
-	l := MustOpen(t, dir, eventlogtest.NewClock(t0.Add(time.Hour)), nil)
+	l := MustOpen(t, dir, ushertest.NewClock(t0.Add(time.Hour)), nil)
 	l.Record(usher.Event{Type: eventlog.EventServerStarted})
 	mustSync(t, l)
 	got := mustQuery(t, l, eventlog.Filter{})

@@ -6,7 +6,11 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/sqlite"
 	"github.com/usher-lm/usher/internal/storetest"
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the tests when a store's writer outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) func() usher.Store {
