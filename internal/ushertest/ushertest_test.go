@@ -36,7 +36,7 @@ func TestStoppedClock(t *testing.T) {
 func TestRunningClock(t *testing.T) {
 	c := ushertest.NewRunningClock()
 	c.Advance(time.Hour)
-	if d := c.Now().Sub(time.Now()); d < 59*time.Minute || d > time.Hour {
+	if d := time.Until(c.Now()); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("running clock advanced an hour is %v ahead, want about an hour", d)
 	}
 	target := time.Now().Add(-24 * time.Hour)
