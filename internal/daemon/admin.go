@@ -17,6 +17,7 @@ import (
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
+	"github.com/usher-lm/usher/internal/sqlite"
 )
 
 // SettingsStore keeps the settings changed at runtime, so that they
@@ -91,16 +92,18 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
 	evOpts := eventlog.Options{
-		Dir: d.cfg.Data, Now: d.rt.now, Logger: d.logger, Features: d.features,
+		Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
 	}
+	var err error
 	if d.etcd != nil {
 		// A cluster keeps its history in etcd, where it survives the loss
 		// of any node and every node reads the same.
 		evOpts.Backend = etcdstore.NewHistory(d.etcd, etcdstore.HistoryOptions{
 			Cluster: d.cfg.ClusterNameOrDefault(), MaxEvents: int64(d.cfg.EventLimit)})
+	} else if evOpts.Backend, err = sqlite.OpenEvents(d.cfg.Data); err != nil {
+		return err
 	}
-	var err error
 	d.events, err = eventlog.Open(evOpts)
 	if err != nil {
 		return err
