@@ -12,8 +12,6 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/cluster"
-	"github.com/usher-lm/usher/internal/etcdstore"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
@@ -46,10 +44,10 @@ type runtimeState struct {
 
 	now     func() time.Time
 	started time.Time
-	ledger  atomic.Pointer[usher.Ledger] // single-node mode; atomic, as samplers start before it
-	node    atomic.Pointer[cluster.Node] // cluster mode
-	idle    atomic.Int64                 // connection timeout, a time.Duration
-	scan    chan time.Duration           // new sweeper intervals
+	term    atomic.Pointer[termState] // while this node decides; atomic, as samplers start before it
+	run     runnerState
+	idle    atomic.Int64       // connection timeout, a time.Duration
+	scan    chan time.Duration // new sweeper intervals
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed when a shutdown is requested
@@ -101,11 +99,8 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 		Dir: d.cfg.Data, Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
 	}
-	if d.etcd != nil {
-		// A cluster keeps its history in etcd, where it survives the loss
-		// of any node and every node reads the same.
-		evOpts.Backend = etcdstore.NewHistory(d.etcd, etcdstore.HistoryOptions{
-			Cluster: d.cfg.clusterName(), MaxEvents: int64(d.cfg.EventLimit)})
+	if d.back.history != nil {
+		evOpts.Backend = d.back.history
 	}
 	var err error
 	d.events, err = eventlog.Open(evOpts)
@@ -359,9 +354,7 @@ func (d *Daemon) applyChanges(next Config, how string, record bool) []httpapi.Ch
 
 // applyLive pushes the live keys of d.cfg into the running parts.
 func (d *Daemon) applyLive() {
-	if n := d.rt.node.Load(); n != nil {
-		_ = n.SetKeepalive(time.Duration(d.cfg.KeepaliveTimeout), time.Duration(d.cfg.KeepaliveScanInterval))
-	} else if l := d.Ledger(); l != nil {
+	if l := d.Ledger(); l != nil {
 		_ = l.SetKeepaliveTimeout(time.Duration(d.cfg.KeepaliveTimeout))
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
