@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/config"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
@@ -24,14 +24,7 @@ type SettingsStore interface {
 	SetSettings(ctx context.Context, set map[string]string, unset []string) error
 }
 
-// LiveKeys are the configuration keys that change while the server runs:
-// through the settings API, or on reload. Others need a restart.
-func LiveKeys() []string {
-	return []string{"keepalive_timeout", "keepalive_scan_interval", "connection_timeout",
-		"log_level", "event_retention", "usage_retention"}
-}
-
-func isLive(key string) bool { return slices.Contains(LiveKeys(), key) }
+func isLive(key string) bool { return config.IsLive(key) }
 
 var _ httpapi.Admin = (*Daemon)(nil)
 

@@ -47,7 +47,7 @@ func (d *Daemon) openLocal(context.Context) (*backing, error) {
 	if err != nil {
 		return nil, err
 	}
-	self := cluster.Peer{Node: d.cfg.nodeName(), URL: d.URL()}
+	self := cluster.Peer{Node: d.cfg.NodeNameOrHost(), URL: d.URL()}
 	return &backing{
 		elector: cluster.NewLocal(self, store), settings: store, users: store,
 		share:         func(_ context.Context, _, mine string) (string, error) { return mine, nil },

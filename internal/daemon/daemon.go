@@ -215,7 +215,7 @@ func (d *Daemon) onNode() string {
 	if !d.cfg.ClusterMode() {
 		return ""
 	}
-	return ", node " + d.cfg.nodeName()
+	return ", node " + d.cfg.NodeNameOrHost()
 }
 
 // Close stops accepting requests, ends those in flight (waiting checkouts

@@ -41,7 +41,7 @@ const nodeStopTimeout = 3 * time.Second
 // forwarder, and waits until this node knows who decides.
 func (d *Daemon) run(ctx context.Context, token string) error {
 	d.rt.run = runnerState{ready: make(chan struct{}), stopped: make(chan struct{})}
-	self := cluster.Peer{Node: d.cfg.nodeName()}
+	self := cluster.Peer{Node: d.cfg.NodeNameOrHost()}
 	secret, err := d.back.share(ctx, "forward_secret", randomSecret())
 	if err != nil {
 		return err

@@ -82,32 +82,66 @@ var ErrStreamDropped = usher.Errorf(usher.EUnavailable, "the server ended the ev
 // StreamEvents follows the live event stream, calling fn for each event
 // until ctx ends, fn returns an error, or the stream ends (monitor).
 func (c *Client) StreamEvents(ctx context.Context, q EventsQuery, fn func(eventlog.Record) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+withQuery("/v1/events/stream", q.values()), nil)
+	s, err := c.OpenEventStream(ctx, q)
 	if err != nil {
 		return err
 	}
+	defer s.Close()
+	return s.Each(fn)
+}
+
+// EventStream is an event stream the server has accepted.
+type EventStream struct {
+	ctx  context.Context
+	body io.ReadCloser
+}
+
+// OpenEventStream opens the live event stream (monitor). With q.AfterID
+// set it sends it as Last-Event-ID, so the server first replays the
+// stored events after it: a client that reconnects misses none.
+func (c *Client) OpenEventStream(ctx context.Context, q EventsQuery) (*EventStream, error) {
+	after := q.AfterID
+	q.AfterID = 0
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+withQuery("/v1/events/stream", q.values()), nil)
+	if err != nil {
+		return nil, err
+	}
 	req.Header.Set("Accept", "text/event-stream")
+	if after > 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(after, 10))
+	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
-		return usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v; check --server or USHER_SERVER", c.BaseURL, err)
+		return nil, usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v; check --server or USHER_SERVER", c.BaseURL, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return decodeError(resp.StatusCode, data)
+		return nil, decodeError(resp.StatusCode, data)
 	}
-	err = readSSE(resp.Body, fn)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	return &EventStream{ctx: ctx, body: resp.Body}, nil
+}
+
+// Each calls fn for each event until the stream's context ends, fn
+// returns an error, or the stream ends: ErrStreamDropped when the server
+// ended it because this client fell behind, io.ErrUnexpectedEOF when the
+// connection closed.
+func (s *EventStream) Each(fn func(eventlog.Record) error) error {
+	err := readSSE(s.body, fn)
+	if s.ctx.Err() != nil {
+		return s.ctx.Err()
 	}
 	return err
 }
+
+// Close closes the stream.
+func (s *EventStream) Close() error { return s.body.Close() }
 
 // readSSE parses a Server-Sent Events stream of event records.
 func readSSE(r io.Reader, fn func(eventlog.Record) error) error {

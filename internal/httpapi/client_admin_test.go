@@ -16,8 +16,8 @@ import (
 func sseServer(t *testing.T, stream string) *httpapi.Client {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if got := r.URL.Query().Get("after_id"); got != "7" {
-			t.Errorf("after_id: got %q, want 7", got)
+		if got := r.Header.Get("Last-Event-ID"); got != "7" {
+			t.Errorf("Last-Event-ID: got %q, want 7", got)
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		fmt.Fprint(w, stream)
