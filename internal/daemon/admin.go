@@ -208,59 +208,64 @@ func notLive(key string) error {
 	return usher.Errorf(usher.EInvalid, "%s cannot change at runtime: set it in the config file and restart the server", key)
 }
 
-// SetSettings validates, persists and applies runtime settings, all or
-// none. Errors: EInvalid naming the key, or a store failure.
-func (d *Daemon) SetSettings(ctx context.Context, values map[string]string) ([]httpapi.Change, error) {
+// ChangeSettings validates every value to set and every key to reset,
+// then stores and applies them together: a change that fails changes
+// nothing. Errors: EInvalid naming the key, or a store failure.
+func (d *Daemon) ChangeSettings(ctx context.Context, set map[string]string, reset []string) ([]httpapi.Change, error) {
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
-	next := d.cfg
-	canon := make(map[string]string, len(values))
-	for _, k := range sortedKeys(values) {
-		if !isLive(k) {
-			return nil, notLive(k)
-		}
-		if err := next.Set(k, values[k]); err != nil {
-			return nil, usher.Errorf(usher.EInvalid, "%v", err)
-		}
-		canon[k], _ = next.Get(k)
+	next, canon, err := d.nextSettings(set, reset)
+	if err != nil {
+		return nil, err
 	}
-	if err := next.Validate(); err != nil {
-		return nil, usher.Errorf(usher.EInvalid, "%v", err)
-	}
-	if err := d.rt.settings.SetSettings(ctx, canon, nil); err != nil {
+	if err := d.rt.settings.SetSettings(ctx, canon, reset); err != nil {
 		return nil, err
 	}
 	for k, v := range canon {
 		d.rt.overrides[k] = v
 	}
-	return d.applyLocked(next, "set through the API"), nil
+	for _, k := range reset {
+		delete(d.rt.overrides, k)
+	}
+	how := "set through the API"
+	if len(set) == 0 {
+		how = "reset to the config file's value"
+	} else if len(reset) > 0 {
+		how = "set or reset through the API"
+	}
+	return d.applyLocked(next, how), nil
 }
 
-// ResetSettings forgets runtime values and goes back to the
-// configuration's. Errors: EInvalid naming the key, or a store failure.
-func (d *Daemon) ResetSettings(ctx context.Context, keys []string) ([]httpapi.Change, error) {
-	d.rt.mu.Lock()
-	defer d.rt.mu.Unlock()
+// nextSettings returns the configuration with set and reset applied, and
+// the values of set in canonical form; it changes nothing.
+func (d *Daemon) nextSettings(set map[string]string, reset []string) (Config, map[string]string, error) {
 	next := d.cfg
-	for _, k := range keys {
+	canon := make(map[string]string, len(set))
+	for _, k := range sortedKeys(set) {
 		if !isLive(k) {
-			return nil, notLive(k)
+			return next, nil, notLive(k)
+		}
+		if err := next.Set(k, set[k]); err != nil {
+			return next, nil, usher.Errorf(usher.EInvalid, "%v", err)
+		}
+		canon[k], _ = next.Get(k)
+	}
+	for _, k := range reset {
+		if !isLive(k) {
+			return next, nil, notLive(k)
+		}
+		if _, ok := set[k]; ok {
+			return next, nil, usher.Errorf(usher.EInvalid, "%s is both set and reset: do one or the other", k)
 		}
 		v, _ := d.rt.fileCfg.Get(k)
 		if err := next.Set(k, v); err != nil {
-			return nil, err
+			return next, nil, err
 		}
 	}
 	if err := next.Validate(); err != nil {
-		return nil, usher.Errorf(usher.EInvalid, "%v", err)
+		return next, nil, usher.Errorf(usher.EInvalid, "%v", err)
 	}
-	if err := d.rt.settings.SetSettings(ctx, nil, keys); err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		delete(d.rt.overrides, k)
-	}
-	return d.applyLocked(next, "reset to the config file's value"), nil
+	return next, canon, nil
 }
 
 // Reload reads the configuration again through Options.Reload. Live keys
