@@ -37,8 +37,8 @@ type runnerState struct {
 // cuts the connection under it.
 const nodeStopTimeout = 3 * time.Second
 
-// run builds the one API, serves it, starts the campaign loop and the
-// forwarder, and waits until this node knows who decides.
+// run builds the one API, starts the campaign loop and the forwarder, and
+// serves once this node knows who decides.
 func (d *Daemon) run(ctx context.Context, token string) error {
 	d.rt.run = runnerState{ready: make(chan struct{}), stopped: make(chan struct{})}
 	self := cluster.Peer{Node: d.cfg.NodeNameOrHost()}
@@ -54,7 +54,6 @@ func (d *Daemon) run(ctx context.Context, token string) error {
 	cfg := d.apiConfig(nil, d.authority, d.opts.Now)
 	cfg.Node, cfg.Forward, cfg.Cluster = self.Node, fwd.Forward, clusterSource{d.back.elector}
 	d.api = httpapi.NewServer(cfg)
-	d.serve(fwd.Accept(d.metrics.InstrumentHandler(d.api)))
 	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
@@ -65,7 +64,13 @@ func (d *Daemon) run(ctx context.Context, token string) error {
 		d.back.watchSettings(d.ctx, d.applyShared)
 	}()
 	go d.campaign()
-	return d.waitReady(ctx)
+	// Serve once this node knows who decides, so that a client's first
+	// request (or a health check) finds the ledger open.
+	if err := d.waitReady(ctx); err != nil {
+		return err
+	}
+	d.serve(fwd.Accept(d.metrics.InstrumentHandler(d.api)))
+	return nil
 }
 
 // waitReady waits until this node knows who decides, and returns the
