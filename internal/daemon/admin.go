@@ -89,11 +89,8 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
 	evOpts := eventlog.Options{
-		Dir: d.cfg.Data, Now: d.rt.now, Logger: d.logger, Features: d.features,
+		Backend: d.back.history, Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
-	}
-	if d.back.history != nil {
-		evOpts.Backend = d.back.history
 	}
 	var err error
 	d.events, err = eventlog.Open(evOpts)

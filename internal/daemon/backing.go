@@ -27,7 +27,7 @@ type backing struct {
 	elector  Elector
 	settings SettingsStore
 	users    auth.Store
-	history  eventlog.Backend // nil: the event log's own SQLite file in the data directory
+	history  eventlog.Backend // where the event log keeps events and usage
 	// share returns the value of a secret every node must agree on: the
 	// first one stored, mine when there was none.
 	share func(ctx context.Context, name, mine string) (string, error)
@@ -40,16 +40,22 @@ type backing struct {
 	close       func() error
 }
 
-// openLocal opens a single node's backing: the SQLite store in the data
-// directory, on which this node decides alone.
+// openLocal opens a single node's backing: the SQLite databases in the
+// data directory, the store on which this node decides alone and the
+// event log's.
 func (d *Daemon) openLocal(context.Context) (*backing, error) {
-	store, err := sqlite.Open(d.cfg.Data)
+	store, err := sqlite.OpenOptions(d.cfg.Data, sqlite.Options{Logger: d.logger})
 	if err != nil {
+		return nil, err
+	}
+	history, err := sqlite.OpenEvents(d.cfg.Data)
+	if err != nil {
+		store.Close()
 		return nil, err
 	}
 	self := cluster.Peer{Node: d.cfg.NodeNameOrHost(), URL: d.URL()}
 	return &backing{
-		elector: cluster.NewLocal(self, store), settings: store, users: store,
+		elector: cluster.NewLocal(self, store), settings: store, users: store, history: history,
 		share:         func(_ context.Context, _, mine string) (string, error) { return mine, nil },
 		watchSettings: func(ctx context.Context, _ func()) { <-ctx.Done() },
 		abort:         func() {},

@@ -76,11 +76,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := secureDataDir(cfg.Data, opts.Logger); err != nil {
+		return nil, err
 	}
 	d := &Daemon{cfg: cfg, logger: opts.Logger, opts: opts}
-	if d.keys, err = loadKeyring(cfg.VendorKey); err != nil {
+	if d.keys, err = loadKeyring(vendorKeys(cfg)); err != nil {
 		return nil, err
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -114,7 +114,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if d.authority, err = d.openAuth(ctx, token, opts.Now); err != nil {
 		return nil, err
 	}
-	if err := d.run(ctx, token); err != nil {
+	if err := d.run(ctx); err != nil {
 		return nil, err
 	}
 	go d.watchShutdown()

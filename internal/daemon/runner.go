@@ -39,7 +39,7 @@ const nodeStopTimeout = 3 * time.Second
 
 // run builds the one API, starts the campaign loop and the forwarder, and
 // serves once this node knows who decides.
-func (d *Daemon) run(ctx context.Context, token string) error {
+func (d *Daemon) run(ctx context.Context) error {
 	d.rt.run = runnerState{ready: make(chan struct{}), stopped: make(chan struct{})}
 	self := cluster.Peer{Node: d.cfg.NodeNameOrHost()}
 	secret, err := d.back.share(ctx, "forward_secret", randomSecret())
