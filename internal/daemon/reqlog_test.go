@@ -1,0 +1,63 @@
+package daemon_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/usher-lm/usher/internal/daemon"
+)
+
+// TestDebugLogsRequests checks that log_level 4 logs each request's
+// method, route, status and duration, and that level 3 logs none, also
+// when the level changes while the server runs.
+func TestDebugLogsRequests(t *testing.T) {
+	for _, tc := range []struct {
+		level, liveLevel int
+		want             bool
+	}{
+		{level: 4, want: true},
+		{level: 3, want: false},
+		{level: 3, liveLevel: 4, want: true},
+		{level: 4, liveLevel: 3, want: false},
+	} {
+		cfg := testConfig(t)
+		cfg.LogLevel = tc.level
+		var log syncBuffer
+		logger := daemon.NewLogger(cfg, &log)
+		d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: logger.Logger, LogLevel: logger.Level})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.liveLevel != 0 {
+			if _, err := d.SetSettings(context.Background(), map[string]string{"log_level": string(rune('0' + tc.liveLevel))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		get(t, d.URL()+"/healthz", http.StatusOK)
+		get(t, d.URL()+"/v1/leases/ls_nosuchlease/heartbeat", http.StatusMethodNotAllowed)
+		d.Close()
+		for _, line := range []string{
+			`level=DEBUG msg=request method=GET route="GET /healthz" status=200 duration=`,
+			`level=DEBUG msg=request method=GET route=/ status=405 duration=`,
+		} {
+			if got := strings.Contains(log.String(), line); got != tc.want {
+				t.Errorf("log_level %d then %d: logs %q: got %v, want %v; log:\n%s", tc.level, tc.liveLevel, line, got, tc.want, log.String())
+			}
+		}
+	}
+}
+
+// get requests url and checks the answer's status.
+func get(t *testing.T, url string, want int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Errorf("GET %s: status %d, want %d", url, resp.StatusCode, want)
+	}
+}
