@@ -128,7 +128,7 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 		if !req.match(l) {
 			continue
 		}
-		err := s.ledger.Release(r.Context(), l.ID, true)
+		err := s.ledger.Release(r.Context(), l.ID, usher.Owner{}, true)
 		if usher.ErrorCode(err) == usher.ELeaseNotFound {
 			continue // ended meanwhile
 		}
