@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -13,59 +12,53 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
-
-// startDev starts a dev-mode server in process with cfg, which a test can
-// start again on the same data directory and port.
-func startDev(t *testing.T, cfg daemon.Config) *daemon.Daemon {
-	t.Helper()
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 // TestEventsFollowAcrossRestart follows the event stream while the server
 // restarts on the same data directory and port: the follower reconnects,
 // says so once each way on stderr, and prints every stored event exactly
 // once.
 func TestEventsFollowAcrossRestart(t *testing.T) {
-	cfg := daemon.DefaultConfig()
-	cfg.Data, cfg.Listen, cfg.Dev = filepath.Join(t.TempDir(), "data"), []string{"127.0.0.1:0"}, true
-	if err := daemon.PrepareDev(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	d := startDev(t, cfg)
-	cfg.Listen = []string{d.Addrs()[0].String()}
-	url := d.URL()
-
+	srv := ushertest.StartServer(t, ushertest.ServerOptions{Dev: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errs syncBuffer
+	var out, errs ushertest.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"events", "--follow", "--json", "--server", url, "--data", cfg.Data},
+		done <- run(ctx, []string{"events", "--follow", "--json", "--server", srv.URL(), "--token", srv.Token},
 			&env{stdout: &out, stderr: &errs, getenv: func(string) string { return "" }})
 	}()
-	waitFor(t, "the stored events", func() bool { return strings.Contains(out.String(), "server_started") })
-	api := httpapi.NewClient(url, "")
+	printed := func(what string) func() error {
+		return func() error {
+			if !strings.Contains(out.String(), what) {
+				return fmt.Errorf("stdout %q lacks %q", out.String(), what)
+			}
+			return nil
+		}
+	}
+	said := func(what string) func() error {
+		return func() error {
+			if !strings.Contains(errs.String(), what) {
+				return fmt.Errorf("stderr %q lacks %q", errs.String(), what)
+			}
+			return nil
+		}
+	}
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, printed("server_started"))
+	api := httpapi.NewClient(srv.URL(), "")
 	checkout := func(id string) {
 		t.Helper()
 		if _, _, err := api.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the grant to "+id, func() bool { return strings.Contains(out.String(), `"id":"`+id+`"`) })
+		ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, printed(`"id":"`+id+`"`))
 	}
 	checkout("before-restart")
-
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the follower to say it lost the server", func() bool { return strings.Contains(errs.String(), "lost the server") })
-	startDev(t, cfg)
-	waitFor(t, "the follower to say the server is back", func() bool { return strings.Contains(errs.String(), "is back") })
+	srv.Close()
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, said("lost the server"))
+	srv.Start()
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, said("is back"))
 	checkout("after-restart")
 
 	cancel()
@@ -82,8 +75,7 @@ func TestEventsFollowAcrossRestart(t *testing.T) {
 			t.Errorf("stderr says %q %d times, want once:\n%s", s, n, errs.String())
 		}
 	}
-	got, want := printedIDs(t, out.String()), storedIDs(t, url, cfg.Data)
-	t.Logf("stderr:\n%s\nevents %v", errs.String(), got)
+	got, want := printedIDs(t, out.String()), storedIDs(t, srv)
 	if !slices.Equal(got, want) {
 		t.Errorf("printed event ids %v, want the stored ones %v, each once", got, want)
 	}
@@ -104,13 +96,9 @@ func printedIDs(t *testing.T, out string) []int64 {
 }
 
 // storedIDs returns the ids of every stored event, oldest first.
-func storedIDs(t *testing.T, url, data string) []int64 {
+func storedIDs(t *testing.T, srv *ushertest.Server) []int64 {
 	t.Helper()
-	tok, err := os.ReadFile(filepath.Join(data, daemon.TokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := httpapi.NewClient(url, strings.TrimSpace(string(tok))).Events(context.Background(), httpapi.EventsQuery{Since: "1h", Limit: 1000})
+	recs, err := srv.Admin().Events(context.Background(), httpapi.EventsQuery{Since: "1h", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,12 @@ package daemon_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // TestDebugLogsRequests checks that log_level 4 logs each request's
@@ -22,22 +24,20 @@ func TestDebugLogsRequests(t *testing.T) {
 		{level: 3, liveLevel: 4, want: true},
 		{level: 4, liveLevel: 3, want: false},
 	} {
-		cfg := testConfig(t)
-		cfg.LogLevel = tc.level
-		var log syncBuffer
-		logger := daemon.NewLogger(cfg, &log)
-		d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: logger.Logger, LogLevel: logger.Level})
-		if err != nil {
-			t.Fatal(err)
-		}
+		var log ushertest.Buffer
+		logger := daemon.NewLogger(daemon.Config{LogLevel: tc.level}, &log)
+		srv := ushertest.StartServer(t, ushertest.ServerOptions{
+			Configure: func(c *daemon.Config) { c.LogLevel = tc.level },
+			Daemon:    daemon.Options{Logger: logger.Logger, LogLevel: logger.Level},
+		})
 		if tc.liveLevel != 0 {
-			if _, err := d.SetSettings(context.Background(), map[string]string{"log_level": string(rune('0' + tc.liveLevel))}); err != nil {
+			if _, err := srv.Daemon.SetSettings(context.Background(), map[string]string{"log_level": strconv.Itoa(tc.liveLevel)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		get(t, d.URL()+"/healthz", http.StatusOK)
-		get(t, d.URL()+"/v1/leases/ls_nosuchlease/heartbeat", http.StatusMethodNotAllowed)
-		d.Close()
+		get(t, srv.URL()+"/healthz", http.StatusOK)
+		get(t, srv.URL()+"/v1/leases/ls_nosuchlease/heartbeat", http.StatusMethodNotAllowed)
+		srv.Close()
 		for _, line := range []string{
 			`level=DEBUG msg=request method=GET route="GET /healthz" status=200 duration=`,
 			`level=DEBUG msg=request method=GET route=/ status=405 duration=`,
