@@ -144,6 +144,7 @@ func (d *Daemon) joinCluster(ctx context.Context, token string) (string, error) 
 		if err := os.WriteFile(filepath.Join(cfg.Data, TokenFile), []byte(shared+"\n"), 0o600); err != nil {
 			return "", fmt.Errorf("write the cluster's admin token: %w", err)
 		}
+		d.logger.Info("adopted the cluster's admin token", "file", filepath.Join(cfg.Data, TokenFile))
 	}
 	return shared, nil
 }

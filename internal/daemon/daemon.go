@@ -79,7 +79,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err != nil {
 		return nil, err
 	}
-	token, err := ensureToken(cfg.Data, opts.Logger)
+	token, created, err := ensureToken(cfg.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -98,10 +98,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	}
 	var settings SettingsStore = d.store
 	if cfg.ClusterMode() {
+		mine := token
 		if token, err = d.joinCluster(ctx, token); err != nil {
 			return nil, err
 		}
 		settings = d.shared
+		created = created && token == mine
+	}
+	if created {
+		d.logger.Info("created admin token", "file", d.TokenPath())
 	}
 	if err := d.openObservability(ctx, settings); err != nil {
 		return nil, err
@@ -336,26 +341,26 @@ func loadKeyring(paths []string) (*usher.Keyring, error) {
 	return usher.NewKeyring(pubs...), nil
 }
 
-// ensureToken returns the admin token, creating it on first start. The
-// token itself is never logged.
-func ensureToken(dir string, logger *slog.Logger) (string, error) {
+// ensureToken returns the admin token, creating it on first start; created
+// says it did. A cluster node may then adopt the cluster's instead, so the
+// caller logs the creation.
+func ensureToken(dir string) (tok string, created bool, err error) {
 	path := filepath.Join(dir, TokenFile)
 	data, err := os.ReadFile(path)
 	if err == nil {
 		if tok := strings.TrimSpace(string(data)); tok != "" {
-			return tok, nil
+			return tok, false, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read admin token: %w", err)
+		return "", false, fmt.Errorf("read admin token: %w", err)
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return "", false, err
 	}
-	tok := hex.EncodeToString(b)
+	tok = hex.EncodeToString(b)
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write admin token: %w", err)
+		return "", false, fmt.Errorf("write admin token: %w", err)
 	}
-	logger.Info("created admin token", "file", path)
-	return tok, nil
+	return tok, true, nil
 }
