@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
 )
 
@@ -31,7 +32,8 @@ func TestDebugLogsRequests(t *testing.T) {
 			Daemon:    daemon.Options{Logger: logger.Logger, LogLevel: logger.Level},
 		})
 		if tc.liveLevel != 0 {
-			if _, err := srv.Daemon.SetSettings(context.Background(), map[string]string{"log_level": strconv.Itoa(tc.liveLevel)}); err != nil {
+			req := httpapi.SettingsRequest{Set: map[string]string{"log_level": strconv.Itoa(tc.liveLevel)}}
+			if _, err := srv.Admin().ChangeSettings(context.Background(), req); err != nil {
 				t.Fatal(err)
 			}
 		}
