@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -30,20 +29,10 @@ func TestEventsFollowAcrossRestart(t *testing.T) {
 			&env{stdout: &out, stderr: &errs, getenv: func(string) string { return "" }})
 	}()
 	printed := func(what string) func() error {
-		return func() error {
-			if !strings.Contains(out.String(), what) {
-				return fmt.Errorf("stdout %q lacks %q", out.String(), what)
-			}
-			return nil
-		}
+		return ushertest.Until("stdout to show "+what, func() bool { return strings.Contains(out.String(), what) })
 	}
 	said := func(what string) func() error {
-		return func() error {
-			if !strings.Contains(errs.String(), what) {
-				return fmt.Errorf("stderr %q lacks %q", errs.String(), what)
-			}
-			return nil
-		}
+		return ushertest.Until("stderr to say "+what, func() bool { return strings.Contains(errs.String(), what) })
 	}
 	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, printed("server_started"))
 	api := httpapi.NewClient(srv.URL(), "")
