@@ -37,8 +37,11 @@ func TestDebugLogsRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		get(t, srv.URL()+"/healthz", http.StatusOK)
-		get(t, srv.URL()+"/v1/leases/ls_nosuchlease/heartbeat", http.StatusMethodNotAllowed)
+		for path, want := range map[string]int{"/healthz": http.StatusOK, "/v1/leases/ls_nosuchlease/heartbeat": http.StatusMethodNotAllowed} {
+			if got, body := get(t, http.DefaultClient, srv.URL()+path, nil); got != want {
+				t.Errorf("GET %s: status %d, want %d: %s", path, got, want, body)
+			}
+		}
 		srv.Close()
 		for _, line := range []string{
 			`level=DEBUG msg=request method=GET route="GET /healthz" status=200 duration=`,
@@ -48,18 +51,5 @@ func TestDebugLogsRequests(t *testing.T) {
 				t.Errorf("log_level %d then %d: logs %q: got %v, want %v; log:\n%s", tc.level, tc.liveLevel, line, got, tc.want, log.String())
 			}
 		}
-	}
-}
-
-// get requests url and checks the answer's status.
-func get(t *testing.T, url string, want int) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != want {
-		t.Errorf("GET %s: status %d, want %d", url, resp.StatusCode, want)
 	}
 }
