@@ -56,14 +56,15 @@ func decodeStrict(data []byte, v any) error {
 	return sc.object(reflect.TypeOf(v).Elem(), "")
 }
 
-// syntaxError explains why body did not decode, naming data after the
-// first value if that is the reason.
+// syntaxError explains why body did not decode: data after the first
+// value, bad syntax, or a value of the wrong type.
 func syntaxError(body []byte, err error) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var first json.RawMessage
 	if dec.Decode(&first) == nil {
-		rest := bytes.TrimSpace(body[dec.InputOffset():])
-		return usher.Errorf(usher.EInvalid, "unexpected data after the JSON object: %q: send exactly one object", clip(rest, 20))
+		if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+			return usher.Errorf(usher.EInvalid, "unexpected data after the JSON object: %q: send exactly one object", clip(rest, 20))
+		}
 	}
 	return usher.Errorf(usher.EInvalid, "request body is not valid JSON: %v", err)
 }
