@@ -19,6 +19,7 @@ import (
 	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // testCluster is a cluster of daemons, each with an embedded etcd member,
@@ -28,18 +29,20 @@ type testCluster struct {
 	priv      ed25519.PrivateKey
 	vendorKey []string
 	configs   []daemon.Config
+	logs      []*ushertest.Buffer // each node's log, unless USHER_TEST_LOG sends them to stderr
 
 	mu      sync.Mutex
 	daemons []*daemon.Daemon // nil while a node is down
 }
 
 // mustStartCluster starts n nodes at once (a member serves only once a
-// majority is up) and closes them when the test ends. A port taken by
-// someone else between choosing and binding it gets a new set of ports.
-func mustStartCluster(t testing.TB, n int) *testCluster {
+// majority is up) and closes them when the test ends; each of set changes
+// every node's configuration. A port taken by someone else between
+// choosing and binding it gets a new set of ports.
+func mustStartCluster(t testing.TB, n int, set ...func(*daemon.Config)) *testCluster {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		c, err := startCluster(t, n)
+		c, err := startCluster(t, n, set...)
 		if err == nil {
 			t.Cleanup(c.close)
 			return c
@@ -52,7 +55,7 @@ func mustStartCluster(t testing.TB, n int) *testCluster {
 	}
 }
 
-func startCluster(t testing.TB, n int) (*testCluster, error) {
+func startCluster(t testing.TB, n int, set ...func(*daemon.Config)) (*testCluster, error) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	pubPEM, _ := usher.MarshalPublicKey(pub)
 	pubPath := filepath.Join(t.TempDir(), "vendor.pub")
@@ -60,6 +63,9 @@ func startCluster(t testing.TB, n int) (*testCluster, error) {
 		t.Fatal(err)
 	}
 	c := &testCluster{t: t, priv: priv, vendorKey: []string{pubPath}, daemons: make([]*daemon.Daemon, n)}
+	for range n {
+		c.logs = append(c.logs, &ushertest.Buffer{})
+	}
 	var peers []string
 	all := etcdtest.FreePorts(t, 3*n)
 	for i := range n {
@@ -78,6 +84,9 @@ func startCluster(t testing.TB, n int) (*testCluster, error) {
 	}
 	for i := range c.configs {
 		c.configs[i].Peers = peers
+		for _, fn := range set {
+			fn(&c.configs[i])
+		}
 		if err := c.configs[i].Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +105,7 @@ func startCluster(t testing.TB, n int) (*testCluster, error) {
 func (c *testCluster) start(i int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var opts daemon.Options
+	opts := daemon.Options{Logger: slog.New(slog.NewTextHandler(c.logs[i], nil))}
 	if os.Getenv("USHER_TEST_LOG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -472,6 +481,16 @@ func TestClusterBootstrapsOneAdmin(t *testing.T) {
 	}
 	if len(written) != 1 {
 		t.Fatalf("nodes %v wrote an admin password, want exactly one", written)
+	}
+	if os.Getenv("USHER_TEST_LOG") == "" {
+		var created, adopted int
+		for _, log := range c.logs {
+			created += strings.Count(log.String(), "created admin token")
+			adopted += strings.Count(log.String(), "adopted the cluster's admin token")
+		}
+		if created != 1 || adopted != 2 {
+			t.Errorf("nodes logged %d created and %d adopted admin tokens, want 1 and 2", created, adopted)
+		}
 	}
 	pw, err := os.ReadFile(filepath.Join(c.configs[written[0]].Data, daemon.AdminPasswordFile))
 	if err != nil {
