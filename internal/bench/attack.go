@@ -44,6 +44,10 @@ type AttackResult struct {
 	P99       float64          `json:"p99_ms"`
 	Max       float64          `json:"max_ms"`
 	Errors    map[string]int64 `json:"errors"`
+	// PeakRSS is the server's peak memory so far, when its process is
+	// known: since the baseline runs first, a flood that costs memory
+	// raises it.
+	PeakRSS int64 `json:"rss_peak_bytes,omitempty"`
 	// Answers counts how the server met the attack: login answers by
 	// status ("401", "429", "503", "transport"); slow connections
 	// "opened", "refused" (closed before any answer), "cut" (closed
@@ -217,7 +221,7 @@ func (r *run) underAttack(ctx context.Context, res *Result) error {
 		}
 		r.summarize(&phase)
 		res.Attacks = append(res.Attacks, AttackResult{Attack: attack, Ops: phase.Ops, OpsPerSec: phase.OpsPerSec,
-			P50: phase.P50, P99: phase.P99, Max: phase.Max, Errors: phase.Errors, Answers: answers})
+			P50: phase.P50, P99: phase.P99, Max: phase.Max, Errors: phase.Errors, PeakRSS: phase.PeakRSS, Answers: answers})
 		if attack == "none" {
 			attacks := res.Attacks
 			*res = phase

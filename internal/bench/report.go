@@ -60,10 +60,14 @@ func writeAttacks(w io.Writer, res *Result) {
 	if len(res.Attacks) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nattack\tpairs/s\tp50\tp99\tmax\terrors\tthe attack got")
+	fmt.Fprintln(w, "\nattack\tpairs/s\tp50\tp99\tmax\terrors\tserver peak RSS\tthe attack got")
 	for _, a := range res.Attacks {
-		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\n", a.Attack, a.OpsPerSec, ms(a.P50), ms(a.P99), ms(a.Max),
-			counts(a.Errors), counts(a.Answers))
+		rss := "unknown"
+		if a.PeakRSS > 0 {
+			rss = mib(a.PeakRSS)
+		}
+		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Attack, a.OpsPerSec, ms(a.P50), ms(a.P99), ms(a.Max),
+			counts(a.Errors), rss, counts(a.Answers))
 	}
 }
 
