@@ -297,7 +297,7 @@ func (n *Node) sweep(ctx context.Context, led *usher.Ledger) {
 			n.logger.Error("reclaim expired leases", "err", err)
 		}
 		for _, l := range ended {
-			n.logger.Info("lease expired", "lease", l.ID, "feature", l.Feature, "client", l.Client.ID)
+			n.logger.Info("lease expired", "lease", l.ID, "feature", usher.LogSafe(l.Feature), "client", usher.LogSafe(l.Client.ID))
 		}
 	}
 }
