@@ -95,14 +95,21 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 		Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
 	}
+	if d.opts.Events != nil {
+		d.opts.Events(&evOpts)
+	}
 	var err error
-	if d.etcd != nil {
+	switch {
+	case evOpts.Backend != nil:
+	case d.etcd != nil:
 		// A cluster keeps its history in etcd, where it survives the loss
 		// of any node and every node reads the same.
 		evOpts.Backend = etcdstore.NewHistory(d.etcd, etcdstore.HistoryOptions{
 			Cluster: d.cfg.ClusterNameOrDefault(), MaxEvents: int64(d.cfg.EventLimit)})
-	} else if evOpts.Backend, err = sqlite.OpenEvents(d.cfg.Data); err != nil {
-		return err
+	default:
+		if evOpts.Backend, err = sqlite.OpenEvents(d.cfg.Data); err != nil {
+			return err
+		}
 	}
 	d.events, err = eventlog.Open(evOpts)
 	if err != nil {
