@@ -53,6 +53,7 @@ func StartServer(tb testing.TB, opts ServerOptions) *Server {
 	s.Config.Data = filepath.Join(dir, "data")
 	s.Config.Listen = []string{"127.0.0.1:0"}
 	if opts.Dev {
+		// Dev mode trusts its own key only: Validate refuses it next to vendor_key.
 		s.Config.Dev = true
 		if err := daemon.PrepareDev(&s.Config); err != nil {
 			tb.Fatal(err)
