@@ -4,7 +4,26 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
+
+	usher "github.com/usher-lm/usher"
 )
+
+// ClusterSource reports the state of the cluster as this node sees it.
+type ClusterSource interface {
+	ClusterStatus(ctx context.Context) (ClusterStatus, error)
+}
+
+func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	st, err := s.cluster.ClusterStatus(ctx)
+	if err != nil {
+		s.error(w, r, usher.Errorf(usher.EUnavailable, "cannot read the cluster's state from etcd (%v): check that a majority of the etcd members is up", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
 
 // ClusterStatus is the body of GET /v1/cluster: who decides, and the
 // health of every etcd member as seen from the answering node.
