@@ -286,6 +286,16 @@ func TestClusterBootstrapsOneAdmin(t *testing.T) {
 	if len(written) != 1 {
 		t.Fatalf("nodes %v wrote an admin password, want exactly one", written)
 	}
+	if os.Getenv("USHER_TEST_LOG") == "" {
+		var created, adopted int
+		for _, log := range c.Logs {
+			created += strings.Count(log.String(), "created admin token")
+			adopted += strings.Count(log.String(), "adopted the cluster's admin token")
+		}
+		if created != 1 || adopted != 2 {
+			t.Errorf("nodes logged %d created and %d adopted admin tokens, want 1 and 2", created, adopted)
+		}
+	}
 	pw, err := os.ReadFile(filepath.Join(c.Configs[written[0]].Data, daemon.AdminPasswordFile))
 	if err != nil {
 		t.Fatal(err)

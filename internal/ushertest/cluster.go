@@ -27,6 +27,7 @@ type Cluster struct {
 	Vendor    ed25519.PrivateKey // the vendor key every node trusts
 	VendorKey []string           // the vendor_key setting of every node
 	Configs   []daemon.Config    // node i's configuration
+	Logs      []*Buffer          // node i's log, unless USHER_TEST_LOG sends them to stderr
 
 	mu      sync.Mutex
 	daemons []*daemon.Daemon // nil while a node is down
@@ -57,6 +58,9 @@ func startCluster(tb testing.TB, n int, set []func(*daemon.Config)) (*Cluster, e
 	dir := tb.TempDir()
 	c := &Cluster{tb: tb, Vendor: mustVendorKey(tb, dir), VendorKey: []string{filepath.Join(dir, "vendor.pub")}, daemons: make([]*daemon.Daemon, n)}
 	c.Configs = nodeConfigs(tb, n, c.VendorKey)
+	for range n {
+		c.Logs = append(c.Logs, &Buffer{})
+	}
 	for i := range c.Configs {
 		for _, fn := range set {
 			fn(&c.Configs[i])
@@ -106,7 +110,7 @@ func nodeConfigs(tb testing.TB, n int, vendorKey []string) []daemon.Config {
 func (c *Cluster) Start(i int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var opts daemon.Options
+	opts := daemon.Options{Logger: slog.New(slog.NewTextHandler(c.Logs[i], nil))}
 	if os.Getenv("USHER_TEST_LOG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
