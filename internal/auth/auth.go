@@ -101,9 +101,12 @@ type Config struct {
 	// Login floods; see throttle.go. MaxHashes bounds the password
 	// hashes that run at once (default DefaultMaxHashes); HashWait is how
 	// long a login waits for one (default DefaultHashWait; negative: it
-	// does not wait).
-	MaxHashes int
-	HashWait  time.Duration
+	// does not wait). RefusalDelay is how long a backed-off login waits
+	// for its refusal at most (default DefaultLoginRefusalDelay;
+	// negative: it does not wait).
+	MaxHashes    int
+	HashWait     time.Duration
+	RefusalDelay time.Duration
 }
 
 // Authority authenticates requests and manages users and API tokens. It
@@ -147,7 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 		cfg.TokenTTL = DefaultTokenTTL
 	}
 	a := &Authority{cfg: cfg, now: cfg.Now, users: map[string]User{}, tokens: map[string]Token{},
-		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(), check: CheckPassword}
+		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(cfg.RefusalDelay), check: CheckPassword}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -278,12 +281,17 @@ func hashSecret(secret string) string {
 // passwords get the same EUnauthorized error after the same work. A login
 // is refused before its password is checked, with a RetryError, while its
 // address or name is backed off after failures (ERateLimited) or while
-// every password check is busy (EUnavailable).
+// every password check is busy (EUnavailable). A name longer than any
+// user's (MaxNameLength) is refused with EInvalid before anything else.
 func (a *Authority) Login(ctx context.Context, name, password, addr string) (string, time.Time, error) {
+	if len(name) > MaxNameLength {
+		return "", time.Time{}, usher.Errorf(usher.EInvalid, "the user name is longer than %d bytes, which no user name is: check the name and log in again", MaxNameLength)
+	}
 	if len(password) > maxPassword {
 		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
 	}
 	if err := a.guard.check(name, addr, a.now()); err != nil {
+		a.guard.pause(ctx, err)
 		return "", time.Time{}, err
 	}
 	u, ok, err := a.checkLogin(ctx, name, password)
@@ -332,7 +340,10 @@ func (a *Authority) hashPassword(ctx context.Context, password string) (string, 
 // maxPassword bounds a password, so that hashing stays cheap.
 const maxPassword = 1024
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+// MaxNameLength is the longest user or token name, in bytes.
+const MaxNameLength = 64
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`) // at most MaxNameLength
 
 func checkName(kind, name string) error {
 	if !nameRE.MatchString(name) {
