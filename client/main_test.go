@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -334,4 +335,14 @@ func sortedIDs(ls []usher.Lease) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// AdminToken returns the running daemon's admin token.
+func (s *Server) AdminToken() string {
+	s.tb.Helper()
+	data, err := os.ReadFile(s.d.TokenPath())
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
 }

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // cmdCluster shows the state of a cluster: who decides, which etcd member
@@ -20,7 +20,10 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := clusterStatus(ctx, e, a, c)
+	st, err := c.ClusterStatus(ctx)
+	if usher.ErrorCode(err) == wire.ENotFound {
+		return fmt.Errorf("the server at %s runs in single-node mode: there is no cluster to show", c.Server())
+	}
 	if err != nil {
 		return err
 	}
@@ -60,30 +63,6 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orNone(m.Name), health, role, term, index, lag, strings.Join(m.ClientURLs, ","), m.Error)
 	}
 	return tw.Flush()
-}
-
-// clusterStatus asks each server of the list in turn (USHER_SERVER may
-// name several), so that the status shows even with a node down.
-func clusterStatus(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client) (httpapi.ClusterStatus, error) {
-	servers := strings.Split(firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer), ",")
-	var lastErr error
-	for _, s := range servers {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		cl := httpapi.NewClient(s, c.Token)
-		st, err := cl.ClusterStatus(ctx)
-		switch {
-		case err == nil:
-			return st, nil
-		case usher.ErrorCode(err) == httpapi.ENotFound:
-			return st, fmt.Errorf("the server at %s runs in single-node mode: there is no cluster to show", cl.BaseURL)
-		case usher.ErrorCode(err) != usher.EUnavailable:
-			return st, err
-		}
-		lastErr = err
-	}
-	return httpapi.ClusterStatus{}, lastErr
 }
 
 func orNone(s string) string {

@@ -12,12 +12,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdEvents(ctx context.Context, e *env, args []string) error {
-	var q httpapi.EventsQuery
+	var q wire.EventsQuery
 	var follow bool
 	c, a, pos, err := adminCommandWith(e, "events", "events [--since 1h] [--type T,...] [--feature F] [--limit N] [--follow] [--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&q.Since, "since", "", "events since `TIME` (RFC 3339) or DURATION ago (24h)")
@@ -56,10 +56,10 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 
 // followEvents streams events until ctx ends. When the server drops the
 // stream because this client fell behind, it reconnects and catches up.
-func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, q httpapi.EventsQuery) error {
+func followEvents(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, q wire.EventsQuery) error {
 	q.Since, q.Limit = "", 0
 	for {
-		err := c.StreamEvents(ctx, q, func(r eventlog.Record) error {
+		err := c.StreamEvents(ctx, q, func(r wire.Event) error {
 			printEvent(e, a, r)
 			q.AfterID = r.ID
 			return nil
@@ -67,7 +67,7 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client,
 		switch {
 		case ctx.Err() != nil:
 			return nil // interrupted: the normal way to stop following
-		case errors.Is(err, httpapi.ErrStreamDropped):
+		case errors.Is(err, apiclient.ErrStreamDropped):
 			continue
 		case err != nil && strings.Contains(err.Error(), "unexpected EOF"):
 			return errors.New("the server closed the event stream (it may be shutting down): run usher events --follow again")
@@ -78,7 +78,7 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client,
 }
 
 // printEvent writes one event: a JSON line with --json, else a text line.
-func printEvent(e *env, a *adminFlags, r eventlog.Record) {
+func printEvent(e *env, a *adminFlags, r wire.Event) {
 	if a.json {
 		data, _ := json.Marshal(r)
 		fmt.Fprintf(e.stdout, "%s\n", data)
@@ -98,7 +98,7 @@ func printEvent(e *env, a *adminFlags, r eventlog.Record) {
 }
 
 func cmdReport(ctx context.Context, e *env, args []string) error {
-	q := httpapi.UsageQuery{From: "24h", Step: "1h"}
+	q := wire.UsageQuery{From: "24h", Step: "1h"}
 	var asCSV bool
 	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h] [--csv|--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&q.From, "from", q.From, "from `TIME` (RFC 3339) or DURATION ago")

@@ -8,7 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdLogin(ctx context.Context, e *env, args []string) error {
@@ -34,14 +35,15 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logins[c.BaseURL] = savedLogin{User: user, Token: resp.Token, ExpiresAt: resp.ExpiresAt}
+	server := serverKey(c.Server())
+	logins[server] = savedLogin{User: user, Token: resp.Token, ExpiresAt: resp.ExpiresAt}
 	if err := writeLogins(path, logins); err != nil {
 		return fmt.Errorf("save the login: %w", err)
 	}
 	if a.json {
-		return printJSON(e, map[string]any{"server": c.BaseURL, "user": user, "expires_at": resp.ExpiresAt})
+		return printJSON(e, map[string]any{"server": server, "user": user, "expires_at": resp.ExpiresAt})
 	}
-	fmt.Fprintf(e.stdout, "logged in to %s as %s until %s (token saved in %s)\n", c.BaseURL, user, resp.ExpiresAt.Local().Format(time.DateTime), path)
+	fmt.Fprintf(e.stdout, "logged in to %s as %s until %s (token saved in %s)\n", server, user, resp.ExpiresAt.Local().Format(time.DateTime), path)
 	return nil
 }
 
@@ -117,7 +119,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 
 // setUser adds a user or changes its password, asking for the password
 // unless generate is set.
-func setUser(ctx context.Context, e *env, c *httpapi.Client, verb, name, role string, generate bool) error {
+func setUser(ctx context.Context, e *env, c *apiclient.Client, verb, name, role string, generate bool) error {
 	if verb == "add" && role == "" {
 		return usageErrorf("want --role admin, monitor or client")
 	}
@@ -129,7 +131,7 @@ func setUser(ctx context.Context, e *env, c *httpapi.Client, verb, name, role st
 		}
 	}
 	if verb == "add" {
-		if _, err := c.AddUser(ctx, httpapi.UserRequest{Username: name, Password: password, Role: role}); err != nil {
+		if _, err := c.AddUser(ctx, wire.UserRequest{Username: name, Password: password, Role: role}); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added user %s with role %s\n", name, role)
@@ -193,7 +195,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 	return usageErrorf("unknown subcommand %q: want create, list or revoke", args[0])
 }
 
-func listTokens(ctx context.Context, e *env, c *httpapi.Client, a *adminFlags) error {
+func listTokens(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags) error {
 	tokens, err := c.Tokens(ctx)
 	if err != nil {
 		return err

@@ -7,15 +7,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usher-lm/usher/internal/wire"
 	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 // Status reports who decides and the health of every etcd member, each
 // asked directly at its client URL.
-func (n *Node) Status(ctx context.Context) (httpapi.ClusterStatus, error) {
-	st := httpapi.ClusterStatus{Cluster: n.cfg.Cluster, Node: n.cfg.NodeName, Members: []httpapi.ClusterMember{}}
+func (n *Node) Status(ctx context.Context) (wire.ClusterStatus, error) {
+	st := wire.ClusterStatus{Cluster: n.cfg.Cluster, Node: n.cfg.NodeName, Members: []wire.ClusterMember{}}
 	// Without a majority, linearizable reads wait in vain: an admin
 	// still needs to see which members are down, so the list then comes
 	// from the member this node talks to.
@@ -41,11 +40,11 @@ func (n *Node) Status(ctx context.Context) (httpapi.ClusterStatus, error) {
 			st.Error = "the member list comes from one member's own view: no majority answered"
 		}
 	}
-	st.Members = make([]httpapi.ClusterMember, len(ml.Members))
+	st.Members = make([]wire.ClusterMember, len(ml.Members))
 	leaders := make([]uint64, len(ml.Members))
 	var wg sync.WaitGroup
 	for i, m := range ml.Members {
-		st.Members[i] = httpapi.ClusterMember{Name: m.Name, ID: fmt.Sprintf("%x", m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
+		st.Members[i] = wire.ClusterMember{Name: m.Name, ID: fmt.Sprintf("%x", m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
 		if len(m.ClientURLs) == 0 {
 			st.Members[i].Error = "the member has not started yet"
 			continue

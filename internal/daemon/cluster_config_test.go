@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 func TestClusterConfigValidate(t *testing.T) {
@@ -109,7 +109,7 @@ func TestExternalEtcdSmoke(t *testing.T) {
 	}
 	defer d2.Close()
 	tok, _ := os.ReadFile(filepath.Join(cfg.Data, daemon.TokenFile))
-	cl := httpapi.NewClient(d2.URL(), strings.TrimSpace(string(tok)))
+	cl := apiclient.MustNew(d2.URL(), strings.TrimSpace(string(tok)))
 	err = retry(10*time.Second, func() error {
 		ls, err := cl.Leases(ctx)
 		if err == nil && (len(ls) != 1 || ls[0].ID != l.ID) {

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
-	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // testCluster is a cluster of daemons, each with an embedded etcd member,
@@ -139,13 +139,24 @@ func (c *testCluster) url(i int) string { return "http://" + c.configs[i].Listen
 
 // client returns an admin client of node i. The admin token is shared by
 // the cluster.
-func (c *testCluster) client(i int) *httpapi.Client {
+func (c *testCluster) client(i int) *apiclient.Client {
+	c.t.Helper()
+	return c.clientWithin(i, 0)
+}
+
+// clientWithin is client with requests bounded by timeout (0: the
+// default).
+func (c *testCluster) clientWithin(i int, timeout time.Duration) *apiclient.Client {
 	c.t.Helper()
 	tok, err := os.ReadFile(filepath.Join(c.configs[i].Data, daemon.TokenFile))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return httpapi.NewClient(c.url(i), string(tok[:len(tok)-1]))
+	cl, err := apiclient.New(apiclient.Config{Servers: []string{c.url(i)}, Token: string(tok[:len(tok)-1]), RequestTimeout: timeout})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cl
 }
 
 // mustDecider waits until some running node decides and returns its
@@ -212,8 +223,8 @@ func retry(within time.Duration, fn func() error) error {
 	}
 }
 
-func clusterCheckout(ctx context.Context, c *httpapi.Client, feature, client string) (httpapi.LeaseResponse, error) {
-	l, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: client}})
+func clusterCheckout(ctx context.Context, c *apiclient.Client, feature, client string) (wire.LeaseResponse, error) {
+	l, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: feature, Client: usher.Client{ID: client}})
 	return l, err
 }
 
@@ -264,7 +275,7 @@ func TestClusterFailoverKeepsLeases(t *testing.T) {
 	killed := time.Now()
 	t.Logf("killed node %d in %v", dec, killed.Sub(start).Round(time.Millisecond))
 	other := (dec + 1) % 3
-	var second httpapi.LeaseResponse
+	var second wire.LeaseResponse
 	err = retry(30*time.Second, func() (err error) {
 		second, err = clusterCheckout(ctx, c.client(other), "cad", "after-failover")
 		return err
@@ -310,19 +321,17 @@ func TestClusterSharesUsersAndTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create token: %v", err)
 	}
-	if _, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "ops", Password: "a long enough password", Role: "monitor"}); err != nil {
+	if _, err := admin.AddUser(ctx, wire.UserRequest{Username: "ops", Password: "a long enough password", Role: "monitor"}); err != nil {
 		t.Fatalf("add user: %v", err)
 	}
-	anon := c.client(other)
-	anon.Token = ""
+	anon := c.client(other).WithToken("")
 	login, err := anon.Login(ctx, "ops", "a long enough password")
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
 	c.kill(dec)
 	for name, secret := range map[string]string{"API token": tok.Token, "login": login.Token} {
-		cl := c.client(other)
-		cl.Token = secret
+		cl := c.client(other).WithToken(secret)
 		err := retry(10*time.Second, func() error { _, err := cl.Leases(ctx); return err })
 		if err != nil {
 			t.Errorf("%s after the deciding node died: %v", name, err)
@@ -351,7 +360,7 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Read through the decider: it stores what it has queued first.
-	before, err := c.client(dec).Events(ctx, httpapi.EventsQuery{Feature: "cad"})
+	before, err := c.client(dec).Events(ctx, wire.EventsQuery{Feature: "cad"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,9 +372,9 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	if err := os.RemoveAll(c.configs[dec].Data); err != nil { // its disk is gone too
 		t.Fatal(err)
 	}
-	var after []eventlog.Record
+	var after []wire.Event
 	err = retry(10*time.Second, func() (err error) {
-		after, err = c.client(other).Events(ctx, httpapi.EventsQuery{Feature: "cad"})
+		after, err = c.client(other).Events(ctx, wire.EventsQuery{Feature: "cad"})
 		return err
 	})
 	if err != nil {
@@ -374,11 +383,11 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	if !slices.Equal(after, before) {
 		t.Fatalf("events after losing node %d:\n%+v\nwant\n%+v", dec, after, before)
 	}
-	all, err := c.client(other).Events(ctx, httpapi.EventsQuery{Type: "license_added"})
+	all, err := c.client(other).Events(ctx, wire.EventsQuery{Type: "license_added"})
 	if err != nil || len(all) != 1 {
 		t.Fatalf("license_added events: %+v, %v; want one", all, err)
 	}
-	started, err := c.client(other).Events(ctx, httpapi.EventsQuery{Type: "server_started"})
+	started, err := c.client(other).Events(ctx, wire.EventsQuery{Type: "server_started"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +399,7 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	if len(nodes) != 3 || nodes[""] {
 		t.Fatalf("server_started events %+v: want one from each of 3 nodes, naming it", started)
 	}
-	usage, err := c.client(other).Usage(ctx, httpapi.UsageQuery{Feature: "cad", Step: "1h"})
+	usage, err := c.client(other).Usage(ctx, wire.UsageQuery{Feature: "cad", Step: "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +420,7 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	c := mustStartCluster(t, 3)
 	dec := c.mustDecider()
 	other := (dec + 1) % 3
-	if _, err := c.client(other).ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"keepalive_timeout": "77s"}}); err != nil {
+	if _, err := c.client(other).ChangeSettings(ctx, wire.SettingsRequest{Set: map[string]string{"keepalive_timeout": "77s"}}); err != nil {
 		t.Fatal(err)
 	}
 	setting := func(i int) string {
@@ -436,12 +445,12 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	}
 	// Read through the decider first: it stores what it has queued, so
 	// the kill cannot take the event with it.
-	if evs, err := c.client(dec).Events(ctx, httpapi.EventsQuery{Type: "config_changed"}); err != nil || len(evs) != 1 {
+	if evs, err := c.client(dec).Events(ctx, wire.EventsQuery{Type: "config_changed"}); err != nil || len(evs) != 1 {
 		t.Fatalf("config_changed events on the decider: %+v, %v; want one", evs, err)
 	}
 	c.kill(dec)
 	c.addLicense(other, "cad", 1)
-	var l httpapi.LeaseResponse
+	var l wire.LeaseResponse
 	err := retry(10*time.Second, func() (err error) {
 		l, err = clusterCheckout(ctx, c.client(other), "cad", "after")
 		return err
@@ -452,7 +461,7 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	if got := time.Until(l.ExpiresAt); got < 70*time.Second || got > 77*time.Second {
 		t.Errorf("a lease of the new decider expires in %v, want the 77s set before", got)
 	}
-	evs, err := c.client(other).Events(ctx, httpapi.EventsQuery{Type: "config_changed"})
+	evs, err := c.client(other).Events(ctx, wire.EventsQuery{Type: "config_changed"})
 	if err != nil || len(evs) != 1 {
 		t.Errorf("config_changed events %+v, %v; want one", evs, err)
 	}
@@ -479,8 +488,7 @@ func TestClusterBootstrapsOneAdmin(t *testing.T) {
 	}
 	c.mustDecider()
 	for i := range 3 {
-		anon := c.client(i)
-		anon.Token = ""
+		anon := c.client(i).WithToken("")
 		if _, err := anon.Login(ctx, "admin", strings.TrimSpace(string(pw))); err != nil {
 			t.Errorf("login as admin through node %d: %v", i, err)
 		}
@@ -503,7 +511,7 @@ func TestClusterNodeRejoinsWithAnEmptyDisk(t *testing.T) {
 	if err := c.start(lost); err != nil {
 		t.Fatalf("start node %d again on an empty disk: %v", lost, err)
 	}
-	var l httpapi.LeaseResponse
+	var l wire.LeaseResponse
 	err := retry(10*time.Second, func() (err error) {
 		l, err = clusterCheckout(ctx, c.client(lost), "cad", "after-rejoin")
 		return err

@@ -10,6 +10,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func TestLogin(t *testing.T) {
@@ -45,14 +46,14 @@ func TestUsersAndTokensAPI(t *testing.T) {
 	srv := MustStartAPI(t, serverOptions{})
 	ctx := context.Background()
 	admin := srv.client(t, adminToken)
-	u, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"})
+	u, err := admin.AddUser(ctx, wire.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Name != "mona" || u.Role != "monitor" {
 		t.Errorf("got %+v", u)
 	}
-	if _, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"}); usher.ErrorCode(err) != auth.EUserExists {
+	if _, err := admin.AddUser(ctx, wire.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"}); usher.ErrorCode(err) != auth.EUserExists {
 		t.Errorf("duplicate user: got %v", err)
 	}
 	users, err := admin.Users(ctx)

@@ -18,9 +18,10 @@ import (
 	"go.uber.org/goleak"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/fakeclock"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -33,7 +34,7 @@ type testServer struct {
 	token string
 	priv  ed25519.PrivateKey
 	clock *fakeclock.Clock
-	admin *httpapi.Client
+	admin *apiclient.Client
 }
 
 func startServer(t *testing.T, keepalive time.Duration) *testServer {
@@ -68,8 +69,8 @@ func startServer(t *testing.T, keepalive time.Duration) *testServer {
 		t.Fatal(err)
 	}
 	s := &testServer{t: t, d: d, url: d.URL(), token: strings.TrimSpace(string(tok)), priv: priv, clock: clock}
-	s.admin = httpapi.NewClient(s.url, s.token)
-	t.Cleanup(s.admin.HTTP.CloseIdleConnections)
+	s.admin = apiclient.MustNew(s.url, s.token)
+	t.Cleanup(func() { s.admin.Close() })
 	return s
 }
 
@@ -83,7 +84,7 @@ func (s *testServer) sign(grants ...usher.Grant) []byte {
 	return text
 }
 
-func (s *testServer) addLicense(grants ...usher.Grant) httpapi.LicenseResponse {
+func (s *testServer) addLicense(grants ...usher.Grant) wire.LicenseResponse {
 	s.t.Helper()
 	lic, err := s.admin.AddLicense(context.Background(), s.sign(grants...))
 	if err != nil {
@@ -241,11 +242,11 @@ func TestHeartbeatKeepsLeaseAliveAndSilenceReclaims(t *testing.T) {
 	s := startServer(t, 5*time.Second)
 	s.addLicense(usher.Grant{Feature: "cad", Seats: 2})
 	ctx := context.Background()
-	live, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "live"}})
+	live, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "live"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	silent, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "silent"}})
+	silent, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "silent"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestBadRequestsGetJSONErrors(t *testing.T) {
 		{"POST", "/v1/leases", checkoutBody("nope", "a"), 404, usher.EFeatureNotFound},
 		{"POST", "/v1/leases", checkoutBody("old", "a"), 403, usher.EFeatureExpired},
 		{"POST", "/v1/leases/ls_missing/heartbeat", "", 404, usher.ELeaseNotFound},
-		{"GET", "/v1/nothing", "", 404, httpapi.ENotFound},
+		{"GET", "/v1/nothing", "", 404, wire.ENotFound},
 		{"DELETE", "/v1/licenses/lic_missing", "", 404, usher.ELicenseNotFound},
 		{"POST", "/v1/licenses", "not a license", 422, usher.ELicenseInvalid},
 	} {
@@ -307,13 +308,13 @@ func TestWaitingCheckoutIsGrantedWhenASeatFrees(t *testing.T) {
 	s := startServer(t, 180*time.Second)
 	s.addLicense(usher.Grant{Feature: "cad", Seats: 1})
 	ctx := context.Background()
-	held, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}})
+	held, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		_, created, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "30s"})
+		_, created, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "30s"})
 		if err == nil && !created {
 			err = fmt.Errorf("waiter got status 200, want 201")
 		}
@@ -344,7 +345,7 @@ func TestWaitingCheckoutIsGrantedWhenASeatFrees(t *testing.T) {
 func TestWrongMethodIs405(t *testing.T) {
 	s := startServer(t, 180*time.Second)
 	status, body := s.call("PUT", "/v1/leases", "", "")
-	if status != http.StatusMethodNotAllowed || body["code"] != httpapi.EMethodNotAllowed {
+	if status != http.StatusMethodNotAllowed || body["code"] != wire.EMethodNotAllowed {
 		t.Fatalf("PUT /v1/leases: %d %v, want 405", status, body)
 	}
 }
@@ -353,12 +354,12 @@ func TestWaiterIsToldWhenTheServerStops(t *testing.T) {
 	s := startServer(t, 180*time.Second)
 	s.addLicense(usher.Grant{Feature: "cad", Seats: 1})
 	ctx := context.Background()
-	if _, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}}); err != nil {
+	if _, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}}); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		_, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "60s"})
+		_, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "60s"})
 		got <- err
 	}()
 	deadline := time.Now().Add(10 * time.Second)
