@@ -17,19 +17,22 @@ const (
 	EFeatureNotStarted = "feature_not_started"
 	EFeatureExpired    = "feature_expired"
 	ELeaseNotFound     = "lease_not_found"
-	ELicenseNotFound   = "license_not_found"
-	ELicenseInvalid    = "license_invalid"
-	ELicenseExists     = "license_exists"
-	EInvalid           = "invalid_request"
-	EUnauthorized      = "unauthorized"
-	EForbidden         = "forbidden"    // the credential is valid but its role may not do this
-	ERateLimited       = "rate_limited" // too many requests from one address: retry after a pause
-	EUnavailable       = "unavailable"
-	EInternal          = "internal"
-	EUserNotFound      = "user_not_found"  // no user has that name
-	EUserExists        = "user_exists"     // a user has that name already
-	ETokenNotFound     = "token_not_found" // no API token has that name or ID
-	ETokenExists       = "token_exists"    // an API token has that name already
+	// ELeaseHeldElsewhere refuses a lease to a caller other than its
+	// owner: another credential or, on an open server, another address.
+	ELeaseHeldElsewhere = "lease_held_elsewhere"
+	ELicenseNotFound    = "license_not_found"
+	ELicenseInvalid     = "license_invalid"
+	ELicenseExists      = "license_exists"
+	EInvalid            = "invalid_request"
+	EUnauthorized       = "unauthorized"
+	EForbidden          = "forbidden"    // the credential is valid but its role may not do this
+	ERateLimited        = "rate_limited" // too many requests from one address: retry after a pause
+	EUnavailable        = "unavailable"
+	EInternal           = "internal"
+	EUserNotFound       = "user_not_found"  // no user has that name
+	EUserExists         = "user_exists"     // a user has that name already
+	ETokenNotFound      = "token_not_found" // no API token has that name or ID
+	ETokenExists        = "token_exists"    // an API token has that name already
 )
 
 // Error is the one coded error type of Usher. Code is machine-readable and
@@ -88,17 +91,18 @@ func ErrorMessage(err error) string {
 
 // Sentinel errors for errors.Is. They match any *Error with the same code.
 var (
-	ErrNoSeats           = &Error{Code: ENoSeats}
-	ErrFeatureNotFound   = &Error{Code: EFeatureNotFound}
-	ErrFeatureNotStarted = &Error{Code: EFeatureNotStarted}
-	ErrFeatureExpired    = &Error{Code: EFeatureExpired}
-	ErrLeaseNotFound     = &Error{Code: ELeaseNotFound}
-	ErrLicenseNotFound   = &Error{Code: ELicenseNotFound}
-	ErrLicenseInvalid    = &Error{Code: ELicenseInvalid}
-	ErrLicenseExists     = &Error{Code: ELicenseExists}
-	ErrInvalid           = &Error{Code: EInvalid}
-	ErrUnauthorized      = &Error{Code: EUnauthorized}
-	ErrForbidden         = &Error{Code: EForbidden}
-	ErrRateLimited       = &Error{Code: ERateLimited}
-	ErrUnavailable       = &Error{Code: EUnavailable}
+	ErrNoSeats            = &Error{Code: ENoSeats}
+	ErrFeatureNotFound    = &Error{Code: EFeatureNotFound}
+	ErrFeatureNotStarted  = &Error{Code: EFeatureNotStarted}
+	ErrFeatureExpired     = &Error{Code: EFeatureExpired}
+	ErrLeaseNotFound      = &Error{Code: ELeaseNotFound}
+	ErrLeaseHeldElsewhere = &Error{Code: ELeaseHeldElsewhere}
+	ErrLicenseNotFound    = &Error{Code: ELicenseNotFound}
+	ErrLicenseInvalid     = &Error{Code: ELicenseInvalid}
+	ErrLicenseExists      = &Error{Code: ELicenseExists}
+	ErrInvalid            = &Error{Code: EInvalid}
+	ErrUnauthorized       = &Error{Code: EUnauthorized}
+	ErrForbidden          = &Error{Code: EForbidden}
+	ErrRateLimited        = &Error{Code: ERateLimited}
+	ErrUnavailable        = &Error{Code: EUnavailable}
 )

@@ -52,10 +52,10 @@ func (x *expiryList) moveToBack(e *entry) {
 	x.pushBack(e)
 }
 
-// due calls fn for the leases at the front whose expiry is before now,
-// stopping at the first that is not.
-func (x *expiryList) due(now time.Time, fn func(*entry)) {
-	for e := x.head; e != nil && now.After(e.lease.ExpiresAt); {
+// due calls fn for the leases at the front whose deadline is before the
+// monotonic reading now, stopping at the first that is not.
+func (x *expiryList) due(now time.Duration, fn func(*entry)) {
+	for e := x.head; e != nil && now > e.deadline; {
 		next := e.next
 		fn(e)
 		e = next
@@ -68,7 +68,7 @@ func (x *expiryList) resort() {
 	for e := x.head; e != nil; e = e.next {
 		all = append(all, e)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].lease.ExpiresAt.Before(all[j].lease.ExpiresAt) })
+	sort.SliceStable(all, func(i, j int) bool { return all[i].deadline < all[j].deadline })
 	*x = expiryList{}
 	for _, e := range all {
 		x.pushBack(e)

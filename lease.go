@@ -1,6 +1,7 @@
 package usher
 
 import (
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -42,6 +43,47 @@ type Lease struct {
 	IssuedAt      time.Time `json:"issued_at"`
 	LastHeartbeat time.Time `json:"last_heartbeat"`
 	ExpiresAt     time.Time `json:"expires_at"`
+	// Owner is who may renew and release the lease, and get it back by
+	// its client ID. Stored with the lease.
+	Owner Owner `json:"owner,omitzero"`
+	// Addr is the network address the checkout came from, as the
+	// transport saw it; "" when there was none. Stored with the lease.
+	Addr string `json:"address,omitempty"`
+}
+
+// Owner is who holds a lease: the credential that took it, or, when the
+// credential is shared by many (or there is none), the network address it
+// came from. The transport decides what a caller's Owner is; the ledger
+// only compares. A lease stored before leases had owners has the zero
+// Owner: the first caller that renews, releases or checks it out again
+// becomes its owner.
+type Owner struct {
+	Kind string // what ID names, like "token", "user" or "address"
+	ID   string
+}
+
+// String returns o as "kind:id", the form stores keep, or "" for the zero
+// Owner.
+func (o Owner) String() string {
+	if o == (Owner{}) {
+		return ""
+	}
+	return o.Kind + ":" + o.ID
+}
+
+// ParseOwner returns the Owner that String wrote.
+func ParseOwner(s string) Owner {
+	kind, id, _ := strings.Cut(s, ":")
+	return Owner{Kind: kind, ID: id}
+}
+
+// MarshalText writes o as String does.
+func (o Owner) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote.
+func (o *Owner) UnmarshalText(b []byte) error {
+	*o = ParseOwner(string(b))
+	return nil
 }
 
 // MaxWait is the longest a checkout may wait in line.
@@ -57,6 +99,12 @@ type CheckoutRequest struct {
 	// Wait, if positive, is how long to wait in line for a seat when none
 	// is free.
 	Wait time.Duration
+	// Owner is who the lease will belong to. A lease the client already
+	// holds is returned only to the same Owner.
+	Owner Owner
+	// Addr is the network address the request came from. The per-address
+	// limits count leases and waiters by it; "" is not counted.
+	Addr string
 }
 
 // Validate returns an EInvalid error for a malformed request.

@@ -22,8 +22,15 @@ type LedgerConfig struct {
 	Keyring          *Keyring
 	KeepaliveTimeout time.Duration    // default DefaultKeepaliveTimeout
 	Now              func() time.Time // default time.Now
-	Logger           *slog.Logger     // default discards
-	Observer         Observer         // default ignores events
+	// Monotonic reads a clock that no one sets, as the time since any
+	// fixed point: keep-alive windows are measured on it, so that a step
+	// of the wall clock neither ends every lease at once nor keeps dead
+	// ones. By default the monotonic readings of Now's times serve (those
+	// of time.Now; a fake clock's times have none, and its wall time then
+	// serves).
+	Monotonic func() time.Duration
+	Logger    *slog.Logger // default discards
+	Observer  Observer     // default ignores events
 }
 
 // Ledger is the one owner of seat accounting. It decides every checkout in
@@ -34,7 +41,9 @@ type LedgerConfig struct {
 type Ledger struct {
 	store    Store
 	keys     *Keyring
-	now      func() time.Time
+	clock    func() time.Time     // the injected Now, its readings untouched
+	mono     func() time.Duration // nil: measured from clock's readings
+	base     time.Time            // clock's reading at start, which mono counts from
 	logger   *slog.Logger
 	observer Observer
 
@@ -42,7 +51,7 @@ type Ledger struct {
 
 	mu        sync.Mutex
 	keepalive time.Duration
-	resortAt  time.Time // set after the timeout shrank: re-sort the expiry list then
+	resortAt  time.Duration // set after the timeout shrank: re-sort the expiry list at this monotonic reading
 	licenses  map[string]*License
 	refused   map[string]bool // stored licenses that failed verification at start
 	pools     map[string]*pool
@@ -61,6 +70,9 @@ type clientKey struct{ feature, client string }
 // entry is a lease as the ledger tracks it, guarded by the ledger's lock.
 type entry struct {
 	lease Lease
+	// deadline is the monotonic reading at which the lease expires; its
+	// ExpiresAt says the same in wall-clock time, for people.
+	deadline time.Duration
 	// ending is set while a deletion is under way (the seat still counts)
 	// and closed when it ended, whether it succeeded or not.
 	ending     chan struct{}
@@ -106,17 +118,16 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger: store and keyring are required")
 	}
 	l := &Ledger{
-		store: cfg.Store, keys: cfg.Keyring, now: cfg.Now, logger: cfg.Logger, observer: cfg.Observer,
+		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry),
 	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
+	if l.clock == nil {
+		l.clock = time.Now
 	}
-	l.now = func() time.Time { return now().UTC() }
+	l.base = l.clock()
 	if l.logger == nil {
 		l.logger = slog.New(slog.DiscardHandler)
 	}
@@ -145,17 +156,37 @@ func (l *Ledger) restore(snap *Snapshot) {
 		l.licenses[lic.ID] = lic
 	}
 	l.pools = buildPools(l.licenses)
-	now := l.now()
+	at := l.tick()
 	for _, ls := range snap.Leases {
-		ls.LastHeartbeat = now
-		ls.ExpiresAt = now.Add(l.keepalive)
-		e := &entry{lease: ls}
+		ls.LastHeartbeat = at.wall
+		ls.ExpiresAt = at.wall.Add(l.keepalive)
+		e := &entry{lease: ls, deadline: at.mono + l.keepalive}
 		l.expiry.pushBack(e)
 		l.leases[ls.ID] = e
 		l.byClient[e.key()] = e
 		l.inUse[ls.Feature]++
 	}
 }
+
+// instant is one reading of the ledger's clocks: wall-clock time for what
+// it reports and for license dates, and a monotonic reading for keep-alive
+// arithmetic.
+type instant struct {
+	wall time.Time
+	mono time.Duration
+}
+
+// tick reads the clocks.
+func (l *Ledger) tick() instant {
+	t := l.clock()
+	if l.mono != nil {
+		return instant{t.UTC(), l.mono()}
+	}
+	return instant{t.UTC(), t.Sub(l.base)} // UTC drops the monotonic reading: subtract first
+}
+
+// now returns the wall-clock time.
+func (l *Ledger) now() time.Time { return l.clock().UTC() }
 
 // KeepaliveTimeout returns how long a lease lives without a heartbeat.
 func (l *Ledger) KeepaliveTimeout() time.Duration {
@@ -178,7 +209,7 @@ func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if d < l.keepalive {
-		l.resortAt = l.now().Add(l.keepalive) // by then every older window has ended
+		l.resortAt = l.tick().mono + l.keepalive // by then every older window has ended
 	}
 	l.keepalive = d
 	return nil
@@ -186,11 +217,12 @@ func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
 
 // Checkout grants one seat of a feature to a client. If the client already
 // holds a lease on the feature, that lease is returned with created false
-// and no second seat is taken. With req.Wait set and no seat free, the
-// request waits in a first-come-first-served line for up to req.Wait.
+// and no second seat is taken, provided req.Owner owns it. With req.Wait
+// set and no seat free, the request waits in a first-come-first-served
+// line for up to req.Wait.
 //
 // Errors: EInvalid, EFeatureNotFound, EFeatureNotStarted, EFeatureExpired,
-// ENoSeats, or a store failure.
+// ENoSeats, ELeaseHeldElsewhere, or a store failure.
 func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease, created bool, err error) {
 	if err := req.Validate(); err != nil {
 		return Lease{}, false, err
@@ -198,6 +230,10 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
 		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && e.ending == nil {
+			if !e.claimLocked(req.Owner) {
+				l.mu.Unlock()
+				return Lease{}, false, clientHeldElsewhere(req)
+			}
 			l.mu.Unlock()
 			lease, ok, err := l.rejoin(e)
 			if ok || err != nil || attempt > 3 {
@@ -205,7 +241,7 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 			}
 			continue // the lease ended meanwhile: ask again
 		}
-		e, err := l.grantLocked(req, l.now(), false)
+		e, err := l.grantLocked(req, l.tick(), false)
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
 			w := l.enqueueLocked(req)
 			l.mu.Unlock()
@@ -247,17 +283,18 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 	if l.leases[e.lease.ID] != e || e.ending != nil {
 		return Lease{}, false, nil
 	}
-	now := l.now()
-	if l.featureExpiredLocked(e.lease.Feature, now) {
+	at := l.tick()
+	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
 		return Lease{}, false, featureExpired(e.lease)
 	}
-	l.touchLocked(e, now)
+	l.touchLocked(e, at)
 	return e.lease, true, nil
 }
 
 // grantLocked takes a seat for req if one is free. Unless serving the
 // queue, it refuses while others wait in line for the feature.
-func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool) (*entry, error) {
+func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*entry, error) {
+	now := at.wall
 	p := l.pools[req.Feature]
 	if p == nil || len(p.grants) == 0 {
 		return nil, Errorf(EFeatureNotFound, "feature %s is not licensed on this server: check the name, or add a license that grants it", req.Feature)
@@ -276,9 +313,10 @@ func (l *Ledger) grantLocked(req CheckoutRequest, now time.Time, fromQueue bool)
 	e := &entry{
 		lease: Lease{
 			ID: NewLeaseID(), Feature: p.name, Client: req.Client, // p.name: one copy of the name for all leases
-			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive),
+			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive), Owner: req.Owner, Addr: req.Addr,
 		},
-		storing: &storing{done: make(chan struct{})},
+		deadline: at.mono + l.keepalive,
+		storing:  &storing{done: make(chan struct{})},
 	}
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
@@ -352,9 +390,10 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 	return lease, nil
 }
 
-func (l *Ledger) touchLocked(e *entry, now time.Time) {
-	e.lease.LastHeartbeat = now
-	e.lease.ExpiresAt = now.Add(l.keepalive)
+func (l *Ledger) touchLocked(e *entry, at instant) {
+	e.lease.LastHeartbeat = at.wall
+	e.lease.ExpiresAt = at.wall.Add(l.keepalive)
+	e.deadline = at.mono + l.keepalive
 	l.expiry.moveToBack(e)
 }
 
@@ -373,29 +412,33 @@ func (l *Ledger) removeLocked(e *entry) {
 	if l.inUse[f]--; l.inUse[f] <= 0 {
 		delete(l.inUse, f)
 	}
-	l.serveQueueLocked(f, l.now())
+	l.serveQueueLocked(f, l.tick())
 }
 
-// Heartbeat renews a lease's keep-alive window. It does not reach the
-// store: after a restart every lease gets a fresh window anyway.
+// Heartbeat renews a lease's keep-alive window for its owner. It does not
+// reach the store: after a restart every lease gets a fresh window anyway.
 //
-// Errors: ELeaseNotFound, or EFeatureExpired once the feature's last
-// license has expired (the sweeper then reclaims the lease).
-func (l *Ledger) Heartbeat(ctx context.Context, id string) (Lease, error) {
+// Errors: ELeaseNotFound, ELeaseHeldElsewhere when by does not own the
+// lease, or EFeatureExpired once the feature's last license has expired
+// (the sweeper then reclaims the lease).
+func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.leases[id]
 	if e == nil || e.ending != nil {
 		return Lease{}, leaseNotFound(id)
 	}
-	now := l.now()
-	if l.featureExpiredLocked(e.lease.Feature, now) {
+	if !e.claimLocked(by) {
+		return Lease{}, leaseHeldElsewhere(id)
+	}
+	at := l.tick()
+	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
 		return Lease{}, featureExpired(e.lease)
 	}
-	if now.After(e.lease.ExpiresAt) {
+	if at.mono > e.deadline {
 		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet
 	}
-	l.touchLocked(e, now)
+	l.touchLocked(e, at)
 	return e.lease, nil
 }
 
@@ -405,6 +448,23 @@ func featureExpired(ls Lease) error {
 
 func leaseNotFound(id string) error {
 	return Errorf(ELeaseNotFound, "lease %s is not held: it was released, kicked or expired; check out again", id)
+}
+
+func leaseHeldElsewhere(id string) error {
+	return Errorf(ELeaseHeldElsewhere, "lease %s belongs to another credential or client address: renew and release it with the credential, or from the address, that checked it out (an admin may kick it)", id)
+}
+
+func clientHeldElsewhere(req CheckoutRequest) error {
+	return Errorf(ELeaseHeldElsewhere, "client id %q holds feature %s for another credential or client address: give every application instance a client id of its own, or wait until that lease ends", req.Client.ID, req.Feature)
+}
+
+// claimLocked reports whether by owns e. A lease stored without an owner
+// becomes by's.
+func (e *entry) claimLocked(by Owner) bool {
+	if e.lease.Owner == (Owner{}) {
+		e.lease.Owner = by
+	}
+	return e.lease.Owner == by
 }
 
 // featureExpiredLocked reports whether every grant of a still-licensed
@@ -420,10 +480,12 @@ func (l *Ledger) featureExpiredLocked(feature string, now time.Time) bool {
 }
 
 // Release ends a lease and frees its seat once the deletion is durable.
-// The client calls it when done; an admin calls it to kick (kicked true).
+// The client calls it when done, as the lease's owner by; an admin calls
+// it to kick (kicked true), whoever owns the lease.
 //
-// Errors: ELeaseNotFound, or a store failure (the lease then lives on).
-func (l *Ledger) Release(ctx context.Context, id string, kicked bool) error {
+// Errors: ELeaseNotFound, ELeaseHeldElsewhere when by does not own the
+// lease and kicked is false, or a store failure (the lease then lives on).
+func (l *Ledger) Release(ctx context.Context, id string, by Owner, kicked bool) error {
 	l.mu.Lock()
 	e := l.leases[id]
 	for e != nil && e.ending != nil {
@@ -439,6 +501,10 @@ func (l *Ledger) Release(ctx context.Context, id string, kicked bool) error {
 	if e == nil {
 		l.mu.Unlock()
 		return leaseNotFound(id)
+	}
+	if !kicked && !e.claimLocked(by) {
+		l.mu.Unlock()
+		return leaseHeldElsewhere(id)
 	}
 	e.ending = make(chan struct{})
 	l.mu.Unlock()
@@ -494,10 +560,10 @@ func (l *Ledger) end(ctx context.Context, es []*entry) ([]Lease, error) {
 // scan interval; it returns the leases it ended.
 func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 	l.mu.Lock()
-	now := l.now()
-	if !l.resortAt.IsZero() && !now.Before(l.resortAt) {
+	at := l.tick()
+	if l.resortAt != 0 && at.mono >= l.resortAt {
 		l.expiry.resort()
-		l.resortAt = time.Time{}
+		l.resortAt = 0
 	}
 	var victims []*entry
 	take := func(e *entry) {
@@ -506,17 +572,17 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 			victims = append(victims, e)
 		}
 	}
-	if l.resortAt.IsZero() {
-		l.expiry.due(now, take)
+	if l.resortAt == 0 {
+		l.expiry.due(at.mono, take)
 	} else { // the list is out of order after a shorter timeout: look at all
 		for _, e := range l.leases {
-			if now.After(e.lease.ExpiresAt) {
+			if at.mono > e.deadline {
 				take(e)
 			}
 		}
 	}
-	l.takeExpiredFeaturesLocked(now, take)
-	l.serveQueuesLocked(now) // seats may have come with time: a grant started
+	l.takeExpiredFeaturesLocked(at.wall, take)
+	l.serveQueuesLocked(at) // seats may have come with time: a grant started
 	l.mu.Unlock()
 	if len(victims) == 0 {
 		return nil, nil

@@ -29,9 +29,9 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	delete(l.refused, lic.ID) // an intact copy replaces a refused one
 	l.licenses[lic.ID] = lic
 	l.pools = buildPools(l.licenses)
-	now := l.now()
+	at := l.tick()
 	for _, g := range lic.Grants {
-		l.serveQueueLocked(g.Feature, now)
+		l.serveQueueLocked(g.Feature, at)
 	}
 	l.mu.Unlock()
 	l.emit(Event{Type: EventLicenseAdded, LicenseID: lic.ID})

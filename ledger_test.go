@@ -13,7 +13,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/fakeclock"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -109,7 +109,7 @@ func (m *memStore) leaseCount() int {
 // fixture is a ledger on a memStore with a fake clock and one vendor key.
 type fixture struct {
 	t      testing.TB
-	clock  *fakeclock.Clock
+	clock  *ushertest.Clock
 	store  *memStore
 	priv   ed25519.PrivateKey
 	keys   *usher.Keyring
@@ -124,7 +124,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, clock: fakeclock.New(t0), store: newMemStore(), priv: priv, keys: usher.NewKeyring(pub)}
+	f := &fixture{t: t, clock: ushertest.NewClock(t0), store: newMemStore(), priv: priv, keys: usher.NewKeyring(pub)}
 	f.reopen()
 	return f
 }
@@ -311,7 +311,7 @@ func TestHeartbeatKeepsLeaseAndSilenceReclaims(t *testing.T) {
 	silent := f.mustCheckout("cad", "silent")
 	for range 4 {
 		f.clock.Advance(keepalive / 2)
-		if _, err := f.ledger.Heartbeat(ctx, kept.ID); err != nil {
+		if _, err := f.ledger.Heartbeat(ctx, kept.ID, usher.Owner{}); err != nil {
 			t.Fatalf("heartbeat: %v", err)
 		}
 		if _, err := f.ledger.Reclaim(ctx); err != nil {
@@ -321,7 +321,7 @@ func TestHeartbeatKeepsLeaseAndSilenceReclaims(t *testing.T) {
 	if _, err := f.ledger.Lease(kept.ID); err != nil {
 		t.Fatalf("heartbeating lease was reclaimed: %v", err)
 	}
-	_, err := f.ledger.Heartbeat(ctx, silent.ID)
+	_, err := f.ledger.Heartbeat(ctx, silent.ID, usher.Owner{})
 	wantCode(t, err, usher.ELeaseNotFound)
 	if got := f.store.leaseCount(); got != 1 {
 		t.Fatalf("store holds %d leases, want 1", got)
@@ -350,12 +350,12 @@ func TestReleaseAndKick(t *testing.T) {
 	f := newFixture(t)
 	f.add(usher.Grant{Feature: "cad", Seats: 1})
 	l := f.mustCheckout("cad", "a")
-	if err := f.ledger.Release(ctx, l.ID, false); err != nil {
+	if err := f.ledger.Release(ctx, l.ID, usher.Owner{}, false); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, f.ledger.Release(ctx, l.ID, false), usher.ELeaseNotFound)
+	wantCode(t, f.ledger.Release(ctx, l.ID, usher.Owner{}, false), usher.ELeaseNotFound)
 	l = f.mustCheckout("cad", "b")
-	if err := f.ledger.Release(ctx, l.ID, true); err != nil {
+	if err := f.ledger.Release(ctx, l.ID, usher.Owner{}, true); err != nil {
 		t.Fatal(err)
 	}
 	f.mustCheckout("cad", "c")
@@ -378,16 +378,16 @@ func TestRemovingLicenseNeverOverAllocates(t *testing.T) {
 		t.Fatalf("got %+v, want 6 in use of 3 seats", got)
 	}
 	for _, l := range leases[:3] {
-		if _, err := f.ledger.Heartbeat(ctx, l.ID); err != nil {
+		if _, err := f.ledger.Heartbeat(ctx, l.ID, usher.Owner{}); err != nil {
 			t.Fatalf("existing lease lost its seat: %v", err)
 		}
-		if err := f.ledger.Release(ctx, l.ID, false); err != nil {
+		if err := f.ledger.Release(ctx, l.ID, usher.Owner{}, false); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.checkout("cad", "newcomer")
 		wantCode(t, err, usher.ENoSeats)
 	}
-	if err := f.ledger.Release(ctx, leases[3].ID, false); err != nil {
+	if err := f.ledger.Release(ctx, leases[3].ID, usher.Owner{}, false); err != nil {
 		t.Fatal(err)
 	}
 	f.mustCheckout("cad", "newcomer")
@@ -401,7 +401,7 @@ func TestFeatureExpiryEndsLeases(t *testing.T) {
 	f.add(usher.Grant{Feature: "sim", Seats: 2, ExpiresAt: t0.Add(time.Hour)})
 	l := f.mustCheckout("sim", "a")
 	f.clock.Advance(time.Hour + time.Second)
-	_, err := f.ledger.Heartbeat(ctx, l.ID)
+	_, err := f.ledger.Heartbeat(ctx, l.ID, usher.Owner{})
 	wantCode(t, err, usher.EFeatureExpired)
 	ended, err := f.ledger.Reclaim(ctx)
 	if err != nil || len(ended) != 1 {
@@ -430,17 +430,17 @@ func TestStoreFailureChangesNothing(t *testing.T) {
 	f.add(usher.Grant{Feature: "cad", Seats: 1})
 	held := f.mustCheckout("cad", "a")
 	f.store.setFail(errors.New("disk full"))
-	if err := f.ledger.Release(ctx, held.ID, false); err == nil {
+	if err := f.ledger.Release(ctx, held.ID, usher.Owner{}, false); err == nil {
 		t.Fatal("release succeeded although the store failed")
 	}
-	if _, err := f.ledger.Heartbeat(ctx, held.ID); err != nil {
+	if _, err := f.ledger.Heartbeat(ctx, held.ID, usher.Owner{}); err != nil {
 		t.Fatalf("lease lost after a failed release: %v", err)
 	}
-	if err := f.ledger.Release(ctx, held.ID, false); err == nil {
+	if err := f.ledger.Release(ctx, held.ID, usher.Owner{}, false); err == nil {
 		t.Fatal("second release succeeded although the store failed")
 	}
 	f.store.setFail(nil)
-	if err := f.ledger.Release(ctx, held.ID, false); err != nil {
+	if err := f.ledger.Release(ctx, held.ID, usher.Owner{}, false); err != nil {
 		t.Fatal(err)
 	}
 	f.store.setFail(errors.New("disk full"))
@@ -471,7 +471,7 @@ func TestRestartKeepsLeasesWithFreshWindow(t *testing.T) {
 	if ended, _ := f.ledger.Reclaim(ctx); len(ended) != 0 {
 		t.Fatalf("restart did not give leases a fresh keep-alive window: %d reclaimed", len(ended))
 	}
-	if _, err := f.ledger.Heartbeat(ctx, a.ID); err != nil {
+	if _, err := f.ledger.Heartbeat(ctx, a.ID, usher.Owner{}); err != nil {
 		t.Fatalf("heartbeat after restart: %v", err)
 	}
 	f.clock.Advance(2 * time.Second) // b is silent
@@ -638,7 +638,7 @@ func TestReclaimTakesOnlyTheSilent(t *testing.T) {
 	}
 	f.clock.Advance(keepalive / 2)
 	for i := len(leases) - 1; i >= 0; i -= 2 { // every other one beats, newest first
-		if _, err := f.ledger.Heartbeat(ctx, leases[i].ID); err != nil {
+		if _, err := f.ledger.Heartbeat(ctx, leases[i].ID, usher.Owner{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -669,10 +669,10 @@ func TestReleaseDuringReleaseSharesItsOutcome(t *testing.T) {
 	f.store.gate, f.store.entered = make(chan struct{}), make(chan struct{}, 2)
 	f.store.mu.Unlock()
 	first := make(chan error, 1)
-	go func() { first <- f.ledger.Release(ctx, l.ID, false) }()
+	go func() { first <- f.ledger.Release(ctx, l.ID, usher.Owner{}, false) }()
 	<-f.store.entered // the first release is being stored
 	second := make(chan error, 1)
-	go func() { second <- f.ledger.Release(ctx, l.ID, false) }()
+	go func() { second <- f.ledger.Release(ctx, l.ID, usher.Owner{}, false) }()
 	f.store.mu.Lock()
 	close(f.store.gate) // both fail now
 	f.store.gate = nil
@@ -683,11 +683,11 @@ func TestReleaseDuringReleaseSharesItsOutcome(t *testing.T) {
 	if err := <-second; err == nil || usher.ErrorCode(err) == usher.ELeaseNotFound {
 		t.Fatalf("second release = %v, want the store's failure: the lease is still held", err)
 	}
-	if _, err := f.ledger.Heartbeat(ctx, l.ID); err != nil {
+	if _, err := f.ledger.Heartbeat(ctx, l.ID, usher.Owner{}); err != nil {
 		t.Fatalf("lease lost after failed releases: %v", err)
 	}
 	f.store.setFail(nil)
-	if err := f.ledger.Release(ctx, l.ID, false); err != nil {
+	if err := f.ledger.Release(ctx, l.ID, usher.Owner{}, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -715,7 +715,7 @@ func TestGrantEventsCountSeatsInUse(t *testing.T) {
 	f.add(usher.Grant{Feature: "cad", Seats: 3})
 	a := f.mustCheckout("cad", "a")
 	f.mustCheckout("cad", "b")
-	if err := l.Release(ctx, a.ID, false); err != nil {
+	if err := l.Release(ctx, a.ID, usher.Owner{}, false); err != nil {
 		t.Fatal(err)
 	}
 	f.mustCheckout("cad", "c")

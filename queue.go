@@ -16,7 +16,8 @@ type waiter struct {
 
 type queueGrant struct {
 	e     *entry
-	fresh bool // a new seat that the waiter must store; else an existing lease
+	fresh bool  // a new seat that the waiter must store; else an existing lease
+	err   error // set instead of e: the waiter's client ID went to another owner
 }
 
 // Waiter is one checkout waiting in line, as reported to admins.
@@ -54,16 +55,20 @@ func (l *Ledger) dequeueLocked(w *waiter) {
 
 // serveQueueLocked hands free seats of a feature to the head of its line,
 // before any newcomer can take them.
-func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
+func (l *Ledger) serveQueueLocked(feature string, at instant) {
 	q := l.queues[feature]
 	for q != nil && q.Len() > 0 {
 		w := q.Front().Value.(*waiter)
 		if e := l.byClient[clientKey{feature, w.req.Client.ID}]; e != nil && e.ending == nil {
 			l.dequeueLocked(w)
+			if !e.claimLocked(w.req.Owner) {
+				w.granted <- queueGrant{err: clientHeldElsewhere(w.req)}
+				continue
+			}
 			w.granted <- queueGrant{e: e}
 			continue
 		}
-		e, err := l.grantLocked(w.req, now, true)
+		e, err := l.grantLocked(w.req, at, true)
 		if err != nil {
 			return
 		}
@@ -73,9 +78,9 @@ func (l *Ledger) serveQueueLocked(feature string, now time.Time) {
 }
 
 // serveQueuesLocked serves the line of every feature that has one.
-func (l *Ledger) serveQueuesLocked(now time.Time) {
+func (l *Ledger) serveQueuesLocked(at instant) {
 	for f := range l.queues {
-		l.serveQueueLocked(f, now)
+		l.serveQueueLocked(f, at)
 	}
 }
 
@@ -101,6 +106,9 @@ func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool
 		l.mu.Unlock()
 		g = <-w.granted // granted just as the wait ran out
 	}
+	if g.err != nil {
+		return Lease{}, false, g.err
+	}
 	var lease Lease
 	var err error
 	if g.fresh {
@@ -112,7 +120,7 @@ func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool
 	}
 	if err == nil && ctx.Err() != nil && g.fresh {
 		// The caller left while the seat was being granted: give it back.
-		_ = l.Release(context.WithoutCancel(ctx), lease.ID, false)
+		_ = l.Release(context.WithoutCancel(ctx), lease.ID, w.req.Owner, false)
 		return Lease{}, false, waitAbandoned(w.req.Feature)
 	}
 	return lease, err == nil && g.fresh, err

@@ -7,18 +7,18 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitWaiters polls until n checkouts wait in line.
+func waitWaiters(t *testing.T, l *usher.Ledger, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	ushertest.WaitFor(t, 10*time.Second, time.Millisecond, func() error {
+		if got := len(l.Waiters()); got != n {
+			return fmt.Errorf("%d waiters in line, want %d", got, n)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 type result struct {
@@ -42,7 +42,7 @@ func TestQueueGrantsInArrivalOrder(t *testing.T) {
 			l, _, err := f.ledger.Checkout(ctx, usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: client}, Wait: time.Minute})
 			results <- result{client, l, err}
 		}()
-		waitFor(t, client+" in line", func() bool { return len(f.ledger.Waiters()) == i+1 })
+		waitWaiters(t, f.ledger, i+1)
 	}
 	if got := f.feature("cad").Queued; got != 10 {
 		t.Fatalf("queued %d, want 10", got)
@@ -59,7 +59,7 @@ func TestQueueGrantsInArrivalOrder(t *testing.T) {
 		} else {
 			victim = granted[i-3].lease
 		}
-		if err := f.ledger.Release(ctx, victim.ID, false); err != nil {
+		if err := f.ledger.Release(ctx, victim.ID, usher.Owner{}, false); err != nil {
 			t.Fatalf("release: %v", err)
 		}
 		r := <-results
@@ -100,12 +100,12 @@ func TestQueueWaiterThatLeavesGivesUpItsPlace(t *testing.T) {
 		_, _, err := f.ledger.Checkout(ctx, usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "gone"}, Wait: time.Minute})
 		done <- err
 	}()
-	waitFor(t, "waiter in line", func() bool { return len(f.ledger.Waiters()) == 1 })
+	waitWaiters(t, f.ledger, 1)
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("a cancelled waiter got a seat")
 	}
-	if err := f.ledger.Release(context.Background(), held.ID, false); err != nil {
+	if err := f.ledger.Release(context.Background(), held.ID, usher.Owner{}, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.feature("cad"); got.InUse != 0 || got.Queued != 0 {
@@ -121,7 +121,7 @@ func TestQueueServedWhenLicenseAdded(t *testing.T) {
 		_, _, err := f.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "w"}, Wait: time.Minute})
 		done <- err
 	}()
-	waitFor(t, "waiter in line", func() bool { return len(f.ledger.Waiters()) == 1 })
+	waitWaiters(t, f.ledger, 1)
 	f.add(usher.Grant{Feature: "cad", Seats: 1})
 	if err := <-done; err != nil {
 		t.Fatalf("waiter not served by the new license: %v", err)
@@ -138,7 +138,7 @@ func TestQueueServedWhenAGrantStarts(t *testing.T) {
 		_, _, err := f.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "w"}, Wait: time.Minute})
 		done <- err
 	}()
-	waitFor(t, "waiter in line", func() bool { return len(f.ledger.Waiters()) == 1 })
+	waitWaiters(t, f.ledger, 1)
 	f.clock.Advance(time.Hour)
 	if _, err := f.ledger.Reclaim(context.Background()); err != nil {
 		t.Fatal(err)

@@ -122,7 +122,7 @@ func TestKickedLeaseIsReacquired(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := lease.ID()
-	if err := s.Ledger().Release(context.Background(), old, true); err != nil {
+	if err := s.Ledger().Release(context.Background(), old, usher.Owner{}, true); err != nil {
 		t.Fatal(err)
 	}
 	WaitFor(t, 5*time.Second, "the seat to be checked out again", func() bool { return ev.Has(client.EventReacquired) })
@@ -150,7 +150,7 @@ func TestKickedLeaseLostWhenNoSeatFree(t *testing.T) {
 		got <- err
 	}()
 	WaitFor(t, 5*time.Second, "the waiter to queue", func() bool { return len(s.Ledger().Waiters()) == 1 })
-	if err := s.Ledger().Release(ctx, lease.ID(), true); err != nil {
+	if err := s.Ledger().Release(ctx, lease.ID(), usher.Owner{}, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-got; err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -59,6 +60,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	if exe, err := os.Executable(); err == nil {
 		cfg.ServerCommand = []string{exe, "server"}
 	}
+	cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if !*asJSON && isTerminal(e.stderr) {
 		cfg.Progress = e.stderr
 	}

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/wire"
 )
@@ -54,26 +56,81 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 	return followEvents(ctx, e, a, c, q)
 }
 
-// followEvents streams events until ctx ends. When the server drops the
-// stream because this client fell behind, it reconnects and catches up.
+// followEvents streams events until ctx ends. When the stream ends, it
+// reconnects with the last event's id, so the server replays what was
+// missed and nothing is printed twice: at once when the server dropped a
+// client that fell behind, with back-off while the server is down (saying
+// so once on stderr, and once when it is back).
 func followEvents(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, q wire.EventsQuery) error {
 	q.Since, q.Limit = "", 0
+	var lost time.Time // when the server was lost; zero while following
+	delay := followMinDelay
 	for {
-		err := c.StreamEvents(ctx, q, func(r wire.Event) error {
-			printEvent(e, a, r)
-			q.AfterID = r.ID
-			return nil
-		})
+		s, err := c.OpenEventStream(ctx, q)
+		if err == nil {
+			if !lost.IsZero() {
+				fmt.Fprintf(e.stderr, "usher events: the server at %s is back after %s; following again\n", c.Server(), time.Since(lost).Round(100*time.Millisecond))
+				lost, delay = time.Time{}, followMinDelay
+			}
+			err = s.Each(func(r wire.Event) error {
+				printEvent(e, a, r)
+				q.AfterID = r.ID
+				return nil
+			})
+			s.Close()
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil // interrupted: the normal way to stop following
 		case errors.Is(err, apiclient.ErrStreamDropped):
 			continue
-		case err != nil && strings.Contains(err.Error(), "unexpected EOF"):
-			return errors.New("the server closed the event stream (it may be shutting down): run usher events --follow again")
-		default:
+		case !serverLost(err):
 			return err
 		}
+		if lost.IsZero() {
+			lost = time.Now()
+			why := errorText(err)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				why = "the event stream closed"
+			}
+			fmt.Fprintf(e.stderr, "usher events: lost the server at %s (%s); reconnecting until interrupted\n", c.Server(), why)
+		}
+		if !sleepCtx(ctx, delay) {
+			return nil
+		}
+		delay = min(2*delay, followMaxDelay)
+	}
+}
+
+// Back-off between attempts to reach a lost server.
+const (
+	followMinDelay = 250 * time.Millisecond
+	followMaxDelay = 5 * time.Second
+)
+
+// serverLost reports whether err means the server is down or restarting,
+// rather than refusing the stream (a bad token, a bad filter).
+func serverLost(err error) bool {
+	var ue *usher.Error
+	if !errors.As(err, &ue) {
+		return true // the connection failed or closed mid-stream
+	}
+	switch ue.Code {
+	case usher.EUnavailable, usher.EInternal, usher.ERateLimited:
+		return true
+	}
+	return false
+}
+
+// sleepCtx waits for d; false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

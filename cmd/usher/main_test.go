@@ -275,24 +275,27 @@ func TestTamperedLicenseFileIsNamed(t *testing.T) {
 	}
 }
 
+// TestServerConfigPrecedence: file < environment < flags.
 func TestServerConfigPrecedence(t *testing.T) {
 	dir, pub, _ := vendorFixture(t, "cad=1")
 	file := filepath.Join(dir, "usher.toml")
 	os.WriteFile(file, []byte(fmt.Sprintf("data = %q\nvendor_key = [%q]\nkeepalive_timeout = \"100s\"\nconnection_timeout = \"40s\"\nlisten = [\"127.0.0.1:1\"]\n", dir, pub)), 0o644)
-	getenv := func(k string) string { return map[string]string{"USHER_KEEPALIVE_TIMEOUT": "300s"}[k] }
+	getenv := func(k string) string {
+		return map[string]string{"USHER_KEEPALIVE_TIMEOUT": "300s", "USHER_CONNECTION_TIMEOUT": "50s"}[k]
+	}
 	var errOut bytes.Buffer
 	cfg, err := loadServerConfig(&env{stderr: &errOut, getenv: getenv}, "server",
 		[]string{"--config", file, "--keepalive-timeout", "200s", "--listen", "127.0.0.1:2", "--listen", "127.0.0.1:3"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := time.Duration(cfg.KeepaliveTimeout); got != 300*time.Second {
-		t.Errorf("keepalive %s, want the environment's 300s", got)
+	if got := time.Duration(cfg.KeepaliveTimeout); got != 200*time.Second {
+		t.Errorf("keepalive %s, want the flag's 200s over the environment's and the file's", got)
 	}
-	if got := time.Duration(cfg.ConnectionTimeout); got != 40*time.Second {
-		t.Errorf("connection timeout %s, want the file's 40s", got)
+	if got := time.Duration(cfg.ConnectionTimeout); got != 50*time.Second {
+		t.Errorf("connection timeout %s, want the environment's 50s over the file's 40s", got)
 	}
-	if fmt.Sprint(cfg.Listen) != "[127.0.0.1:2 127.0.0.1:3]" {
+	if cfg.Listen.String() != "127.0.0.1:2,127.0.0.1:3" {
 		t.Errorf("listen %v, want the flags' two addresses", cfg.Listen)
 	}
 	if got := time.Duration(cfg.KeepaliveScanInterval); got != 3*time.Second {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 
+	"github.com/usher-lm/usher/internal/config"
 	"github.com/usher-lm/usher/internal/daemon"
 )
 
@@ -79,53 +79,21 @@ func serve(ctx context.Context, e *env, d *daemon.Daemon, logger *slog.Logger) e
 }
 
 // loadServerConfig builds the configuration: defaults, then the TOML file,
-// then flags, then USHER_* environment variables.
+// then USHER_* environment variables, then flags (see docs/config.md).
 func loadServerConfig(e *env, name string, args []string) (daemon.Config, error) {
-	cfg := daemon.DefaultConfig()
 	fs := newFlagSet(e, name, name+" [flags]")
 	configPath := fs.String("config", "", "TOML config `FILE`")
-	set := map[string][]string{}
-	var order []string
-	for _, k := range daemon.Keys() {
-		flagName := strings.ReplaceAll(k.Name, "_", "-")
-		record := func(v string) error {
-			if len(set[k.Name]) == 0 {
-				order = append(order, k.Name)
-			}
-			set[k.Name] = append(set[k.Name], v)
-			return nil
-		}
-		if k.Bool {
-			fs.BoolFunc(flagName, k.Usage, record)
-		} else {
-			fs.Func(flagName, k.Usage, record)
-		}
-	}
+	flags := config.BindFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return cfg, err
+		return daemon.Config{}, err
 	}
 	if len(pos) > 0 {
-		return cfg, usageErrorf("unexpected argument %q", pos[0])
+		return daemon.Config{}, usageErrorf("unexpected argument %q", pos[0])
 	}
-	if *configPath != "" {
-		if err := cfg.LoadFile(*configPath); err != nil {
-			return cfg, err
-		}
-	}
-	for _, key := range order {
-		vals := set[key]
-		if err := cfg.Set(key, strings.Join(vals, ",")); err != nil {
-			return cfg, fmt.Errorf("flag --%s: %w", strings.ReplaceAll(key, "_", "-"), err)
-		}
-	}
-	for _, k := range daemon.Keys() {
-		name := "USHER_" + strings.ToUpper(k.Name)
-		if v := e.getenv(name); v != "" {
-			if err := cfg.Set(k.Name, v); err != nil {
-				return cfg, fmt.Errorf("environment %s: %w", name, err)
-			}
-		}
+	cfg, err := config.Load(config.Sources{File: *configPath, Env: e.getenv, Flags: flags})
+	if err != nil {
+		return cfg, err
 	}
 	if cfg.Dev {
 		if err := daemon.PrepareDev(&cfg); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	usher "github.com/usher-lm/usher"
@@ -46,24 +47,55 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 var ErrStreamDropped = usher.Errorf(usher.EUnavailable, "the server ended the event stream because this client fell behind")
 
 // StreamEvents follows the live event stream, calling fn for each event
-// until ctx ends, fn returns an error, or the stream ends (monitor). A
-// stream that ends without the server saying why returns an error that
-// wraps io.ErrUnexpectedEOF.
+// until ctx ends, fn returns an error, or the stream ends (monitor).
 func (c *Client) StreamEvents(ctx context.Context, q wire.EventsQuery, fn func(wire.Event) error) error {
-	resp, err := c.send(ctx, client.Request{Path: q.Path(wire.PathEventStream), Header: http.Header{"Accept": {"text/event-stream"}}, Stream: true})
+	s, err := c.OpenEventStream(ctx, q)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		return err
 	}
-	defer resp.Body.Close()
-	err = readSSE(resp.Body, fn)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	defer s.Close()
+	return s.Each(fn)
+}
+
+// EventStream is an event stream a server has accepted.
+type EventStream struct {
+	ctx  context.Context
+	body io.ReadCloser
+}
+
+// OpenEventStream opens the live event stream (monitor). With q.AfterID
+// set it sends it as Last-Event-ID, so the server first replays the
+// stored events after it: a client that reconnects misses none.
+func (c *Client) OpenEventStream(ctx context.Context, q wire.EventsQuery) (*EventStream, error) {
+	h := http.Header{"Accept": {"text/event-stream"}}
+	if q.AfterID > 0 {
+		h.Set("Last-Event-ID", strconv.FormatInt(q.AfterID, 10))
+		q.AfterID = 0
+	}
+	resp, err := c.send(ctx, client.Request{Path: q.Path(wire.PathEventStream), Header: h, Stream: true})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return &EventStream{ctx: ctx, body: resp.Body}, nil
+}
+
+// Each calls fn for each event until the stream's context ends, fn
+// returns an error, or the stream ends: ErrStreamDropped when the server
+// ended it because this client fell behind, an error wrapping
+// io.ErrUnexpectedEOF when the connection closed.
+func (s *EventStream) Each(fn func(wire.Event) error) error {
+	err := readSSE(s.body, fn)
+	if s.ctx.Err() != nil {
+		return s.ctx.Err()
 	}
 	return err
 }
+
+// Close closes the stream.
+func (s *EventStream) Close() error { return s.body.Close() }
 
 // readSSE parses a Server-Sent Events stream of event records.
 func readSSE(r io.Reader, fn func(wire.Event) error) error {

@@ -17,8 +17,8 @@ import (
 func sseServer(t *testing.T, stream string) *apiclient.Client {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if got := r.URL.Query().Get("after_id"); got != "7" {
-			t.Errorf("after_id: got %q, want 7", got)
+		if got := r.Header.Get("Last-Event-ID"); got != "7" {
+			t.Errorf("Last-Event-ID: got %q, want 7", got)
 		}
 		if got := r.Header.Get("Accept"); got != "text/event-stream" {
 			t.Errorf("Accept: got %q, want text/event-stream", got)

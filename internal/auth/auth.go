@@ -249,7 +249,7 @@ func (a *Authority) authenticateToken(bearer string) (Principal, error) {
 	if !found || !equal(hashSecret(secret), t.SecretHash) {
 		return Principal{}, errBadCredential
 	}
-	return Principal{Name: t.Name, Role: t.Role, Kind: KindToken}, nil
+	return Principal{Name: t.Name, Role: t.Role, Kind: KindToken, ID: t.ID}, nil
 }
 
 func hashSecret(secret string) string {

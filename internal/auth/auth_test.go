@@ -8,11 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
-	"github.com/usher-lm/usher/internal/fakeclock"
 	"github.com/usher-lm/usher/internal/sqlite"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
+
+// TestMain fails the tests when a store's writer outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var signingKey = []byte("0123456789abcdef0123456789abcdef")
 
@@ -44,7 +49,7 @@ func wantCode(t *testing.T, err error, code string) {
 
 func TestLoginAndAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	clk := fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	clk := ushertest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	a := MustOpen(t, t.TempDir(), auth.Config{Now: clk.Now, TokenTTL: time.Hour})
 	if _, err := a.AddUser(ctx, "ann", "correct horse", auth.RoleMonitor); err != nil {
 		t.Fatal(err)

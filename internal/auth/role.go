@@ -82,6 +82,7 @@ type Principal struct {
 	Name string // user name, token name, or a fixed name for the others
 	Role Role
 	Kind string // one of the Kind constants
+	ID   string // the API token's ID, for KindToken: unlike its name, never reused
 }
 
 // Kinds of credential.

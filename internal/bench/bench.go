@@ -224,6 +224,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	case Restart:
 		err = r.restart(ctx, res)
 	}
+	r.giveBack(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -266,5 +267,32 @@ func TestRemoteTooFewSeats(t *testing.T) {
 	}
 	if got := fs[0].InUse; got != 0 {
 		t.Errorf("seats in use after the run = %d, want 0", got)
+	}
+}
+
+// TestRemoteCheckoutReleaseLeavesNoLease checks that a checkout-release
+// run against a server it did not start gives back every lease, even those
+// whose checkout or release the end of the run cut short.
+func TestRemoteCheckoutReleaseLeavesNoLease(t *testing.T) {
+	ctx := context.Background()
+	d := MustStartDev(t)
+	tok, err := os.ReadFile(d.TokenPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := apiclient.MustNew(d.URL(), strings.TrimSpace(string(tok)))
+	for run := range 3 {
+		res := MustRun(t, bench.Config{Scenario: bench.CheckoutRelease, Server: d.URL(), Feature: daemon.DevFeature,
+			Clients: daemon.DevSeats, Duration: 150 * time.Millisecond})
+		if res.Ops == 0 {
+			t.Fatalf("run %d: no checkout-release pair completed (errors %v)", run, res.Errors)
+		}
+		leases, err := admin.Leases(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(leases) != 0 {
+			t.Fatalf("run %d: %d leases held after the run, want none: %v", run, len(leases), leases)
+		}
 	}
 }

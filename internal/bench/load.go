@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // kind is one type of request; each has its own latency histogram.
@@ -80,6 +82,11 @@ type worker struct {
 	ops   *atomic.Int64 // shared progress counter
 	calls int64         // requests answered
 	due   time.Time     // open loop: when the next request was due
+
+	// What this worker may have left held: clients whose checkout got no
+	// answer, and leases whose release failed. run.giveBack returns them.
+	unsure     []int
+	unreleased []string
 }
 
 func newWorker(id int, t *target, ops *atomic.Int64) *worker {
@@ -178,6 +185,9 @@ var leasesPath = []byte("/v1/leases")
 // checkout takes a seat for logical client i and returns the lease id.
 func (w *worker) checkout(ctx context.Context, i int) (string, bool) {
 	status, code := w.do(ctx, "POST", leasesPath, w.checkoutBody(i), kindCheckout)
+	if code == errTransport || code == errCancelled {
+		w.unsure = append(w.unsure, i) // the server may have granted it
+	}
 	if code != "" || (status != 201 && status != 200) {
 		return "", false
 	}
@@ -187,7 +197,35 @@ func (w *worker) checkout(ctx context.Context, i int) (string, bool) {
 
 func (w *worker) release(ctx context.Context, lease string) bool {
 	_, code := w.do(ctx, "DELETE", w.leasePath(lease, ""), nil, kindRelease)
+	if code != "" && code != usher.ELeaseNotFound {
+		w.unreleased = append(w.unreleased, lease)
+	}
 	return code == ""
+}
+
+// giveBack releases what w may have left held, without measuring it: a
+// checkout again with the client id of an unanswered one returns the lease
+// that client holds, if any. It returns how many it could not give back.
+func (w *worker) giveBack(ctx context.Context) (left int) {
+	unsure, unreleased := w.unsure, w.unreleased
+	w.unsure, w.unreleased = nil, nil
+	for _, i := range unsure {
+		status, code := w.roundTrip(ctx, "POST", leasesPath, w.checkoutBody(i))
+		switch {
+		case code == errTransport:
+			left++
+		case code == "" && (status == 200 || status == 201):
+			if id := jsonString(w.conn.body, `"id":"`); id != "" {
+				unreleased = append(unreleased, id)
+			}
+		}
+	}
+	for _, lease := range unreleased {
+		if _, code := w.roundTrip(ctx, "DELETE", w.leasePath(lease, ""), nil); code != "" && code != usher.ELeaseNotFound {
+			left++
+		}
+	}
+	return left
 }
 
 func (w *worker) heartbeat(ctx context.Context, lease string) bool {

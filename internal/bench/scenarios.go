@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,6 +75,24 @@ func (r *run) releaseLeases(ctx context.Context, leases [][]string) {
 	stop := r.progress("releasing", 0, int64(r.cfg.Clients))
 	drive(ctx, r.workers, lp, func(ctx context.Context, w *worker, k int) { w.release(ctx, leases[w.id][k]) })
 	stop()
+}
+
+// giveBack returns, to a server the run did not spawn, the leases it may
+// have left held: the run's deadline cuts short the requests in flight,
+// whose checkouts the server may have granted and whose releases it may
+// not have done. A lease it cannot give back expires after the server's
+// keep-alive timeout; the run says how many.
+func (r *run) giveBack(ctx context.Context) {
+	if r.cfg.Spawn {
+		return
+	}
+	var left atomic.Int64
+	lp := loop{workers: len(r.workers), deadline: time.Now().Add(min(r.cfg.SetupTimeout, releaseTimeout)), maxOps: int64(len(r.workers)),
+		perWorker: func(int) int { return 1 }}
+	drive(ctx, r.workers, lp, func(ctx context.Context, w *worker, _ int) { left.Add(int64(w.giveBack(ctx))) })
+	if n := left.Load(); n > 0 {
+		r.cfg.Logger.Warn("could not give back every lease: they expire after the server's keep-alive timeout", "leases", n)
+	}
 }
 
 // heartbeat: one lease per client, then every worker beats its leases in

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
+	"github.com/usher-lm/usher/internal/config"
 	"github.com/usher-lm/usher/internal/etcdstore"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
@@ -27,14 +27,7 @@ type SettingsStore interface {
 	SetSettings(ctx context.Context, set map[string]string, unset []string) error
 }
 
-// LiveKeys are the configuration keys that change while the server runs:
-// through the settings API, or on reload. Others need a restart.
-func LiveKeys() []string {
-	return []string{"keepalive_timeout", "keepalive_scan_interval", "connection_timeout",
-		"log_level", "event_retention", "usage_retention"}
-}
-
-func isLive(key string) bool { return slices.Contains(LiveKeys(), key) }
+func isLive(key string) bool { return config.IsLive(key) }
 
 var _ httpapi.Admin = (*Daemon)(nil)
 
@@ -106,7 +99,7 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 		// A cluster keeps its history in etcd, where it survives the loss
 		// of any node and every node reads the same.
 		evOpts.Backend = etcdstore.NewHistory(d.etcd, etcdstore.HistoryOptions{
-			Cluster: d.cfg.clusterName(), MaxEvents: int64(d.cfg.EventLimit)})
+			Cluster: d.cfg.ClusterNameOrDefault(), MaxEvents: int64(d.cfg.EventLimit)})
 	}
 	var err error
 	d.events, err = eventlog.Open(evOpts)

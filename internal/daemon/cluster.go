@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -22,91 +20,6 @@ import (
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/etcdstore"
 )
-
-// ClusterMode reports whether the configuration asks for a cluster: an
-// embedded etcd member (peers) or an external etcd (etcd_endpoints).
-func (c *Config) ClusterMode() bool { return len(c.Peers) > 0 || len(c.EtcdEndpoints) > 0 }
-
-// Embedded reports whether this node runs an embedded etcd member.
-func (c *Config) Embedded() bool { return len(c.Peers) > 0 }
-
-func (c *Config) validateCluster() error {
-	if c.EventLimit < 1000 {
-		return errors.New("cluster_event_limit: must be at least 1000")
-	}
-	if !c.ClusterMode() {
-		if c.PeerListen != "" || c.EtcdClientListen != "" {
-			return errors.New("peer_listen: set peers too (every member as NAME=URL), or remove peer_listen for single-node mode")
-		}
-		return nil
-	}
-	switch {
-	case c.Dev:
-		return errors.New("dev: dev mode runs a single node: remove dev, or remove peers and etcd_endpoints")
-	case c.Embedded() && len(c.EtcdEndpoints) > 0:
-		return errors.New("etcd_endpoints: set either peers (embedded etcd) or etcd_endpoints (external etcd), not both")
-	case (c.EtcdCert == "") != (c.EtcdKey == ""):
-		return errors.New("etcd_cert: set etcd_cert and etcd_key together")
-	}
-	if !c.Embedded() {
-		return nil
-	}
-	if c.EtcdCA != "" || c.EtcdCert != "" {
-		return errors.New("etcd_ca: the TLS options apply to an external etcd (etcd_endpoints); the embedded members talk plain HTTP, so keep peer traffic on a private network")
-	}
-	if c.NodeName == "" {
-		return errors.New("node_name: set this node's name, one of the names in peers")
-	}
-	if c.PeerListen == "" {
-		return errors.New("peer_listen: set the HOST:PORT where this node's etcd member talks to its peers")
-	}
-	peers, err := cluster.ParsePeers(c.Peers)
-	if err != nil {
-		return fmt.Errorf("peers: %w", err)
-	}
-	if _, ok := peers[c.NodeName]; !ok {
-		return fmt.Errorf("peers: this node (%s) is not in the list: add %s=http://HOST:PORT", c.NodeName, c.NodeName)
-	}
-	if _, err := c.etcdClientListen(); err != nil {
-		return err
-	}
-	return nil
-}
-
-// etcdClientListen returns where the embedded member serves etcd clients:
-// etcd_client_listen, else peer_listen's port + 1.
-func (c *Config) etcdClientListen() (string, error) {
-	if c.EtcdClientListen != "" {
-		return c.EtcdClientListen, nil
-	}
-	host, port, err := net.SplitHostPort(c.PeerListen)
-	if err != nil {
-		return "", fmt.Errorf("peer_listen: %q is not HOST:PORT", c.PeerListen)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p <= 0 || p >= 65535 {
-		return "", fmt.Errorf("peer_listen: port %q cannot be followed by an etcd client port: set etcd_client_listen", port)
-	}
-	return net.JoinHostPort(host, strconv.Itoa(p+1)), nil
-}
-
-func (c *Config) clusterName() string {
-	if c.ClusterName == "" {
-		return DefaultClusterName
-	}
-	return c.ClusterName
-}
-
-func (c *Config) nodeName() string {
-	if c.NodeName != "" {
-		return c.NodeName
-	}
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "usher"
-	}
-	return h
-}
 
 // joinCluster starts the embedded member (if any) and connects to etcd. It
 // returns the cluster's shared admin token, which replaces this node's.
@@ -134,7 +47,7 @@ func (d *Daemon) joinCluster(ctx context.Context, token string) (string, error) 
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	d.shared = etcdstore.NewShared(d.etcd, cfg.clusterName())
+	d.shared = etcdstore.NewShared(d.etcd, cfg.ClusterNameOrDefault())
 	// Every node ends up with the first node's admin token.
 	shared, err := d.shared.Secret(cctx, "admin_token", token)
 	if err != nil {
@@ -156,7 +69,7 @@ func (d *Daemon) startNode(keys *usher.Keyring, token string, newAPI func(*usher
 		return err
 	}
 	ncfg := cluster.Config{
-		Cluster: cfg.clusterName(), NodeName: cfg.nodeName(), URL: d.advertiseURL(), Client: d.etcd,
+		Cluster: cfg.ClusterNameOrDefault(), NodeName: cfg.NodeNameOrHost(), URL: d.advertiseURL(), Client: d.etcd,
 		Keyring: keys, AdminToken: token, NewAPI: newAPI, Observer: d.observer(),
 		KeepaliveTimeout: time.Duration(cfg.KeepaliveTimeout), ScanInterval: time.Duration(cfg.KeepaliveScanInterval),
 		Now: d.opts.Now, Logger: d.logger, AvoidRaftLeadership: cfg.Embedded(),
@@ -179,7 +92,7 @@ func (d *Daemon) startMember(ctx context.Context) (*cluster.Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	listen, err := cfg.etcdClientListen()
+	listen, err := cfg.EtcdClientAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +101,7 @@ func (d *Daemon) startMember(ctx context.Context) (*cluster.Member, error) {
 	clientURL := "http://" + net.JoinHostPort(self.Hostname(), port)
 	d.logger.Info("starting the embedded etcd member; it serves once a majority of peers is up", "member", cfg.NodeName, "peers", cfg.Peers)
 	return cluster.StartMember(ctx, cluster.MemberConfig{
-		Name: cfg.NodeName, Dir: filepath.Join(cfg.Data, "etcd"), Cluster: cfg.clusterName(),
+		Name: cfg.NodeName, Dir: filepath.Join(cfg.Data, "etcd"), Cluster: cfg.ClusterNameOrDefault(),
 		PeerListen: cfg.PeerListen, ClientURL: clientURL, ClientListen: listen, Peers: peers,
 		Logger: d.logger,
 	})
@@ -247,34 +160,4 @@ func (d *Daemon) Kill() {
 		m.Kill()
 	}
 	d.Close()
-}
-
-// getCluster returns one of the cluster keys in the form Set takes; ok is
-// false for other keys.
-func (c *Config) getCluster(key string) (v string, ok bool) {
-	switch key {
-	case "cluster_name":
-		return c.ClusterName, true
-	case "node_name":
-		return c.NodeName, true
-	case "peer_listen":
-		return c.PeerListen, true
-	case "peers":
-		return strings.Join(c.Peers, ","), true
-	case "etcd_client_listen":
-		return c.EtcdClientListen, true
-	case "etcd_endpoints":
-		return strings.Join(c.EtcdEndpoints, ","), true
-	case "etcd_ca":
-		return c.EtcdCA, true
-	case "etcd_cert":
-		return c.EtcdCert, true
-	case "etcd_key":
-		return c.EtcdKey, true
-	case "advertise":
-		return c.Advertise, true
-	case "cluster_event_limit":
-		return strconv.Itoa(c.EventLimit), true
-	}
-	return "", false
 }

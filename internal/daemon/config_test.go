@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +175,42 @@ func TestLogger(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Errorf("stderr got %q while logging to a file", buf.String())
+	}
+}
+
+// TestLogRotatesBelowOneMegabyte writes about 300KB of log to a file
+// limited to 200KB: it must rotate once, near 200KB and never past it.
+func TestLogRotatesBelowOneMegabyte(t *testing.T) {
+	dir := t.TempDir()
+	cfg := daemon.DefaultConfig()
+	cfg.LogFile = filepath.Join(dir, "usher.log")
+	if err := cfg.Set("log_max_size", "200KB"); err != nil {
+		t.Fatal(err)
+	}
+	l := daemon.NewLogger(cfg, io.Discard)
+	line := strings.Repeat("x", 90)
+	for range 3000 { // about 300KB with the time and level
+		l.Info(line)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Fatalf("got %d files, want usher.log and one rotated file", len(entries))
+	}
+	const limit = 200 << 10
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotated := e.Name() != "usher.log"
+		if info.Size() > limit || rotated && info.Size() < limit-200 {
+			t.Errorf("%s: %d bytes, want at most %d (and, once rotated, within a line of it)", e.Name(), info.Size(), limit)
+		}
 	}
 }

@@ -266,7 +266,7 @@ func (d *Daemon) onNode() string {
 	if !d.cfg.ClusterMode() {
 		return ""
 	}
-	return ", node " + d.cfg.nodeName()
+	return ", node " + d.cfg.NodeNameOrHost()
 }
 
 // nodeCloseTimeout is how long Close waits for the cluster node to stop

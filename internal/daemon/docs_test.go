@@ -27,5 +27,19 @@ func TestConfigDocsCoverEveryKey(t *testing.T) {
 				t.Errorf("docs/config.md lacks %s", want)
 			}
 		}
+		if got, want := liveColumn(doc, k.Name), map[bool]string{true: "yes", false: "no"}[k.Live]; got != want {
+			t.Errorf("docs/config.md: %s is live %q in the table, want %q", k.Name, got, want)
+		}
 	}
+}
+
+// liveColumn returns the last column of the key's row in the keys table.
+func liveColumn(doc, key string) string {
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(line, "| `"+key+"`") {
+			cols := strings.Split(strings.Trim(line, "| "), "|")
+			return strings.TrimSpace(cols[len(cols)-1])
+		}
+	}
+	return ""
 }

@@ -3,8 +3,6 @@ package daemon
 import (
 	"io"
 	"log/slog"
-
-	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // levelQuiet is above every level slog writes, so log_level 0 logs nothing.
@@ -35,7 +33,7 @@ type Logger struct {
 }
 
 // NewLogger returns the logger that cfg asks for: text or JSON, to stderr
-// or to log_file rotated at log_max_size megabytes. Close it to close the
+// or to log_file rotated at log_max_size. Close it to close the
 // file.
 func NewLogger(cfg Config, stderr io.Writer) *Logger {
 	lv := new(slog.LevelVar)
@@ -43,8 +41,8 @@ func NewLogger(cfg Config, stderr io.Writer) *Logger {
 	l := &Logger{Level: lv}
 	out := stderr
 	if cfg.LogFile != "" {
-		lj := &lumberjack.Logger{Filename: cfg.LogFile, MaxSize: cfg.LogMaxSize, MaxBackups: cfg.LogMaxBackups}
-		out, l.closer = lj, lj
+		w := newSizeRotator(cfg.LogFile, cfg.LogMaxSize, cfg.LogMaxBackups)
+		out, l.closer = w, w
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if cfg.LogFormat == "json" {

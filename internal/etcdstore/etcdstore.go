@@ -237,6 +237,8 @@ type storedLease struct {
 	Feature  string       `json:"feature"`
 	Client   usher.Client `json:"client"`
 	IssuedAt time.Time    `json:"issued_at"`
+	Owner    usher.Owner  `json:"owner,omitzero"`    // absent in leases of earlier releases
+	Addr     string       `json:"address,omitempty"` // absent in leases of earlier releases
 }
 
 func (s *Store) leaseKey(id string) string   { return s.prefix + "leases/" + id }
@@ -244,7 +246,7 @@ func (s *Store) licenseKey(id string) string { return s.prefix + "licenses/" + i
 
 // PutLease stores a lease durably.
 func (s *Store) PutLease(ctx context.Context, l usher.Lease) error {
-	b, err := json.Marshal(storedLease{ID: l.ID, Feature: l.Feature, Client: l.Client, IssuedAt: l.IssuedAt.UTC()})
+	b, err := json.Marshal(storedLease{ID: l.ID, Feature: l.Feature, Client: l.Client, IssuedAt: l.IssuedAt.UTC(), Owner: l.Owner, Addr: l.Addr})
 	if err != nil {
 		return fmt.Errorf("encode lease: %w", err)
 	}
@@ -291,7 +293,7 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 		if err := json.Unmarshal(kv.Value, &sl); err != nil {
 			return nil, fmt.Errorf("load lease %s: %w", kv.Key, err)
 		}
-		snap.Leases = append(snap.Leases, usher.Lease{ID: sl.ID, Feature: sl.Feature, Client: sl.Client, IssuedAt: sl.IssuedAt})
+		snap.Leases = append(snap.Leases, usher.Lease{ID: sl.ID, Feature: sl.Feature, Client: sl.Client, IssuedAt: sl.IssuedAt, Owner: sl.Owner, Addr: sl.Addr})
 	}
 	return snap, nil
 }

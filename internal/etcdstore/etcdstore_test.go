@@ -77,3 +77,27 @@ func TestFenceRefusesWritesAfterLosingTheKey(t *testing.T) {
 		t.Fatalf("stored leases %+v, want only ls_1", snap.Leases)
 	}
 }
+
+// A lease stored by a release before leases had owners loads with no
+// owner and no address.
+func TestLoadsLeaseOfEarlierRelease(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.MustStartCluster(t, 1)
+	cli := c.Client("n1")
+	old := `{"id":"ls_old","feature":"cad","client":{"id":"c1","user":"alice"},"issued_at":"2026-11-23T10:00:00Z"}`
+	if _, err := cli.Put(ctx, etcdstore.Prefix("old")+"leases/ls_old", old); err != nil {
+		t.Fatal(err)
+	}
+	s := etcdstore.New(cli, etcdstore.Options{Cluster: "old"})
+	defer s.Close()
+	snap, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Leases) != 1 {
+		t.Fatalf("got %d leases, want 1", len(snap.Leases))
+	}
+	if got := snap.Leases[0]; got.ID != "ls_old" || got.Client.ID != "c1" || got.Owner != (usher.Owner{}) || got.Addr != "" {
+		t.Fatalf("got lease %+v, want ls_old of c1 with no owner and no address", got)
+	}
+}

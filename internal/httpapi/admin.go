@@ -65,7 +65,7 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 		if !kickMatches(req, l) {
 			continue
 		}
-		err := s.ledger.Release(r.Context(), l.ID, true)
+		err := s.ledger.Release(r.Context(), l.ID, usher.Owner{}, true)
 		if usher.ErrorCode(err) == usher.ELeaseNotFound {
 			continue // ended meanwhile
 		}

@@ -96,6 +96,29 @@ func (s *Server) isAdmin(r *http.Request) bool {
 	return err == nil && p.Role == auth.RoleAdmin
 }
 
+// OwnerAddress is the Owner kind of a lease taken with a shared credential
+// (the client password) or none: it belongs to the client's address.
+const OwnerAddress = "address"
+
+// ownerOf returns who a lease that r takes or uses belongs to. A personal
+// credential owns its leases from any address; the client password is
+// shared by every client, so like no credential it leaves the lease to the
+// client's address. See "Who holds a lease" in docs/api.md.
+func ownerOf(r *http.Request) usher.Owner {
+	switch p := principalOf(r.Context()); p.Kind {
+	case auth.KindToken:
+		return usher.Owner{Kind: auth.KindToken, ID: p.ID}
+	case auth.KindUser:
+		return usher.Owner{Kind: auth.KindUser, ID: p.Name}
+	case auth.KindAdminToken:
+		return usher.Owner{Kind: auth.KindAdminToken}
+	}
+	return usher.Owner{Kind: OwnerAddress, ID: clientAddr(r)}
+}
+
+// clientAddr returns the address of the client a request comes from.
+func clientAddr(r *http.Request) string { return remoteIP(r) }
+
 // remoteIP returns the address a request came from, without the port.
 func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -20,7 +20,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/fakeclock"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"github.com/usher-lm/usher/internal/wire"
 )
 
@@ -33,7 +33,7 @@ type testServer struct {
 	url   string
 	token string
 	priv  ed25519.PrivateKey
-	clock *fakeclock.Clock
+	clock *ushertest.Clock
 	admin *apiclient.Client
 }
 
@@ -58,7 +58,7 @@ func startServer(t *testing.T, keepalive time.Duration) *testServer {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	clock := fakeclock.New(time.Now())
+	clock := ushertest.NewClock(time.Now())
 	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

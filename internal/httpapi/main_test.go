@@ -11,9 +11,9 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/auth"
-	"github.com/usher-lm/usher/internal/fakeclock"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/sqlite"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // Credentials every test server knows.
@@ -51,7 +51,7 @@ type apiServer struct {
 	Auth   *auth.Authority
 	Ledger *usher.Ledger
 	Events *events
-	Clock  *fakeclock.Clock
+	Clock  *ushertest.Clock
 }
 
 type serverOptions struct {
@@ -72,7 +72,7 @@ func MustStartAPI(t *testing.T, opts serverOptions) *apiServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	clk := ushertest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	ev := &events{}
 	ledger, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: st, Keyring: usher.NewKeyring(pub), Now: clk.Now, Observer: ev})
 	if err != nil {

@@ -146,7 +146,7 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client}
+	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r)}
 	if body.Wait != "" {
 		d, err := time.ParseDuration(body.Wait)
 		if err != nil {
@@ -168,7 +168,7 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
-	lease, err := s.ledger.Heartbeat(r.Context(), r.PathValue("id"))
+	lease, err := s.ledger.Heartbeat(r.Context(), r.PathValue("id"), ownerOf(r))
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -199,7 +199,7 @@ func writeHeartbeat(w http.ResponseWriter, hb wire.HeartbeatResponse) {
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
-	if err := s.ledger.Release(r.Context(), r.PathValue("id"), s.isAdmin(r)); err != nil {
+	if err := s.ledger.Release(r.Context(), r.PathValue("id"), ownerOf(r), s.isAdmin(r)); err != nil {
 		s.error(w, r, err)
 		return
 	}

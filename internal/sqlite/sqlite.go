@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS leases (
 	user      TEXT NOT NULL DEFAULT '',
 	host      TEXT NOT NULL DEFAULT '',
 	pid       INTEGER NOT NULL DEFAULT 0,
-	issued_at TEXT NOT NULL
+	issued_at TEXT NOT NULL,
+	owner     TEXT NOT NULL DEFAULT '',
+	address   TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
 	key   TEXT PRIMARY KEY,
@@ -97,6 +99,10 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
 	}
+	if err := addLeaseColumns(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("upgrade the leases table in %s: %w", dir, err)
+	}
 	s := &Store{db: db, ops: make(chan *op), quit: make(chan struct{}), now: time.Now}
 	if s.w, err = openWriterConn(db); err != nil {
 		db.Close()
@@ -105,6 +111,27 @@ func Open(dir string) (*Store, error) {
 	s.wg.Add(1)
 	go s.run()
 	return s, nil
+}
+
+// addedLeaseColumns were added to the leases table after its first
+// release; a database made before lacks them.
+var addedLeaseColumns = [...]string{"owner", "address"}
+
+// addLeaseColumns adds the columns a database made by an earlier release
+// lacks. Its leases get empty values: no owner, no address.
+func addLeaseColumns(db *sql.DB) error {
+	for _, col := range addedLeaseColumns {
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('leases') WHERE name = ?`, col).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := db.Exec(`ALTER TABLE leases ADD COLUMN ` + col + ` TEXT NOT NULL DEFAULT ''`); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close stops the writer after the batch in flight and closes the
@@ -162,7 +189,8 @@ func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
 	switch o.kind {
 	case opPutLease:
 		l := o.lease
-		return exec(o.kind, l.ID, l.Feature, l.Client.ID, l.Client.User, l.Client.Host, int64(l.Client.PID), l.IssuedAt.UTC().Format(time.RFC3339Nano))
+		return exec(o.kind, l.ID, l.Feature, l.Client.ID, l.Client.User, l.Client.Host, int64(l.Client.PID), l.IssuedAt.UTC().Format(time.RFC3339Nano),
+			l.Owner.String(), l.Addr)
 	case opPutLicense:
 		return exec(o.kind, o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
 	}
@@ -235,7 +263,7 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 }
 
 func (s *Store) loadLeases(ctx context.Context) ([]usher.Lease, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, feature, client_id, user, host, pid, issued_at FROM leases`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, feature, client_id, user, host, pid, issued_at, owner, address FROM leases`)
 	if err != nil {
 		return nil, err
 	}
@@ -243,10 +271,11 @@ func (s *Store) loadLeases(ctx context.Context) ([]usher.Lease, error) {
 	var out []usher.Lease
 	for rows.Next() {
 		var l usher.Lease
-		var issued string
-		if err := rows.Scan(&l.ID, &l.Feature, &l.Client.ID, &l.Client.User, &l.Client.Host, &l.Client.PID, &issued); err != nil {
+		var issued, owner string
+		if err := rows.Scan(&l.ID, &l.Feature, &l.Client.ID, &l.Client.User, &l.Client.Host, &l.Client.PID, &issued, &owner, &l.Addr); err != nil {
 			return nil, err
 		}
+		l.Owner = usher.ParseOwner(owner)
 		if l.IssuedAt, err = time.Parse(time.RFC3339Nano, issued); err != nil {
 			return nil, fmt.Errorf("lease %s: issued_at: %w", l.ID, err)
 		}

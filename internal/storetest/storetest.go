@@ -75,6 +75,8 @@ func testLease(i int) usher.Lease {
 		Feature:  "cad",
 		Client:   usher.Client{ID: fmt.Sprintf("client-%d", i), User: "alice", Host: "ws12", PID: 4000 + i},
 		IssuedAt: time.Date(2026, 11, 23, 10, 0, i%60, 123456789, time.UTC),
+		Owner:    usher.Owner{Kind: "address", ID: "2001:db8::7"}, // a colon in the ID too
+		Addr:     "2001:db8::7",
 	}
 }
 
@@ -100,7 +102,8 @@ func testLeaseRoundTrip(t *testing.T, open func() usher.Store) {
 		t.Fatalf("got %d leases after reopen, want 1", len(snap.Leases))
 	}
 	got := snap.Leases[0]
-	if got.ID != want.ID || got.Feature != want.Feature || got.Client != want.Client || !got.IssuedAt.Equal(want.IssuedAt) {
+	if got.ID != want.ID || got.Feature != want.Feature || got.Client != want.Client || !got.IssuedAt.Equal(want.IssuedAt) ||
+		got.Owner != want.Owner || got.Addr != want.Addr {
 		t.Fatalf("got lease %+v, want %+v", got, want)
 	}
 	// Putting the same ID again replaces, never duplicates.

@@ -1,0 +1,106 @@
+// Package config is the Usher server's configuration: every key declared
+// once in a registry (name, default, usage, whether it changes at runtime,
+// how it is checked), the TOML file decoded strictly into Config, and the
+// order in which the sources override each other: defaults, then the file,
+// then the environment, then flags.
+package config
+
+import (
+	"time"
+)
+
+// Config is the server configuration. Every field is a key of the registry
+// (see Keys): its TOML name is the field's tag.
+type Config struct {
+	Data                  string   `toml:"data"`
+	Listen                List     `toml:"listen"`
+	VendorKey             List     `toml:"vendor_key"`
+	KeepaliveTimeout      Duration `toml:"keepalive_timeout"`
+	KeepaliveScanInterval Duration `toml:"keepalive_scan_interval"`
+	ConnectionTimeout     Duration `toml:"connection_timeout"`
+	Dev                   bool     `toml:"dev"`
+	Security                       // TLS, credentials and limits
+
+	// Observability.
+	LogLevel       int      `toml:"log_level"`
+	LogFormat      string   `toml:"log_format"`
+	LogFile        string   `toml:"log_file"`
+	LogMaxSize     Size     `toml:"log_max_size"`
+	LogMaxBackups  int      `toml:"log_max_backups"`
+	EventRetention Duration `toml:"event_retention"`
+	UsageRetention Duration `toml:"usage_retention"`
+
+	// Cluster mode: set peers (embedded etcd) or etcd_endpoints.
+	ClusterName      string `toml:"cluster_name"`
+	NodeName         string `toml:"node_name"`
+	PeerListen       string `toml:"peer_listen"`
+	Peers            List   `toml:"peers"`
+	EtcdClientListen string `toml:"etcd_client_listen"`
+	EtcdEndpoints    List   `toml:"etcd_endpoints"`
+	EtcdCA           string `toml:"etcd_ca"`
+	EtcdCert         string `toml:"etcd_cert"`
+	EtcdKey          string `toml:"etcd_key"`
+	Advertise        string `toml:"advertise"`
+	EventLimit       int    `toml:"cluster_event_limit"`
+}
+
+// Security is the part of Config about credentials, transport and limits.
+// Its keys sit at the top level of the TOML file.
+type Security struct {
+	TLSCert           string          `toml:"tls_cert"`
+	TLSKey            string          `toml:"tls_key"`
+	TLSAuto           bool            `toml:"tls_auto"`
+	TLSClientCA       string          `toml:"tls_client_ca"`
+	ClientPassword    string          `toml:"client_password"`
+	LoginTTL          Duration        `toml:"login_ttl"`
+	RateLimit         RateLimitConfig `toml:"rate_limit"`
+	MaxRequestSize    int64           `toml:"max_request_size"`
+	ReadHeaderTimeout Duration        `toml:"read_header_timeout"`
+}
+
+// RateLimitConfig is rate_limit = { requests = 200, interval = "5s" }:
+// each remote IP may make Requests per Interval. Zero requests turns it
+// off.
+type RateLimitConfig struct {
+	Requests int      `toml:"requests"`
+	Interval Duration `toml:"interval"`
+}
+
+// TLS reports whether the server serves HTTPS.
+func (s Security) TLS() bool { return s.TLSAuto || s.TLSCert != "" }
+
+// Defaults that code outside the registry needs too.
+const (
+	DefaultListen                = ":7420"
+	DevListen                    = "127.0.0.1:7420"
+	DefaultKeepaliveTimeout      = 180 * time.Second
+	DefaultKeepaliveScanInterval = 3 * time.Second
+	DefaultConnectionTimeout     = 30 * time.Second
+	DefaultClusterName           = "usher"
+	DefaultEventLimit            = 1_000_000
+	DefaultLogLevel              = 3 // info
+	DefaultLogFormat             = "text"
+	DefaultLogMaxSize            = 100 * MB
+	DefaultLogMaxBackups         = 5
+	DefaultEventRetention        = 720 * time.Hour
+	DefaultUsageRetention        = 8760 * time.Hour
+	DefaultLoginTTL              = 12 * time.Hour
+	DefaultRateLimitInterval     = 5 * time.Second // rate_limit.requests is 0 (off) by default
+	DefaultMaxRequestSize        = 2 << 20         // as httpapi.DefaultMaxRequestSize
+	DefaultReadHeaderTimeout     = 10 * time.Second
+)
+
+// Default returns the configuration used when nothing is set: every key
+// at the default its registry entry declares.
+func Default() Config {
+	var c Config
+	for _, k := range registry {
+		if k.Default == "" {
+			continue
+		}
+		if err := c.Set(k.Name, k.Default); err != nil {
+			panic("config: bad default of " + k.Name + ": " + err.Error()) // a registry typo; TestDefaultsValid catches it
+		}
+	}
+	return c
+}
