@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/usher-lm/usher/internal/apiclient"
@@ -132,16 +131,15 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, map[string]any{"features": features})
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FEATURE\tSEATS\tIN USE\tFREE\tQUEUED\tSTATE\tEXPIRES")
+	t := newTable(e.stdout, "FEATURE", "SEATS", "IN USE", "FREE", "QUEUED", "STATE", "EXPIRES")
 	for _, f := range features {
 		seats, free := fmt.Sprint(f.Seats), fmt.Sprint(f.Free())
 		if f.Unlimited {
 			seats, free = "unlimited", "unlimited"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", f.Name, seats, f.InUse, free, f.Queued, f.State, formatOptTime(f.ExpiresAt, "never"))
+		t.row(f.Name, seats, f.InUse, free, f.Queued, f.State, formatOptTime(f.ExpiresAt, "never"))
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func formatOptTime(t *time.Time, none string) string {
@@ -163,13 +161,12 @@ func cmdLeases(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, map[string]any{"leases": leases})
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFEATURE\tUSER\tHOST\tPID\tCHECKED OUT\tLAST HEARTBEAT\tEXPIRES")
+	t := newTable(e.stdout, "ID", "FEATURE", "USER", "HOST", "PID", "CHECKED OUT", "LAST HEARTBEAT", "EXPIRES")
 	for _, l := range leases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", l.ID, l.Feature, l.Client.User, l.Client.Host, l.Client.PID,
+		t.row(l.ID, l.Feature, l.Client.User, l.Client.Host, l.Client.PID,
 			l.IssuedAt.Local().Format(time.DateTime), l.LastHeartbeat.Local().Format(time.TimeOnly), l.ExpiresAt.Local().Format(time.TimeOnly))
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func cmdLicense(ctx context.Context, e *env, args []string) error {
@@ -220,9 +217,9 @@ func printLicense(e *env, a *adminFlags, verb string, lic wire.LicenseResponse) 
 	if a.json {
 		return printJSON(e, lic)
 	}
-	fmt.Fprintf(e.stdout, "%s license %s for %s:", verb, lic.ID, lic.Licensee)
+	fmt.Fprintf(e.stdout, "%s license %s for %s:", verb, termSafe(lic.ID), termSafe(lic.Licensee))
 	for _, f := range lic.Features {
-		fmt.Fprintf(e.stdout, " %s=%s", f.Name, seatsText(f))
+		fmt.Fprintf(e.stdout, " %s=%s", termSafe(f.Name), seatsText(f))
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
@@ -236,13 +233,12 @@ func seatsText(f wire.GrantResponse) string {
 }
 
 func printLicenseTable(e *env, lics []wire.LicenseResponse) error {
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tLICENSEE\tISSUED\tFEATURE\tSEATS\tSTARTS\tEXPIRES")
+	t := newTable(e.stdout, "ID", "LICENSEE", "ISSUED", "FEATURE", "SEATS", "STARTS", "EXPIRES")
 	for _, l := range lics {
 		for _, f := range l.Features {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Licensee, l.IssuedAt.Format(time.DateOnly), f.Name, seatsText(f),
+			t.row(l.ID, l.Licensee, l.IssuedAt.Format(time.DateOnly), f.Name, seatsText(f),
 				formatOptTime(f.StartsAt, "-"), formatOptTime(f.ExpiresAt, "never"))
 		}
 	}
-	return tw.Flush()
+	return t.flush()
 }

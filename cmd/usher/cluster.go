@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/wire"
@@ -36,13 +35,12 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 	} else if st.DeciderURL != "" {
 		decider += " at " + st.DeciderURL
 	}
-	fmt.Fprintf(e.stdout, "cluster %s (answered by node %s)\ndeciding node: %s\netcd leader:   %s\n", st.Cluster, st.Node, decider, orNone(st.EtcdLeader))
+	fmt.Fprintf(e.stdout, "cluster %s (answered by node %s)\ndeciding node: %s\netcd leader:   %s\n", termSafe(st.Cluster), termSafe(st.Node), termSafe(decider), termSafe(orNone(st.EtcdLeader)))
 	if st.Error != "" {
-		fmt.Fprintf(e.stdout, "warning:       %s\n", st.Error)
+		fmt.Fprintf(e.stdout, "warning:       %s\n", termSafe(st.Error))
 	}
 	fmt.Fprintln(e.stdout)
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tHEALTH\tROLE\tRAFT TERM\tRAFT INDEX\tLAG\tCLIENT URL\tERROR")
+	t := newTable(e.stdout, "MEMBER", "HEALTH", "ROLE", "RAFT TERM", "RAFT INDEX", "LAG", "CLIENT URL", "ERROR")
 	for _, m := range st.Members {
 		health, role, term, index, lag := "unhealthy", "-", "-", "-", "-"
 		if m.Healthy {
@@ -60,9 +58,9 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 		if m.RaftIndex > 0 { // the member answered
 			term, index, lag = fmt.Sprint(m.RaftTerm), fmt.Sprint(m.RaftIndex), fmt.Sprint(m.Lag)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orNone(m.Name), health, role, term, index, lag, strings.Join(m.ClientURLs, ","), m.Error)
+		t.row(orNone(m.Name), health, role, term, index, lag, strings.Join(m.ClientURLs, ","), m.Error)
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func orNone(s string) string {

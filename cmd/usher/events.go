@@ -10,7 +10,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	usher "github.com/usher-lm/usher"
@@ -142,7 +141,7 @@ func printEvent(e *env, a *adminFlags, r wire.Event) {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %-16s", r.Time.Local().Format("2006-01-02 15:04:05.000"), r.Type)
+	fmt.Fprintf(&b, "%s  %-16s", r.Time.Local().Format("2006-01-02 15:04:05.000"), termSafe(r.Type))
 	for _, kv := range [][2]string{
 		{"feature", r.Feature}, {"lease", r.LeaseID}, {"license", r.LicenseID}, {"client", r.Client.ID},
 		{"user", r.Client.User}, {"host", r.Client.Host}, {"reason", r.Reason},
@@ -186,10 +185,9 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 		w.Flush()
 		return w.Error()
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "TIME (step %s)\tFEATURE\tPEAK IN USE\tCHECKOUTS\tDENIALS\n", u.Step)
+	t := newTable(e.stdout, "TIME (step "+u.Step+")", "FEATURE", "PEAK IN USE", "CHECKOUTS", "DENIALS")
 	for _, p := range u.Usage {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", p.Time.Local().Format("2006-01-02 15:04"), p.Feature, p.Peak, p.Checkouts, p.Denials)
+		t.row(p.Time.Local().Format("2006-01-02 15:04"), p.Feature, p.Peak, p.Checkouts, p.Denials)
 	}
-	return tw.Flush()
+	return t.flush()
 }

@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, e *env) int {
 func errorText(err error) string {
 	var ue *usher.Error
 	if errors.As(err, &ue) && ue.Code != usher.EInternal {
-		return fmt.Sprintf("%v (%s)", err, ue.Code)
+		return termSafe(fmt.Sprintf("%v (%s)", err, ue.Code)) // the message may echo what a client sent
 	}
 	return err.Error()
 }

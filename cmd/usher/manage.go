@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"sort"
-	"text/tabwriter"
 
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/wire"
@@ -27,22 +26,23 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, info)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "version\t%s (%s)\n", info.Version, info.GoVersion)
-	fmt.Fprintf(tw, "started\t%s (up %s)\n", info.StartedAt.Local().Format("2006-01-02 15:04:05"), info.Uptime)
-	fmt.Fprintf(tw, "hostname\t%s\n", info.Hostname)
-	fmt.Fprintf(tw, "hardware id\t%s\n", info.HardwareID)
-	fmt.Fprintf(tw, "data dir\t%s\n", info.DataDir)
-	fmt.Fprintln(tw, "\nconfiguration:")
+	t := newTable(e.stdout)
+	t.row("version", info.Version+" ("+info.GoVersion+")")
+	t.row("started", info.StartedAt.Local().Format("2006-01-02 15:04:05")+" (up "+info.Uptime+")")
+	t.row("hostname", info.Hostname)
+	t.row("hardware id", info.HardwareID)
+	t.row("data dir", info.DataDir)
+	t.row()
+	t.row("configuration:")
 	keys := make([]string, 0, len(info.Config))
 	for k := range info.Config {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(tw, "  %s\t%s\n", k, info.Config[k])
+		t.row("  "+k, info.Config[k])
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func cmdConfig(ctx context.Context, e *env, args []string) error {
@@ -92,7 +92,7 @@ func configGet(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, 
 		if a.json {
 			return printJSON(e, map[string]string{pos[0]: v})
 		}
-		fmt.Fprintln(e.stdout, v)
+		fmt.Fprintln(e.stdout, termSafe(v))
 		return nil
 	}
 	settings, err := c.Settings(ctx)
@@ -106,12 +106,11 @@ func configGet(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, 
 }
 
 func printSettings(e *env, settings []wire.Setting) error {
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
+	t := newTable(e.stdout, "KEY", "VALUE", "SOURCE")
 	for _, s := range settings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Key, s.Value, s.Source)
+		t.row(s.Key, s.Value, s.Source)
 	}
-	return tw.Flush()
+	return t.flush()
 }
 
 func configChange(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, req wire.SettingsRequest) error {
@@ -126,7 +125,7 @@ func configChange(ctx context.Context, e *env, a *adminFlags, c *apiclient.Clien
 		fmt.Fprintln(e.stdout, "nothing changed")
 	}
 	for _, ch := range res.Changed {
-		fmt.Fprintf(e.stdout, "%s: %s -> %s\n", ch.Key, ch.Old, ch.New)
+		fmt.Fprintf(e.stdout, "%s: %s -> %s\n", termSafe(ch.Key), termSafe(ch.Old), termSafe(ch.New))
 	}
 	return nil
 }
@@ -147,10 +146,10 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "configuration reloaded: nothing changed")
 	}
 	for _, ch := range res.Applied {
-		fmt.Fprintf(e.stdout, "applied %s: %s -> %s\n", ch.Key, ch.Old, ch.New)
+		fmt.Fprintf(e.stdout, "applied %s: %s -> %s\n", termSafe(ch.Key), termSafe(ch.Old), termSafe(ch.New))
 	}
 	for _, ch := range res.RestartRequired {
-		fmt.Fprintf(e.stdout, "restart needed for %s: %s -> %s\n", ch.Key, ch.Old, ch.New)
+		fmt.Fprintf(e.stdout, "restart needed for %s: %s -> %s\n", termSafe(ch.Key), termSafe(ch.Old), termSafe(ch.New))
 	}
 	return nil
 }
@@ -205,7 +204,7 @@ func cmdKick(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "kicked %d leases\n", len(kicked))
 	for _, id := range kicked {
-		fmt.Fprintln(e.stdout, id)
+		fmt.Fprintln(e.stdout, termSafe(id))
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/usher-lm/usher/internal/apiclient"
@@ -107,12 +106,11 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		if a.json {
 			return printJSON(e, map[string]any{"users": users})
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+		t := newTable(e.stdout, "NAME", "ROLE", "CREATED")
 		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Local().Format(time.DateTime))
+			t.row(u.Name, u.Role, u.CreatedAt.Local().Format(time.DateTime))
 		}
-		return tw.Flush()
+		return t.flush()
 	}
 	return usageErrorf("unknown subcommand %q: want add, remove, passwd or list", args[0])
 }
@@ -203,10 +201,9 @@ func listTokens(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags)
 	if a.json {
 		return printJSON(e, map[string]any{"tokens": tokens})
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED")
-	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Local().Format(time.DateTime))
+	t := newTable(e.stdout, "ID", "NAME", "ROLE", "CREATED")
+	for _, tok := range tokens {
+		t.row(tok.ID, tok.Name, tok.Role, tok.CreatedAt.Local().Format(time.DateTime))
 	}
-	return tw.Flush()
+	return t.flush()
 }

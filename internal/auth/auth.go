@@ -71,7 +71,9 @@ type Store interface {
 	DeleteUser(ctx context.Context, name string) error
 	// Tokens returns every API token.
 	Tokens(ctx context.Context) ([]Token, error)
-	// PutToken stores a token, replacing one with the same ID.
+	// PutToken stores a token, replacing one with the same ID. The
+	// Authority keeps names unique; a store may also refuse a name that
+	// another token has.
 	PutToken(ctx context.Context, t Token) error
 	// DeleteToken removes a token; a missing ID is no error.
 	DeleteToken(ctx context.Context, id string) error

@@ -99,7 +99,7 @@ func Default() Config {
 			continue
 		}
 		if err := c.Set(k.Name, k.Default); err != nil {
-			panic("config: bad default of " + k.Name + ": " + err.Error()) // a registry typo; TestDefaultsValid catches it
+			panic("config: bad default of " + k.Name + ": " + err.Error()) // a typo in the registry, which every test would hit
 		}
 	}
 	return c

@@ -27,6 +27,10 @@ func TestLoadFileUnknownKeyNamesKeyAndLine(t *testing.T) {
 		{"data = \"d\"\n\ncolour = \"red\"\n", `:3:1: unknown key "colour"`},
 		{"[tls]\ncert = \"x\"\n", `unknown key "tls"`},
 		{"rate_limit = { requests = 1, burst = 2 }\n", `:1:30: unknown key "burst"`},
+		{"[rate_limit]\nrequests = 1\nburst = 2\n", `:3:1: unknown key "rate_limit.burst"`},
+		// TOML keys are case-sensitive, although the decoder is not.
+		{"Log_Level = 2\n", `:1:1: unknown key "Log_Level"`},
+		{"\n\nrate_limit = { Requests = 3 }\n", `:3:16: unknown key "Requests"`},
 	} {
 		c := config.Default()
 		err := c.LoadFile(writeFile(t, tc.text))

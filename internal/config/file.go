@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // LoadFile decodes a TOML file over c, strictly: an unknown key, a value
@@ -28,6 +29,9 @@ func (c *Config) LoadFile(path string) error {
 // decode decodes a TOML document over c. Its errors start with ":LINE:COL: "
 // or ": ", to follow the file name.
 func (c *Config) decode(data []byte) error {
+	if err := checkKeyCase(data); err != nil {
+		return err
+	}
 	doc := reflect.New(docType())
 	doc.Elem().Field(0).Set(reflect.ValueOf(*c))
 	err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().EnableUnmarshalerInterface().Decode(doc.Interface())
@@ -122,4 +126,44 @@ func blame(data []byte) string {
 		}
 	}
 	return "a value"
+}
+
+// checkKeyCase refuses a key with an upper-case letter: TOML keys are
+// case-sensitive and every key here is lower case, but the decoder matches
+// fields ignoring case, which would let "Log_Level" through. Syntax errors
+// are left to the decoder.
+func checkKeyCase(data []byte) error {
+	var p unstable.Parser
+	p.Reset(data)
+	for p.NextExpression() {
+		if err := keyCase(&p, p.Expression()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keyCase(p *unstable.Parser, n *unstable.Node) error {
+	if n.Kind != unstable.KeyValue && n.Kind != unstable.Table && n.Kind != unstable.ArrayTable {
+		return nil
+	}
+	for it := n.Key(); it.Next(); {
+		k := it.Node()
+		if s := string(k.Data); s != strings.ToLower(s) {
+			where := ""
+			if k.Raw.Length > 0 {
+				pos := p.Shape(k.Raw).Start
+				where = fmt.Sprintf(":%d:%d", pos.Line, pos.Column)
+			}
+			return fmt.Errorf("%s: unknown key %q: keys are lower case: see docs/config.md for every key", where, s)
+		}
+	}
+	if n.Kind == unstable.KeyValue && n.Value().Kind == unstable.InlineTable {
+		for it := n.Value().Children(); it.Next(); {
+			if err := keyCase(p, it.Node()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
+	"github.com/usher-lm/usher/internal/sqlite"
 	"github.com/usher-lm/usher/internal/wire"
 )
 
@@ -92,16 +93,18 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
 	evOpts := eventlog.Options{
-		Dir: d.cfg.Data, Now: d.rt.now, Logger: d.logger, Features: d.features,
+		Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
 	}
+	var err error
 	if d.etcd != nil {
 		// A cluster keeps its history in etcd, where it survives the loss
 		// of any node and every node reads the same.
 		evOpts.Backend = etcdstore.NewHistory(d.etcd, etcdstore.HistoryOptions{
 			Cluster: d.cfg.ClusterNameOrDefault(), MaxEvents: int64(d.cfg.EventLimit)})
+	} else if evOpts.Backend, err = sqlite.OpenEvents(d.cfg.Data); err != nil {
+		return err
 	}
-	var err error
 	d.events, err = eventlog.Open(evOpts)
 	if err != nil {
 		return err
@@ -214,59 +217,64 @@ func notLive(key string) error {
 	return usher.Errorf(usher.EInvalid, "%s cannot change at runtime: set it in the config file and restart the server", key)
 }
 
-// SetSettings validates, persists and applies runtime settings, all or
-// none. Errors: EInvalid naming the key, or a store failure.
-func (d *Daemon) SetSettings(ctx context.Context, values map[string]string) ([]wire.Change, error) {
+// ChangeSettings validates every value to set and every key to reset,
+// then stores and applies them together: a change that fails changes
+// nothing. Errors: EInvalid naming the key, or a store failure.
+func (d *Daemon) ChangeSettings(ctx context.Context, set map[string]string, reset []string) ([]wire.Change, error) {
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
-	next := d.cfg
-	canon := make(map[string]string, len(values))
-	for _, k := range sortedKeys(values) {
-		if !isLive(k) {
-			return nil, notLive(k)
-		}
-		if err := next.Set(k, values[k]); err != nil {
-			return nil, usher.Errorf(usher.EInvalid, "%v", err)
-		}
-		canon[k], _ = next.Get(k)
+	next, canon, err := d.nextSettings(set, reset)
+	if err != nil {
+		return nil, err
 	}
-	if err := next.Validate(); err != nil {
-		return nil, usher.Errorf(usher.EInvalid, "%v", err)
-	}
-	if err := d.rt.settings.SetSettings(ctx, canon, nil); err != nil {
+	if err := d.rt.settings.SetSettings(ctx, canon, reset); err != nil {
 		return nil, err
 	}
 	for k, v := range canon {
 		d.rt.overrides[k] = v
 	}
-	return d.applyLocked(next, "set through the API"), nil
+	for _, k := range reset {
+		delete(d.rt.overrides, k)
+	}
+	how := "set through the API"
+	if len(set) == 0 {
+		how = "reset to the config file's value"
+	} else if len(reset) > 0 {
+		how = "set or reset through the API"
+	}
+	return d.applyLocked(next, how), nil
 }
 
-// ResetSettings forgets runtime values and goes back to the
-// configuration's. Errors: EInvalid naming the key, or a store failure.
-func (d *Daemon) ResetSettings(ctx context.Context, keys []string) ([]wire.Change, error) {
-	d.rt.mu.Lock()
-	defer d.rt.mu.Unlock()
+// nextSettings returns the configuration with set and reset applied, and
+// the values of set in canonical form; it changes nothing.
+func (d *Daemon) nextSettings(set map[string]string, reset []string) (Config, map[string]string, error) {
 	next := d.cfg
-	for _, k := range keys {
+	canon := make(map[string]string, len(set))
+	for _, k := range sortedKeys(set) {
 		if !isLive(k) {
-			return nil, notLive(k)
+			return next, nil, notLive(k)
+		}
+		if err := next.Set(k, set[k]); err != nil {
+			return next, nil, usher.Errorf(usher.EInvalid, "%v", err)
+		}
+		canon[k], _ = next.Get(k)
+	}
+	for _, k := range reset {
+		if !isLive(k) {
+			return next, nil, notLive(k)
+		}
+		if _, ok := set[k]; ok {
+			return next, nil, usher.Errorf(usher.EInvalid, "%s is both set and reset: do one or the other", k)
 		}
 		v, _ := d.rt.fileCfg.Get(k)
 		if err := next.Set(k, v); err != nil {
-			return nil, err
+			return next, nil, err
 		}
 	}
 	if err := next.Validate(); err != nil {
-		return nil, usher.Errorf(usher.EInvalid, "%v", err)
+		return next, nil, usher.Errorf(usher.EInvalid, "%v", err)
 	}
-	if err := d.rt.settings.SetSettings(ctx, nil, keys); err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		delete(d.rt.overrides, k)
-	}
-	return d.applyLocked(next, "reset to the config file's value"), nil
+	return next, canon, nil
 }
 
 // Reload reads the configuration again through Options.Reload. Live keys

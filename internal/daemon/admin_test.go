@@ -405,6 +405,42 @@ func TestSettingsPersistAndReset(t *testing.T) {
 	}
 }
 
+func TestRefusedSettingsChangeChangesNothing(t *testing.T) {
+	cfg := devConfig(t, t.TempDir())
+	d, c := MustStart(t, cfg, daemon.Options{})
+	ctx := context.Background()
+	for _, req := range []wire.SettingsRequest{
+		{Set: map[string]string{"keepalive_timeout": "60s"}, Reset: []string{"no_such_key"}},
+		{Set: map[string]string{"keepalive_timeout": "60s"}, Reset: []string{"listen"}},
+		{Set: map[string]string{"keepalive_timeout": "60s", "log_level": "4"}, Reset: []string{"log_level"}},
+	} {
+		if _, err := c.ChangeSettings(ctx, req); usher.ErrorCode(err) != usher.EInvalid {
+			t.Errorf("change %+v: got %v, want %s", req, err, usher.EInvalid)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		if s := setting(t, c, "keepalive_timeout"); s.Value != "3m0s" || s.Source != "config" {
+			t.Errorf("%s: got %+v, want 3m0s from config", when, s)
+		}
+		if got := d.Ledger().KeepaliveTimeout(); got != 3*time.Minute {
+			t.Errorf("%s: ledger keep-alive %v, want 3m", when, got)
+		}
+	}
+	check("after refused changes")
+	if changed, _ := c.Events(ctx, wire.EventsQuery{Type: eventlog.EventConfigChanged}); len(changed) != 0 {
+		t.Errorf("config_changed events: got %+v, want none", changed)
+	}
+	d.Close()
+	d, c = MustStart(t, cfg, daemon.Options{})
+	check("after a restart")
+
+	res, err := c.ChangeSettings(ctx, wire.SettingsRequest{Set: map[string]string{"keepalive_timeout": "60s"}, Reset: []string{"log_level"}})
+	if err != nil || len(res.Changed) != 1 || res.Changed[0].Key != "keepalive_timeout" {
+		t.Fatalf("valid set and reset: got %+v, %v, want keepalive_timeout changed", res, err)
+	}
+}
+
 func TestReload(t *testing.T) {
 	cfg := devConfig(t, t.TempDir())
 	var mu sync.Mutex

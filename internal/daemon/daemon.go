@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	}()
 	// The local store keeps leases, users, API tokens and runtime
 	// settings of a single node. In a cluster, etcd keeps them all.
-	if d.store, err = sqlite.Open(cfg.Data); err != nil {
+	if d.store, err = sqlite.OpenOptions(cfg.Data, sqlite.Options{Logger: d.logger}); err != nil {
 		return nil, err
 	}
 	var settings SettingsStore = d.store

@@ -2,9 +2,10 @@
 // users, API tokens, runtime settings and secrets (Shared), and the event
 // and usage history (History), kept in etcd under one key prefix per
 // cluster. Concurrent changes are committed together in one etcd
-// transaction (group commit), and every transaction can carry a fence: it
-// applies only while the writer still holds its election key, so a node
-// that has lost its role can never make a change durable.
+// transaction (group commit, see package groupcommit), and every
+// transaction can carry a fence: it applies only while the writer still
+// holds its election key, so a node that has lost its role can never make
+// a change durable.
 package etcdstore
 
 import (
@@ -14,12 +15,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/groupcommit"
 )
 
 // MaxTxnOps is the most operations one transaction carries unless
@@ -38,7 +39,7 @@ const writers = 8
 const writeTimeout = 5 * time.Second
 
 // ErrClosed is returned by calls made after Close.
-var ErrClosed = &usher.Error{Code: usher.EUnavailable, Message: "the store is closed: the server is shutting down"}
+var ErrClosed = groupcommit.ErrClosed
 
 // ErrFenced is returned when a write's fence failed: the node that made
 // it no longer decides for the cluster, so the change was not applied.
@@ -65,32 +66,29 @@ type Options struct {
 	// MaxTxnOps. Set it to the etcd server's --max-txn-ops when that is
 	// higher: fewer, larger transactions cost etcd less.
 	MaxTxnOps int
-	// Logger defaults to discarding.
+	// Logger receives each committed batch at debug level and each failed
+	// one at error level; defaults to discarding.
 	Logger *slog.Logger
 }
 
 // Store is the etcd implementation of usher.Store. It does not own the
 // etcd client: Close stops its writers and leaves the client open.
 type Store struct {
-	cli    *clientv3.Client
-	prefix string
-	opts   Options
-	ops    chan *op
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	cli     *clientv3.Client
+	prefix  string
+	opts    Options
+	writers *groupcommit.Batcher[op]
 }
 
 var _ usher.Store = (*Store)(nil)
 
-// op is one change waiting for a writer; done receives its outcome.
+// op is one change waiting for a writer.
 type op struct {
 	puts    []clientv3.Op // applied together with other ops' puts
 	deletes []string      // keys to delete
-	done    chan error
 }
 
-func (o *op) size() int { return len(o.puts) + len(o.deletes) }
+func (o op) size() int { return len(o.puts) + len(o.deletes) }
 
 // Prefix returns the key prefix of a cluster's data.
 func Prefix(cluster string) string { return "/usher/" + cluster + "/" }
@@ -103,69 +101,33 @@ func New(cli *clientv3.Client, opts Options) *Store {
 	if opts.MaxTxnOps <= 0 {
 		opts.MaxTxnOps = MaxTxnOps
 	}
-	s := &Store{cli: cli, prefix: Prefix(opts.Cluster), opts: opts, ops: make(chan *op), quit: make(chan struct{})}
-	s.wg.Add(writers)
-	for range writers {
-		go s.run()
-	}
+	s := &Store{cli: cli, prefix: Prefix(opts.Cluster), opts: opts}
+	s.writers = groupcommit.New(groupcommit.Options[op]{
+		Commit: s.commitReporting, Workers: writers, MaxSize: opts.MaxTxnOps,
+		Size: op.size, Name: "etcd", Logger: opts.Logger,
+	})
 	return s
 }
 
 // Close stops the writers after the transactions in flight. It is safe to
 // call more than once.
 func (s *Store) Close() error {
-	s.once.Do(func() {
-		close(s.quit)
-		s.wg.Wait()
-	})
+	s.writers.Close()
 	return nil
 }
 
-// run is one writer: it takes every change queued while it was idle, up
-// to MaxTxnOps operations, and commits them in one transaction.
-func (s *Store) run() {
-	defer s.wg.Done()
-	for {
-		var first *op
-		select {
-		case <-s.quit:
-			return
-		case first = <-s.ops:
-		}
-		batch := []*op{first}
-		n := first.size()
-	fill:
-		for n < s.opts.MaxTxnOps {
-			select {
-			case o := <-s.ops:
-				if n+o.size() > s.opts.MaxTxnOps {
-					// Too big to join: commit it on its own right after.
-					s.finish(batch, s.commit(batch))
-					batch = []*op{o}
-					break fill
-				}
-				batch = append(batch, o)
-				n += o.size()
-			default:
-				break fill
-			}
-		}
-		s.finish(batch, s.commit(batch))
-	}
-}
-
-func (s *Store) finish(batch []*op, err error) {
+// commitReporting commits a batch and reports a failure to OnFailure.
+func (s *Store) commitReporting(batch []op) error {
+	err := s.commit(batch)
 	if err != nil && s.opts.OnFailure != nil {
 		s.opts.OnFailure(err)
 	}
-	for _, o := range batch {
-		o.done <- err
-	}
+	return err
 }
 
 // commit applies a batch in transactions of at most MaxTxnOps operations.
 // Only a single oversized deletion needs more than one.
-func (s *Store) commit(batch []*op) error {
+func (s *Store) commit(batch []op) error {
 	var ops []clientv3.Op
 	for _, o := range batch {
 		ops = append(ops, o.puts...)
@@ -217,20 +179,6 @@ func (s *Store) sendTxn(ctx context.Context, ops []clientv3.Op) (*clientv3.TxnRe
 // isDropped reports whether etcd refused a proposal before logging it.
 func isDropped(err error) bool { return strings.Contains(err.Error(), "raft proposal dropped") }
 
-// submit queues a change and waits until it is committed. Once queued, a
-// change is committed even if ctx ends; ctx bounds only the queueing.
-func (s *Store) submit(ctx context.Context, o *op) error {
-	o.done = make(chan error, 1)
-	select {
-	case s.ops <- o:
-	case <-s.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-o.done
-}
-
 // storedLease is a lease as kept in etcd. Heartbeats are not stored.
 type storedLease struct {
 	ID       string       `json:"id"`
@@ -250,7 +198,7 @@ func (s *Store) PutLease(ctx context.Context, l usher.Lease) error {
 	if err != nil {
 		return fmt.Errorf("encode lease: %w", err)
 	}
-	return s.submit(ctx, &op{puts: []clientv3.Op{clientv3.OpPut(s.leaseKey(l.ID), string(b))}})
+	return s.writers.Submit(ctx, op{puts: []clientv3.Op{clientv3.OpPut(s.leaseKey(l.ID), string(b))}})
 }
 
 // DeleteLeases removes leases durably.
@@ -259,17 +207,17 @@ func (s *Store) DeleteLeases(ctx context.Context, ids []string) error {
 	for i, id := range ids {
 		keys[i] = s.leaseKey(id)
 	}
-	return s.submit(ctx, &op{deletes: keys})
+	return s.writers.Submit(ctx, op{deletes: keys})
 }
 
 // PutLicense stores a license durably.
 func (s *Store) PutLicense(ctx context.Context, rec usher.LicenseRecord) error {
-	return s.submit(ctx, &op{puts: []clientv3.Op{clientv3.OpPut(s.licenseKey(rec.ID), string(rec.Text))}})
+	return s.writers.Submit(ctx, op{puts: []clientv3.Op{clientv3.OpPut(s.licenseKey(rec.ID), string(rec.Text))}})
 }
 
 // DeleteLicense removes a license durably.
 func (s *Store) DeleteLicense(ctx context.Context, id string) error {
-	return s.submit(ctx, &op{deletes: []string{s.licenseKey(id)}})
+	return s.writers.Submit(ctx, op{deletes: []string{s.licenseKey(id)}})
 }
 
 // Load reads licenses and leases at one revision, with a linearizable

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -181,14 +182,20 @@ func (s *Shared) Settings(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
-// SetSettings sets and removes runtime settings in one transaction.
+// SetSettings sets and removes runtime settings in one transaction. A key
+// in both is removed, and a key is named once: etcd refuses a transaction
+// that names a key twice.
 func (s *Shared) SetSettings(ctx context.Context, set map[string]string, unset []string) error {
 	ops := make([]clientv3.Op, 0, len(set)+len(unset))
 	for k, v := range set {
-		ops = append(ops, clientv3.OpPut(s.prefix+"settings/"+k, v))
+		if !slices.Contains(unset, k) {
+			ops = append(ops, clientv3.OpPut(s.prefix+"settings/"+k, v))
+		}
 	}
-	for _, k := range unset {
-		ops = append(ops, clientv3.OpDelete(s.prefix+"settings/"+k))
+	for i, k := range unset {
+		if !slices.Contains(unset[:i], k) {
+			ops = append(ops, clientv3.OpDelete(s.prefix+"settings/"+k))
+		}
 	}
 	if err := retry(ctx, func() error { _, err := s.cli.Txn(ctx).Then(ops...).Commit(); return err }); err != nil {
 		return fmt.Errorf("write settings to etcd: %w", err)

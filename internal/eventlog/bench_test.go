@@ -8,6 +8,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/sqlite"
 )
 
 // cpuTime returns the CPU time (user and system) the process has used.
@@ -29,7 +30,11 @@ func checkoutEvents() [2]usher.Event {
 }
 
 func benchOpen(b *testing.B) *eventlog.Log {
-	l, err := eventlog.Open(eventlog.Options{Dir: b.TempDir()})
+	back, err := sqlite.OpenEvents(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := eventlog.Open(eventlog.Options{Backend: back})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,8 +1,8 @@
 // Package eventlog keeps Usher's audit trail and usage history. It
 // receives every state change as an usher.Event (it is the ledger's
 // Observer, and the server records its own events through Record), stores
-// events in batches in a Backend (their own SQLite database by default),
-// fans them out to live subscribers, and aggregates seats in use,
+// events in batches in a Backend (an SQLite database of its own on a single
+// node, see package sqlite; etcd in a cluster), fans them out to live subscribers, and aggregates seats in use,
 // checkouts and denials per feature and minute.
 //
 // Observe never blocks: it hands the event to a bounded queue that one
@@ -43,9 +43,6 @@ func Types() []string {
 	}
 }
 
-// FileName is the event database inside the data directory.
-const FileName = "events.db"
-
 // Defaults.
 const (
 	DefaultRetention      = 30 * 24 * time.Hour
@@ -58,9 +55,8 @@ const (
 	closeTimeout          = time.Second           // bounds storing what is left at Close
 )
 
-// Options configure a Log. Dir or Backend is required.
+// Options configure a Log. Backend is required.
 type Options struct {
-	Dir            string                       // the SQLite backend's directory, when Backend is nil
 	Backend        Backend                      // where events and usage are stored; the Log closes it
 	Retention      time.Duration                // events older than this are deleted; default DefaultRetention
 	UsageRetention time.Duration                // usage older than this is deleted; default DefaultUsageRetention
@@ -119,18 +115,12 @@ type Log struct {
 	progress   chan struct{}      // closed and replaced when streamed grows or following stops
 }
 
-// Open opens the log on opts.Backend, or on the event database in
-// opts.Dir (created if needed), and starts the writer. Close stops it.
+// Open opens the log on opts.Backend and starts the writer. Close stops
+// it, and closes the backend.
 func Open(opts Options) (*Log, error) {
 	b := opts.Backend
 	if b == nil {
-		if opts.Dir == "" {
-			return nil, errors.New("open event log: no directory given")
-		}
-		var err error
-		if b, err = openSQLite(opts.Dir); err != nil {
-			return nil, err
-		}
+		return nil, errors.New("open event log: no backend given")
 	}
 	l := &Log{
 		backend: b, now: opts.Now, logger: opts.Logger, feats: opts.Features, tick: opts.Tick,
@@ -423,8 +413,13 @@ func (l *Log) drain() {
 	}
 	if len(batch) > 0 {
 		ctx, cancel := context.WithTimeout(l.ctx, backendTimeout)
+		start := time.Now()
 		rest, err := l.store(ctx, batch)
 		cancel()
+		if err == nil && l.logger.Enabled(context.Background(), slog.LevelDebug) { // failures: see hold
+			l.logger.LogAttrs(context.Background(), slog.LevelDebug, "event log: batch stored",
+				slog.Int("events", len(batch)), slog.Duration("duration", time.Since(start)))
+		}
 		switch {
 		case err != nil:
 			l.hold(rest, err)

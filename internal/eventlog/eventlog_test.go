@@ -1,16 +1,27 @@
 package eventlog_test
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
+	"github.com/usher-lm/usher/internal/sqlite"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestOpenNeedsABackend(t *testing.T) {
+	if l, err := eventlog.Open(eventlog.Options{}); err == nil {
+		l.Close()
+		t.Fatal("opened a log with no backend, want an error")
+	}
+}
 
 var (
 	t0        = eventlogtest.T0
@@ -18,21 +29,15 @@ var (
 	mustQuery = eventlogtest.MustQuery
 )
 
-// TestSQLite runs the backend suite on the event database.
-func TestSQLite(t *testing.T) {
-	eventlogtest.Run(t, func(t *testing.T) func(eventlog.Options) (*eventlog.Log, error) {
-		dir := t.TempDir()
-		return func(o eventlog.Options) (*eventlog.Log, error) {
-			o.Dir = dir
-			return eventlog.Open(o)
-		}
-	}, false)
-}
-
-// MustOpen opens a log in a fresh directory, closed at the end of the test.
+// MustOpen opens a log on the SQLite backend in dir, closed at the end of
+// the test.
 func MustOpen(tb testing.TB, dir string, clk *eventlogtest.Clock, feats func() []usher.FeatureStatus) *eventlog.Log {
 	tb.Helper()
-	l, err := eventlog.Open(eventlog.Options{Dir: dir, Now: clk.Now, Features: feats, Tick: time.Hour})
+	b, err := sqlite.OpenEvents(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Now: clk.Now, Features: feats, Tick: time.Hour})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -81,7 +86,11 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 }
 
 func TestCloseEndsSubscriptions(t *testing.T) {
-	l, err := eventlog.Open(eventlog.Options{Dir: t.TempDir()})
+	b, err := sqlite.OpenEvents(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := eventlog.Open(eventlog.Options{Backend: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,5 +103,24 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 		t.Fatal("nil subscription")
 	} else if _, ok := <-late.Events(); ok {
 		t.Fatal("subscription after Close is open")
+	}
+}
+
+func TestBatchesAreLoggedAtDebug(t *testing.T) {
+	var buf bytes.Buffer // read once Close has stopped the writer
+	b, err := sqlite.OpenEvents(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Record(usher.Event{Type: eventlog.EventConfigChanged})
+	mustSync(t, l)
+	l.Close()
+	if want := `level=DEBUG msg="event log: batch stored" events=1 duration=`; !strings.Contains(buf.String(), want) {
+		t.Errorf("log lacks %q; got:\n%s", want, buf.String())
 	}
 }

@@ -2,7 +2,6 @@ package eventlog
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -61,74 +60,4 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Record, error) {
 		f.Limit = DefaultLimit
 	}
 	return l.backend.Query(ctx, f)
-}
-
-// Query implements Backend.
-func (b *sqliteBackend) Query(ctx context.Context, f Filter) ([]Record, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
-	if !f.Since.IsZero() {
-		since := f.Since.UnixNano()
-		first, err := firstIDFrom(ctx, b.db, since)
-		if err != nil {
-			return nil, fmt.Errorf("query events: %w", err)
-		}
-		add("id >= ?", first)
-		add("time >= ?", since)
-	}
-	if !f.Until.IsZero() {
-		add("time < ?", f.Until.UnixNano())
-	}
-	if f.AfterID > 0 {
-		add("id > ?", f.AfterID)
-	}
-	if f.Feature != "" {
-		add("feature = ?", f.Feature)
-	}
-	if len(f.Types) > 0 {
-		where = append(where, "type IN (?"+strings.Repeat(",?", len(f.Types)-1)+")")
-		for _, t := range f.Types {
-			args = append(args, t)
-		}
-	}
-	latest := f.Latest()
-	q := "SELECT " + selectColumns + " FROM events"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	if latest {
-		q += " ORDER BY id DESC"
-	} else {
-		q += " ORDER BY id"
-	}
-	q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	out, err := b.scan(ctx, q, args)
-	if latest {
-		slices.Reverse(out)
-	}
-	return out, err
-}
-
-const selectColumns = `id, time, type, IFNULL(feature, ''), IFNULL(lease_id, ''), IFNULL(client_id, ''),
-	IFNULL(user, ''), IFNULL(host, ''), IFNULL(pid, 0), IFNULL(license_id, ''), IFNULL(reason, '')`
-
-func (b *sqliteBackend) scan(ctx context.Context, q string, args []any) ([]Record, error) {
-	rows, err := b.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query events: %w", err)
-	}
-	defer rows.Close()
-	out := []Record{}
-	for rows.Next() {
-		var r Record
-		var t int64
-		c := &r.Client
-		if err := rows.Scan(&r.ID, &t, &r.Type, &r.Feature, &r.LeaseID, &c.ID, &c.User, &c.Host, &c.PID, &r.LicenseID, &r.Reason); err != nil {
-			return nil, fmt.Errorf("query events: %w", err)
-		}
-		r.Time = time.Unix(0, t).UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }

@@ -2,7 +2,6 @@ package eventlog
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	usher "github.com/usher-lm/usher"
@@ -46,37 +45,6 @@ func (l *Log) Usage(ctx context.Context, q UsageQuery) ([]UsagePoint, error) {
 		return nil, err
 	}
 	return l.backend.Usage(ctx, q)
-}
-
-// Usage implements Backend.
-func (b *sqliteBackend) Usage(ctx context.Context, q UsageQuery) ([]UsagePoint, error) {
-	step := int64(max(q.Step, time.Minute) / time.Second)
-	from, to := int64(0), int64(1<<62)
-	if !q.From.IsZero() {
-		from = q.From.Unix()
-	}
-	if !q.To.IsZero() {
-		to = q.To.Unix()
-	}
-	sqlq := `SELECT feature, (minute / ?) * ? AS t, MAX(peak), SUM(checkouts), SUM(denials)
-		FROM usage WHERE minute >= ? AND minute < ? AND (? = '' OR feature = ?)
-		GROUP BY feature, t ORDER BY t, feature`
-	rows, err := b.db.QueryContext(ctx, sqlq, step, step, from, to, q.Feature, q.Feature)
-	if err != nil {
-		return nil, fmt.Errorf("query usage: %w", err)
-	}
-	defer rows.Close()
-	out := []UsagePoint{}
-	for rows.Next() {
-		var p UsagePoint
-		var t int64
-		if err := rows.Scan(&p.Feature, &t, &p.Peak, &p.Checkouts, &p.Denials); err != nil {
-			return nil, fmt.Errorf("query usage: %w", err)
-		}
-		p.Time = time.Unix(t, 0).UTC()
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // usageAgg counts usage per feature and minute in memory until flushed.
@@ -182,23 +150,4 @@ func (l *Log) flushUsage(ctx context.Context, all bool) error {
 		b.checkouts, b.denials = 0, 0
 	}
 	return nil
-}
-
-// AddUsage implements Backend.
-func (b *sqliteBackend) AddUsage(ctx context.Context, pts []UsagePoint) error {
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, p := range pts {
-		_, err := tx.ExecContext(ctx, `INSERT INTO usage (feature, minute, peak, checkouts, denials) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (feature, minute) DO UPDATE SET peak = MAX(peak, excluded.peak),
-			checkouts = checkouts + excluded.checkouts, denials = denials + excluded.denials`,
-			p.Feature, p.Time.Unix(), p.Peak, p.Checkouts, p.Denials)
-		if err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
 }

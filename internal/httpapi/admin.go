@@ -15,12 +15,11 @@ type Admin interface {
 	Info() wire.ServerInfo
 	// Settings returns the settings that can change at runtime.
 	Settings() []wire.Setting
-	// SetSettings changes runtime settings and persists them. Errors:
-	// EInvalid naming the key.
-	SetSettings(ctx context.Context, values map[string]string) ([]wire.Change, error)
-	// ResetSettings drops persisted runtime values, going back to the
-	// configuration's. Errors: EInvalid naming the key.
-	ResetSettings(ctx context.Context, keys []string) ([]wire.Change, error)
+	// ChangeSettings sets runtime values and drops those of the keys to
+	// reset, going back to the configuration's, and persists the change:
+	// all of it, or nothing when any part is refused. Errors: EInvalid
+	// naming the key.
+	ChangeSettings(ctx context.Context, set map[string]string, reset []string) ([]wire.Change, error)
 	// Reload reads the configuration again and applies what can change
 	// live.
 	Reload(ctx context.Context) (wire.ReloadResult, error)
@@ -96,22 +95,10 @@ func (s *Server) handleSetSettings(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, usher.Errorf(usher.EInvalid, "nothing to change: send {\"set\": {\"key\": \"value\"}} or {\"reset\": [\"key\"]}"))
 		return
 	}
-	var changed []wire.Change
-	if len(req.Set) > 0 {
-		c, err := s.adm.SetSettings(r.Context(), req.Set)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		changed = append(changed, c...)
-	}
-	if len(req.Reset) > 0 {
-		c, err := s.adm.ResetSettings(r.Context(), req.Reset)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		changed = append(changed, c...)
+	changed, err := s.adm.ChangeSettings(r.Context(), req.Set, req.Reset)
+	if err != nil {
+		s.error(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, wire.SettingsResponse{Settings: s.adm.Settings(), Changed: changed})
 }

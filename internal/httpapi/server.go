@@ -5,11 +5,9 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -133,7 +131,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	if p := r.URL.EscapedPath(); !canonical(p) {
+		// ServeMux would redirect with an HTML body; no route has such a path.
+		s.error(w, r, usher.Errorf(wire.ENotFound, "no such endpoint: %s %s: write the path without empty, . or .. segments; see docs/api.md", r.Method, p))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// canonical reports whether p is a path ServeMux serves as it is, rather
+// than redirecting to its cleaned form.
+func canonical(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	return c == p || p[len(p)-1] == '/' && c+"/" == p
 }
 
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
@@ -224,21 +237,4 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wire.HealthResponse{Status: "ok"})
-}
-
-// decodeJSON reads a JSON request body into v, as an EInvalid error on
-// failure.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return usher.Errorf(usher.EInvalid, "request body is larger than %d bytes", tooBig.Limit)
-		}
-		if errors.Is(err, io.EOF) {
-			return usher.Errorf(usher.EInvalid, "request body is empty: send a JSON object")
-		}
-		return usher.Errorf(usher.EInvalid, "request body is not valid JSON: %v", err)
-	}
-	return nil
 }

@@ -24,7 +24,7 @@ func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
 }
 
 // SetSettings durably stores the values in set and deletes the keys in
-// unset, in one transaction.
+// unset, in one transaction. A key in both is deleted.
 func (s *Store) SetSettings(ctx context.Context, set map[string]string, unset []string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package sqlite is Usher's embedded store: one SQLite database in WAL mode
 // with synchronous=FULL, written by a single goroutine that commits the
-// changes of all concurrent callers in one transaction (group commit), so
-// that many checkouts share one fsync.
+// changes of all concurrent callers in one transaction (group commit, see
+// package groupcommit), so that many checkouts share one fsync.
 package sqlite
 
 import (
@@ -10,11 +10,13 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/groupcommit"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -50,17 +52,22 @@ PRAGMA user_version = 1;
 `
 
 // ErrClosed is returned by calls made after Close.
-var ErrClosed = &usher.Error{Code: usher.EUnavailable, Message: "the store is closed: the server is shutting down"}
+var ErrClosed = groupcommit.ErrClosed
+
+// Options configure a Store.
+type Options struct {
+	// Logger receives each committed batch at debug level and each failed
+	// one at error level; default discards.
+	Logger *slog.Logger
+}
 
 // Store is the SQLite implementation of usher.Store.
 type Store struct {
-	db   *sql.DB
-	w    *writerConn // the writer goroutine's own connection
-	ops  chan *op
-	quit chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
-	now  func() time.Time
+	db     *sql.DB
+	w      *writerConn // the writer goroutine's own connection
+	writer *groupcommit.Batcher[op]
+	once   sync.Once
+	now    func() time.Time
 }
 
 var _ usher.Store = (*Store)(nil)
@@ -74,18 +81,21 @@ const (
 	opDeleteLicense
 )
 
-// op is one change waiting for the writer; done receives its outcome.
+// op is one change waiting for the writer.
 type op struct {
 	kind  opKind
 	lease usher.Lease
 	ids   []string
 	lic   usher.LicenseRecord
-	done  chan error
 }
 
 // Open opens (creating if needed) the database in dir and starts its
-// writer. Close stops it.
-func Open(dir string) (*Store, error) {
+// writer, as OpenOptions does with no options.
+func Open(dir string) (*Store, error) { return OpenOptions(dir, Options{}) }
+
+// OpenOptions opens (creating if needed) the database in dir and starts
+// its writer. Close stops it.
+func OpenOptions(dir string, opts Options) (*Store, error) {
 	dsn := "file:" + filepath.Join(dir, FileName) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
@@ -103,13 +113,15 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("upgrade the leases table in %s: %w", dir, err)
 	}
-	s := &Store{db: db, ops: make(chan *op), quit: make(chan struct{}), now: time.Now}
+	s := &Store{db: db, now: time.Now}
 	if s.w, err = openWriterConn(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	s.wg.Add(1)
-	go s.run()
+	// One writer: SQLite takes one write transaction at a time.
+	s.writer = groupcommit.New(groupcommit.Options[op]{
+		Commit: s.commit, MaxSize: maxBatch, Name: "sqlite", Logger: opts.Logger,
+	})
 	return s, nil
 }
 
@@ -139,45 +151,16 @@ func addLeaseColumns(db *sql.DB) error {
 func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
-		close(s.quit)
-		s.wg.Wait()
+		s.writer.Close()
 		err = errors.Join(s.w.close(), s.db.Close())
 	})
 	return err
 }
 
-// run is the single writer: it takes every change queued while the last
-// commit was running and commits them together.
-func (s *Store) run() {
-	defer s.wg.Done()
-	batch := make([]*op, 0, 64)
-	for {
-		select {
-		case <-s.quit:
-			return
-		case o := <-s.ops:
-			batch = append(batch[:0], o)
-		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break fill
-			}
-		}
-		err := s.commit(batch)
-		for _, o := range batch {
-			o.done <- err
-		}
-	}
-}
-
-func (s *Store) commit(batch []*op) error {
+func (s *Store) commit(batch []op) error {
 	return s.w.commit(func(exec func(opKind, ...driver.Value) error) error {
-		for _, o := range batch {
-			if err := s.apply(exec, o); err != nil {
+		for i := range batch {
+			if err := s.apply(exec, &batch[i]); err != nil {
 				return err
 			}
 		}
@@ -202,38 +185,24 @@ func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
 	return nil
 }
 
-// submit queues a change and waits until it is committed. Once queued, a
-// change is committed even if ctx ends; ctx bounds only the queueing.
-func (s *Store) submit(ctx context.Context, o *op) error {
-	o.done = make(chan error, 1)
-	select {
-	case s.ops <- o:
-	case <-s.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-o.done
-}
-
 // PutLease stores a lease durably.
 func (s *Store) PutLease(ctx context.Context, l usher.Lease) error {
-	return s.submit(ctx, &op{kind: opPutLease, lease: l})
+	return s.writer.Submit(ctx, op{kind: opPutLease, lease: l})
 }
 
 // DeleteLeases removes leases durably.
 func (s *Store) DeleteLeases(ctx context.Context, ids []string) error {
-	return s.submit(ctx, &op{kind: opDeleteLease, ids: ids})
+	return s.writer.Submit(ctx, op{kind: opDeleteLease, ids: ids})
 }
 
 // PutLicense stores a license durably.
 func (s *Store) PutLicense(ctx context.Context, rec usher.LicenseRecord) error {
-	return s.submit(ctx, &op{kind: opPutLicense, lic: rec})
+	return s.writer.Submit(ctx, op{kind: opPutLicense, lic: rec})
 }
 
 // DeleteLicense removes a license durably.
 func (s *Store) DeleteLicense(ctx context.Context, id string) error {
-	return s.submit(ctx, &op{kind: opDeleteLicense, ids: []string{id}})
+	return s.writer.Submit(ctx, op{kind: opDeleteLicense, ids: []string{id}})
 }
 
 // Load reads the whole state.

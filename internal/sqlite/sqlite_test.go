@@ -4,9 +4,13 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/sqlite"
 	"github.com/usher-lm/usher/internal/storetest"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) func() usher.Store {
@@ -32,4 +36,28 @@ func TestCloseTwice(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+}
+
+func TestAuthConformance(t *testing.T) {
+	storetest.RunAuth(t, func(t *testing.T) func() auth.Store {
+		dir := t.TempDir()
+		return func() auth.Store { return mustOpen(t, dir) }
+	})
+}
+
+func TestSettingsConformance(t *testing.T) {
+	storetest.RunSettings(t, func(t *testing.T) func() storetest.SettingsStore {
+		dir := t.TempDir()
+		return func() storetest.SettingsStore { return mustOpen(t, dir) }
+	})
+}
+
+// mustOpen opens the store in dir.
+func mustOpen(tb testing.TB, dir string) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(dir)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	return s
 }

@@ -15,8 +15,8 @@ import (
 )
 
 // Factory creates an empty backing medium for one test and returns a
-// function that opens a log on it with the options given (it fills in Dir
-// or Backend). Each call opens the same history, so the suite may close a
+// function that opens a log on it with the options given (it fills in
+// Backend). Each call opens the same history, so the suite may close a
 // log and open it again, or open two at once, as two nodes of a cluster
 // do.
 type Factory func(t *testing.T) (open func(eventlog.Options) (*eventlog.Log, error))

@@ -1,4 +1,4 @@
-package eventlog_test
+package sqlite_test
 
 import (
 	"database/sql"
@@ -9,13 +9,47 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
+	"github.com/usher-lm/usher/internal/sqlite"
 )
+
+var t0 = eventlogtest.T0
+
+// TestEventsConformance runs the event log suite on the event database.
+func TestEventsConformance(t *testing.T) {
+	eventlogtest.Run(t, func(t *testing.T) func(eventlog.Options) (*eventlog.Log, error) {
+		dir := t.TempDir()
+		return func(o eventlog.Options) (*eventlog.Log, error) {
+			b, err := sqlite.OpenEvents(dir)
+			if err != nil {
+				return nil, err
+			}
+			o.Backend = b
+			return eventlog.Open(o)
+		}
+	}, false)
+}
+
+// mustOpenEvents opens a log on the event database in dir, closed at the
+// end of the test.
+func mustOpenEvents(tb testing.TB, dir string, clk *eventlogtest.Clock) *eventlog.Log {
+	tb.Helper()
+	b, err := sqlite.OpenEvents(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Now: clk.Now, Tick: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return l
+}
 
 // TestOpenConvertsFirstLayout opens an events.db written by the first
 // layout, which kept each event as JSON.
 func TestOpenConvertsFirstLayout(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sql.Open("sqlite", filepath.Join(dir, eventlog.FileName))
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.EventsFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,10 +69,10 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 		t.Fatal(err)
 	}
 
-	l := MustOpen(t, dir, eventlogtest.NewClock(t0.Add(time.Hour)), nil)
+	l := mustOpenEvents(t, dir, eventlogtest.NewClock(t0.Add(time.Hour)))
 	l.Record(usher.Event{Type: eventlog.EventServerStarted})
-	mustSync(t, l)
-	got := mustQuery(t, l, eventlog.Filter{})
+	eventlogtest.MustSync(t, l)
+	got := eventlogtest.MustQuery(t, l, eventlog.Filter{})
 	want := []eventlog.Record{
 		{ID: 1, Event: usher.Event{Type: "lease_granted", Time: t0, Feature: "cad", LeaseID: "ls_1",
 			Client: usher.Client{ID: "c1", User: "alice", Host: "ws-17", PID: 42}}},
@@ -57,7 +91,7 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 
 func TestOpenRefusesNewerLayout(t *testing.T) {
 	dir := t.TempDir()
-	db, err := sql.Open("sqlite", filepath.Join(dir, eventlog.FileName))
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.EventsFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +100,8 @@ func TestOpenRefusesNewerLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, err := eventlog.Open(eventlog.Options{Dir: dir}); err == nil {
-		l.Close()
+	if b, err := sqlite.OpenEvents(dir); err == nil {
+		b.Close()
 		t.Fatal("opened an events.db of a newer layout, want an error")
 	}
 }

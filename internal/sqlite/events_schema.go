@@ -1,4 +1,4 @@
-package eventlog
+package sqlite
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"fmt"
 )
 
-// schemaVersion is the events.db layout this package writes, kept in
+// eventsSchemaVersion is the events.db layout this package writes, kept in
 // PRAGMA user_version. Version 0 is the first layout, which stored each
-// event as a JSON document; Open converts it.
-const schemaVersion = 1
+// event as a JSON document; OpenEvents converts it.
+const eventsSchemaVersion = 1
 
 // Events are stored one column per field, so that storing one costs no
 // encoding and reading one no decoding. Empty fields are stored as NULL,
@@ -25,7 +25,7 @@ const schemaVersion = 1
 //
 // meta keeps the highest id ever used, so that ids are never reused after
 // retention deleted every event.
-const schema = `
+const eventsSchema = `
 CREATE TABLE IF NOT EXISTS events (
 	id         INTEGER PRIMARY KEY,
 	time       INTEGER NOT NULL,
@@ -54,15 +54,15 @@ CREATE TABLE IF NOT EXISTS usage (
 ) WITHOUT ROWID;
 `
 
-// migrateV0 converts the first layout (id AUTOINCREMENT, time, type,
+// migrateEventsV0 converts the first layout (id AUTOINCREMENT, time, type,
 // feature, data as JSON) in place. upto is the running maximum of time.
-const migrateV0 = `
+const migrateEventsV0 = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO meta (key, value)
 SELECT 'last_id', seq FROM sqlite_sequence WHERE name = 'events';
 ALTER TABLE events RENAME TO events_v0;
 DROP INDEX IF EXISTS events_time;
-` + schema + `
+` + eventsSchema + `
 INSERT INTO events (id, time, behind, type, feature, lease_id, client_id, user, host, pid, license_id, reason)
 SELECT id, time, MAX(time) OVER (ORDER BY id) - time, type,
 	NULLIF(feature, ''),
@@ -77,26 +77,26 @@ FROM events_v0;
 DROP TABLE events_v0;
 `
 
-// createSchema creates the tables, or converts an older layout, and
+// createEventsSchema creates the tables, or converts an older layout, and
 // records the version.
-func createSchema(db *sql.DB) error {
+func createEventsSchema(db *sql.DB) error {
 	var version int
 	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
 		return err
 	}
 	switch {
-	case version == schemaVersion:
+	case version == eventsSchemaVersion:
 		return nil
-	case version > schemaVersion:
-		return fmt.Errorf("%s was written by a newer Usher (layout %d, this one knows %d): upgrade Usher, or move the file away to start a new event log", FileName, version, schemaVersion)
+	case version > eventsSchemaVersion:
+		return fmt.Errorf("%s was written by a newer Usher (layout %d, this one knows %d): upgrade Usher, or move the file away to start a new event log", EventsFileName, version, eventsSchemaVersion)
 	}
 	var old int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'data'`).Scan(&old); err != nil {
 		return err
 	}
-	ddl := schema
+	ddl := eventsSchema
 	if old > 0 {
-		ddl = migrateV0
+		ddl = migrateEventsV0
 	}
 	tx, err := db.Begin()
 	if err != nil {
@@ -106,7 +106,7 @@ func createSchema(db *sql.DB) error {
 	if _, err := tx.Exec(ddl); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, eventsSchemaVersion)); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -150,7 +150,7 @@ func firstIDFrom(ctx context.Context, q *sql.DB, t int64) (int64, error) {
 // range of ids before the first whose upto reaches t. An event stored
 // after a newer one and older than t by less than the gap between them
 // goes with the next pass. The highest id deleted is kept in meta.
-func (b *sqliteBackend) deleteBefore(ctx context.Context, t int64) error {
+func (b *Events) deleteBefore(ctx context.Context, t int64) error {
 	// The bound is found before the transaction: a transaction that reads
 	// first and writes later fails at once, busy timeout or not, when the
 	// writer commits in between. The bound stays right meanwhile, since

@@ -1,4 +1,4 @@
-package eventlog
+package sqlite
 
 import (
 	"context"
@@ -100,7 +100,7 @@ func (w *inserter) arg(v driver.Value) {
 }
 
 // text is an empty string as NULL, which is cheaper to bind.
-func text(s string) driver.Value {
+func nullText(s string) driver.Value {
 	if s == "" {
 		return nil
 	}
@@ -113,18 +113,18 @@ func (w *inserter) row(ev *usher.Event, upto int64) {
 	w.arg(t)
 	w.arg(upto - t)
 	w.arg(ev.Type)
-	w.arg(text(ev.Feature))
-	w.arg(text(ev.LeaseID))
-	w.arg(text(ev.Client.ID))
-	w.arg(text(ev.Client.User))
-	w.arg(text(ev.Client.Host))
+	w.arg(nullText(ev.Feature))
+	w.arg(nullText(ev.LeaseID))
+	w.arg(nullText(ev.Client.ID))
+	w.arg(nullText(ev.Client.User))
+	w.arg(nullText(ev.Client.Host))
 	if ev.Client.PID != 0 {
 		w.arg(int64(ev.Client.PID))
 	} else {
 		w.arg(nil)
 	}
-	w.arg(text(ev.LicenseID))
-	w.arg(text(ev.Reason))
+	w.arg(nullText(ev.LicenseID))
+	w.arg(nullText(ev.Reason))
 }
 
 // insert stores batch in one transaction, numbered from first on, and
@@ -159,18 +159,4 @@ func (w *inserter) insert(batch []usher.Event, first, upto int64) (int64, error)
 		return nil
 	})
 	return upto, err
-}
-
-// Append stores events in one transaction, numbered on from the highest
-// id used: the writer numbers them itself so that ids are known without
-// asking per row. The ids and upto advance only once the transaction has
-// committed.
-func (b *sqliteBackend) Append(_ context.Context, batch []usher.Event) (int64, int, error) {
-	first := b.lastID + 1
-	upto, err := b.inserter.insert(batch, first, b.upto)
-	if err != nil {
-		return 0, 0, err
-	}
-	b.lastID, b.upto = b.lastID+int64(len(batch)), upto
-	return first, len(batch), nil
 }
