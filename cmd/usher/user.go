@@ -53,20 +53,29 @@ func cmdLogout(ctx context.Context, e *env, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	server := serverKey(firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer))
 	logins, path, err := readLogins(e)
 	if err != nil {
 		return err
 	}
-	if _, ok := logins[server]; !ok {
-		fmt.Fprintf(e.stdout, "not logged in to %s\n", server)
-		return nil
+	var lines []string
+	n := len(logins)
+	for _, server := range a.servers(e) {
+		server = serverKey(server)
+		if _, ok := logins[server]; !ok {
+			lines = append(lines, "not logged in to "+server)
+			continue
+		}
+		delete(logins, server)
+		lines = append(lines, "logged out of "+server)
 	}
-	delete(logins, server)
-	if err := writeLogins(path, logins); err != nil {
-		return err
+	if len(logins) < n {
+		if err := writeLogins(path, logins); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(e.stdout, "logged out of %s\n", server)
+	for _, l := range lines {
+		fmt.Fprintln(e.stdout, l)
+	}
 	return nil
 }
 
