@@ -10,12 +10,13 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/client"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 func TestCheckoutHeartbeatRelease(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 2})
 	var ev Events
-	c := MustNew(t, client.Options{Servers: []string{s.Addr}, OnEvent: ev.Record})
+	c := MustNew(t, client.Options{Servers: []string{s.Addr()}, OnEvent: ev.Record})
 	ctx := context.Background()
 
 	lease, err := c.Checkout(ctx, "cad")
@@ -33,10 +34,10 @@ func TestCheckoutHeartbeatRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	WaitFor(t, 5*time.Second, "three heartbeats", func() bool {
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("three heartbeats", func() bool {
 		ls, err := s.Ledger().Lease(lease.ID())
 		return err == nil && ls.LastHeartbeat.Sub(first.LastHeartbeat) > 2500*time.Millisecond
-	})
+	}))
 	select {
 	case <-lease.Done():
 		t.Fatalf("lease ended: %v", lease.Err())
@@ -67,8 +68,8 @@ func TestCheckoutHeartbeatRelease(t *testing.T) {
 func TestCheckoutErrors(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1})
 	ctx := context.Background()
-	a := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: "a"})
-	b := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: "b"})
+	a := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: "a"})
+	b := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: "b"})
 	if _, err := a.Checkout(ctx, "cad"); err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +104,8 @@ func TestCheckoutErrors(t *testing.T) {
 func TestSameIdentitySameSeat(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 5})
 	ctx := context.Background()
-	a := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: "same"})
-	b := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: "same"})
+	a := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: "same"})
+	b := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: "same"})
 	la, err := a.Checkout(ctx, "cad")
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +126,7 @@ func TestSameIdentitySameSeat(t *testing.T) {
 // the first request took, not a second seat.
 func TestRetriedCheckoutTakesNoSecondSeat(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 5})
-	p := MustStartProxy(t, s.Addr)
+	p := MustStartProxy(t, s.Addr())
 	var ev Events
 	c := MustNew(t, client.Options{Servers: []string{p.Addr()}, OnEvent: ev.Record})
 	p.DropReplies(1)
@@ -203,7 +204,7 @@ func (r staticResolver) Resolve(context.Context) ([]string, error) { return r, n
 
 func TestResolver(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1})
-	c := MustNew(t, client.Options{Getenv: func(string) string { return "" }, Resolver: staticResolver{s.Addr}})
+	c := MustNew(t, client.Options{Getenv: func(string) string { return "" }, Resolver: staticResolver{s.Addr()}})
 	if _, err := c.Checkout(context.Background(), "cad"); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func TestUnreachableCheckout(t *testing.T) {
 func TestCloseReleasesEverything(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1, "cam": 1})
 	ctx := context.Background()
-	c, err := client.New(client.Options{Servers: []string{s.Addr}})
+	c, err := client.New(client.Options{Servers: []string{s.Addr()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,13 +233,13 @@ func TestCloseReleasesEverything(t *testing.T) {
 	if _, err := c.Checkout(ctx, "cam"); err != nil {
 		t.Fatal(err)
 	}
-	other := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: "other"})
+	other := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: "other"})
 	waited := make(chan error, 1)
 	go func() {
 		_, err := other.Checkout(ctx, "cad", client.Wait(time.Minute))
 		waited <- err
 	}()
-	WaitFor(t, 5*time.Second, "the waiter to queue", func() bool { return len(s.Ledger().Waiters()) == 1 })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("the waiter to queue", func() bool { return len(s.Ledger().Waiters()) == 1 }))
 
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
@@ -260,7 +261,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 	}
 
 	// A checkout waiting when its client closes returns ErrClosed.
-	third, err := client.New(client.Options{Servers: []string{s.Addr}, ClientID: "third"})
+	third, err := client.New(client.Options{Servers: []string{s.Addr()}, ClientID: "third"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestCloseReleasesEverything(t *testing.T) {
 		_, err := third.Checkout(ctx, "cad", client.Wait(time.Minute))
 		waited <- err
 	}()
-	WaitFor(t, 5*time.Second, "the third client to queue", func() bool { return len(s.Ledger().Waiters()) == 1 })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("the third client to queue", func() bool { return len(s.Ledger().Waiters()) == 1 }))
 	if err := third.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,10 +19,10 @@ func TestClientPasswordOverPinnedTLS(t *testing.T) {
 		c.TLSAuto = true
 		c.ClientPassword = "open sesame"
 	})
-	url := "https://" + s.Addr
+	url := "https://" + s.Addr()
 	ctx := context.Background()
 
-	c := MustNew(t, client.Options{Servers: []string{url}, Token: "open sesame", TLSFingerprint: s.d.TLSFingerprint(), RetryTimeout: time.Second})
+	c := MustNew(t, client.Options{Servers: []string{url}, Token: "open sesame", TLSFingerprint: s.Daemon.TLSFingerprint(), RetryTimeout: time.Second})
 	l, err := c.Checkout(ctx, "cad")
 	if err != nil {
 		t.Fatalf("checkout with the password over pinned TLS: %v", err)
@@ -32,7 +32,7 @@ func TestClientPasswordOverPinnedTLS(t *testing.T) {
 	}
 
 	// The environment works as well as the options.
-	env := map[string]string{client.EnvServer: url, client.EnvClientToken: "open sesame", client.EnvTLSFingerprint: s.d.TLSFingerprint()}
+	env := map[string]string{client.EnvServer: url, client.EnvClientToken: "open sesame", client.EnvTLSFingerprint: s.Daemon.TLSFingerprint()}
 	c = MustNew(t, client.Options{Getenv: func(k string) string { return env[k] }, ClientID: "from-env"})
 	if _, err := c.Checkout(ctx, "cad"); err != nil {
 		t.Fatalf("checkout configured from the environment: %v", err)
@@ -56,7 +56,7 @@ func TestWrongCredentialIsNotRetried(t *testing.T) {
 
 func TestUnpinnedSelfSignedServerIsRefused(t *testing.T) {
 	s := MustStartServer(t, 3*time.Second, map[string]int{"cad": 1}, func(c *daemon.Config) { c.TLSAuto = true })
-	c := MustNew(t, client.Options{Servers: []string{"https://" + s.Addr}, RetryTimeout: 300 * time.Millisecond})
+	c := MustNew(t, client.Options{Servers: []string{"https://" + s.Addr()}, RetryTimeout: 300 * time.Millisecond})
 	if _, err := c.Checkout(context.Background(), "cad"); !errors.Is(err, usher.ErrUnavailable) {
 		t.Fatalf("checkout from an unpinned self-signed server: %v, want %s", err, usher.EUnavailable)
 	}

@@ -1,14 +1,9 @@
 package client_test
 
 import (
-	"context"
-	"crypto/ed25519"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,114 +14,38 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/client"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Server is an in-process Usher server for tests.
+// Server is an in-process Usher server for tests whose running clock a
+// test can move forward.
 type Server struct {
-	tb    testing.TB
-	cfg   daemon.Config
-	priv  ed25519.PrivateKey
-	clock *Clock
-	d     *daemon.Daemon
-	Addr  string // host:port, kept across restarts
+	*ushertest.Server
+	clock *ushertest.Clock
 }
-
-// Clock is a fake clock: real time plus an offset tests advance.
-type Clock struct{ offset atomic.Int64 }
-
-// Now returns the fake time.
-func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
-
-// Add moves the clock forward.
-func (c *Clock) Add(d time.Duration) { c.offset.Add(int64(d)) }
 
 // MustStartServer starts a server on 127.0.0.1:0 with a keep-alive
 // timeout and a license granting seats of each feature. configure, if
 // given, changes the configuration before the start.
 func MustStartServer(tb testing.TB, keepalive time.Duration, seats map[string]int, configure ...func(*daemon.Config)) *Server {
 	tb.Helper()
-	dir := tb.TempDir()
-	keyPath, pubPath := filepath.Join(dir, "vendor.key"), filepath.Join(dir, "vendor.pub")
-	if err := daemon.WriteVendorKeys(keyPath, pubPath); err != nil {
-		tb.Fatal(err)
-	}
-	data, err := os.ReadFile(keyPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := &Server{tb: tb, clock: &Clock{}, Addr: "127.0.0.1:0"}
-	if s.priv, err = usher.ParsePrivateKey(data); err != nil {
-		tb.Fatal(err)
-	}
-	s.cfg = daemon.DefaultConfig()
-	s.cfg.Data = filepath.Join(dir, "data")
-	s.cfg.VendorKey = []string{pubPath}
-	s.cfg.KeepaliveTimeout = daemon.Duration(keepalive)
-	s.cfg.KeepaliveScanInterval = daemon.Duration(keepalive / 4)
-	for _, f := range configure {
-		f(&s.cfg)
-	}
-	s.Start()
-	tb.Cleanup(func() { s.Close() })
-	s.AddLicense(seats)
-	return s
-}
-
-// Start starts the daemon, on the address it had before if any.
-func (s *Server) Start() {
-	s.tb.Helper()
-	s.cfg.Listen = []string{s.Addr}
-	if err := s.cfg.Validate(); err != nil {
-		s.tb.Fatal(err)
-	}
-	d, err := daemon.Start(context.Background(), s.cfg, daemon.Options{Now: s.clock.Now})
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	s.d, s.Addr = d, d.Addrs()[0].String()
-}
-
-// Close stops the daemon; the data directory stays for a restart.
-func (s *Server) Close() {
-	if s.d != nil {
-		if err := s.d.Close(); err != nil {
-			s.tb.Error(err)
-		}
-		s.d = nil
-	}
-}
-
-// Restart stops the daemon and starts a new one on the same data and
-// address.
-func (s *Server) Restart() {
-	s.Close()
-	s.Start()
-}
-
-// Ledger returns the running daemon's ledger.
-func (s *Server) Ledger() *usher.Ledger { return s.d.Ledger() }
-
-// URL returns the server's base URL, as the client normalizes it.
-func (s *Server) URL() string { return "http://" + s.Addr }
-
-// AddLicense signs and loads a license granting seats of each feature.
-func (s *Server) AddLicense(seats map[string]int) {
-	s.tb.Helper()
-	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: "Test", IssuedAt: time.Now().Add(-time.Hour)}
-	for f, n := range seats {
-		lic.Grants = append(lic.Grants, usher.Grant{Feature: f, Seats: n})
-	}
-	text, err := usher.Sign(lic, s.priv)
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	if _, err := s.Ledger().AddLicense(context.Background(), text); err != nil {
-		s.tb.Fatal(err)
-	}
+	clock := ushertest.NewRunningClock()
+	s := ushertest.StartServer(tb, ushertest.ServerOptions{
+		Seats: seats,
+		Configure: func(cfg *daemon.Config) {
+			cfg.KeepaliveTimeout = daemon.Duration(keepalive)
+			cfg.KeepaliveScanInterval = daemon.Duration(keepalive / 4)
+			for _, f := range configure {
+				f(cfg)
+			}
+		},
+		Daemon: daemon.Options{Now: clock.Now},
+	})
+	return &Server{Server: s, clock: clock}
 }
 
 // LeasesOf returns the live leases of a client.
@@ -190,18 +109,6 @@ func MustNew(tb testing.TB, opts client.Options) *client.Client {
 	}
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// WaitFor polls cond until it holds, failing the test after timeout.
-func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // Proxy forwards TCP connections to a target and can be taken down, to
@@ -335,14 +242,4 @@ func sortedIDs(ls []usher.Lease) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// AdminToken returns the running daemon's admin token.
-func (s *Server) AdminToken() string {
-	s.tb.Helper()
-	data, err := os.ReadFile(s.d.TokenPath())
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	return strings.TrimSpace(string(data))
 }

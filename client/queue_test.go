@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/usher-lm/usher/client"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 type grant struct {
@@ -23,7 +24,7 @@ func TestQueueGrantsInArrivalOrder(t *testing.T) {
 	ctx := context.Background()
 	var held []*client.Lease
 	for i := range seats {
-		c := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: fmt.Sprintf("holder-%d", i)})
+		c := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: fmt.Sprintf("holder-%d", i)})
 		l, err := c.Checkout(ctx, "cad")
 		if err != nil {
 			t.Fatal(err)
@@ -33,15 +34,15 @@ func TestQueueGrantsInArrivalOrder(t *testing.T) {
 
 	granted := make(chan grant, waiters)
 	for i := range waiters {
-		c := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: fmt.Sprintf("waiter-%d", i)})
+		c := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: fmt.Sprintf("waiter-%d", i)})
 		go func() {
 			l, err := c.Checkout(ctx, "cad", client.Wait(20*time.Second))
 			granted <- grant{i, l, err}
 		}()
-		WaitFor(t, 5*time.Second, fmt.Sprintf("waiter %d to queue", i), func() bool {
+		ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until(fmt.Sprintf("waiter %d to queue", i), func() bool {
 			ws := s.Ledger().Waiters()
 			return len(ws) == i+1 && ws[i].Client.ID == c.ClientID()
-		})
+		}))
 	}
 
 	seen := make(map[string]bool)

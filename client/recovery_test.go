@@ -8,6 +8,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/client"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // assertHeld fails if the lease ended.
@@ -36,7 +37,7 @@ func waitDone(t *testing.T, l *client.Lease, timeout time.Duration) error {
 // away, and the lease is kept.
 func TestTransientOutageKeepsLease(t *testing.T) {
 	s := MustStartServer(t, 2*time.Second, map[string]int{"cad": 1})
-	p := MustStartProxy(t, s.Addr)
+	p := MustStartProxy(t, s.Addr())
 	var ev Events
 	c := MustNew(t, client.Options{Servers: []string{p.Addr()}, OnEvent: ev.Record})
 	lease, err := c.Checkout(context.Background(), "cad")
@@ -46,9 +47,9 @@ func TestTransientOutageKeepsLease(t *testing.T) {
 	id := lease.ID()
 
 	p.SetDown(true)
-	WaitFor(t, 5*time.Second, "a failed heartbeat", func() bool { return ev.Count(client.EventUnreachable) >= 2 })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("a failed heartbeat", func() bool { return ev.Count(client.EventUnreachable) >= 2 }))
 	p.SetDown(false)
-	WaitFor(t, 5*time.Second, "the server to answer again", func() bool { return ev.Has(client.EventReconnected) })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("the server to answer again", func() bool { return ev.Has(client.EventReconnected) }))
 
 	assertHeld(t, lease)
 	if got := lease.ID(); got != id {
@@ -63,7 +64,7 @@ func TestTransientOutageKeepsLease(t *testing.T) {
 // the seat is reported lost.
 func TestOutageLongerThanLeaseLosesSeat(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1})
-	p := MustStartProxy(t, s.Addr)
+	p := MustStartProxy(t, s.Addr())
 	var ev Events
 	c := MustNew(t, client.Options{Servers: []string{p.Addr()}, OnEvent: ev.Record})
 	lease, err := c.Checkout(context.Background(), "cad")
@@ -88,7 +89,7 @@ func TestOutageLongerThanLeaseLosesSeat(t *testing.T) {
 func TestServerRestartKeepsLeaseID(t *testing.T) {
 	s := MustStartServer(t, 2*time.Second, map[string]int{"cad": 1})
 	var ev Events
-	c := MustNew(t, client.Options{Servers: []string{s.Addr}, OnEvent: ev.Record})
+	c := MustNew(t, client.Options{Servers: []string{s.Addr()}, OnEvent: ev.Record})
 	lease, err := c.Checkout(context.Background(), "cad")
 	if err != nil {
 		t.Fatal(err)
@@ -96,13 +97,13 @@ func TestServerRestartKeepsLeaseID(t *testing.T) {
 	id := lease.ID()
 
 	s.Close()
-	WaitFor(t, 5*time.Second, "a failed heartbeat", func() bool { return ev.Has(client.EventUnreachable) })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("a failed heartbeat", func() bool { return ev.Has(client.EventUnreachable) }))
 	s.Start()
 	restarted := s.clock.Now()
-	WaitFor(t, 5*time.Second, "a heartbeat on the restarted server", func() bool {
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("a heartbeat on the restarted server", func() bool {
 		ls, err := s.Ledger().Lease(id)
 		return err == nil && ls.LastHeartbeat.After(restarted)
-	})
+	}))
 	assertHeld(t, lease)
 	if got := lease.ID(); got != id {
 		t.Errorf("lease ID changed from %s to %s", id, got)
@@ -116,7 +117,7 @@ func TestServerRestartKeepsLeaseID(t *testing.T) {
 func TestKickedLeaseIsReacquired(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1})
 	var ev Events
-	c := MustNew(t, client.Options{Servers: []string{s.Addr}, OnEvent: ev.Record})
+	c := MustNew(t, client.Options{Servers: []string{s.Addr()}, OnEvent: ev.Record})
 	lease, err := c.Checkout(context.Background(), "cad")
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +126,7 @@ func TestKickedLeaseIsReacquired(t *testing.T) {
 	if err := s.Ledger().Release(context.Background(), old, usher.Owner{}, true); err != nil {
 		t.Fatal(err)
 	}
-	WaitFor(t, 5*time.Second, "the seat to be checked out again", func() bool { return ev.Has(client.EventReacquired) })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("the seat to be checked out again", func() bool { return ev.Has(client.EventReacquired) }))
 	assertHeld(t, lease)
 	held := s.LeasesOf(c.ClientID())
 	if len(held) != 1 || held[0].ID != lease.ID() || held[0].ID == old {
@@ -138,18 +139,18 @@ func TestKickedLeaseIsReacquired(t *testing.T) {
 func TestKickedLeaseLostWhenNoSeatFree(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1})
 	ctx := context.Background()
-	c := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: "kicked"})
+	c := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: "kicked"})
 	lease, err := c.Checkout(ctx, "cad")
 	if err != nil {
 		t.Fatal(err)
 	}
-	waiter := MustNew(t, client.Options{Servers: []string{s.Addr}, ClientID: "waiter"})
+	waiter := MustNew(t, client.Options{Servers: []string{s.Addr()}, ClientID: "waiter"})
 	got := make(chan error, 1)
 	go func() {
 		_, err := waiter.Checkout(ctx, "cad", client.Wait(10*time.Second))
 		got <- err
 	}()
-	WaitFor(t, 5*time.Second, "the waiter to queue", func() bool { return len(s.Ledger().Waiters()) == 1 })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("the waiter to queue", func() bool { return len(s.Ledger().Waiters()) == 1 }))
 	if err := s.Ledger().Release(ctx, lease.ID(), usher.Owner{}, true); err != nil {
 		t.Fatal(err)
 	}
@@ -170,17 +171,17 @@ func TestKickedLeaseLostWhenNoSeatFree(t *testing.T) {
 func TestReclaimedLeaseIsReacquired(t *testing.T) {
 	s := MustStartServer(t, time.Second, map[string]int{"cad": 1})
 	var ev Events
-	c := MustNew(t, client.Options{Servers: []string{s.Addr}, OnEvent: ev.Record})
+	c := MustNew(t, client.Options{Servers: []string{s.Addr()}, OnEvent: ev.Record})
 	lease, err := c.Checkout(context.Background(), "cad")
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := lease.ID()
-	s.clock.Add(time.Minute)
+	s.clock.Advance(time.Minute)
 	if _, err := s.Ledger().Reclaim(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	WaitFor(t, 5*time.Second, "the seat to be checked out again", func() bool { return ev.Has(client.EventReacquired) })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("the seat to be checked out again", func() bool { return ev.Has(client.EventReacquired) }))
 	assertHeld(t, lease)
 	if lease.ID() == old {
 		t.Errorf("lease ID still %s, want a new lease", old)
@@ -195,9 +196,9 @@ func TestReclaimedLeaseIsReacquired(t *testing.T) {
 func TestFailoverBetweenServers(t *testing.T) {
 	a := MustStartServer(t, time.Second, map[string]int{"cad": 1, "cam": 1})
 	b := MustStartServer(t, time.Second, map[string]int{"cad": 1, "cam": 1})
-	pa := MustStartProxy(t, a.Addr)
+	pa := MustStartProxy(t, a.Addr())
 	var ev Events
-	c := MustNew(t, client.Options{Servers: []string{pa.Addr(), b.Addr}, OnEvent: ev.Record})
+	c := MustNew(t, client.Options{Servers: []string{pa.Addr(), b.Addr()}, OnEvent: ev.Record})
 	ctx := context.Background()
 	lease, err := c.Checkout(ctx, "cad")
 	if err != nil {
@@ -208,7 +209,7 @@ func TestFailoverBetweenServers(t *testing.T) {
 	}
 
 	pa.SetDown(true)
-	WaitFor(t, 5*time.Second, "the seat to move to the second server", func() bool { return ev.Has(client.EventReacquired) })
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, ushertest.Until("the seat to move to the second server", func() bool { return ev.Has(client.EventReacquired) }))
 	assertHeld(t, lease)
 	if got, want := lease.Server(), b.URL(); got != want {
 		t.Errorf("lease on %s, want %s", got, want)

@@ -49,7 +49,7 @@ func TestDoFailsOverToTheServerThatAnswers(t *testing.T) {
 	live := MustStartServer(t, time.Minute, map[string]int{"cad": 1})
 	busy, busyHits := codeServer(t, http.StatusServiceUnavailable, usher.EUnavailable)
 	var ev Events
-	c := MustNew(t, client.Options{Servers: []string{deadServer(t), busy.URL, live.URL()}, Token: live.AdminToken(), OnEvent: ev.Record})
+	c := MustNew(t, client.Options{Servers: []string{deadServer(t), busy.URL, live.URL()}, Token: live.Token, OnEvent: ev.Record})
 	ctx := context.Background()
 
 	info := doInfo(t, c)

@@ -13,60 +13,43 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"github.com/usher-lm/usher/internal/wire"
 )
-
-// startDev starts a dev-mode server in process with cfg, which a test can
-// start again on the same data directory and port.
-func startDev(t *testing.T, cfg daemon.Config) *daemon.Daemon {
-	t.Helper()
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 // TestEventsFollowAcrossRestart follows the event stream while the server
 // restarts on the same data directory and port: the follower reconnects,
 // says so once each way on stderr, and prints every stored event exactly
 // once.
 func TestEventsFollowAcrossRestart(t *testing.T) {
-	cfg := daemon.DefaultConfig()
-	cfg.Data, cfg.Listen, cfg.Dev = filepath.Join(t.TempDir(), "data"), []string{"127.0.0.1:0"}, true
-	if err := daemon.PrepareDev(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	d := startDev(t, cfg)
-	cfg.Listen = []string{d.Addrs()[0].String()}
-	url := d.URL()
+	s := ushertest.StartServer(t, ushertest.ServerOptions{Dev: true})
+	url, cfg := s.URL(), s.Config
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errs syncBuffer
+	var out, errs ushertest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"events", "--follow", "--json", "--server", url, "--data", cfg.Data},
 			&env{stdout: &out, stderr: &errs, getenv: func(string) string { return "" }})
 	}()
-	waitFor(t, "the stored events", func() bool { return strings.Contains(out.String(), "server_started") })
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the stored events", func() bool { return strings.Contains(out.String(), "server_started") }))
 	api := apiclient.MustNew(url, "")
 	checkout := func(id string) {
 		t.Helper()
 		if _, _, err := api.Checkout(ctx, wire.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the grant to "+id, func() bool { return strings.Contains(out.String(), `"id":"`+id+`"`) })
+		ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the grant to "+id, func() bool { return strings.Contains(out.String(), `"id":"`+id+`"`) }))
 	}
 	checkout("before-restart")
 
-	if err := d.Close(); err != nil {
+	if err := s.Daemon.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the follower to say it lost the server", func() bool { return strings.Contains(errs.String(), "lost the server") })
-	startDev(t, cfg)
-	waitFor(t, "the follower to say the server is back", func() bool { return strings.Contains(errs.String(), "is back") })
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the follower to say it lost the server", func() bool { return strings.Contains(errs.String(), "lost the server") }))
+	s.Start()
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the follower to say the server is back", func() bool { return strings.Contains(errs.String(), "is back") }))
 	checkout("after-restart")
 
 	cancel()

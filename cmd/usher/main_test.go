@@ -19,17 +19,20 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"github.com/usher-lm/usher/internal/wire"
+	"go.uber.org/goleak"
 )
 
 // TestMain lets the test binary act as the usher binary, so that tests can
-// run a real server process and kill it.
+// run a real server process and kill it. Run as tests, it fails when a
+// server or a command run in process leaves a goroutine behind.
 func TestMain(m *testing.M) {
 	if os.Getenv("USHER_TEST_AS_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // runCLI runs the CLI in process and returns its exit code and output.
@@ -208,11 +211,7 @@ func TestCLITour(t *testing.T) {
 	}
 	cfg := daemon.DefaultConfig()
 	cfg.Data, cfg.Listen, cfg.VendorKey = filepath.Join(dir, "data"), []string{"127.0.0.1:0"}, []string{pub}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := ushertest.StartDaemon(t, cfg, daemon.Options{})
 	if fi, err := os.Stat(d.TokenPath()); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("admin.token mode: %v %v, want 0600", fi.Mode(), err)
 	}
@@ -264,11 +263,7 @@ func TestTamperedLicenseFileIsNamed(t *testing.T) {
 	os.WriteFile(bad, bytes.Replace([]byte(readFile(t, lic)), []byte("seats=5"), []byte("seats=6"), 1), 0o644)
 	cfg := daemon.DefaultConfig()
 	cfg.Data, cfg.Listen, cfg.VendorKey = filepath.Join(dir, "data"), []string{"127.0.0.1:0"}, []string{pub}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := ushertest.StartDaemon(t, cfg, daemon.Options{})
 	code, _, errOut := runCLI(t, nil, "license", "add", bad, "--server", d.URL(), "--data", cfg.Data)
 	if code != 1 || !strings.Contains(errOut, bad) || !strings.Contains(errOut, "signature does not match") {
 		t.Fatalf("exit %d, stderr %q: want the file named and a signature mismatch", code, errOut)

@@ -1,49 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"github.com/usher-lm/usher/internal/wire"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// waitFor polls cond until it holds or 10s pass.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // runCtx runs one usher command and returns its exit code and output.
 func runCtx(ctx context.Context, args ...string) (code int, stdout, stderr string) {
-	var out, errb syncBuffer
+	var out, errb ushertest.Buffer
 	code = run(ctx, args, &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
 	return code, out.String(), errb.String()
 }
@@ -91,12 +65,12 @@ func TestServerCheck(t *testing.T) {
 
 // startServer runs "usher server --dev" in process and returns its URL and
 // data directory, the SIGHUP channel, its stderr and its exit code channel.
-func startServer(t *testing.T) (url, dir string, hup chan os.Signal, stderr *syncBuffer, exit chan int) {
+func startServer(t *testing.T) (url, dir string, hup chan os.Signal, stderr *ushertest.Buffer, exit chan int) {
 	t.Helper()
 	dir = t.TempDir()
-	hup, stderr, exit = make(chan os.Signal, 1), &syncBuffer{}, make(chan int, 1)
+	hup, stderr, exit = make(chan os.Signal, 1), &ushertest.Buffer{}, make(chan int, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{stdout: &syncBuffer{}, stderr: stderr, getenv: func(string) string { return "" }, hangup: hup}
+	e := &env{stdout: &ushertest.Buffer{}, stderr: stderr, getenv: func(string) string { return "" }, hangup: hup}
 	go func() { exit <- run(ctx, []string{"server", "--dev", "--data", dir, "--listen", "127.0.0.1:0"}, e) }()
 	t.Cleanup(func() {
 		cancel()
@@ -107,7 +81,7 @@ func startServer(t *testing.T) (url, dir string, hup chan os.Signal, stderr *syn
 		}
 	})
 	const banner = "Usher is serving licenses at "
-	waitFor(t, "the server banner", func() bool { return strings.Contains(stderr.String(), banner) })
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the server banner", func() bool { return strings.Contains(stderr.String(), banner) }))
 	rest := stderr.String()[strings.Index(stderr.String(), banner)+len(banner):]
 	url, _, _ = strings.Cut(rest, "\n")
 	return url, dir, hup, stderr, exit
@@ -160,7 +134,7 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("reload: exit %d, %q", code, out)
 	}
 	hup <- os.Interrupt // stands in for SIGHUP
-	waitFor(t, "a reload on SIGHUP", func() bool { return strings.Count(stderr.String(), "configuration reloaded") >= 2 })
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("a reload on SIGHUP", func() bool { return strings.Count(stderr.String(), "configuration reloaded") >= 2 }))
 
 	if code, out, errs := cli("kick", "--user", "alice"); code != 0 || !strings.Contains(out, "kicked 1 leases") {
 		t.Errorf("kick --user: exit %d, %q %q", code, out, errs)
@@ -186,7 +160,7 @@ func TestEventsFollow(t *testing.T) {
 	url, dir, _, _, _ := startServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out ushertest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"events", "--follow", "--type", "lease_granted", "--server", url, "--data", dir},

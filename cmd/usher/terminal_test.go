@@ -9,6 +9,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"github.com/usher-lm/usher/internal/wire"
 )
 
@@ -32,16 +33,8 @@ func TestTermSafe(t *testing.T) {
 // sends cannot reach the admin's terminal as control sequences, while
 // --json keeps it exact.
 func TestTablesEscapeClientStrings(t *testing.T) {
-	cfg := daemon.DefaultConfig()
-	cfg.Dev, cfg.Data, cfg.Listen = true, t.TempDir(), []string{"127.0.0.1:0"}
-	if err := daemon.PrepareDev(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	s := ushertest.StartServer(t, ushertest.ServerOptions{Dev: true})
+	d, cfg := s.Daemon, s.Config
 	evil := usher.Client{ID: "id\x1b[2J\r", User: "\x1b]0;owned\x07alice\r", Host: "ws\rFAKE\tROW\nx\u009b31m", PID: 7}
 	c := apiclient.MustNew(d.URL(), "")
 	defer c.Close()

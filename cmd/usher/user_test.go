@@ -3,34 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // startDaemon runs a server in process on 127.0.0.1:0.
 func startDaemon(t *testing.T, tlsAuto bool) (*daemon.Daemon, daemon.Config) {
 	t.Helper()
-	dir := t.TempDir()
-	pub := filepath.Join(dir, "vendor.pub")
-	if err := daemon.WriteVendorKeys(filepath.Join(dir, "vendor.key"), pub); err != nil {
-		t.Fatal(err)
-	}
-	cfg := daemon.DefaultConfig()
-	cfg.Data, cfg.VendorKey, cfg.Listen, cfg.TLSAuto = filepath.Join(dir, "data"), []string{pub}, []string{"127.0.0.1:0"}, tlsAuto
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d, cfg
+	s := ushertest.StartServer(t, ushertest.ServerOptions{Configure: func(cfg *daemon.Config) { cfg.TLSAuto = tlsAuto }})
+	return s.Daemon, s.Config
 }
 
 // cli runs usher commands against one server with a private config

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/bench"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"go.uber.org/goleak"
 )
 
@@ -187,17 +187,7 @@ func TestMaxOps(t *testing.T) {
 // test ends: a server the bench did not spawn.
 func MustStartDev(tb testing.TB) *daemon.Daemon {
 	tb.Helper()
-	cfg := daemon.DefaultConfig()
-	cfg.Data, cfg.Listen, cfg.Dev = filepath.Join(tb.TempDir(), "data"), []string{"127.0.0.1:0"}, true
-	if err := daemon.PrepareDev(&cfg); err != nil {
-		tb.Fatal(err)
-	}
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { d.Close() })
-	return d
+	return ushertest.StartServer(tb, ushertest.ServerOptions{Dev: true}).Daemon
 }
 
 // TestRemoteServer loads a server the bench did not start, and checks

@@ -21,6 +21,7 @@ import (
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"github.com/usher-lm/usher/internal/wire"
 	"go.uber.org/goleak"
 )
@@ -42,19 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // devConfig is a dev-mode configuration in dir on 127.0.0.1:0: a demo
 // license with 5 seats of feature "demo".
 func devConfig(tb testing.TB, dir string) daemon.Config {
@@ -74,35 +62,8 @@ func devConfig(tb testing.TB, dir string) daemon.Config {
 // with an admin client.
 func MustStart(tb testing.TB, cfg daemon.Config, opts daemon.Options) (*daemon.Daemon, *apiclient.Client) {
 	tb.Helper()
-	d, err := daemon.Start(context.Background(), cfg, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { d.Close() })
-	tok, err := os.ReadFile(d.TokenPath())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tr := &http.Transport{}
-	c, err := apiclient.New(apiclient.Config{Servers: []string{d.URL()}, Token: strings.TrimSpace(string(tok)),
-		HTTPClient: &http.Client{Transport: tr}, RequestTimeout: 30 * time.Second})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(tr.CloseIdleConnections)
-	return d, c
-}
-
-// waitFor polls cond until it holds or 10s pass.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	d := ushertest.StartDaemon(tb, cfg, opts)
+	return d, ushertest.AdminClient(tb, d)
 }
 
 func checkout(tb testing.TB, c *apiclient.Client, id, user string) wire.LeaseResponse {
@@ -520,7 +481,7 @@ func TestShutdownThroughTheAPI(t *testing.T) {
 }
 
 func TestScanIntervalChangesLive(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := ushertest.NewClock(time.Now())
 	cfg := devConfig(t, t.TempDir())
 	cfg.KeepaliveScanInterval = daemon.Duration(time.Hour)
 	cfg.KeepaliveTimeout = daemon.Duration(2 * time.Hour)
@@ -530,8 +491,8 @@ func TestScanIntervalChangesLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.Add(3 * time.Hour)
-	waitFor(t, "the sweeper to reclaim the lease", func() bool { return len(d.Ledger().Leases()) == 0 })
+	clk.Advance(3 * time.Hour)
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the sweeper to reclaim the lease", func() bool { return len(d.Ledger().Leases()) == 0 }))
 }
 
 func TestConnectionTimeoutChangesLive(t *testing.T) {

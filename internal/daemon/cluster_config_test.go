@@ -2,15 +2,13 @@ package daemon_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 func TestClusterConfigValidate(t *testing.T) {
@@ -78,14 +76,7 @@ func TestExternalEtcdSmoke(t *testing.T) {
 	cfg.Listen = []string{"127.0.0.1:0"}
 	cfg.ClusterName, cfg.NodeName = "smoke", "solo"
 	cfg.EtcdEndpoints = []string{url}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.Start(ctx, cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := ushertest.StartDaemon(t, cfg, daemon.Options{})
 	c.configs = []daemon.Config{cfg}
 	c.configs[0].Listen = []string{strings.TrimPrefix(d.URL(), "http://")}
 	c.daemons = []*daemon.Daemon{d}
@@ -103,13 +94,8 @@ func TestExternalEtcdSmoke(t *testing.T) {
 	}
 	// The state is in etcd: a second start finds the lease.
 	d.Close()
-	d2, err := daemon.Start(ctx, cfg, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d2.Close()
-	tok, _ := os.ReadFile(filepath.Join(cfg.Data, daemon.TokenFile))
-	cl := apiclient.MustNew(d2.URL(), strings.TrimSpace(string(tok)))
+	d2 := ushertest.StartDaemon(t, cfg, daemon.Options{})
+	cl := ushertest.AdminClient(t, d2)
 	err = retry(10*time.Second, func() error {
 		ls, err := cl.Leases(ctx)
 		if err == nil && (len(ls) != 1 || ls[0].ID != l.ID) {

@@ -1,28 +1,13 @@
 package daemon_test
 
 import (
-	"bytes"
-	"context"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // testConfig returns a valid configuration over a fresh data directory,
 // listening on 127.0.0.1:0.
@@ -42,16 +27,9 @@ func testConfig(t *testing.T) daemon.Config {
 
 // MustStartLogged starts a daemon and closes it when the test ends. Its log
 // goes to the returned buffer.
-func MustStartLogged(t *testing.T, cfg daemon.Config) (*daemon.Daemon, *syncBuffer) {
+func MustStartLogged(t *testing.T, cfg daemon.Config) (*daemon.Daemon, *ushertest.Buffer) {
 	t.Helper()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var log syncBuffer
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	var log ushertest.Buffer
+	d := ushertest.StartDaemon(t, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	return d, &log
 }

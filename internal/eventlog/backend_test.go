@@ -10,7 +10,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // flaky is a backend in memory that refuses every append while down, and
@@ -54,7 +54,7 @@ func (f *flaky) Close() error                                      { return nil 
 // Sync says they are not stored meanwhile.
 func TestEventsWaitForTheBackend(t *testing.T) {
 	b := &flaky{down: true}
-	l, err := eventlog.Open(eventlog.Options{Backend: b, Tick: time.Hour, Now: eventlogtest.NewClock(t0).Now})
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Tick: time.Hour, Now: ushertest.NewClock(t0).Now})
 	if err != nil {
 		t.Fatal(err)
 	}

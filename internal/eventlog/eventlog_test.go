@@ -11,6 +11,7 @@ import (
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
 	"github.com/usher-lm/usher/internal/sqlite"
+	"github.com/usher-lm/usher/internal/ushertest"
 	"go.uber.org/goleak"
 )
 
@@ -31,7 +32,7 @@ var (
 
 // MustOpen opens a log on the SQLite backend in dir, closed at the end of
 // the test.
-func MustOpen(tb testing.TB, dir string, clk *eventlogtest.Clock, feats func() []usher.FeatureStatus) *eventlog.Log {
+func MustOpen(tb testing.TB, dir string, clk *ushertest.Clock, feats func() []usher.FeatureStatus) *eventlog.Log {
 	tb.Helper()
 	b, err := sqlite.OpenEvents(dir)
 	if err != nil {
@@ -46,7 +47,7 @@ func MustOpen(tb testing.TB, dir string, clk *eventlogtest.Clock, feats func() [
 }
 
 func TestSubscribe(t *testing.T) {
-	l := MustOpen(t, t.TempDir(), eventlogtest.NewClock(t0), nil)
+	l := MustOpen(t, t.TempDir(), ushertest.NewClock(t0), nil)
 	sub := l.Subscribe(eventlog.Filter{Feature: "cad"}, 0)
 	defer sub.Close()
 	l.Record(usher.Event{Type: usher.EventLeaseGranted, Feature: "sim"})
@@ -70,7 +71,7 @@ func TestSubscribe(t *testing.T) {
 }
 
 func TestSlowSubscriberIsDropped(t *testing.T) {
-	l := MustOpen(t, t.TempDir(), eventlogtest.NewClock(t0), nil)
+	l := MustOpen(t, t.TempDir(), ushertest.NewClock(t0), nil)
 	slow := l.Subscribe(eventlog.Filter{}, 1)
 	for range 3 {
 		l.Record(usher.Event{Type: eventlog.EventConfigChanged})

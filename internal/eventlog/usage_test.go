@@ -8,10 +8,11 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 func TestUsageQueryValidate(t *testing.T) {
-	l := MustOpen(t, t.TempDir(), eventlogtest.NewClock(t0), nil)
+	l := MustOpen(t, t.TempDir(), ushertest.NewClock(t0), nil)
 	for _, q := range []eventlog.UsageQuery{
 		{Step: 90 * time.Second},
 		{From: t0, To: t0},
@@ -26,7 +27,7 @@ func TestUsageQueryValidate(t *testing.T) {
 // release may come after a later grant), so peaks come from the seats in
 // use that each grant reports, not from counting events.
 func TestUsagePeakFromGrants(t *testing.T) {
-	l := MustOpen(t, t.TempDir(), eventlogtest.NewClock(t0), nil)
+	l := MustOpen(t, t.TempDir(), ushertest.NewClock(t0), nil)
 	l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: "a", InUse: 1})
 	l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: "b", InUse: 1}) // a was released before
 	l.Observe(usher.Event{Type: usher.EventLeaseReleased, Feature: "cad", LeaseID: "a"})

@@ -3,13 +3,11 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,62 +24,34 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// testServer is a whole Usher server in process on 127.0.0.1:0.
+// testServer is a whole Usher server in process on 127.0.0.1:0, its
+// clock stopped at the start time.
 type testServer struct {
 	t     *testing.T
+	srv   *ushertest.Server
 	d     *daemon.Daemon
 	url   string
 	token string
-	priv  ed25519.PrivateKey
 	clock *ushertest.Clock
 	admin *apiclient.Client
 }
 
 func startServer(t *testing.T, keepalive time.Duration) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	keyPath, pubPath := filepath.Join(dir, "vendor.key"), filepath.Join(dir, "vendor.pub")
-	if err := daemon.WriteVendorKeys(keyPath, pubPath); err != nil {
-		t.Fatal(err)
-	}
-	keyPEM, _ := os.ReadFile(keyPath)
-	priv, err := usher.ParsePrivateKey(keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := daemon.DefaultConfig()
-	cfg.Data = filepath.Join(dir, "data")
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.VendorKey = []string{pubPath}
-	cfg.KeepaliveTimeout = daemon.Duration(keepalive)
-	cfg.KeepaliveScanInterval = daemon.Duration(5 * time.Millisecond)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	clock := ushertest.NewClock(time.Now())
-	d, err := daemon.Start(context.Background(), cfg, daemon.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	tok, err := os.ReadFile(d.TokenPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &testServer{t: t, d: d, url: d.URL(), token: strings.TrimSpace(string(tok)), priv: priv, clock: clock}
-	s.admin = apiclient.MustNew(s.url, s.token)
-	t.Cleanup(func() { s.admin.Close() })
-	return s
+	srv := ushertest.StartServer(t, ushertest.ServerOptions{
+		Configure: func(cfg *daemon.Config) {
+			cfg.KeepaliveTimeout = daemon.Duration(keepalive)
+			cfg.KeepaliveScanInterval = daemon.Duration(5 * time.Millisecond)
+		},
+		Daemon: daemon.Options{Now: clock.Now},
+	})
+	return &testServer{t: t, srv: srv, d: srv.Daemon, url: srv.URL(), token: srv.Token, clock: clock, admin: srv.Admin()}
 }
 
 func (s *testServer) sign(grants ...usher.Grant) []byte {
 	s.t.Helper()
-	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: "ACME Corp", IssuedAt: time.Now(), Grants: grants}
-	text, err := usher.Sign(lic, s.priv)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return text
+	return s.srv.Sign(grants...)
 }
 
 func (s *testServer) addLicense(grants ...usher.Grant) wire.LicenseResponse {
@@ -256,20 +226,16 @@ func TestHeartbeatKeepsLeaseAliveAndSilenceReclaims(t *testing.T) {
 			t.Fatalf("heartbeat: %v", err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	ushertest.WaitFor(t, 10*time.Second, 5*time.Millisecond, func() error {
 		leases, err := s.admin.Leases(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(leases) == 1 && leases[0].ID == live.ID {
-			break
+		if len(leases) != 1 || leases[0].ID != live.ID {
+			return fmt.Errorf("silent lease %s not reclaimed: %v", silent.ID, leases)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("silent lease %s not reclaimed: %v", silent.ID, leases)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	if _, err := s.admin.Heartbeat(ctx, silent.ID); usher.ErrorCode(err) != usher.ELeaseNotFound {
 		t.Fatalf("heartbeat of reclaimed lease: %v, want %s", err, usher.ELeaseNotFound)
 	}
@@ -320,20 +286,16 @@ func TestWaitingCheckoutIsGrantedWhenASeatFrees(t *testing.T) {
 		}
 		got <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	ushertest.WaitFor(t, 10*time.Second, time.Millisecond, func() error {
 		q, err := s.admin.Queue(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(q) == 1 {
-			break
+		if len(q) != 1 {
+			return fmt.Errorf("waiter never joined the line: queue %v", q)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("waiter never joined the line")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	if err := s.admin.Release(ctx, held.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -362,13 +324,12 @@ func TestWaiterIsToldWhenTheServerStops(t *testing.T) {
 		_, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "60s"})
 		got <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.d.Ledger().Waiters()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("waiter never joined the line")
+	ushertest.WaitFor(t, 10*time.Second, time.Millisecond, func() error {
+		if len(s.d.Ledger().Waiters()) == 0 {
+			return errors.New("waiter never joined the line")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	s.d.Close()
 	if err := <-got; usher.ErrorCode(err) != usher.EUnavailable {
 		t.Fatalf("waiter during shutdown got %v, want %s", err, usher.EUnavailable)

@@ -10,6 +10,7 @@ import (
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/eventlog/eventlogtest"
 	"github.com/usher-lm/usher/internal/sqlite"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 var t0 = eventlogtest.T0
@@ -31,7 +32,7 @@ func TestEventsConformance(t *testing.T) {
 
 // mustOpenEvents opens a log on the event database in dir, closed at the
 // end of the test.
-func mustOpenEvents(tb testing.TB, dir string, clk *eventlogtest.Clock) *eventlog.Log {
+func mustOpenEvents(tb testing.TB, dir string, clk *ushertest.Clock) *eventlog.Log {
 	tb.Helper()
 	b, err := sqlite.OpenEvents(dir)
 	if err != nil {
@@ -69,7 +70,7 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 		t.Fatal(err)
 	}
 
-	l := mustOpenEvents(t, dir, eventlogtest.NewClock(t0.Add(time.Hour)))
+	l := mustOpenEvents(t, dir, ushertest.NewClock(t0.Add(time.Hour)))
 	l.Record(usher.Event{Type: eventlog.EventServerStarted})
 	eventlogtest.MustSync(t, l)
 	got := eventlogtest.MustQuery(t, l, eventlog.Filter{})

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestMain fails the tests when a store's writer outlives them.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestStoreConformance(t *testing.T) {

@@ -1,6 +1,7 @@
-// Package storetest is the conformance suite that every usher.Store
-// implementation passes: the embedded SQLite store and the etcd store run
-// the same tests.
+// Package storetest holds the conformance suites that every store passes:
+// Run for usher.Store (licenses and leases), RunAuth for auth.Store (users
+// and API tokens) and RunSettings for the runtime settings. The embedded
+// SQLite store and the etcd store run the same tests.
 package storetest
 
 import (

@@ -94,17 +94,9 @@ func mustVendorKey(tb testing.TB, dir string) ed25519.PrivateKey {
 // Start starts the daemon, on the address it had before if any.
 func (s *Server) Start() {
 	s.tb.Helper()
-	d, err := daemon.Start(context.Background(), s.Config, s.opts)
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	s.Daemon = d
-	s.Config.Listen = []string{d.Addrs()[0].String()}
-	tok, err := os.ReadFile(d.TokenPath())
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	s.Token = strings.TrimSpace(string(tok))
+	s.Daemon = StartDaemon(s.tb, s.Config, s.opts)
+	s.Config.Listen = []string{s.Daemon.Addrs()[0].String()}
+	s.Token = Token(s.tb, s.Daemon)
 }
 
 // Close stops the daemon; the data directory stays for a restart. Safe to
@@ -137,17 +129,7 @@ func (s *Server) Ledger() *usher.Ledger { return s.Daemon.Ledger() }
 
 // Admin returns an API client with the admin token and its own
 // connections, closed when the test ends.
-func (s *Server) Admin() *apiclient.Client {
-	s.tb.Helper()
-	tr := &http.Transport{}
-	c, err := apiclient.New(apiclient.Config{Servers: []string{s.URL()}, Token: s.Token,
-		HTTPClient: &http.Client{Transport: tr}, RequestTimeout: 30 * time.Second})
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	s.tb.Cleanup(tr.CloseIdleConnections)
-	return c
-}
+func (s *Server) Admin() *apiclient.Client { return AdminClient(s.tb, s.Daemon) }
 
 // Sign returns a license with grants, signed with the server's vendor key.
 func (s *Server) Sign(grants ...usher.Grant) []byte {
@@ -177,4 +159,43 @@ func Sign(tb testing.TB, priv ed25519.PrivateKey, grants ...usher.Grant) []byte 
 		tb.Fatal(err)
 	}
 	return text
+}
+
+// StartDaemon validates cfg and starts a daemon with it, closed when the
+// test ends: for tests that build the whole configuration themselves.
+func StartDaemon(tb testing.TB, cfg daemon.Config, opts daemon.Options) *daemon.Daemon {
+	tb.Helper()
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	d, err := daemon.Start(context.Background(), cfg, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	return d
+}
+
+// Token returns the admin token of a running daemon.
+func Token(tb testing.TB, d *daemon.Daemon) string {
+	tb.Helper()
+	tok, err := os.ReadFile(d.TokenPath())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSpace(string(tok))
+}
+
+// AdminClient returns an API client of a daemon with its admin token and
+// its own connections, closed when the test ends.
+func AdminClient(tb testing.TB, d *daemon.Daemon) *apiclient.Client {
+	tb.Helper()
+	tr := &http.Transport{}
+	c, err := apiclient.New(apiclient.Config{Servers: []string{d.URL()}, Token: Token(tb, d),
+		HTTPClient: &http.Client{Transport: tr}, RequestTimeout: 30 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(tr.CloseIdleConnections)
+	return c
 }

@@ -5,6 +5,7 @@ package ushertest
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,17 @@ func WaitFor(tb testing.TB, timeout, interval time.Duration, fn func() error) {
 			return
 		}
 		time.Sleep(interval) // polling, bounded by the deadline
+	}
+}
+
+// Until returns a WaitFor function for a condition: its error, until cond
+// holds, says the test is waiting for what.
+func Until(what string, cond func() bool) func() error {
+	return func() error {
+		if cond() {
+			return nil
+		}
+		return fmt.Errorf("waiting for %s", what)
 	}
 }
 

@@ -36,7 +36,7 @@ func TestStoppedClock(t *testing.T) {
 func TestRunningClock(t *testing.T) {
 	c := ushertest.NewRunningClock()
 	c.Advance(time.Hour)
-	if d := c.Now().Sub(time.Now()); d < 59*time.Minute || d > time.Hour {
+	if d := time.Until(c.Now()); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("running clock advanced an hour is %v ahead, want about an hour", d)
 	}
 	target := time.Now().Add(-24 * time.Hour)
@@ -76,6 +76,18 @@ func TestWaitFor(t *testing.T) {
 	ushertest.WaitFor(r, 20*time.Millisecond, time.Millisecond, func() error { return errors.New("never ready") })
 	if !strings.Contains(r.failed, "never ready") {
 		t.Fatalf("WaitFor on a condition that never holds reported %q, want the last error", r.failed)
+	}
+}
+
+func TestUntil(t *testing.T) {
+	ready := false
+	fn := ushertest.Until("the flag", func() bool { return ready })
+	if err := fn(); err == nil || !strings.Contains(err.Error(), "the flag") {
+		t.Fatalf("before the condition holds: got %v, want an error naming what is awaited", err)
+	}
+	ready = true
+	if err := fn(); err != nil {
+		t.Fatalf("once the condition holds: got %v, want nil", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // Factory creates an empty backing medium for one test and returns a
@@ -53,7 +54,7 @@ type opener func(eventlog.Options) (*eventlog.Log, error)
 
 // must opens a log with a clock and an hour's tick (so only Sync and
 // Close flush usage), closed at the end of the test.
-func (o opener) must(tb testing.TB, clk *Clock, feats func() []usher.FeatureStatus) *eventlog.Log {
+func (o opener) must(tb testing.TB, clk *ushertest.Clock, feats func() []usher.FeatureStatus) *eventlog.Log {
 	tb.Helper()
 	l, err := o(eventlog.Options{Now: clk.Now, Features: feats, Tick: time.Hour})
 	if err != nil {
@@ -62,21 +63,6 @@ func (o opener) must(tb testing.TB, clk *Clock, feats func() []usher.FeatureStat
 	tb.Cleanup(func() { l.Close() })
 	return l
 }
-
-// Clock is a settable clock for tests.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock set to t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Set sets the clock.
-func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // T0 is when the tests' clocks start.
 var T0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -111,7 +97,7 @@ func Types(recs []eventlog.Record) []string {
 }
 
 func testQuery(t *testing.T, open opener) {
-	clk := NewClock(T0)
+	clk := ushertest.NewClock(T0)
 	l := open.must(t, clk, nil)
 	l.Record(usher.Event{Type: eventlog.EventServerStarted})
 	clk.Set(T0.Add(time.Minute))
@@ -166,7 +152,7 @@ func testQuery(t *testing.T, open opener) {
 }
 
 func testSurviveReopen(t *testing.T, open opener) {
-	clk := NewClock(T0)
+	clk := ushertest.NewClock(T0)
 	l, err := open(eventlog.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +176,7 @@ func testSurviveReopen(t *testing.T, open opener) {
 }
 
 func testRetention(t *testing.T, open opener) {
-	clk := NewClock(T0)
+	clk := ushertest.NewClock(T0)
 	l := open.must(t, clk, nil)
 	l.SetRetention(time.Hour, 2*time.Hour)
 	l.Record(usher.Event{Type: eventlog.EventServerStarted})
@@ -208,7 +194,7 @@ func testRetention(t *testing.T, open opener) {
 // testIDsNotReused empties the log by retention and checks that numbering
 // goes on, also after reopening.
 func testIDsNotReused(t *testing.T, open opener) {
-	clk := NewClock(T0)
+	clk := ushertest.NewClock(T0)
 	l, err := open(eventlog.Options{Now: clk.Now, Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +225,7 @@ func testIDsNotReused(t *testing.T, open opener) {
 // as when two checkouts take their time and then queue their events in
 // the other order, and checks that since and retention see every one.
 func testSinceOutOfOrder(t *testing.T, open opener) {
-	clk := NewClock(T0)
+	clk := ushertest.NewClock(T0)
 	l := open.must(t, clk, nil)
 	l.SetRetention(time.Hour, 0)
 	minutes := []int{0, 10, 5, 20, 15, 30, 25, 40, 35}
@@ -283,7 +269,7 @@ func testSinceOutOfOrder(t *testing.T, open opener) {
 // every event is stored and streamed once, with ids that go up by one,
 // whatever the size of the writer's batches.
 func testManyWriters(t *testing.T, open opener) {
-	l := open.must(t, NewClock(T0), nil)
+	l := open.must(t, ushertest.NewClock(T0), nil)
 	sub := l.Subscribe(eventlog.Filter{}, 1<<14)
 	defer sub.Close()
 	const writers, each = 4, 777
@@ -325,7 +311,7 @@ func testManyWriters(t *testing.T, open opener) {
 // nodes of a cluster do, and checks that no id is used twice and each
 // sees every event.
 func testTwoLogs(t *testing.T, open opener) {
-	clk := NewClock(T0)
+	clk := ushertest.NewClock(T0)
 	a, b := open.must(t, clk, nil), open.must(t, clk, nil)
 	sub := a.Subscribe(eventlog.Filter{}, 1<<12)
 	defer sub.Close()
@@ -399,7 +385,7 @@ func MustUsage(tb testing.TB, l *eventlog.Log, q eventlog.UsageQuery) []eventlog
 }
 
 func testUsagePerMinute(t *testing.T, open opener) {
-	clk, feats := NewClock(T0), &features{}
+	clk, feats := ushertest.NewClock(T0), &features{}
 	feats.set(usher.FeatureStatus{Name: "cad", Seats: 2, InUse: 1})
 	l := open.must(t, clk, feats.get)
 	MustSync(t, l) // samples: one seat in use at 10:00
@@ -457,7 +443,7 @@ func testUsagePerMinute(t *testing.T, open opener) {
 }
 
 func testUsageAdds(t *testing.T, open opener) {
-	clk := NewClock(T0)
+	clk := ushertest.NewClock(T0)
 	l := open.must(t, clk, nil)
 	l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad"})
 	MustSync(t, l) // flushes the current minute
