@@ -97,6 +97,13 @@ type Config struct {
 	ClientPassword string        // when set, clients need it (or a client token)
 	TokenTTL       time.Duration // how long a login lasts; default DefaultTokenTTL
 	Now            func() time.Time
+
+	// Login floods; see throttle.go. MaxHashes bounds the password
+	// hashes that run at once (default DefaultMaxHashes); HashWait is how
+	// long a login waits for one (default DefaultHashWait; negative: it
+	// does not wait).
+	MaxHashes int
+	HashWait  time.Duration
 }
 
 // Authority authenticates requests and manages users and API tokens. It
@@ -117,6 +124,12 @@ type Authority struct {
 	// tell them from known ones; made on first need.
 	dummyOnce sync.Once
 	dummyHash string
+
+	hashes *hashSlots
+	guard  loginGuard
+	// check checks a password against its hash: CheckPassword, but for
+	// tests that count the checks.
+	check func(hash, password string) (bool, error)
 }
 
 // Open loads users and tokens from the store.
@@ -133,7 +146,8 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = DefaultTokenTTL
 	}
-	a := &Authority{cfg: cfg, now: cfg.Now, users: map[string]User{}, tokens: map[string]Token{}}
+	a := &Authority{cfg: cfg, now: cfg.Now, users: map[string]User{}, tokens: map[string]Token{},
+		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(), check: CheckPassword}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -260,12 +274,37 @@ func hashSecret(secret string) string {
 }
 
 // Login checks a user's password and returns a signed JWT and when it
-// expires. Wrong names and wrong passwords get the same EUnauthorized error
-// after the same work.
-func (a *Authority) Login(name, password string) (string, time.Time, error) {
+// expires; addr is where the attempt comes from. Wrong names and wrong
+// passwords get the same EUnauthorized error after the same work. A login
+// is refused before its password is checked, with a RetryError, while its
+// address or name is backed off after failures (ERateLimited) or while
+// every password check is busy (EUnavailable).
+func (a *Authority) Login(ctx context.Context, name, password, addr string) (string, time.Time, error) {
 	if len(password) > maxPassword {
 		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
 	}
+	if err := a.guard.check(name, addr, a.now()); err != nil {
+		return "", time.Time{}, err
+	}
+	u, ok, err := a.checkLogin(ctx, name, password)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if !ok {
+		a.guard.fail(name, addr, a.now())
+		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
+	}
+	a.guard.succeed(name, addr)
+	return a.issueJWT(u)
+}
+
+// checkLogin checks name's password in one of the hash slots, against a
+// dummy hash for an unknown name.
+func (a *Authority) checkLogin(ctx context.Context, name, password string) (User, bool, error) {
+	if err := a.hashes.tryAcquire(ctx); err != nil {
+		return User{}, false, err
+	}
+	defer a.hashes.release()
 	a.mu.RLock()
 	u, found := a.users[name]
 	a.mu.RUnlock()
@@ -274,14 +313,20 @@ func (a *Authority) Login(name, password string) (string, time.Time, error) {
 		a.dummyOnce.Do(func() { a.dummyHash, _ = HashPassword(rand.Text()) })
 		hash = a.dummyHash
 	}
-	ok, err := CheckPassword(hash, password)
+	ok, err := a.check(hash, password)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("user %s: %w", name, err)
+		return User{}, false, fmt.Errorf("user %s: %w", name, err)
 	}
-	if !found || !ok {
-		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
+	return u, found && ok, nil
+}
+
+// hashPassword hashes a new password in one of the hash slots.
+func (a *Authority) hashPassword(ctx context.Context, password string) (string, error) {
+	if err := a.hashes.acquire(ctx); err != nil {
+		return "", err
 	}
-	return a.issueJWT(u)
+	defer a.hashes.release()
+	return HashPassword(password)
 }
 
 // maxPassword bounds a password, so that hashing stays cheap.
@@ -318,7 +363,7 @@ func (a *Authority) AddUser(ctx context.Context, name, password string, role Rol
 	if err := checkPassword(password); err != nil {
 		return User{}, err
 	}
-	hash, err := HashPassword(password)
+	hash, err := a.hashPassword(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -358,7 +403,7 @@ func (a *Authority) SetPassword(ctx context.Context, name, password string) erro
 	if err := checkPassword(password); err != nil {
 		return err
 	}
-	hash, err := HashPassword(password)
+	hash, err := a.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}

@@ -56,12 +56,12 @@ func TestLoginAndAuthenticate(t *testing.T) {
 	}
 	_, err := a.AddUser(ctx, "ann", "correct horse", auth.RoleMonitor)
 	wantCode(t, err, auth.EUserExists)
-	_, _, err = a.Login("ann", "wrong password")
+	_, _, err = a.Login(ctx, "ann", "wrong password", "127.0.0.1")
 	wantCode(t, err, usher.EUnauthorized)
-	_, _, err = a.Login("nobody", "correct horse")
+	_, _, err = a.Login(ctx, "nobody", "correct horse", "127.0.0.1")
 	wantCode(t, err, usher.EUnauthorized)
 
-	tok, exp, err := a.Login("ann", "correct horse")
+	tok, exp, err := a.Login(ctx, "ann", "correct horse", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestPasswordChangeAndRemovalEndLogins(t *testing.T) {
 	if _, err := a.AddUser(ctx, "bob", "first password", auth.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := a.Login("bob", "first password")
+	tok, _, err := a.Login(ctx, "bob", "first password", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestPasswordChangeAndRemovalEndLogins(t *testing.T) {
 	}
 	_, err = a.Authenticate(tok)
 	wantCode(t, err, usher.EUnauthorized)
-	if tok, _, err = a.Login("bob", "second password"); err != nil {
+	if tok, _, err = a.Login(ctx, "bob", "second password", "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.RemoveUser(ctx, "bob"); err != nil {
@@ -184,7 +184,7 @@ func TestPersistence(t *testing.T) {
 	if again, err := b.Bootstrap(ctx); err != nil || again != "" {
 		t.Fatalf("second bootstrap: %q, %v; want nothing created", again, err)
 	}
-	if _, _, err := b.Login(auth.BootstrapUser, password); err != nil {
+	if _, _, err := b.Login(ctx, auth.BootstrapUser, password, "127.0.0.1"); err != nil {
 		t.Fatalf("login after reopen: %v", err)
 	}
 	if _, err := b.Authenticate(secret); err != nil {

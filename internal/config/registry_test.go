@@ -198,3 +198,26 @@ func TestBindFlagsDefinesEveryKey(t *testing.T) {
 		t.Errorf("keepalive_timeout: env %s, flag %s", k.Env(), k.Flag())
 	}
 }
+
+func TestDevStaysAloneAndLocal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		listen []string
+		vendor []string
+		want   string // "" for valid
+	}{
+		{"loopback v4", []string{"127.0.0.1:7420"}, nil, ""},
+		{"loopback v6 and localhost", []string{"[::1]:0", "localhost:7420"}, nil, ""},
+		{"next to a real vendor key", []string{"127.0.0.1:7420"}, []string{"vendor.pub"}, "dev: cannot be used with vendor_key"},
+		{"every interface", []string{":7420"}, nil, "dev: listen :7420 is not a loopback address"},
+		{"a public address", []string{"127.0.0.1:7420", "192.0.2.7:7420"}, nil, "dev: listen 192.0.2.7:7420 is not a loopback address"},
+		{"no listen address", nil, nil, "dev: needs a loopback listen address"},
+	} {
+		c := config.Default()
+		c.Dev, c.Data, c.Listen, c.VendorKey = true, "d", tc.listen, tc.vendor
+		err := c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

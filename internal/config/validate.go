@@ -21,7 +21,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %w", k.name(), err)
 		}
 	}
-	for _, check := range []func() error{c.validateRequired, c.validateKeepalive, c.validateSecurity, c.validateCluster} {
+	for _, check := range []func() error{c.validateRequired, c.validateDev, c.validateKeepalive, c.validateSecurity, c.validateCluster} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -37,6 +37,40 @@ func (c *Config) validateRequired() error {
 		return errors.New("vendor_key: no vendor public key set: use --vendor-key vendor.pub, from your software vendor")
 	}
 	return nil
+}
+
+// validateDev keeps dev mode off real licenses and off the network: its
+// vendor key is a file in the data directory, with which anyone who can
+// read it could sign seats.
+func (c *Config) validateDev() error {
+	if !c.Dev {
+		return nil
+	}
+	if len(c.VendorKey) > 0 {
+		return errors.New("dev: cannot be used with vendor_key: dev mode trusts a throwaway key kept in the data directory; remove dev to serve your vendor's licenses")
+	}
+	if len(c.Listen) == 0 {
+		return errors.New("dev: needs a loopback listen address: use --listen " + DevListen)
+	}
+	for _, addr := range c.Listen {
+		if !loopback(addr) {
+			return fmt.Errorf("dev: listen %s is not a loopback address: dev mode serves only this host; use --listen %s, or remove dev", addr, DevListen)
+		}
+	}
+	return nil
+}
+
+// loopback reports whether addr, a HOST:PORT, listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Config) validateKeepalive() error {

@@ -13,7 +13,7 @@ func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if _, err := loadKeyring(cfg.VendorKey); err != nil {
+	if _, err := loadKeyring(vendorKeys(cfg)); err != nil {
 		return err
 	}
 	if cfg.LogFile != "" {

@@ -72,10 +72,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := secureDataDir(cfg.Data, opts.Logger); err != nil {
+		return nil, err
 	}
-	keys, err := loadKeyring(cfg.VendorKey)
+	keys, err := loadKeyring(vendorKeys(cfg))
 	if err != nil {
 		return nil, err
 	}

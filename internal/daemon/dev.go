@@ -26,6 +26,7 @@ func DevDataDir() string { return filepath.Join(os.TempDir(), "usher-dev") }
 
 // PrepareDev fills in what dev mode needs and the user did not set: a data
 // directory, a listen address, and a throwaway vendor key, created once.
+// The daemon trusts that key, and no other, in dev mode.
 func PrepareDev(cfg *Config) error {
 	if cfg.Data == "" {
 		cfg.Data = DevDataDir()
@@ -41,9 +42,21 @@ func PrepareDev(cfg *Config) error {
 		if err := WriteVendorKeys(keyPath, pubPath); err != nil {
 			return err
 		}
+		// Like everything in the data directory, and the server checks.
+		if err := os.Chmod(pubPath, 0o600); err != nil {
+			return fmt.Errorf("dev vendor key: %w", err)
+		}
 	}
-	cfg.VendorKey = append(cfg.VendorKey, pubPath)
 	return nil
+}
+
+// vendorKeys lists the vendor public key files cfg trusts: in dev mode,
+// only the dev key (Validate refuses dev with vendor_key).
+func vendorKeys(cfg Config) []string {
+	if cfg.Dev {
+		return []string{filepath.Join(cfg.Data, devPubFile)}
+	}
+	return cfg.VendorKey
 }
 
 // WriteVendorKeys creates an Ed25519 vendor key pair: the private key with

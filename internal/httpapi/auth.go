@@ -142,8 +142,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	tok, exp, err := s.auth.Login(body.Username, body.Password)
+	tok, exp, err := s.auth.Login(r.Context(), body.Username, body.Password, remoteIP(r))
 	if err != nil {
+		if after, ok := auth.RetryAfter(err); ok {
+			setRetryAfter(w, after)
+		}
 		if usher.ErrorCode(err) == usher.EUnauthorized {
 			s.logger.Warn("login failed", "user", body.Username, "remote", remoteIP(r))
 			s.emit(usher.Event{Type: EventLoginFailed, Client: usher.Client{User: body.Username, Host: remoteIP(r)}, Reason: "wrong user name or password"})

@@ -2,7 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +112,42 @@ func TestMaxRequestSize(t *testing.T) {
 			t.Errorf("%d-byte checkout with a 1024-byte limit: got %d, want %d", len(body), resp.StatusCode, tc.want)
 		}
 	}
+}
+
+// TestLoginBackoffAnswers429 fails logins from one address until the
+// server backs it off: it answers 429 with Retry-After without checking
+// the password, and other addresses still log in.
+func TestLoginBackoffAnswers429(t *testing.T) {
+	srv := MustStartAPI(t, serverOptions{})
+	flood, other := clientFrom(t, "127.0.0.1"), clientFrom(t, "127.0.0.2")
+	for i := range auth.LoginFreeFailuresPerAddress + 1 {
+		if status, code, _ := login(t, flood, srv.URL, "nobody", "wrong password"); status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: got %d %s, want 401", i, status, code)
+		}
+	}
+	status, code, retry := login(t, flood, srv.URL, adminUser, adminPassword)
+	if status != http.StatusTooManyRequests || code != httpapi.ERateLimited || retry != 1 {
+		t.Fatalf("backed off: got %d %s, Retry-After %d; want 429 rate_limited, Retry-After 1", status, code, retry)
+	}
+	if status, code, _ := login(t, other, srv.URL, adminUser, adminPassword); status != http.StatusOK {
+		t.Fatalf("from another address: got %d %s, want 200", status, code)
+	}
+	srv.Clock.Advance(time.Second)
+	if status, code, _ := login(t, flood, srv.URL, adminUser, adminPassword); status != http.StatusOK {
+		t.Fatalf("after Retry-After: got %d %s, want 200", status, code)
+	}
+}
+
+func login(t *testing.T, c *http.Client, url, user, password string) (status int, code string, retryAfter int) {
+	t.Helper()
+	body := fmt.Sprintf(`{"username":%q,"password":%q}`, user, password)
+	resp, err := c.Post(url+"/v1/auth/login", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var eb struct{ Code string }
+	json.NewDecoder(resp.Body).Decode(&eb)
+	retryAfter, _ = strconv.Atoi(resp.Header.Get("Retry-After"))
+	return resp.StatusCode, eb.Code, retryAfter
 }

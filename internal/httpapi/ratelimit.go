@@ -105,9 +105,29 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request) bool {
 		s.emit(usher.Event{Type: EventRateLimited, Client: usher.Client{Host: ip},
 			Reason: "over " + strconv.Itoa(s.limiter.cfg.Requests) + " requests per " + s.limiter.cfg.Interval.String()})
 	}
-	secs := int(math.Ceil(wait.Seconds()))
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	secs := setRetryAfter(w, wait)
+	refuseBody(w, r)
 	s.error(w, r, usher.Errorf(ERateLimited, "too many requests from %s: at most %d per %s; retry in %ds",
-		ip, s.limiter.cfg.Requests, s.limiter.cfg.Interval, max(secs, 1)))
+		ip, s.limiter.cfg.Requests, s.limiter.cfg.Interval, secs))
 	return true
+}
+
+// refuseBody makes sure the server reads none of r's body: the answer
+// closes the connection, and the connection's read deadline is already
+// past, so that the server does not drain a body it will never use (and
+// that a slow client would send forever).
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+}
+
+// setRetryAfter sets the Retry-After header to d in whole seconds, at
+// least one, and returns them.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) int {
+	secs := max(1, int(math.Ceil(d.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
 }

@@ -1,11 +1,15 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +90,35 @@ func get(t *testing.T, c *http.Client, url string) (status int, code string, ret
 	json.NewDecoder(resp.Body).Decode(&eb)
 	retryAfter, _ = strconv.Atoi(resp.Header.Get("Retry-After"))
 	return resp.StatusCode, eb.Code, retryAfter
+}
+
+// TestRateLimitedRequestIsNotRead sends headers that promise a body and
+// no body: the refusal must come, and the connection end, without the
+// server waiting for it.
+func TestRateLimitedRequestIsNotRead(t *testing.T) {
+	srv := MustStartAPI(t, serverOptions{rateLimit: httpapi.RateLimit{Requests: 1, Interval: time.Minute}})
+	c := clientFrom(t, "127.0.0.1")
+	if status, _, _ := get(t, c, srv.URL+"/healthz"); status != http.StatusOK {
+		t.Fatalf("first request: got %d, want 200", status)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second)) // bounds the test, far above what it takes
+	fmt.Fprintf(conn, "POST /v1/leases HTTP/1.1\r\nHost: usher\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !resp.Close {
+		t.Fatalf("got %d, Retry-After %q, Connection %q; want 429, a Retry-After and close",
+			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Connection"))
+	}
+	io.Copy(io.Discard, resp.Body)
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the 429: got %v, want the server to close the connection without reading the body", err)
+	}
 }

@@ -33,6 +33,9 @@ var _ eventlog.Backend = (*Events)(nil)
 // OpenEvents opens (creating, or converting from an older layout, if
 // needed) the event database in dir. The Log opened on it closes it.
 func OpenEvents(dir string) (*Events, error) {
+	if err := createPrivate(filepath.Join(dir, EventsFileName)); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + filepath.Join(dir, EventsFileName) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)"
 	db, err := sql.Open("sqlite", dsn)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -96,6 +97,9 @@ func Open(dir string) (*Store, error) { return OpenOptions(dir, Options{}) }
 // OpenOptions opens (creating if needed) the database in dir and starts
 // its writer. Close stops it.
 func OpenOptions(dir string, opts Options) (*Store, error) {
+	if err := createPrivate(filepath.Join(dir, FileName)); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + filepath.Join(dir, FileName) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
@@ -144,6 +148,17 @@ func addLeaseColumns(db *sql.DB) error {
 		}
 	}
 	return nil
+}
+
+// createPrivate creates the database file with mode 0600 unless it exists:
+// SQLite would create it as the umask says, and gives its -wal and -shm
+// files the database's mode. An empty file is an empty database.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // Close stops the writer after the batch in flight and closes the

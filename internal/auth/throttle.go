@@ -1,0 +1,259 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+)
+
+// A login costs an argon2id hash of 19 MiB whether or not the user
+// exists, so logins are the one cheap way for an anonymous client to make
+// the server spend memory and CPU. Two bounds keep a flood of them from
+// hurting anyone else: at most MaxHashes hashes run at once (a few more
+// logins wait briefly for one, the rest are refused at once), and a name
+// or an address that keeps failing is refused without hashing, for a time
+// that doubles with each failure.
+
+// DefaultHashWait is how long a login waits for a password check to free
+// up before it is refused.
+const DefaultHashWait = 500 * time.Millisecond
+
+// Login back-off. After the free failures, each further failure of an
+// address, or of a user name from any address, refuses its logins for a
+// time that starts at LoginBackoffMin and doubles up to the maximum. A
+// success ends the back-off; a name or address quiet for LoginForgetAfter
+// starts again from nothing.
+const (
+	LoginFreeFailuresPerAddress = 5
+	LoginFreeFailuresPerUser    = 10
+	LoginBackoffMin             = time.Second
+	LoginBackoffMaxPerAddress   = 5 * time.Minute
+	LoginBackoffMaxPerUser      = time.Minute
+	LoginForgetAfter            = 15 * time.Minute
+	// LoginTracked bounds how many addresses, and how many user names,
+	// the back-off remembers. When full, those it knows stay known and
+	// new ones are not tracked until old ones are forgotten.
+	LoginTracked = 10_000
+)
+
+// DefaultMaxHashes is the number of password hashes that run at once
+// unless Config says otherwise: half the cores, at least one, so that a
+// login flood leaves the rest to checkouts and heartbeats.
+func DefaultMaxHashes() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// RetryError is an error that tells the client when to try again: a
+// login refused before its password was checked.
+type RetryError struct {
+	Err   *usher.Error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the coded error.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfter returns how long err asks the client to wait before trying
+// again, and whether it does.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *RetryError
+	if errors.As(err, &r) {
+		return r.After, true
+	}
+	return 0, false
+}
+
+// seconds rounds d up to whole seconds, at least one, as Retry-After has it.
+func seconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
+
+// hashSlots bounds the password hashes that run at once. A login waits at
+// most wait for a slot, and only while fewer than queue others wait.
+type hashSlots struct {
+	slots   chan struct{}
+	wait    time.Duration
+	queue   int32
+	waiting atomic.Int32
+}
+
+func newHashSlots(n int, wait time.Duration) *hashSlots {
+	if n <= 0 {
+		n = DefaultMaxHashes()
+	}
+	if wait == 0 {
+		wait = DefaultHashWait
+	}
+	return &hashSlots{slots: make(chan struct{}, n), wait: max(wait, 0), queue: int32(4 * n)}
+}
+
+var errHashBusy = &RetryError{After: time.Second, Err: usher.Errorf(usher.EUnavailable,
+	"the server is busy checking other logins: retry in a second")}
+
+// tryAcquire takes a slot for a login, waiting briefly; it returns
+// errHashBusy when none frees up in time.
+func (h *hashSlots) tryAcquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.wait <= 0 || h.waiting.Add(1) > h.queue {
+		if h.wait > 0 {
+			h.waiting.Add(-1)
+		}
+		return errHashBusy
+	}
+	defer h.waiting.Add(-1)
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return errHashBusy
+	case <-ctx.Done(): // the client is gone
+		return errHashBusy
+	}
+}
+
+// acquire takes a slot for an administrative hash, waiting as long as ctx
+// allows.
+func (h *hashSlots) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *hashSlots) release() { <-h.slots }
+
+// backoff counts the recent login failures of a set of keys (addresses,
+// or user names) and refuses a key whose failures are past the free ones.
+type backoff struct {
+	free      int
+	maxDelay  time.Duration
+	what      string // "address" or "user": named in refusals
+	mu        sync.Mutex
+	keys      map[string]*failures
+	lastSweep time.Time
+}
+
+type failures struct {
+	count int
+	last  time.Time // of the last failure
+	until time.Time // refused until then
+}
+
+func newBackoff(what string, free int, maxDelay time.Duration) *backoff {
+	return &backoff{what: what, free: free, maxDelay: maxDelay, keys: map[string]*failures{}}
+}
+
+// check returns a RetryError while key is refused.
+func (b *backoff) check(key string, now time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f, ok := b.keys[key]
+	if !ok || !now.Before(f.until) {
+		return nil
+	}
+	wait := f.until.Sub(now)
+	return &RetryError{After: wait, Err: usher.Errorf(usher.ERateLimited,
+		"too many failed logins for this %s: retry in %ds", b.what, seconds(wait))}
+}
+
+// fail records a failure of key.
+func (b *backoff) fail(key string, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f, ok := b.keys[key]
+	if ok && now.Sub(f.last) >= LoginForgetAfter {
+		f.count = 0
+	}
+	if !ok {
+		if len(b.keys) >= LoginTracked && !b.sweep(now) {
+			return
+		}
+		f = &failures{}
+		b.keys[key] = f
+	}
+	f.count++
+	f.last = now
+	if n := f.count - b.free; n > 0 {
+		delay := b.maxDelay
+		if n < 32 && LoginBackoffMin<<(n-1) < delay {
+			delay = LoginBackoffMin << (n - 1)
+		}
+		f.until = now.Add(delay)
+	}
+}
+
+// succeed forgets key's failures.
+func (b *backoff) succeed(key string) {
+	b.mu.Lock()
+	delete(b.keys, key)
+	b.mu.Unlock()
+}
+
+// sweep forgets keys quiet for LoginForgetAfter, at most once a second,
+// and reports whether there is room for a new one.
+func (b *backoff) sweep(now time.Time) bool {
+	if now.Sub(b.lastSweep) >= time.Second {
+		b.lastSweep = now
+		for k, f := range b.keys {
+			if now.Sub(f.last) >= LoginForgetAfter && !now.Before(f.until) {
+				delete(b.keys, k)
+			}
+		}
+	}
+	return len(b.keys) < LoginTracked
+}
+
+// size returns how many keys are tracked.
+func (b *backoff) size() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.keys)
+}
+
+// loginGuard is the back-off of addresses and of user names.
+type loginGuard struct {
+	addrs, users *backoff
+}
+
+func newLoginGuard() loginGuard {
+	return loginGuard{
+		addrs: newBackoff("address", LoginFreeFailuresPerAddress, LoginBackoffMaxPerAddress),
+		users: newBackoff("user", LoginFreeFailuresPerUser, LoginBackoffMaxPerUser),
+	}
+}
+
+// check refuses a login from addr as name while either is backed off.
+// Names that no user could have are not tracked: the address is.
+func (g loginGuard) check(name, addr string, now time.Time) error {
+	if err := g.addrs.check(addr, now); err != nil {
+		return err
+	}
+	if nameRE.MatchString(name) {
+		return g.users.check(name, now)
+	}
+	return nil
+}
+
+func (g loginGuard) fail(name, addr string, now time.Time) {
+	g.addrs.fail(addr, now)
+	if nameRE.MatchString(name) {
+		g.users.fail(name, now)
+	}
+}
+
+func (g loginGuard) succeed(name, addr string) {
+	g.addrs.succeed(addr)
+	g.users.succeed(name)
+}
