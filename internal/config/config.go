@@ -56,6 +56,11 @@ type Security struct {
 	RateLimit         RateLimitConfig `toml:"rate_limit"`
 	MaxRequestSize    int64           `toml:"max_request_size"`
 	ReadHeaderTimeout Duration        `toml:"read_header_timeout"`
+
+	// Connection floods and slow bodies.
+	ReadTimeout              Duration `toml:"read_timeout"`
+	MaxConnections           int      `toml:"max_connections"`
+	MaxConnectionsPerAddress int      `toml:"max_connections_per_address"`
 }
 
 // RateLimitConfig is rate_limit = { requests = 200, interval = "5s" }:
@@ -88,6 +93,9 @@ const (
 	DefaultRateLimitInterval     = 5 * time.Second // rate_limit.requests is 0 (off) by default
 	DefaultMaxRequestSize        = 2 << 20         // as httpapi.DefaultMaxRequestSize
 	DefaultReadHeaderTimeout     = 10 * time.Second
+	DefaultReadTimeout           = 30 * time.Second
+	DefaultMaxConnections        = 10_000
+	DefaultMaxConnectionsPerAddr = 1_000
 )
 
 // Default returns the configuration used when nothing is set: every key

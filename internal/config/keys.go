@@ -102,6 +102,12 @@ var registry = []Key{
 		Usage: "largest request body in `BYTES`"},
 	{Name: "read_header_timeout", Default: dur(DefaultReadHeaderTimeout), check: positive("10s"),
 		Usage: "a client must send its request headers within this `DURATION`"},
+	{Name: "read_timeout", Default: dur(DefaultReadTimeout), check: positive("30s"),
+		Usage: "a client must send a request's body within this `DURATION` of its headers"},
+	{Name: "max_connections", Default: strconv.Itoa(DefaultMaxConnections), check: minNumber(16),
+		Usage: "at most `N` open client connections in all; kept below the open-file limit"},
+	{Name: "max_connections_per_address", Default: strconv.Itoa(DefaultMaxConnectionsPerAddr), check: minNumber(1),
+		Usage: "at most `N` open connections from one client address"},
 
 	{Name: "cluster_name", Usage: "cluster `NAME`: its key prefix in etcd (default " + DefaultClusterName + ")"},
 	{Name: "node_name", Usage: "this node's `NAME` in the cluster (default the host name)"},

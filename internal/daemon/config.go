@@ -24,12 +24,15 @@ type Key = config.Key
 
 // Defaults the server's callers use.
 const (
-	DefaultListen                = config.DefaultListen
-	DevListen                    = config.DevListen
-	DefaultKeepaliveTimeout      = config.DefaultKeepaliveTimeout
-	DefaultKeepaliveScanInterval = config.DefaultKeepaliveScanInterval
-	DefaultConnectionTimeout     = config.DefaultConnectionTimeout
-	DefaultClusterName           = config.DefaultClusterName
+	DefaultListen                   = config.DefaultListen
+	DevListen                       = config.DevListen
+	DefaultKeepaliveTimeout         = config.DefaultKeepaliveTimeout
+	DefaultKeepaliveScanInterval    = config.DefaultKeepaliveScanInterval
+	DefaultConnectionTimeout        = config.DefaultConnectionTimeout
+	DefaultClusterName              = config.DefaultClusterName
+	DefaultMaxConnections           = config.DefaultMaxConnections
+	DefaultReadTimeout              = config.DefaultReadTimeout
+	DefaultMaxConnectionsPerAddress = config.DefaultMaxConnectionsPerAddr
 )
 
 // DefaultConfig returns the configuration used when nothing is set.

@@ -21,6 +21,9 @@ tls_key = "server.key"
 client_password = "lan secret"
 max_request_size = 65536
 read_header_timeout = "5s"
+read_timeout = "20s"
+max_connections = 5000
+max_connections_per_address = 50
 login_ttl = "1h"
 rate_limit = { requests = 200, interval = "5s" }
 `
@@ -37,7 +40,8 @@ rate_limit = { requests = 200, interval = "5s" }
 	want := daemon.Security{
 		TLSCert: "server.crt", TLSKey: "server.key", ClientPassword: "lan secret", MaxRequestSize: 65536,
 		ReadHeaderTimeout: daemon.Duration(5 * time.Second), LoginTTL: daemon.Duration(time.Hour),
-		RateLimit: daemon.RateLimitConfig{Requests: 200, Interval: daemon.Duration(5 * time.Second)},
+		RateLimit:   daemon.RateLimitConfig{Requests: 200, Interval: daemon.Duration(5 * time.Second)},
+		ReadTimeout: daemon.Duration(20 * time.Second), MaxConnections: 5000, MaxConnectionsPerAddress: 50,
 	}
 	if cfg.Security != want {
 		t.Errorf("got %+v\nwant %+v", cfg.Security, want)

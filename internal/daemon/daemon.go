@@ -166,12 +166,13 @@ func (d *Daemon) bind() error {
 	if len(addrs) == 0 {
 		addrs = []string{DefaultListen}
 	}
+	limits := newConnLimits(d.cfg, d.logger) // connlimit.go
 	for _, addr := range addrs {
 		tcp, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
-		var ln net.Listener = &idleListener{Listener: tcp, timeout: &d.rt.idle}
+		var ln net.Listener = &idleListener{Listener: &limitListener{Listener: tcp, limits: limits}, timeout: &d.rt.idle}
 		if d.tls != nil {
 			ln = tls.NewListener(ln, d.tls)
 		}
@@ -184,7 +185,7 @@ func (d *Daemon) bind() error {
 func (d *Daemon) serve(h http.Handler) {
 	for _, ln := range d.listeners {
 		srv := &http.Server{
-			Handler:           h,
+			Handler:           limitBody(h, d.readTimeout()), // connlimit.go
 			ReadHeaderTimeout: time.Duration(d.cfg.ReadHeaderTimeout),
 			ConnState:         trackIdle, // connection_timeout; see idle.go
 			BaseContext:       func(net.Listener) context.Context { return d.ctx },

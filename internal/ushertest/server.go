@@ -40,7 +40,7 @@ type Server struct {
 	Config daemon.Config      // the configuration it runs with
 	Daemon *daemon.Daemon     // the running daemon, nil while stopped
 	Token  string             // the admin token
-	Vendor ed25519.PrivateKey // the vendor key its vendor_key trusts
+	Vendor ed25519.PrivateKey // the vendor key its vendor_key trusts (not in dev mode)
 }
 
 // StartServer starts a server on 127.0.0.1:0, stopped when the test ends.
@@ -53,7 +53,8 @@ func StartServer(tb testing.TB, opts ServerOptions) *Server {
 	s.Config.Listen = []string{"127.0.0.1:0"}
 	s.Config.VendorKey = []string{filepath.Join(dir, "vendor.pub")}
 	if opts.Dev {
-		s.Config.Dev = true
+		// Dev mode trusts its own key only: Validate refuses it next to vendor_key.
+		s.Config.Dev, s.Config.VendorKey = true, nil
 		if err := daemon.PrepareDev(&s.Config); err != nil {
 			tb.Fatal(err)
 		}
