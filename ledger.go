@@ -31,6 +31,20 @@ type LedgerConfig struct {
 	Monotonic func() time.Duration
 	Logger    *slog.Logger // default discards
 	Observer  Observer     // default ignores events
+	// Confirmer, if set, is asked before a checkout is refused for want
+	// of seats; see Confirmer.
+	Confirmer Confirmer
+}
+
+// Confirmer checks that the state a ledger decides from still holds. A
+// refusal for want of seats is computed from memory alone: a node that
+// lost its role in a cluster without noticing yet could refuse a seat that
+// another node has freed meanwhile. The ledger confirms before it refuses
+// (and only then, so granting costs nothing more).
+type Confirmer interface {
+	// Confirm returns nil while this ledger's state is still the one in
+	// force, and an error otherwise.
+	Confirm(ctx context.Context) error
 }
 
 // Ledger is the one owner of seat accounting. It decides every checkout in
@@ -46,6 +60,7 @@ type Ledger struct {
 	base     time.Time            // clock's reading at start, which mono counts from
 	logger   *slog.Logger
 	observer Observer
+	confirm  Confirmer // nil: every refusal stands
 
 	licMu sync.Mutex // serializes license changes
 
@@ -119,6 +134,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 	}
 	l := &Ledger{
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
+		confirm:   cfg.Confirmer,
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
@@ -264,12 +280,25 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 		}
 		l.mu.Unlock()
 		if err != nil {
-			l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: ErrorCode(err)})
-			return Lease{}, false, err
+			return Lease{}, false, l.refuse(ctx, req, err)
 		}
 		lease, err = l.persist(e)
 		return lease, err == nil, err
 	}
+}
+
+// refuse reports a checkout refused with err. A refusal for want of seats
+// is confirmed first (see Confirmer); one that cannot be is answered
+// EUnavailable, so that the client retries, on the node that decides now.
+func (l *Ledger) refuse(ctx context.Context, req CheckoutRequest, err error) error {
+	if ErrorCode(err) == ENoSeats && l.confirm != nil {
+		if cerr := l.confirm.Confirm(ctx); cerr != nil {
+			l.logger.Warn("refusal not confirmed: answering unavailable", "feature", req.Feature, "err", cerr)
+			return Errorf(EUnavailable, "this server could not confirm that it still decides (%v): retry, and the request will reach the server that decides now", cerr)
+		}
+	}
+	l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: ErrorCode(err)})
+	return err
 }
 
 // rejoin returns the live lease e once it is durable. ok is false when the

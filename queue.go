@@ -100,8 +100,7 @@ func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool
 			if ctx.Err() != nil {
 				return Lease{}, false, waitAbandoned(w.req.Feature)
 			}
-			l.emit(Event{Type: EventCheckoutDenied, Feature: w.req.Feature, Client: w.req.Client, Reason: ENoSeats})
-			return Lease{}, false, Errorf(ENoSeats, "no seat of feature %s came free within %s: try again later or ask your admin for more seats", w.req.Feature, w.req.Wait)
+			return Lease{}, false, l.refuse(ctx, w.req, Errorf(ENoSeats, "no seat of feature %s came free within %s: try again later or ask your admin for more seats", w.req.Feature, w.req.Wait))
 		}
 		l.mu.Unlock()
 		g = <-w.granted // granted just as the wait ran out

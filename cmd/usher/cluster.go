@@ -29,6 +29,10 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, st)
 	}
+	if len(st.Members) == 0 && st.Error == "" && st.Decider == st.Node {
+		fmt.Fprintf(e.stdout, "single node %s: it decides alone, with no etcd member to show\n", termSafe(st.Node))
+		return nil
+	}
 	decider := st.Decider
 	if decider == "" {
 		decider = "none (an election is under way)"

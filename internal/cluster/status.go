@@ -7,44 +7,74 @@ import (
 	"sync"
 	"time"
 
-	"github.com/usher-lm/usher/internal/wire"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
+// Status is the state of a cluster as one node sees it.
+type Status struct {
+	Cluster string
+	Node    string // the node that answered
+	// Decider is the node that decides checkouts now; zero while an
+	// election is under way.
+	Decider    Peer
+	EtcdLeader string // the name of the etcd member leading raft
+	Members    []MemberStatus
+	// Error, when set, says why the node could not read the cluster's
+	// state through a majority; Members then come from its own member's
+	// view.
+	Error string
+}
+
+// MemberStatus is one etcd member as the status shows it.
+type MemberStatus struct {
+	Name, ID             string
+	PeerURLs, ClientURLs []string
+	Healthy, Leader      bool
+	RaftTerm, RaftIndex  uint64
+	RaftApplied          uint64 // the last raft entry applied to the member's store
+	Lag                  uint64 // how many raft entries it is behind the most advanced member
+	Error                string
+}
+
+// Status reports that this single node decides; it has no etcd member.
+func (l *Local) Status(context.Context) (Status, error) {
+	return Status{Node: l.self.Node, Decider: l.self, Members: []MemberStatus{}}, nil
+}
+
 // Status reports who decides and the health of every etcd member, each
 // asked directly at its client URL.
-func (n *Node) Status(ctx context.Context) (wire.ClusterStatus, error) {
-	st := wire.ClusterStatus{Cluster: n.cfg.Cluster, Node: n.cfg.NodeName, Members: []wire.ClusterMember{}}
+func (e *Election) Status(ctx context.Context) (Status, error) {
+	st := Status{Cluster: e.cfg.Cluster, Node: e.cfg.Self.Node, Members: []MemberStatus{}}
 	// Without a majority, linearizable reads wait in vain: an admin
 	// still needs to see which members are down, so the list then comes
 	// from the member this node talks to.
 	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	v, ok, err := n.decider(qctx)
+	v, ok, err := e.Decider(qctx)
 	if err != nil {
 		st.Error = fmt.Sprintf("cannot read the cluster's state through a majority of the etcd members (%v): check that most members are up", err)
 	} else if ok {
-		st.Decider, st.DeciderURL = v.Node, v.URL
+		st.Decider = v
 	}
 	var ml *clientv3.MemberListResponse
 	if err == nil {
-		ml, err = n.cfg.Client.MemberList(qctx)
+		ml, err = e.cfg.Client.MemberList(qctx)
 	}
 	if err != nil {
 		lctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		if ml, err = n.cfg.Client.MemberList(lctx, clientv3.WithSerializable()); err != nil {
+		if ml, err = e.cfg.Client.MemberList(lctx, clientv3.WithSerializable()); err != nil {
 			return st, err
 		}
 		if st.Error == "" {
 			st.Error = "the member list comes from one member's own view: no majority answered"
 		}
 	}
-	st.Members = make([]wire.ClusterMember, len(ml.Members))
+	st.Members = make([]MemberStatus, len(ml.Members))
 	leaders := make([]uint64, len(ml.Members))
 	var wg sync.WaitGroup
 	for i, m := range ml.Members {
-		st.Members[i] = wire.ClusterMember{Name: m.Name, ID: fmt.Sprintf("%x", m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
+		st.Members[i] = MemberStatus{Name: m.Name, ID: fmt.Sprintf("%x", m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
 		if len(m.ClientURLs) == 0 {
 			st.Members[i].Error = "the member has not started yet"
 			continue
@@ -54,7 +84,7 @@ func (n *Node) Status(ctx context.Context) (wire.ClusterStatus, error) {
 			defer wg.Done()
 			sctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			resp, err := n.cfg.Client.Status(sctx, m.ClientURLs[0])
+			resp, err := e.cfg.Client.Status(sctx, m.ClientURLs[0])
 			cm := &st.Members[i]
 			if err != nil {
 				cm.Error = err.Error()

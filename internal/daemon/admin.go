@@ -11,13 +11,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/config"
-	"github.com/usher-lm/usher/internal/etcdstore"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
-	"github.com/usher-lm/usher/internal/sqlite"
 	"github.com/usher-lm/usher/internal/wire"
 )
 
@@ -41,10 +38,10 @@ type runtimeState struct {
 
 	now     func() time.Time
 	started time.Time
-	ledger  atomic.Pointer[usher.Ledger] // single-node mode; atomic, as samplers start before it
-	node    atomic.Pointer[cluster.Node] // cluster mode
-	idle    atomic.Int64                 // connection timeout, a time.Duration
-	scan    chan time.Duration           // new sweeper intervals
+	term    atomic.Pointer[termState] // while this node decides; atomic, as samplers start before it
+	run     runnerState
+	idle    atomic.Int64       // connection timeout, a time.Duration
+	scan    chan time.Duration // new sweeper intervals
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed when a shutdown is requested
@@ -93,18 +90,10 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))
 	evOpts := eventlog.Options{
-		Now: d.rt.now, Logger: d.logger, Features: d.features,
+		Backend: d.back.history, Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
 	}
 	var err error
-	if d.etcd != nil {
-		// A cluster keeps its history in etcd, where it survives the loss
-		// of any node and every node reads the same.
-		evOpts.Backend = etcdstore.NewHistory(d.etcd, etcdstore.HistoryOptions{
-			Cluster: d.cfg.ClusterNameOrDefault(), MaxEvents: int64(d.cfg.EventLimit)})
-	} else if evOpts.Backend, err = sqlite.OpenEvents(d.cfg.Data); err != nil {
-		return err
-	}
 	d.events, err = eventlog.Open(evOpts)
 	if err != nil {
 		return err
@@ -361,9 +350,7 @@ func (d *Daemon) applyChanges(next Config, how string, record bool) []wire.Chang
 
 // applyLive pushes the live keys of d.cfg into the running parts.
 func (d *Daemon) applyLive() {
-	if n := d.rt.node.Load(); n != nil {
-		_ = n.SetKeepalive(time.Duration(d.cfg.KeepaliveTimeout), time.Duration(d.cfg.KeepaliveScanInterval))
-	} else if l := d.Ledger(); l != nil {
+	if l := d.Ledger(); l != nil {
 		_ = l.SetKeepaliveTimeout(time.Duration(d.cfg.KeepaliveTimeout))
 	}
 	d.rt.idle.Store(int64(d.cfg.ConnectionTimeout))

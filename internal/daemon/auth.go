@@ -31,15 +31,12 @@ func (d *Daemon) openAuth(ctx context.Context, adminToken string, now func() tim
 	if err != nil {
 		return nil, fmt.Errorf("login signing key: %w", err)
 	}
-	var store auth.Store = d.store
-	if d.shared != nil { // a cluster: every node accepts every node's logins
-		store = d.shared
-		if key, err = d.shared.Secret(ctx, "login_signing_key", key); err != nil {
-			return nil, err
-		}
+	// In a cluster every node accepts every node's logins.
+	if key, err = d.back.share(ctx, "login_signing_key", key); err != nil {
+		return nil, err
 	}
 	a, err := auth.Open(ctx, auth.Config{
-		Store: store, SigningKey: []byte(key), AdminToken: adminToken,
+		Store: d.back.users, SigningKey: []byte(key), AdminToken: adminToken,
 		ClientPassword: d.cfg.ClientPassword, TokenTTL: time.Duration(d.cfg.LoginTTL), Now: now,
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,74 +15,88 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/etcdstore"
 )
 
-// joinCluster starts the embedded member (if any) and connects to etcd. It
-// returns the cluster's shared admin token, which replaces this node's.
-func (d *Daemon) joinCluster(ctx context.Context, token string) (string, error) {
+// openCluster opens a cluster node's backing: it starts the embedded etcd
+// member (if any) and connects to etcd, which keeps the leases, users,
+// tokens, settings and history of every node.
+func (d *Daemon) openCluster(ctx context.Context) (_ *backing, err error) {
 	cfg := d.cfg
+	b := &backing{}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	var member *cluster.Member
+	var etcd *clientv3.Client
+	b.close = func() error {
+		var err error
+		if etcd != nil {
+			err = etcd.Close()
+		}
+		if member != nil {
+			member.Close()
+		}
+		return err
+	}
 	endpoints := cfg.EtcdEndpoints
 	if cfg.Embedded() {
-		m, err := d.startMember(ctx)
-		if err != nil {
-			return "", err
+		if member, err = d.startMember(ctx); err != nil {
+			return nil, err
 		}
-		d.member = m
-		endpoints = []string{m.ClientURL()}
+		endpoints = []string{member.ClientURL()}
 	}
+	if etcd, err = d.dialEtcd(endpoints); err != nil {
+		return nil, err
+	}
+	shared := etcdstore.NewShared(etcd, cfg.ClusterNameOrDefault())
+	b.settings, b.users, b.watchSettings = shared, shared, shared.WatchSettings
+	b.share = func(ctx context.Context, name, mine string) (string, error) {
+		v, err := shared.Secret(ctx, name, mine)
+		if err != nil {
+			return "", fmt.Errorf("%w: check that etcd at %v is up and reachable", err, endpoints)
+		}
+		return v, nil
+	}
+	// A cluster keeps its history in etcd, where it survives the loss of
+	// any node and every node reads the same.
+	b.history = etcdstore.NewHistory(etcd, etcdstore.HistoryOptions{Cluster: cfg.ClusterNameOrDefault(), MaxEvents: int64(cfg.EventLimit)})
+	b.abort = func() { etcd.Close() }
+	b.kill = func() {
+		etcd.Close() // the session's keep-alives stop, as in a crash
+		if m := member; m != nil {
+			member = nil
+			m.Kill()
+		}
+	}
+	ecfg := cluster.ElectionConfig{Cluster: cfg.ClusterNameOrDefault(), Self: cluster.Peer{Node: cfg.NodeNameOrHost(), URL: d.advertiseURL()},
+		Client: etcd, Logger: d.logger.With("node", cfg.NodeNameOrHost()), AvoidRaftLeadership: cfg.Embedded()}
+	if cfg.Embedded() {
+		ecfg.MaxTxnOps = cluster.EmbeddedMaxTxnOps
+	}
+	if b.elector, err = cluster.NewElection(ecfg); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// dialEtcd connects to etcd at endpoints.
+func (d *Daemon) dialEtcd(endpoints []string) (*clientv3.Client, error) {
 	tlsCfg, err := d.etcdTLS()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	d.etcd, err = clientv3.New(clientv3.Config{
+	etcd, err := clientv3.New(clientv3.Config{
 		Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg,
 		DialKeepAliveTime: 2 * time.Second, DialKeepAliveTimeout: 2 * time.Second, Logger: zap.NewNop(),
 	})
 	if err != nil {
-		return "", fmt.Errorf("connect to etcd at %v: %w", endpoints, err)
+		return nil, fmt.Errorf("connect to etcd at %v: %w", endpoints, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	d.shared = etcdstore.NewShared(d.etcd, cfg.ClusterNameOrDefault())
-	// Every node ends up with the first node's admin token.
-	shared, err := d.shared.Secret(cctx, "admin_token", token)
-	if err != nil {
-		return "", fmt.Errorf("%w: check that etcd at %v is up and reachable", err, endpoints)
-	}
-	if shared != token {
-		if err := os.WriteFile(filepath.Join(cfg.Data, TokenFile), []byte(shared+"\n"), 0o600); err != nil {
-			return "", fmt.Errorf("write the cluster's admin token: %w", err)
-		}
-	}
-	return shared, nil
-}
-
-// startNode listens and starts this node's campaign to decide; newAPI
-// builds the API over the ledger of each term this node decides.
-func (d *Daemon) startNode(keys *usher.Keyring, token string, newAPI func(*usher.Ledger) http.Handler) error {
-	cfg := d.cfg
-	if err := d.bind(); err != nil {
-		return err
-	}
-	ncfg := cluster.Config{
-		Cluster: cfg.ClusterNameOrDefault(), NodeName: cfg.NodeNameOrHost(), URL: d.advertiseURL(), Client: d.etcd,
-		Keyring: keys, AdminToken: token, NewAPI: newAPI, Observer: d.observer(),
-		KeepaliveTimeout: time.Duration(cfg.KeepaliveTimeout), ScanInterval: time.Duration(cfg.KeepaliveScanInterval),
-		Now: d.opts.Now, Logger: d.logger, AvoidRaftLeadership: cfg.Embedded(),
-	}
-	if cfg.Embedded() {
-		ncfg.MaxTxnOps = cluster.EmbeddedMaxTxnOps
-	}
-	node, err := cluster.Start(ncfg)
-	if err != nil {
-		return err
-	}
-	d.rt.node.Store(node)
-	d.serve(node)
-	return nil
+	return etcd, nil
 }
 
 func (d *Daemon) startMember(ctx context.Context) (*cluster.Member, error) {
@@ -141,23 +154,16 @@ func (d *Daemon) advertiseURL() string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
-// Node returns the cluster node, or nil in single-node mode.
-func (d *Daemon) Node() *cluster.Node { return d.rt.node.Load() }
-
 // Kill stops the daemon as a crash would: the embedded etcd member stops
 // without handing over raft leadership, connections drop, and the node
 // does not resign, so the others wait for its session to expire. Tests use
-// it for kill -9. In single-node mode it is Close.
+// it for kill -9. For a single node it is Close.
 func (d *Daemon) Kill() {
 	for _, srv := range d.servers {
 		srv.Close()
 	}
-	if d.etcd != nil {
-		d.etcd.Close() // the session's keep-alives stop, as in a crash
-	}
-	if m := d.member; m != nil {
-		d.member = nil
-		m.Kill()
+	if d.back != nil {
+		d.back.kill()
 	}
 	d.Close()
 }

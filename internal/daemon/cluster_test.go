@@ -34,12 +34,13 @@ type testCluster struct {
 }
 
 // mustStartCluster starts n nodes at once (a member serves only once a
-// majority is up) and closes them when the test ends. A port taken by
-// someone else between choosing and binding it gets a new set of ports.
-func mustStartCluster(t testing.TB, n int) *testCluster {
+// majority is up) and closes them when the test ends; each of set changes
+// every node's configuration. A port taken by someone else between
+// choosing and binding it gets a new set of ports.
+func mustStartCluster(t testing.TB, n int, set ...func(*daemon.Config)) *testCluster {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		c, err := startCluster(t, n)
+		c, err := startCluster(t, n, set...)
 		if err == nil {
 			t.Cleanup(c.close)
 			return c
@@ -52,7 +53,7 @@ func mustStartCluster(t testing.TB, n int) *testCluster {
 	}
 }
 
-func startCluster(t testing.TB, n int) (*testCluster, error) {
+func startCluster(t testing.TB, n int, set ...func(*daemon.Config)) (*testCluster, error) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	pubPEM, _ := usher.MarshalPublicKey(pub)
 	pubPath := filepath.Join(t.TempDir(), "vendor.pub")
@@ -78,6 +79,9 @@ func startCluster(t testing.TB, n int) (*testCluster, error) {
 	}
 	for i := range c.configs {
 		c.configs[i].Peers = peers
+		for _, fn := range set {
+			fn(&c.configs[i])
+		}
 		if err := c.configs[i].Validate(); err != nil {
 			t.Fatal(err)
 		}

@@ -17,28 +17,26 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/cluster"
-	"github.com/usher-lm/usher/internal/etcdstore"
+	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
-	"github.com/usher-lm/usher/internal/sqlite"
 )
 
 // TokenFile is the admin token's file inside the data directory.
 const TokenFile = "admin.token"
 
-// Daemon is a running Usher server.
+// Daemon is a running Usher server: a node of a cluster, which may have
+// only this one member. Every node runs the same code; what differs is the
+// backing it runs on (see backing).
 type Daemon struct {
 	cfg       Config
 	logger    *slog.Logger
-	store     *sqlite.Store
-	member    *cluster.Member   // cluster mode with embedded etcd
-	etcd      *clientv3.Client  // cluster mode
-	shared    *etcdstore.Shared // cluster mode: users, API tokens, settings
+	keys      *usher.Keyring
+	back      *backing
+	api       *httpapi.Server
+	authority *auth.Authority
 	servers   []*http.Server
 	listeners []net.Listener
 	tls       *tls.Config // nil: plain HTTP
@@ -66,8 +64,14 @@ type Options struct {
 	Reload   func() (Config, error) // loads the configuration again, for reload and SIGHUP
 }
 
-// Start opens the data directory and store, and serves the API on every
-// listen address until Close. cfg must be validated.
+// startWait bounds how long Start waits to learn which node decides.
+const startWait = 30 * time.Second
+
+// Start opens the data directory and the backing (a single node's store,
+// or the cluster's etcd), serves the API on every listen address, and runs
+// this node until Close. It returns once the node knows who decides: at
+// once for a single node, after the first election in a new cluster. cfg
+// must be validated.
 func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -75,15 +79,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err := secureDataDir(cfg.Data, opts.Logger); err != nil {
 		return nil, err
 	}
-	keys, err := loadKeyring(vendorKeys(cfg))
-	if err != nil {
-		return nil, err
-	}
-	token, err := ensureToken(cfg.Data, opts.Logger)
-	if err != nil {
-		return nil, err
-	}
 	d := &Daemon{cfg: cfg, logger: opts.Logger, opts: opts}
+	if d.keys, err = loadKeyring(vendorKeys(cfg)); err != nil {
+		return nil, err
+	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.initRuntime(opts.Now)
 	defer func() {
@@ -91,73 +90,56 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 			d.Close()
 		}
 	}()
-	// The local store keeps leases, users, API tokens and runtime
-	// settings of a single node. In a cluster, etcd keeps them all.
-	if d.store, err = sqlite.OpenOptions(cfg.Data, sqlite.Options{Logger: d.logger}); err != nil {
-		return nil, err
-	}
-	var settings SettingsStore = d.store
-	if cfg.ClusterMode() {
-		if token, err = d.joinCluster(ctx, token); err != nil {
-			return nil, err
-		}
-		settings = d.shared
-	}
-	if err := d.openObservability(ctx, settings); err != nil {
-		return nil, err
-	}
-	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version + d.onNode()})
-	authority, err := d.openAuth(ctx, token, opts.Now)
-	if err != nil {
-		return nil, err
-	}
 	if d.tls, d.tlsPrint, err = serverTLS(cfg); err != nil {
 		return nil, err
 	}
-	newAPI := func(led *usher.Ledger) http.Handler {
-		if cfg.ClusterMode() {
-			// This node starts to decide: take the users and tokens
-			// that others changed meanwhile.
-			if err := authority.Reload(d.ctx); err != nil {
-				d.logger.Error("reload users and API tokens from etcd", "err", err)
-			}
-		}
-		return d.metrics.InstrumentHandler(httpapi.NewServer(d.apiConfig(led, authority, opts.Now)))
-	}
-	if cfg.ClusterMode() {
-		if err := d.startNode(keys, token, newAPI); err != nil {
-			return nil, err
-		}
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.shared.WatchSettings(d.ctx, d.applyShared)
-		}()
-		go d.watchShutdown()
-		return d, nil
-	}
-	led, err := usher.OpenLedger(ctx, usher.LedgerConfig{
-		Store: d.metrics.InstrumentStore(d.store), Keyring: keys, KeepaliveTimeout: time.Duration(d.cfg.KeepaliveTimeout),
-		Now: opts.Now, Logger: opts.Logger, Observer: d.observer(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	d.rt.ledger.Store(led)
-	if cfg.Dev {
-		if err := d.addDemoLicense(ctx); err != nil {
-			return nil, fmt.Errorf("dev mode: %w", err)
-		}
-	}
-	api := newAPI(led)
 	if err := d.bind(); err != nil {
 		return nil, err
 	}
-	d.serve(api)
-	d.wg.Add(1)
-	go d.sweep(time.Duration(d.cfg.KeepaliveScanInterval))
+	open := d.openLocal
+	if cfg.ClusterMode() {
+		open = d.openCluster
+	}
+	if d.back, err = open(ctx); err != nil {
+		return nil, err
+	}
+	token, err := d.sharedToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.openObservability(ctx, d.back.settings); err != nil {
+		return nil, err
+	}
+	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version + d.onNode()})
+	if d.authority, err = d.openAuth(ctx, token, opts.Now); err != nil {
+		return nil, err
+	}
+	if err := d.run(ctx); err != nil {
+		return nil, err
+	}
 	go d.watchShutdown()
 	return d, nil
+}
+
+// sharedToken returns the admin token: this node's, or the cluster's when
+// another node made one first.
+func (d *Daemon) sharedToken(ctx context.Context) (string, error) {
+	token, err := ensureToken(d.cfg.Data, d.logger)
+	if err != nil {
+		return "", err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	shared, err := d.back.share(cctx, "admin_token", token)
+	if err != nil {
+		return "", err
+	}
+	if shared != token {
+		if err := os.WriteFile(filepath.Join(d.cfg.Data, TokenFile), []byte(shared+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write the cluster's admin token: %w", err)
+		}
+	}
+	return shared, nil
 }
 
 // bind listens on every listen address.
@@ -203,39 +185,6 @@ func (d *Daemon) serve(h http.Handler) {
 	}
 }
 
-// sweep reclaims expired leases every interval until Close.
-func (d *Daemon) sweep(interval time.Duration) {
-	defer d.wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case iv := <-d.rt.scan:
-			t.Reset(iv)
-			continue
-		case <-t.C:
-		}
-		ended, err := d.Ledger().Reclaim(d.ctx)
-		if err != nil {
-			d.logger.Error("reclaim expired leases", "err", err)
-		}
-		for _, l := range ended {
-			d.logger.Info("lease expired", "lease", l.ID, "feature", l.Feature, "client", l.Client.ID)
-		}
-	}
-}
-
-// Ledger returns the daemon's ledger. In cluster mode it is the ledger of
-// the current term while this node decides, and nil otherwise.
-func (d *Daemon) Ledger() *usher.Ledger {
-	if n := d.rt.node.Load(); n != nil {
-		return n.Ledger()
-	}
-	return d.rt.ledger.Load()
-}
-
 // Addrs returns the addresses the daemon listens on.
 func (d *Daemon) Addrs() []net.Addr {
 	out := make([]net.Addr, len(d.listeners))
@@ -270,12 +219,9 @@ func (d *Daemon) onNode() string {
 	return ", node " + d.cfg.NodeNameOrHost()
 }
 
-// nodeCloseTimeout is how long Close waits for the cluster node to stop
-// before it closes the etcd connection under it.
-const nodeCloseTimeout = 3 * time.Second
-
 // Close stops accepting requests, ends those in flight (waiting checkouts
-// give up), stops the sweeper and closes the store. Safe to call twice.
+// give up), ends this node's term and closes the backing. Safe to call
+// twice.
 func (d *Daemon) Close() error {
 	var err error
 	d.once.Do(func() {
@@ -286,34 +232,13 @@ func (d *Daemon) Close() error {
 			err = errors.Join(err, srv.Shutdown(ctx))
 		}
 		d.wg.Wait()
+		d.stopRunner()
 		if d.events != nil {
 			d.events.Record(usher.Event{Type: eventlog.EventServerStopped, Reason: strings.TrimPrefix(d.onNode(), ", ")})
 			err = errors.Join(err, d.events.Close())
 		}
-		if d.store != nil {
-			err = errors.Join(err, d.store.Close())
-		}
-		etcdClosed := false
-		if n := d.rt.node.Load(); n != nil {
-			done := make(chan error, 1)
-			go func() { done <- n.Close() }()
-			select {
-			case e := <-done:
-				err = errors.Join(err, e)
-			case <-time.After(nodeCloseTimeout):
-				// An election cancelled while waiting resigns through etcd
-				// without a deadline: without a quorum (the last node of a
-				// cluster going down) only closing the client ends it.
-				d.logger.Warn("cluster node still stopping: closing the etcd connection under it")
-				err = errors.Join(err, d.etcd.Close(), <-done)
-				etcdClosed = true
-			}
-		}
-		if d.etcd != nil && !etcdClosed {
-			err = errors.Join(err, d.etcd.Close())
-		}
-		if d.member != nil {
-			d.member.Close()
+		if d.back != nil {
+			err = errors.Join(err, d.back.close())
 		}
 		close(d.rt.done)
 	})

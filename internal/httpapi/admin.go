@@ -60,11 +60,11 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := wire.KickResponse{Kicked: []string{}}
-	for _, l := range s.ledger.Leases() {
+	for _, l := range s.ledger().Leases() {
 		if !kickMatches(req, l) {
 			continue
 		}
-		err := s.ledger.Release(r.Context(), l.ID, usher.Owner{}, true)
+		err := s.ledger().Release(r.Context(), l.ID, usher.Owner{}, true)
 		if usher.ErrorCode(err) == usher.ELeaseNotFound {
 			continue // ended meanwhile
 		}

@@ -36,6 +36,3 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	}
 	writeError(w, r, logger, err)
 }
-
-// WriteJSON writes v as a JSON response with the given status.
-func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }

@@ -34,7 +34,7 @@ func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	lic, err := s.ledger.AddLicense(r.Context(), text)
+	lic, err := s.ledger().AddLicense(r.Context(), text)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -44,14 +44,14 @@ func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	out := []wire.LicenseResponse{}
-	for _, l := range s.ledger.Licenses() {
+	for _, l := range s.ledger().Licenses() {
 		out = append(out, licenseResponse(l))
 	}
 	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out})
 }
 
 func (s *Server) handleRemoveLicense(w http.ResponseWriter, r *http.Request) {
-	lic, err := s.ledger.RemoveLicense(r.Context(), r.PathValue("id"))
+	lic, err := s.ledger().RemoveLicense(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	usher "github.com/usher-lm/usher"
@@ -23,7 +24,9 @@ const DefaultMaxRequestSize = 2 << 20
 
 // Server serves the HTTP API for one ledger.
 type Server struct {
-	ledger   *usher.Ledger
+	led      atomic.Pointer[usher.Ledger] // see SetLedger
+	forward  http.Handler                 // the routes a node does not answer itself; nil: s.mux
+	node     string
 	auth     *auth.Authority
 	limiter  *rateLimiter // nil: no rate limit
 	maxBody  int64
@@ -36,6 +39,7 @@ type Server struct {
 	events  *eventlog.Log
 	metrics http.Handler
 	adm     Admin
+	cluster ClusterSource
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -56,11 +60,19 @@ type Config struct {
 	Events  *eventlog.Log // GET /v1/events, /v1/events/stream, /v1/usage
 	Metrics http.Handler  // GET /metrics
 	Admin   Admin         // /v1/admin/* except kick
+	Cluster ClusterSource // GET /v1/cluster
+
+	// Node names the server in GET /healthz.
+	Node string
+	// Forward, if set, wraps every route but those a node answers itself
+	// (GET /healthz, /metrics and /v1/cluster): in a cluster, it sends
+	// them to the node that decides.
+	Forward func(http.Handler) http.Handler
 }
 
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
-	s := &Server{ledger: cfg.Ledger, auth: cfg.Auth, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
+	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -76,8 +88,33 @@ func NewServer(cfg Config) *Server {
 		s.auth, _ = auth.Open(context.Background(), auth.Config{AdminToken: cfg.AdminToken, Now: s.now})
 	}
 	s.limiter = newRateLimiter(cfg.RateLimit, s.now)
+	s.led.Store(cfg.Ledger)
 	s.routes()
+	if cfg.Forward != nil {
+		s.forward = cfg.Forward(s.mux)
+	}
 	return s
+}
+
+// SetLedger makes the server serve led from now on: the ledger of the
+// term a node starts to decide.
+func (s *Server) SetLedger(led *usher.Ledger) { s.led.Store(led) }
+
+// ledger returns the ledger served now.
+func (s *Server) ledger() *usher.Ledger { return s.led.Load() }
+
+// nodeLocal reports whether r is for a route that every node answers
+// itself, never forwarded: its health, its metrics, the cluster's state as
+// it sees it.
+func nodeLocal(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	switch r.URL.Path {
+	case "/healthz", "/metrics", "/v1/cluster":
+		return true
+	}
+	return false
 }
 
 // routes registers every endpoint with the access it needs; see
@@ -99,6 +136,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/users/{name}", s.admin(s.handleRemoveUser))
 	s.mux.HandleFunc("PUT /v1/users/{name}/password", s.admin(s.handleSetPassword))
 	s.mux.HandleFunc("GET /v1/tokens", s.admin(s.handleTokens))
+	if s.cluster != nil {
+		s.mux.HandleFunc("GET /v1/cluster", s.admin(s.handleCluster))
+	}
 	s.mux.HandleFunc("POST /v1/tokens", s.admin(s.handleCreateToken))
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.obsRoutes()
@@ -136,6 +176,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, usher.Errorf(wire.ENotFound, "no such endpoint: %s %s: write the path without empty, . or .. segments; see docs/api.md", r.Method, p))
 		return
 	}
+	if s.forward != nil && !nodeLocal(r) {
+		s.forward.ServeHTTP(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -168,7 +212,7 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Wait = d
 	}
-	lease, created, err := s.ledger.Checkout(r.Context(), req)
+	lease, created, err := s.ledger().Checkout(r.Context(), req)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -177,11 +221,11 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger.HeartbeatInterval())})
+	writeJSON(w, status, wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval())})
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
-	lease, err := s.ledger.Heartbeat(r.Context(), r.PathValue("id"), ownerOf(r))
+	lease, err := s.ledger().Heartbeat(r.Context(), r.PathValue("id"), ownerOf(r))
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -212,7 +256,7 @@ func writeHeartbeat(w http.ResponseWriter, hb wire.HeartbeatResponse) {
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
-	if err := s.ledger.Release(r.Context(), r.PathValue("id"), ownerOf(r), s.isAdmin(r)); err != nil {
+	if err := s.ledger().Release(r.Context(), r.PathValue("id"), ownerOf(r), s.isAdmin(r)); err != nil {
 		s.error(w, r, err)
 		return
 	}
@@ -220,15 +264,15 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLeases(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, wire.LeasesResponse{Leases: s.ledger.Leases()})
+	writeJSON(w, http.StatusOK, wire.LeasesResponse{Leases: s.ledger().Leases()})
 }
 
 func (s *Server) handleFeatures(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, wire.FeaturesResponse{Features: s.ledger.Features()})
+	writeJSON(w, http.StatusOK, wire.FeaturesResponse{Features: s.ledger().Features()})
 }
 
 func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
-	waiters := s.ledger.Waiters()
+	waiters := s.ledger().Waiters()
 	if waiters == nil {
 		waiters = []usher.Waiter{}
 	}
@@ -236,5 +280,5 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, wire.HealthResponse{Status: "ok"})
+	writeJSON(w, http.StatusOK, wire.HealthResponse{Status: "ok", Node: s.node})
 }

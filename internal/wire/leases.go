@@ -58,4 +58,7 @@ type QueueResponse struct {
 // HealthResponse is the body of GET /healthz.
 type HealthResponse struct {
 	Status string `json:"status"`
+	// Node is the name of the cluster node that answered; empty for a
+	// single server.
+	Node string `json:"node,omitempty"`
 }
