@@ -128,7 +128,7 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.rt.mu.Unlock()
 	led, err := usher.OpenLedger(t.Context(), usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(t.Store), Keyring: d.keys, KeepaliveTimeout: keepalive,
-		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t,
+		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t, Limits: d.cfg.AddressLimits(),
 	})
 	if err != nil {
 		err = fmt.Errorf("open the ledger: %w", err)
@@ -182,7 +182,7 @@ func (d *Daemon) sweep(t *cluster.Term, led *usher.Ledger) {
 			d.logger.Error("reclaim expired leases", "err", err)
 		}
 		for _, l := range ended {
-			d.logger.Info("lease expired", "lease", l.ID, "feature", l.Feature, "client", l.Client.ID)
+			d.logger.Info("lease expired", "lease", l.ID, "feature", usher.LogSafe(l.Feature), "client", usher.LogSafe(l.Client.ID))
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	body := wire.ErrorBodyOf(err)
 	if body.Code == usher.EInternal {
-		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		logger.Error("request failed", "method", r.Method, "path", usher.LogSafe(r.URL.Path), "err", err)
 	}
 	writeJSON(w, body.Status, body)
 }

@@ -29,6 +29,8 @@ var codeStatus = map[string]int{
 	usher.EFeatureExpired:     http.StatusForbidden,
 	usher.ELeaseNotFound:      http.StatusNotFound,
 	usher.ELeaseHeldElsewhere: http.StatusConflict,
+	usher.ETooManyLeases:      http.StatusTooManyRequests,
+	usher.ETooManyWaiters:     http.StatusTooManyRequests,
 	usher.ELicenseNotFound:    http.StatusNotFound,
 	usher.ELicenseInvalid:     http.StatusUnprocessableEntity,
 	usher.ELicenseExists:      http.StatusConflict,
