@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 // clientFrom returns an HTTP client whose connections come from ip, one
@@ -75,6 +77,43 @@ func TestClusterRateLimitsTheClientBehindAFollower(t *testing.T) {
 	// ...and not as the follower's, so another client is served.
 	if status, body := get(t, b, c.url(fol)+"/v1/features", nil); status != http.StatusOK {
 		t.Fatalf("first request from 127.0.0.3 through the same follower: %d %s, want 200", status, body)
+	}
+}
+
+// TestClusterRecordsTheClientBehindAFollower: a failed login through a
+// node that does not decide is recorded with the client's address.
+func TestClusterRecordsTheClientBehindAFollower(t *testing.T) {
+	c := mustStartCluster(t, 3)
+	dec := c.mustDecider()
+	fol := c.follower(dec)
+	req, err := http.NewRequest(http.MethodPost, c.url(fol)+"/v1/auth/login",
+		strings.NewReader(`{"username":"mallory","password":"guess"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := clientFrom(t, "127.0.0.6").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password through the follower: %d, want 401", resp.StatusCode)
+	}
+	var hosts []string
+	err = retry(10*time.Second, func() error {
+		evs, err := c.client(dec).Events(context.Background(), httpapi.EventsQuery{Type: "login_failed"})
+		hosts = hosts[:0]
+		for _, ev := range evs {
+			hosts = append(hosts, ev.Client.Host)
+		}
+		if err == nil && len(evs) == 0 {
+			return usher.Errorf(usher.EUnavailable, "no login_failed event yet")
+		}
+		return err
+	})
+	if err != nil || len(hosts) != 1 || hosts[0] != "127.0.0.6" {
+		t.Fatalf("login_failed events: hosts %v (err %v), want [127.0.0.6]", hosts, err)
 	}
 }
 
