@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,34 +19,35 @@ import (
 // says so once each way on stderr, and prints every stored event exactly
 // once.
 func TestEventsFollowAcrossRestart(t *testing.T) {
-	s := ushertest.StartServer(t, ushertest.ServerOptions{Dev: true})
-	url, cfg := s.URL(), s.Config
-
+	srv := ushertest.StartServer(t, ushertest.ServerOptions{Dev: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errs ushertest.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"events", "--follow", "--json", "--server", url, "--data", cfg.Data},
+		done <- run(ctx, []string{"events", "--follow", "--json", "--server", srv.URL(), "--token", srv.Token},
 			&env{stdout: &out, stderr: &errs, getenv: func(string) string { return "" }})
 	}()
-	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the stored events", func() bool { return strings.Contains(out.String(), "server_started") }))
-	api := httpapi.NewClient(url, "")
+	printed := func(what string) func() error {
+		return ushertest.Until("stdout to show "+what, func() bool { return strings.Contains(out.String(), what) })
+	}
+	said := func(what string) func() error {
+		return ushertest.Until("stderr to say "+what, func() bool { return strings.Contains(errs.String(), what) })
+	}
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, printed("server_started"))
+	api := httpapi.NewClient(srv.URL(), "")
 	checkout := func(id string) {
 		t.Helper()
 		if _, _, err := api.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}}); err != nil {
 			t.Fatal(err)
 		}
-		ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the grant to "+id, func() bool { return strings.Contains(out.String(), `"id":"`+id+`"`) }))
+		ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, printed(`"id":"`+id+`"`))
 	}
 	checkout("before-restart")
-
-	if err := s.Daemon.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the follower to say it lost the server", func() bool { return strings.Contains(errs.String(), "lost the server") }))
-	s.Start()
-	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the follower to say the server is back", func() bool { return strings.Contains(errs.String(), "is back") }))
+	srv.Close()
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, said("lost the server"))
+	srv.Start()
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, said("is back"))
 	checkout("after-restart")
 
 	cancel()
@@ -65,8 +64,7 @@ func TestEventsFollowAcrossRestart(t *testing.T) {
 			t.Errorf("stderr says %q %d times, want once:\n%s", s, n, errs.String())
 		}
 	}
-	got, want := printedIDs(t, out.String()), storedIDs(t, url, cfg.Data)
-	t.Logf("stderr:\n%s\nevents %v", errs.String(), got)
+	got, want := printedIDs(t, out.String()), storedIDs(t, srv)
 	if !slices.Equal(got, want) {
 		t.Errorf("printed event ids %v, want the stored ones %v, each once", got, want)
 	}
@@ -87,13 +85,9 @@ func printedIDs(t *testing.T, out string) []int64 {
 }
 
 // storedIDs returns the ids of every stored event, oldest first.
-func storedIDs(t *testing.T, url, data string) []int64 {
+func storedIDs(t *testing.T, srv *ushertest.Server) []int64 {
 	t.Helper()
-	tok, err := os.ReadFile(filepath.Join(data, daemon.TokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := httpapi.NewClient(url, strings.TrimSpace(string(tok))).Events(context.Background(), httpapi.EventsQuery{Since: "1h", Limit: 1000})
+	recs, err := srv.Admin().Events(context.Background(), httpapi.EventsQuery{Since: "1h", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

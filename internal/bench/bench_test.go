@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -264,20 +263,15 @@ func TestRemoteTooFewSeats(t *testing.T) {
 // run against a server it did not start gives back every lease, even those
 // whose checkout or release the end of the run cut short.
 func TestRemoteCheckoutReleaseLeavesNoLease(t *testing.T) {
-	ctx := context.Background()
-	d := MustStartDev(t)
-	tok, err := os.ReadFile(d.TokenPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := httpapi.NewClient(d.URL(), strings.TrimSpace(string(tok)))
+	srv := ushertest.StartServer(t, ushertest.ServerOptions{Dev: true})
+	admin := srv.Admin()
 	for run := range 3 {
-		res := MustRun(t, bench.Config{Scenario: bench.CheckoutRelease, Server: d.URL(), Feature: daemon.DevFeature,
+		res := MustRun(t, bench.Config{Scenario: bench.CheckoutRelease, Server: srv.URL(), Feature: daemon.DevFeature,
 			Clients: daemon.DevSeats, Duration: 150 * time.Millisecond})
 		if res.Ops == 0 {
 			t.Fatalf("run %d: no checkout-release pair completed (errors %v)", run, res.Errors)
 		}
-		leases, err := admin.Leases(ctx)
+		leases, err := admin.Leases(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

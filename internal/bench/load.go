@@ -205,23 +205,28 @@ func (w *worker) release(ctx context.Context, lease string) bool {
 
 // giveBack releases what w may have left held, without measuring it: a
 // checkout again with the client id of an unanswered one returns the lease
-// that client holds, if any. It returns how many it could not give back.
+// that client holds, if any. It stops at the first request that gets no
+// answer, and returns how many leases it could not give back.
 func (w *worker) giveBack(ctx context.Context) (left int) {
 	unsure, unreleased := w.unsure, w.unreleased
 	w.unsure, w.unreleased = nil, nil
-	for _, i := range unsure {
+	for n, i := range unsure {
 		status, code := w.roundTrip(ctx, "POST", leasesPath, w.checkoutBody(i))
-		switch {
-		case code == errTransport:
-			left++
-		case code == "" && (status == 200 || status == 201):
+		if code == errTransport {
+			return len(unsure) - n + len(unreleased)
+		}
+		if code == "" && (status == 200 || status == 201) {
 			if id := jsonString(w.conn.body, `"id":"`); id != "" {
 				unreleased = append(unreleased, id)
 			}
 		}
 	}
-	for _, lease := range unreleased {
-		if _, code := w.roundTrip(ctx, "DELETE", w.leasePath(lease, ""), nil); code != "" && code != usher.ELeaseNotFound {
+	for n, lease := range unreleased {
+		_, code := w.roundTrip(ctx, "DELETE", w.leasePath(lease, ""), nil)
+		switch {
+		case code == errTransport:
+			return left + len(unreleased) - n
+		case code != "" && code != usher.ELeaseNotFound:
 			left++
 		}
 	}

@@ -81,7 +81,7 @@ func (r *run) releaseLeases(ctx context.Context, leases [][]string) {
 // have left held: the run's deadline cuts short the requests in flight,
 // whose checkouts the server may have granted and whose releases it may
 // not have done. A lease it cannot give back expires after the server's
-// keep-alive timeout; the run says how many.
+// keep-alive timeout; the run logs a warning.
 func (r *run) giveBack(ctx context.Context) {
 	if r.cfg.Spawn {
 		return
@@ -91,7 +91,7 @@ func (r *run) giveBack(ctx context.Context) {
 		perWorker: func(int) int { return 1 }}
 	drive(ctx, r.workers, lp, func(ctx context.Context, w *worker, _ int) { left.Add(int64(w.giveBack(ctx))) })
 	if n := left.Load(); n > 0 {
-		r.cfg.Logger.Warn("could not give back every lease: they expire after the server's keep-alive timeout", "leases", n)
+		r.cfg.Logger.Warn("the server did not answer while the bench gave back its leases: those it still holds expire after its keep-alive timeout", "at_most", n)
 	}
 }
 

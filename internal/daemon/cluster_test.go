@@ -19,6 +19,7 @@ import (
 	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // testCluster is a cluster of daemons, each with an embedded etcd member,
@@ -28,6 +29,7 @@ type testCluster struct {
 	priv      ed25519.PrivateKey
 	vendorKey []string
 	configs   []daemon.Config
+	logs      []*ushertest.Buffer // each node's log, unless USHER_TEST_LOG sends them to stderr
 
 	mu      sync.Mutex
 	daemons []*daemon.Daemon // nil while a node is down
@@ -61,6 +63,9 @@ func startCluster(t testing.TB, n int, set ...func(*daemon.Config)) (*testCluste
 		t.Fatal(err)
 	}
 	c := &testCluster{t: t, priv: priv, vendorKey: []string{pubPath}, daemons: make([]*daemon.Daemon, n)}
+	for range n {
+		c.logs = append(c.logs, &ushertest.Buffer{})
+	}
 	var peers []string
 	all := etcdtest.FreePorts(t, 3*n)
 	for i := range n {
@@ -100,7 +105,7 @@ func startCluster(t testing.TB, n int, set ...func(*daemon.Config)) (*testCluste
 func (c *testCluster) start(i int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var opts daemon.Options
+	opts := daemon.Options{Logger: slog.New(slog.NewTextHandler(c.logs[i], nil))}
 	if os.Getenv("USHER_TEST_LOG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -476,6 +481,16 @@ func TestClusterBootstrapsOneAdmin(t *testing.T) {
 	}
 	if len(written) != 1 {
 		t.Fatalf("nodes %v wrote an admin password, want exactly one", written)
+	}
+	if os.Getenv("USHER_TEST_LOG") == "" {
+		var created, adopted int
+		for _, log := range c.logs {
+			created += strings.Count(log.String(), "created admin token")
+			adopted += strings.Count(log.String(), "adopted the cluster's admin token")
+		}
+		if created != 1 || adopted != 2 {
+			t.Errorf("nodes logged %d created and %d adopted admin tokens, want 1 and 2", created, adopted)
+		}
 	}
 	pw, err := os.ReadFile(filepath.Join(c.configs[written[0]].Data, daemon.AdminPasswordFile))
 	if err != nil {

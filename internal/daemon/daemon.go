@@ -124,7 +124,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 // sharedToken returns the admin token: this node's, or the cluster's when
 // another node made one first.
 func (d *Daemon) sharedToken(ctx context.Context) (string, error) {
-	token, err := ensureToken(d.cfg.Data, d.logger)
+	token, created, err := ensureToken(d.cfg.Data)
 	if err != nil {
 		return "", err
 	}
@@ -134,10 +134,14 @@ func (d *Daemon) sharedToken(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if shared != token {
-		if err := os.WriteFile(filepath.Join(d.cfg.Data, TokenFile), []byte(shared+"\n"), 0o600); err != nil {
+	switch {
+	case shared != token:
+		if err := os.WriteFile(d.TokenPath(), []byte(shared+"\n"), 0o600); err != nil {
 			return "", fmt.Errorf("write the cluster's admin token: %w", err)
 		}
+		d.logger.Info("adopted the cluster's admin token", "file", d.TokenPath())
+	case created:
+		d.logger.Info("created admin token", "file", d.TokenPath())
 	}
 	return shared, nil
 }
@@ -262,26 +266,26 @@ func loadKeyring(paths []string) (*usher.Keyring, error) {
 	return usher.NewKeyring(pubs...), nil
 }
 
-// ensureToken returns the admin token, creating it on first start. The
-// token itself is never logged.
-func ensureToken(dir string, logger *slog.Logger) (string, error) {
+// ensureToken returns the admin token, creating it on first start; created
+// says it did. A cluster node may then adopt the cluster's instead, so the
+// caller logs which. The token itself is never logged.
+func ensureToken(dir string) (tok string, created bool, err error) {
 	path := filepath.Join(dir, TokenFile)
 	data, err := os.ReadFile(path)
 	if err == nil {
 		if tok := strings.TrimSpace(string(data)); tok != "" {
-			return tok, nil
+			return tok, false, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read admin token: %w", err)
+		return "", false, fmt.Errorf("read admin token: %w", err)
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return "", false, err
 	}
-	tok := hex.EncodeToString(b)
+	tok = hex.EncodeToString(b)
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write admin token: %w", err)
+		return "", false, fmt.Errorf("write admin token: %w", err)
 	}
-	logger.Info("created admin token", "file", path)
-	return tok, nil
+	return tok, true, nil
 }

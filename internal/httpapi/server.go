@@ -164,8 +164,17 @@ func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {
 	s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. At debug level it logs every
+// request; below, that costs one level check.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.logger.Enabled(r.Context(), slog.LevelDebug) {
+		s.serveLogged(w, r)
+		return
+	}
+	s.serve(w, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.limit(w, r) {
 		return
 	}
