@@ -17,18 +17,28 @@ const (
 	EFeatureNotStarted = "feature_not_started"
 	EFeatureExpired    = "feature_expired"
 	ELeaseNotFound     = "lease_not_found"
+	ELicenseNotFound   = "license_not_found"
+	ELicenseInvalid    = "license_invalid"
+	ELicenseExists     = "license_exists"
+	EInvalid           = "invalid_request"
+	EUnauthorized      = "unauthorized"
+	EForbidden         = "forbidden"    // the credential is valid but its role may not do this
+	ERateLimited       = "rate_limited" // too many requests from one address: retry after a pause
+	EUnavailable       = "unavailable"
+	EInternal          = "internal"
+)
+
+// Codes of lease ownership and of the per-address limits.
+const (
 	// ELeaseHeldElsewhere refuses a lease to a caller other than its
 	// owner: another credential or, on an open server, another address.
 	ELeaseHeldElsewhere = "lease_held_elsewhere"
-	ELicenseNotFound    = "license_not_found"
-	ELicenseInvalid     = "license_invalid"
-	ELicenseExists      = "license_exists"
-	EInvalid            = "invalid_request"
-	EUnauthorized       = "unauthorized"
-	EForbidden          = "forbidden"    // the credential is valid but its role may not do this
-	ERateLimited        = "rate_limited" // too many requests from one address: retry after a pause
-	EUnavailable        = "unavailable"
-	EInternal           = "internal"
+	// ETooManyLeases refuses a checkout from a client address that holds
+	// as many leases as one address may (AddressLimits).
+	ETooManyLeases = "too_many_leases"
+	// ETooManyWaiters refuses a place in line to a client address that has
+	// as many checkouts waiting as one address may (AddressLimits).
+	ETooManyWaiters = "too_many_waiters"
 )
 
 // Error is the one coded error type of Usher. Code is machine-readable and
@@ -87,18 +97,24 @@ func ErrorMessage(err error) string {
 
 // Sentinel errors for errors.Is. They match any *Error with the same code.
 var (
-	ErrNoSeats            = &Error{Code: ENoSeats}
-	ErrFeatureNotFound    = &Error{Code: EFeatureNotFound}
-	ErrFeatureNotStarted  = &Error{Code: EFeatureNotStarted}
-	ErrFeatureExpired     = &Error{Code: EFeatureExpired}
-	ErrLeaseNotFound      = &Error{Code: ELeaseNotFound}
+	ErrNoSeats           = &Error{Code: ENoSeats}
+	ErrFeatureNotFound   = &Error{Code: EFeatureNotFound}
+	ErrFeatureNotStarted = &Error{Code: EFeatureNotStarted}
+	ErrFeatureExpired    = &Error{Code: EFeatureExpired}
+	ErrLeaseNotFound     = &Error{Code: ELeaseNotFound}
+	ErrLicenseNotFound   = &Error{Code: ELicenseNotFound}
+	ErrLicenseInvalid    = &Error{Code: ELicenseInvalid}
+	ErrLicenseExists     = &Error{Code: ELicenseExists}
+	ErrInvalid           = &Error{Code: EInvalid}
+	ErrUnauthorized      = &Error{Code: EUnauthorized}
+	ErrForbidden         = &Error{Code: EForbidden}
+	ErrRateLimited       = &Error{Code: ERateLimited}
+	ErrUnavailable       = &Error{Code: EUnavailable}
+)
+
+// Sentinel errors of lease ownership and of the per-address limits.
+var (
 	ErrLeaseHeldElsewhere = &Error{Code: ELeaseHeldElsewhere}
-	ErrLicenseNotFound    = &Error{Code: ELicenseNotFound}
-	ErrLicenseInvalid     = &Error{Code: ELicenseInvalid}
-	ErrLicenseExists      = &Error{Code: ELicenseExists}
-	ErrInvalid            = &Error{Code: EInvalid}
-	ErrUnauthorized       = &Error{Code: EUnauthorized}
-	ErrForbidden          = &Error{Code: EForbidden}
-	ErrRateLimited        = &Error{Code: ERateLimited}
-	ErrUnavailable        = &Error{Code: EUnavailable}
+	ErrTooManyLeases      = &Error{Code: ETooManyLeases}
+	ErrTooManyWaiters     = &Error{Code: ETooManyWaiters}
 )

@@ -22,6 +22,8 @@ type LedgerConfig struct {
 	Keyring          *Keyring
 	KeepaliveTimeout time.Duration    // default DefaultKeepaliveTimeout
 	Now              func() time.Time // default time.Now
+	Logger           *slog.Logger     // default discards
+	Observer         Observer         // default ignores events
 	// Monotonic reads a clock that no one sets, as the time since any
 	// fixed point: keep-alive windows are measured on it, so that a step
 	// of the wall clock neither ends every lease at once nor keeps dead
@@ -29,8 +31,9 @@ type LedgerConfig struct {
 	// of time.Now; a fake clock's times have none, and its wall time then
 	// serves).
 	Monotonic func() time.Duration
-	Logger    *slog.Logger // default discards
-	Observer  Observer     // default ignores events
+	// Limits bound what one client address (CheckoutRequest.Addr) may
+	// hold; the zero value bounds nothing.
+	Limits AddressLimits
 	// Confirmer, if set, is asked before a checkout is refused for want
 	// of seats; see Confirmer.
 	Confirmer Confirmer
@@ -78,6 +81,8 @@ type Ledger struct {
 	// pending lists, per feature, the grants still being stored: one may
 	// yet fail and free its seat (see refuseLocked).
 	pending map[string]*entry
+	limits  AddressLimits
+	byAddr  map[string]addrUse // what each client address holds, where a limit counts it
 }
 
 type clientKey struct{ feature, client string }
@@ -138,7 +143,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
-		pending: make(map[string]*entry),
+		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -181,6 +186,7 @@ func (l *Ledger) restore(snap *Snapshot) {
 		l.leases[ls.ID] = e
 		l.byClient[e.key()] = e
 		l.inUse[ls.Feature]++
+		l.countLocked(ls.Addr, 1, 0)
 	}
 }
 
@@ -238,7 +244,8 @@ func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
 // line for up to req.Wait.
 //
 // Errors: EInvalid, EFeatureNotFound, EFeatureNotStarted, EFeatureExpired,
-// ENoSeats, ELeaseHeldElsewhere, or a store failure.
+// ENoSeats, ELeaseHeldElsewhere, ETooManyLeases, ETooManyWaiters, or a
+// store failure.
 func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease, created bool, err error) {
 	if err := req.Validate(); err != nil {
 		return Lease{}, false, err
@@ -259,10 +266,10 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 		}
 		e, err := l.grantLocked(req, l.tick(), false)
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
-			w := l.enqueueLocked(req)
+			w, qerr := l.enqueueLocked(req)
 			l.mu.Unlock()
-			if w == nil {
-				return Lease{}, false, Errorf(ENoSeats, "the line for feature %s is full: try again later", req.Feature)
+			if qerr != nil {
+				return Lease{}, false, qerr
 			}
 			return l.wait(ctx, w, err)
 		}
@@ -328,6 +335,9 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 	if p == nil || len(p.grants) == 0 {
 		return nil, Errorf(EFeatureNotFound, "feature %s is not licensed on this server: check the name, or add a license that grants it", req.Feature)
 	}
+	if err := l.leaseLimitLocked(req.Addr); err != nil {
+		return nil, err
+	}
 	seats, unlimited, err := p.capacity(now, req.Feature)
 	if err != nil {
 		return nil, err
@@ -350,6 +360,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
 	l.inUse[req.Feature] = inUse + 1
+	l.countLocked(req.Addr, 1, 0)
 	l.expiry.pushBack(e)
 	l.addPendingLocked(e)
 	return e, nil
@@ -441,6 +452,7 @@ func (l *Ledger) removeLocked(e *entry) {
 	if l.inUse[f]--; l.inUse[f] <= 0 {
 		delete(l.inUse, f)
 	}
+	l.countLocked(e.lease.Addr, -1, 0)
 	l.serveQueueLocked(f, l.tick())
 }
 

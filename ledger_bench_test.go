@@ -29,20 +29,28 @@ func BenchmarkReclaimNothingDue(b *testing.B) {
 	}
 }
 
+// benchOwner and benchAddr stand for the caller a server derives from a
+// request, so that ownership checks and the per-address limits are paid.
+var (
+	benchOwner = usher.Owner{Kind: "address", ID: "192.0.2.7"}
+	benchAddr  = "192.0.2.7"
+)
+
 // BenchmarkCheckoutRelease measures a checkout and its release, the pair
 // every short-lived application makes, from parallel clients.
 func BenchmarkCheckoutRelease(b *testing.B) {
 	f := newFixture(b)
 	f.add(usher.Grant{Feature: "cad", Unlimited: true})
+	f.ledger = f.openLimited(usher.AddressLimits{Leases: usher.DefaultMaxLeasesPerAddress, Waiters: usher.DefaultMaxWaitersPerAddress})
 	var n atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
-		req := usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint("c", n.Add(1))}}
+		req := usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint("c", n.Add(1))}, Owner: benchOwner, Addr: benchAddr}
 		for pb.Next() {
 			l, _, err := f.ledger.Checkout(context.Background(), req)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := f.ledger.Release(context.Background(), l.ID, usher.Owner{}, false); err != nil {
+			if err := f.ledger.Release(context.Background(), l.ID, benchOwner, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -56,14 +64,18 @@ func BenchmarkHeartbeat(b *testing.B) {
 	f.add(usher.Grant{Feature: "cad", Unlimited: true})
 	ids := make([]string, 10_000)
 	for i := range ids {
-		ids[i] = f.mustCheckout("cad", fmt.Sprint(i)).ID
+		l, _, err := f.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint(i)}, Owner: benchOwner})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = l.ID
 	}
 	var n atomic.Int64
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(n.Add(1))
 		for pb.Next() {
-			if _, err := f.ledger.Heartbeat(context.Background(), ids[i%len(ids)], usher.Owner{}); err != nil {
+			if _, err := f.ledger.Heartbeat(context.Background(), ids[i%len(ids)], benchOwner); err != nil {
 				b.Fatal(err)
 			}
 			i += 7
@@ -89,7 +101,9 @@ func BenchmarkLeaseMemory(b *testing.B) {
 		before := heapInUse()
 		for _, id := range ids {
 			// Fresh strings, as decoding a request makes: the lease keeps them.
-			req := usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: strings.Clone(id), User: strings.Clone("alice"), Host: strings.Clone("ws12.example.com")}}
+			addr := strings.Clone(benchAddr) // as a request's remote address is
+			req := usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: strings.Clone(id), User: strings.Clone("alice"), Host: strings.Clone("ws12.example.com")},
+				Owner: usher.Owner{Kind: "address", ID: addr}, Addr: addr}
 			if _, _, err := led.Checkout(context.Background(), req); err != nil {
 				b.Fatal(err)
 			}

@@ -17,7 +17,7 @@ type waiter struct {
 type queueGrant struct {
 	e     *entry
 	fresh bool  // a new seat that the waiter must store; else an existing lease
-	err   error // set instead of e: the waiter's client ID went to another owner
+	err   error // set instead of e: the waiter may not have the seat
 }
 
 // Waiter is one checkout waiting in line, as reported to admins.
@@ -28,26 +28,32 @@ type Waiter struct {
 	Since    time.Time `json:"since"`
 }
 
-// enqueueLocked puts req at the end of its feature's line, or returns nil
-// when the line is full.
-func (l *Ledger) enqueueLocked(req CheckoutRequest) *waiter {
+// enqueueLocked puts req at the end of its feature's line.
+//
+// Errors: ENoSeats when the line is full, ETooManyWaiters.
+func (l *Ledger) enqueueLocked(req CheckoutRequest) (*waiter, error) {
 	q := l.queues[req.Feature]
+	if q != nil && q.Len() >= maxQueue {
+		return nil, Errorf(ENoSeats, "the line for feature %s is full: try again later", req.Feature)
+	}
+	if err := l.waiterLimitLocked(req.Addr); err != nil {
+		return nil, err
+	}
 	if q == nil {
 		q = list.New()
 		l.queues[req.Feature] = q
 	}
-	if q.Len() >= maxQueue {
-		return nil
-	}
 	w := &waiter{req: req, since: l.now(), granted: make(chan queueGrant, 1)}
 	w.elem = q.PushBack(w)
-	return w
+	l.countLocked(req.Addr, 0, 1)
+	return w, nil
 }
 
 func (l *Ledger) dequeueLocked(w *waiter) {
 	q := l.queues[w.req.Feature]
 	q.Remove(w.elem)
 	w.elem = nil
+	l.countLocked(w.req.Addr, 0, -1)
 	if q.Len() == 0 {
 		delete(l.queues, w.req.Feature)
 	}
@@ -69,6 +75,13 @@ func (l *Ledger) serveQueueLocked(feature string, at instant) {
 			continue
 		}
 		e, err := l.grantLocked(w.req, at, true)
+		if ErrorCode(err) == ETooManyLeases {
+			// Its address took its fill of leases while it waited: it
+			// cannot have this seat, the next in line can.
+			l.dequeueLocked(w)
+			w.granted <- queueGrant{err: err}
+			continue
+		}
 		if err != nil {
 			return
 		}

@@ -7,6 +7,8 @@ package config
 
 import (
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // Config is the server configuration. Every field is a key of the registry
@@ -61,6 +63,10 @@ type Security struct {
 	ReadTimeout              Duration `toml:"read_timeout"`
 	MaxConnections           int      `toml:"max_connections"`
 	MaxConnectionsPerAddress int      `toml:"max_connections_per_address"`
+
+	// What one client address may hold at once; 0 turns a limit off.
+	MaxLeasesPerAddress  int `toml:"max_leases_per_address"`
+	MaxWaitersPerAddress int `toml:"max_waiters_per_address"`
 }
 
 // RateLimitConfig is rate_limit = { requests = 200, interval = "5s" }:
@@ -73,6 +79,11 @@ type RateLimitConfig struct {
 
 // TLS reports whether the server serves HTTPS.
 func (s Security) TLS() bool { return s.TLSAuto || s.TLSCert != "" }
+
+// AddressLimits returns what the ledger lets one client address hold.
+func (s Security) AddressLimits() usher.AddressLimits {
+	return usher.AddressLimits{Leases: s.MaxLeasesPerAddress, Waiters: s.MaxWaitersPerAddress}
+}
 
 // Defaults that code outside the registry needs too.
 const (

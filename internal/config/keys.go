@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // Key is one configuration key. Its flag is the name with '-' for '_'
@@ -108,6 +110,10 @@ var registry = []Key{
 		Usage: "at most `N` open client connections in all; kept below the open-file limit"},
 	{Name: "max_connections_per_address", Default: strconv.Itoa(DefaultMaxConnectionsPerAddr), check: minNumber(1),
 		Usage: "at most `N` open connections from one client address"},
+	{Name: "max_leases_per_address", Default: strconv.Itoa(usher.DefaultMaxLeasesPerAddress), check: notNegative("0 turns the limit off"),
+		Usage: "at most `N` live leases per client address; 0 turns the limit off"},
+	{Name: "max_waiters_per_address", Default: strconv.Itoa(usher.DefaultMaxWaitersPerAddress), check: notNegative("0 turns the limit off"),
+		Usage: "at most `N` checkouts waiting in line per client address; 0 turns the limit off"},
 
 	{Name: "cluster_name", Usage: "cluster `NAME`: its key prefix in etcd (default " + DefaultClusterName + ")"},
 	{Name: "node_name", Usage: "this node's `NAME` in the cluster (default the host name)"},

@@ -26,6 +26,7 @@ max_connections = 5000
 max_connections_per_address = 50
 login_ttl = "1h"
 rate_limit = { requests = 200, interval = "5s" }
+max_leases_per_address = 100
 `
 	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
@@ -42,6 +43,7 @@ rate_limit = { requests = 200, interval = "5s" }
 		ReadHeaderTimeout: daemon.Duration(5 * time.Second), LoginTTL: daemon.Duration(time.Hour),
 		RateLimit:   daemon.RateLimitConfig{Requests: 200, Interval: daemon.Duration(5 * time.Second)},
 		ReadTimeout: daemon.Duration(20 * time.Second), MaxConnections: 5000, MaxConnectionsPerAddress: 50,
+		MaxLeasesPerAddress: 100, MaxWaitersPerAddress: 500, // the default
 	}
 	if cfg.Security != want {
 		t.Errorf("got %+v\nwant %+v", cfg.Security, want)

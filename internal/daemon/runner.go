@@ -127,7 +127,7 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.rt.mu.Unlock()
 	led, err := usher.OpenLedger(t.Context(), usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(t.Store), Keyring: d.keys, KeepaliveTimeout: keepalive,
-		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t,
+		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t, Limits: d.cfg.AddressLimits(),
 	})
 	if err != nil {
 		err = fmt.Errorf("open the ledger: %w", err)

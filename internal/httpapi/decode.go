@@ -56,14 +56,15 @@ func decodeStrict(data []byte, v any) error {
 	return sc.object(reflect.TypeOf(v).Elem(), "")
 }
 
-// syntaxError explains why body did not decode, naming data after the
-// first value if that is the reason.
+// syntaxError explains why body did not decode: data after the first
+// value, bad syntax, or a value of the wrong type.
 func syntaxError(body []byte, err error) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var first json.RawMessage
 	if dec.Decode(&first) == nil {
-		rest := bytes.TrimSpace(body[dec.InputOffset():])
-		return usher.Errorf(usher.EInvalid, "unexpected data after the JSON object: %q: send exactly one object", clip(rest, 20))
+		if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+			return usher.Errorf(usher.EInvalid, "unexpected data after the JSON object: %q: send exactly one object", clip(rest, 20))
+		}
 	}
 	return usher.Errorf(usher.EInvalid, "request body is not valid JSON: %v", err)
 }
@@ -96,21 +97,20 @@ func (s *scanner) object(t reflect.Type, path string) error {
 	var seen keySet
 	s.i++ // '{'
 	for s.space(); s.data[s.i] != '}'; s.space() {
-		raw, escaped := s.str()
-		key := string(raw)
+		key, escaped := s.str()
 		if escaped {
-			key = unquote(raw)
+			key = []byte(unquote(key))
 		}
-		if strings.ContainsRune(key, utf8.RuneError) {
+		if bytes.ContainsRune(key, utf8.RuneError) {
 			return replaced(path, key)
 		}
 		if seen.add(key) {
 			return usher.Errorf(usher.EInvalid, "duplicate key %q: give each key once", join(path, key))
 		}
 		if fields != nil {
-			ft, ok := fields.types[key]
+			ft, ok := fields.types[string(key)]
 			if !ok {
-				return fields.unknown(key, join(path, key))
+				return fields.unknown(string(key), join(path, key))
 			}
 			elem = ft
 		}
@@ -128,7 +128,7 @@ func (s *scanner) object(t reflect.Type, path string) error {
 }
 
 // value checks the value at s.i, the member key of path, and moves past it.
-func (s *scanner) value(t reflect.Type, path, key string) error {
+func (s *scanner) value(t reflect.Type, path string, key []byte) error {
 	s.space()
 	switch s.data[s.i] {
 	case '{':
@@ -160,7 +160,7 @@ func (s *scanner) array(t reflect.Type, path string) error {
 			s.i++
 			return nil
 		}
-		if err := s.value(elem, path, fmt.Sprintf("[%d]", n)); err != nil {
+		if err := s.value(elem, path, fmt.Appendf(nil, "[%d]", n)); err != nil {
 			return err
 		}
 		if s.space(); s.data[s.i] == ',' {
@@ -197,7 +197,7 @@ var replacementChar = []byte("\uFFFD")
 // surrogate escape such as "\ud800" or was sent as such: either way it
 // stands for text the client did not mean, and would make two different
 // inputs equal.
-func replaced(path, key string) error {
+func replaced(path string, key []byte) error {
 	return usher.Errorf(usher.EInvalid, "key %q: contains U+FFFD or an escaped lone surrogate: send valid UTF-8 text", join(path, key))
 }
 
@@ -281,40 +281,46 @@ func addFields(f *structFields, t reflect.Type) {
 	}
 }
 
-// keySet remembers the keys of one object; small objects need no map.
+// keySet remembers the keys of one object; the first few need no
+// allocation, which keeps a checkout's cheap.
 type keySet struct {
-	list []string
-	m    map[string]struct{}
+	small [8][]byte
+	n     int
+	m     map[string]struct{}
 }
 
 // add records key and reports whether it was there already.
-func (s *keySet) add(key string) bool {
-	if s.m != nil {
-		_, dup := s.m[key]
-		s.m[key] = struct{}{}
-		return dup
-	}
-	if slices.Contains(s.list, key) {
-		return true
-	}
-	s.list = append(s.list, key)
-	if len(s.list) > 8 {
-		s.m = make(map[string]struct{}, 2*len(s.list))
-		for _, k := range s.list {
-			s.m[k] = struct{}{}
+func (s *keySet) add(key []byte) bool {
+	if s.m == nil {
+		for _, k := range s.small[:s.n] {
+			if bytes.Equal(k, key) {
+				return true
+			}
+		}
+		if s.n < len(s.small) {
+			s.small[s.n], s.n = key, s.n+1
+			return false
+		}
+		s.m = make(map[string]struct{}, 4*len(s.small))
+		for _, k := range s.small {
+			s.m[string(k)] = struct{}{}
 		}
 	}
+	if _, dup := s.m[string(key)]; dup {
+		return true
+	}
+	s.m[string(key)] = struct{}{}
 	return false
 }
 
 // join names member key of path for a message, as "client.id" or
 // "reset[1]", shortening a long key.
-func join(path, key string) string {
-	key = clip([]byte(key), 64)
-	if path == "" || strings.HasPrefix(key, "[") {
-		return path + key
+func join(path string, key []byte) string {
+	k := clip(key, 64)
+	if path == "" || strings.HasPrefix(k, "[") {
+		return path + k
 	}
-	return path + "." + key
+	return path + "." + k
 }
 
 // invalidUTF8At returns the offset of the first byte that is not valid

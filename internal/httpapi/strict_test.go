@@ -50,6 +50,8 @@ func TestRequestsMustBeStrictJSON(t *testing.T) {
 		{"unknown nested key", `{"feature":"cad","client":{"id":"a","nmae":"x"}}`, `unknown key "client.nmae"`},
 		{"array", `[{"feature":"cad","client":{"id":"a"}}]`, "not a JSON object"},
 		{"null", `null`, "not a JSON object"},
+		{"wrong type", `{"feature":"cad","client":{"id":"a","pid":"x"}}`, "cannot unmarshal string"},
+		{"bad syntax", `{"feature":"cad","client":{"id":"a"}`, "not valid JSON"},
 		{"invalid UTF-8", "{\"feature\":\"cad\",\"client\":{\"id\":\"a\",\"host\":\"\xff\xfe-host1\"}}", "UTF-8"},
 		{"lone surrogate", `{"feature":"cad","client":{"id":"a","host":"\ud800-host1"}}`, `"client.host"`},
 		{"replacement character", `{"feature":"cad","client":{"id":"a","host":"` + "\uFFFD" + `-host1"}}`, `"client.host"`},

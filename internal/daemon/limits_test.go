@@ -1,0 +1,45 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/httpapi"
+)
+
+// The per-address limits of the configuration reach the ledger: an
+// anonymous client past max_leases_per_address gets 429 too_many_leases,
+// and the admin is not counted.
+func TestMaxLeasesPerAddress(t *testing.T) {
+	cfg := devConfig(t, t.TempDir())
+	if err := cfg.Set("max_leases_per_address", "2"); err != nil {
+		t.Fatal(err)
+	}
+	d, admin := MustStart(t, cfg, daemon.Options{})
+	anon := httpapi.NewClient(d.URL(), "")
+	defer anon.HTTP.CloseIdleConnections()
+	ctx := context.Background()
+	checkout := func(c *httpapi.Client, id string) error {
+		_, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}})
+		return err
+	}
+	for i := range 2 {
+		if err := checkout(anon, fmt.Sprint("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := checkout(anon, "c2")
+	if got := usher.ErrorCode(err); got != usher.ETooManyLeases {
+		t.Fatalf("third lease from one address: got %v (code %q), want %s", err, got, usher.ETooManyLeases)
+	}
+	if got := httpapi.StatusOf(usher.ErrorCode(err)); got != http.StatusTooManyRequests {
+		t.Fatalf("got status %d, want 429", got)
+	}
+	if err := checkout(admin, "by-admin"); err != nil {
+		t.Fatalf("the admin's checkout: %v", err)
+	}
+}
