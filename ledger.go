@@ -423,7 +423,7 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 	inUse := l.inUse[lease.Feature]
 	l.mu.Unlock()
 	if err != nil {
-		l.logger.Error("checkout not stored", "feature", lease.Feature, "err", err)
+		l.logger.Error("checkout not stored", "feature", LogSafe(lease.Feature), "err", err)
 		return Lease{}, err
 	}
 	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse})

@@ -19,6 +19,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // procNode is one node of a cluster of server processes.
@@ -304,13 +305,12 @@ func TestClusterKill9UnderLoad(t *testing.T) {
 		}()
 	}
 	waitPairs := func(n int64) {
-		deadline := time.Now().Add(20 * time.Second)
-		for pairs.Load() < n && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond) // polling
-		}
-		if pairs.Load() < n {
-			t.Fatalf("only %d checkout+release pairs, want %d", pairs.Load(), n)
-		}
+		ushertest.WaitFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+			if got := pairs.Load(); got < n {
+				return fmt.Errorf("only %d checkout+release pairs, want %d", got, n)
+			}
+			return nil
+		})
 	}
 	waitPairs(50)
 	if st, err := c.client(dec).ClusterStatus(ctx); err == nil {

@@ -278,8 +278,12 @@ func hashSecret(secret string) string {
 // passwords get the same EUnauthorized error after the same work. A login
 // is refused before its password is checked, with a RetryError, while its
 // address or name is backed off after failures (ERateLimited) or while
-// every password check is busy (EUnavailable).
+// every password check is busy (EUnavailable). A name longer than any
+// user's (MaxNameLength) is refused with EInvalid before anything else.
 func (a *Authority) Login(ctx context.Context, name, password, addr string) (string, time.Time, error) {
+	if len(name) > MaxNameLength {
+		return "", time.Time{}, usher.Errorf(usher.EInvalid, "the user name is longer than %d bytes, which no user name is: check the name and log in again", MaxNameLength)
+	}
 	if len(password) > maxPassword {
 		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
 	}
@@ -332,7 +336,10 @@ func (a *Authority) hashPassword(ctx context.Context, password string) (string, 
 // maxPassword bounds a password, so that hashing stays cheap.
 const maxPassword = 1024
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+// MaxNameLength is the longest user or token name, in bytes.
+const MaxNameLength = 64
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`) // at most MaxNameLength
 
 func checkName(kind, name string) error {
 	if !nameRE.MatchString(name) {

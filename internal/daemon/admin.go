@@ -92,6 +92,12 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 		Backend: d.back.history, Now: d.rt.now, Logger: d.logger, Features: d.features,
 		Retention: time.Duration(d.cfg.EventRetention), UsageRetention: time.Duration(d.cfg.UsageRetention),
 	}
+	if d.opts.Events != nil {
+		d.opts.Events(&evOpts)
+		if evOpts.Backend != d.back.history {
+			d.back.history.Close() // replaced; the log closes only its own
+		}
+	}
 	var err error
 	d.events, err = eventlog.Open(evOpts)
 	if err != nil {

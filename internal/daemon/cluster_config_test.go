@@ -69,34 +69,24 @@ func TestClusterConfigKeysSettable(t *testing.T) {
 func TestExternalEtcdSmoke(t *testing.T) {
 	url := etcdtest.StartExternal(t)
 	ctx := context.Background()
-	c := mustStartCluster(t, 0)
-	cfg := daemon.DefaultConfig()
-	cfg.Data = t.TempDir()
-	cfg.VendorKey = c.vendorKey
-	cfg.Listen = []string{"127.0.0.1:0"}
-	cfg.ClusterName, cfg.NodeName = "smoke", "solo"
-	cfg.EtcdEndpoints = []string{url}
-	d := ushertest.StartDaemon(t, cfg, daemon.Options{})
-	c.configs = []daemon.Config{cfg}
-	c.configs[0].Listen = []string{strings.TrimPrefix(d.URL(), "http://")}
-	c.daemons = []*daemon.Daemon{d}
-	if _, err := c.decider(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	c.addLicense(0, "cad", 1)
-	l, err := clusterCheckout(ctx, c.client(0), "cad", "a")
+	s := ushertest.StartServer(t, ushertest.ServerOptions{Configure: func(cfg *daemon.Config) {
+		cfg.ClusterName, cfg.NodeName = "smoke", "solo"
+		cfg.EtcdEndpoints = []string{url}
+	}})
+	ushertest.WaitFor(t, 10*time.Second, 20*time.Millisecond, ushertest.Until("node solo to decide", func() bool { return s.Ledger() != nil }))
+	s.AddLicense(map[string]int{"cad": 1})
+	l, err := clusterCheckout(ctx, s.Admin(), "cad", "a")
 	if err != nil {
 		t.Fatalf("checkout: %v", err)
 	}
-	st, err := c.client(0).ClusterStatus(ctx)
+	st, err := s.Admin().ClusterStatus(ctx)
 	if err != nil || st.Decider != "solo" || len(st.Members) != 1 || !st.Members[0].Healthy {
 		t.Fatalf("status %+v, %v: want node solo deciding and one healthy member", st, err)
 	}
 	// The state is in etcd: a second start finds the lease.
-	d.Close()
-	d2 := ushertest.StartDaemon(t, cfg, daemon.Options{})
-	cl := ushertest.AdminClient(t, d2)
-	err = retry(10*time.Second, func() error {
+	s.Restart()
+	cl := s.Admin()
+	err = ushertest.RetryUnavailable(10*time.Second, func() error {
 		ls, err := cl.Leases(ctx)
 		if err == nil && (len(ls) != 1 || ls[0].ID != l.ID) {
 			t.Fatalf("after restart: leases %v, want only %s", ls, l.ID)

@@ -62,6 +62,11 @@ type Options struct {
 	Version  string                 // reported by info and the usher_build_info metric
 	LogLevel *slog.LevelVar         // if set, log_level changes at runtime set it
 	Reload   func() (Config, error) // loads the configuration again, for reload and SIGHUP
+
+	// Events, if set, changes the event log's options before it opens;
+	// a Backend it sets replaces events.db or etcd. Tests inject faults
+	// through it.
+	Events func(*eventlog.Options)
 }
 
 // startWait bounds how long Start waits to learn which node decides.

@@ -48,7 +48,7 @@ func get(t *testing.T, hc *http.Client, url string, header http.Header) (int, st
 }
 
 // follower returns a running node other than dec.
-func (c *testCluster) follower(dec int) int { return (dec + 1) % len(c.configs) }
+func (c *testCluster) follower(dec int) int { return (dec + 1) % len(c.Configs) }
 
 // TestClusterRateLimitsTheClientBehindAFollower: requests forwarded by a
 // node that does not decide count against their client's address, not the
@@ -57,25 +57,25 @@ func TestClusterRateLimitsTheClientBehindAFollower(t *testing.T) {
 	c := mustStartCluster(t, 3, func(cfg *daemon.Config) {
 		cfg.RateLimit = daemon.RateLimitConfig{Requests: 3, Interval: daemon.Duration(time.Hour)}
 	})
-	dec := c.mustDecider()
+	dec := c.MustDecider()
 	fol := c.follower(dec)
 	a, b := clientFrom(t, "127.0.0.2"), clientFrom(t, "127.0.0.3")
 	for i := range 3 {
-		if status, body := get(t, a, c.url(fol)+"/v1/features", nil); status != http.StatusOK {
+		if status, body := get(t, a, c.URL(fol)+"/v1/features", nil); status != http.StatusOK {
 			t.Fatalf("request %d of 3 from 127.0.0.2 through the follower: %d %s, want 200", i+1, status, body)
 		}
 	}
-	status, body := get(t, a, c.url(fol)+"/v1/features", nil)
+	status, body := get(t, a, c.URL(fol)+"/v1/features", nil)
 	if status != http.StatusTooManyRequests || !strings.Contains(body, "127.0.0.2") {
 		t.Fatalf("fourth request from 127.0.0.2 through the follower: %d %s, want 429 naming 127.0.0.2", status, body)
 	}
 	// The decider counted the forwarded requests as 127.0.0.2's...
-	status, body = get(t, a, c.url(dec)+"/v1/features", nil)
+	status, body = get(t, a, c.URL(dec)+"/v1/features", nil)
 	if status != http.StatusTooManyRequests || !strings.Contains(body, "127.0.0.2") {
 		t.Fatalf("request from 127.0.0.2 straight to the decider: %d %s, want 429 naming 127.0.0.2", status, body)
 	}
 	// ...and not as the follower's, so another client is served.
-	if status, body := get(t, b, c.url(fol)+"/v1/features", nil); status != http.StatusOK {
+	if status, body := get(t, b, c.URL(fol)+"/v1/features", nil); status != http.StatusOK {
 		t.Fatalf("first request from 127.0.0.3 through the same follower: %d %s, want 200", status, body)
 	}
 }
@@ -123,14 +123,14 @@ func TestClusterIgnoresForgedClientAddress(t *testing.T) {
 	c := mustStartCluster(t, 3, func(cfg *daemon.Config) {
 		cfg.RateLimit = daemon.RateLimitConfig{Requests: 2, Interval: daemon.Duration(time.Hour)}
 	})
-	dec := c.mustDecider()
+	dec := c.MustDecider()
 	hc := clientFrom(t, "127.0.0.4")
 	for i := range 3 {
 		forged := http.Header{}
-		forged.Set(cluster.ForwardedHeader, c.configs[c.follower(dec)].NodeName)
+		forged.Set(cluster.ForwardedHeader, c.Configs[c.follower(dec)].NodeName)
 		forged.Set(cluster.ClientAddrHeader, "127.0.1."+string(rune('1'+i))+":4000")
 		forged.Set(cluster.SignatureHeader, strings.Repeat("ab", 32))
-		status, body := get(t, hc, c.url(dec)+"/v1/features", forged)
+		status, body := get(t, hc, c.URL(dec)+"/v1/features", forged)
 		switch {
 		case i < 2 && status != http.StatusOK:
 			t.Fatalf("forged request %d: %d %s, want 200", i+1, status, body)
@@ -144,28 +144,28 @@ func TestClusterIgnoresForgedClientAddress(t *testing.T) {
 // the decider's store is instrumented in a cluster too.
 func TestClusterFollowerAnswersItsOwnMetrics(t *testing.T) {
 	c := mustStartCluster(t, 3)
-	dec := c.mustDecider()
+	dec := c.MustDecider()
 	fol := c.follower(dec)
-	c.addLicense(fol, "cad", 1) // forwarded: the decider stores it
-	tok, err := os.ReadFile(filepath.Join(c.configs[fol].Data, daemon.TokenFile))
+	c.AddLicense(fol, "cad", 1) // forwarded: the decider stores it
+	tok, err := os.ReadFile(filepath.Join(c.Configs[fol].Data, daemon.TokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	auth := http.Header{"Authorization": {"Bearer " + strings.TrimSpace(string(tok))}}
 	hc := clientFrom(t, "127.0.0.1")
 	const commit = "usher_store_commit_duration_seconds_count"
-	status, body := get(t, hc, c.url(dec)+"/metrics", auth)
+	status, body := get(t, hc, c.URL(dec)+"/metrics", auth)
 	if status != http.StatusOK || !strings.Contains(body, commit) {
 		t.Fatalf("the decider's /metrics: status %d, has %s: %v; want 200 with it", status, commit, strings.Contains(body, commit))
 	}
-	status, body = get(t, hc, c.url(fol)+"/metrics", auth)
+	status, body = get(t, hc, c.URL(fol)+"/metrics", auth)
 	if status != http.StatusOK || !strings.Contains(body, "usher_build_info") {
 		t.Fatalf("the follower's /metrics: status %d; want 200 with its own metrics:\n%s", status, body)
 	}
 	if strings.Contains(body, commit) {
 		t.Fatalf("the follower's /metrics has %s: it shows the decider's metrics, not its own", commit)
 	}
-	if status, body := get(t, hc, c.url(fol)+"/healthz", nil); !strings.Contains(body, c.configs[fol].NodeName) {
+	if status, body := get(t, hc, c.URL(fol)+"/healthz", nil); !strings.Contains(body, c.Configs[fol].NodeName) {
 		t.Fatalf("the follower's /healthz: %d %s, want its own node name", status, body)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // Operations and outcomes of the seat-counter model.
@@ -125,8 +126,8 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 		run = v
 	}
 	c := mustStartCluster(t, 3)
-	c.mustDecider()
-	c.addLicense(0, "cad", seats)
+	c.MustDecider()
+	c.AddLicense(0, "cad", seats)
 
 	h := &history{start: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), run)
@@ -155,9 +156,9 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 // jepsenWorker checks out and releases until ctx ends, then checks out
 // once more and returns the lease it holds ("" if none).
 func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history, w int) string {
-	f := &failoverClient{next: w % len(c.configs)}
-	for i := range c.configs {
-		cl := c.client(i)
+	f := &failoverClient{next: w % len(c.Configs)}
+	for i := range c.Configs {
+		cl := c.Client(i)
 		cl.HTTP.Timeout = 3 * time.Second
 		f.nodes = append(f.nodes, cl)
 	}
@@ -219,17 +220,17 @@ func (c *testCluster) nemesis(t *testing.T, ctx context.Context) int {
 			return kills
 		case <-time.After(time.Duration(1500+rand.IntN(1000)) * time.Millisecond):
 		}
-		victim := rand.IntN(len(c.configs))
-		if dec, err := c.decider(0); err == nil && kills%2 == 0 {
+		victim := rand.IntN(len(c.Configs))
+		if dec, err := c.Decider(0); err == nil && kills%2 == 0 {
 			victim = dec // every other kill takes the deciding node
 		}
-		c.kill(victim)
+		c.Kill(victim)
 		kills++
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Duration(500+rand.IntN(1000)) * time.Millisecond):
 		}
-		if err := c.start(victim); err != nil {
+		if err := c.Start(victim); err != nil {
 			t.Errorf("restart node %d: %v", victim, err)
 			return kills
 		}
@@ -241,8 +242,8 @@ func (c *testCluster) nemesis(t *testing.T, ctx context.Context) int {
 // workers hold is present and that no more leases than seats are stored.
 func (c *testCluster) checkHeldLeases(t *testing.T, held []string, seats int) {
 	var leases []usher.Lease
-	err := retry(15*time.Second, func() (err error) {
-		leases, err = c.client(0).Leases(context.Background())
+	err := ushertest.RetryUnavailable(15*time.Second, func() (err error) {
+		leases, err = c.Client(0).Leases(context.Background())
 		return err
 	})
 	if err != nil {

@@ -181,7 +181,7 @@ func (d *Daemon) sweep(t *cluster.Term, led *usher.Ledger) {
 			d.logger.Error("reclaim expired leases", "err", err)
 		}
 		for _, l := range ended {
-			d.logger.Info("lease expired", "lease", l.ID, "feature", l.Feature, "client", l.Client.ID)
+			d.logger.Info("lease expired", "lease", l.ID, "feature", usher.LogSafe(l.Feature), "client", usher.LogSafe(l.Client.ID))
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,4 +112,41 @@ func TestHeldEventsAreBounded(t *testing.T) {
 	if len(got) != 4 || got[0].Reason != "6" || l.Dropped() != 6 {
 		t.Fatalf("stored %+v and dropped %d; want the newest 4 (6..9) and 6 dropped", got, l.Dropped())
 	}
+}
+
+// TestHeldEventsAreBoundedInBytes records events of 4 KiB while the
+// backend is down: what the log keeps for it stays within QueueBytes, the
+// rest is dropped and counted, and the log says so once, not per event.
+func TestHeldEventsAreBoundedInBytes(t *testing.T) {
+	const size, maxBytes, events = 4 << 10, 64 << 10, 1000
+	b := &flaky{down: true}
+	log := &ushertest.Buffer{}
+	clk := ushertest.NewClock(t0)
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Tick: time.Hour, QueueBytes: maxBytes, Now: clk.Now,
+		Logger: slog.New(slog.NewTextHandler(log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	big := strings.Repeat("x", size)
+	for range events {
+		l.Record(usher.Event{Type: eventlog.EventLoginFailed, Reason: big})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = l.Sync(ctx) // fails: the backend is down
+	b.setDown(false)
+	mustSync(t, l)
+	stored := len(mustQuery(t, l, eventlog.Filter{Limit: events}))
+	if stored == 0 || stored*size > maxBytes || uint64(stored)+l.Dropped() != events {
+		t.Errorf("stored %d events of %d bytes and dropped %d; want at most %d bytes stored and the other events dropped",
+			stored, size, l.Dropped(), maxBytes)
+	}
+	if n := strings.Count(log.String(), "dropping events"); n != 1 {
+		t.Errorf("the log says %d times that events are dropped, want once:\n%s", n, log)
+	}
+	clk.Advance(time.Minute)
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the end of the drops logged", func() bool {
+		return strings.Contains(log.String(), fmt.Sprintf("no more events dropped\" dropped=%d", l.Dropped()))
+	}))
 }

@@ -8,8 +8,11 @@
 // Observe never blocks: it hands the event to a bounded queue that one
 // writer goroutine drains. Events are derived from changes the ledger has
 // already made durable, so losing the last few milliseconds of them when
-// the process is killed costs history, never seats. When the queue is full
-// an event is dropped and counted (see Dropped).
+// the process is killed costs history, never seats. The queue is bounded
+// in events and in bytes, counting those the backend refused and the
+// writer keeps to store again: when it is full, while the backend fails
+// or cannot keep up, an event is dropped and counted (see Dropped), and
+// checkouts go on.
 package eventlog
 
 import (
@@ -20,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	usher "github.com/usher-lm/usher"
 )
@@ -48,11 +52,13 @@ const (
 	DefaultRetention      = 30 * 24 * time.Hour
 	DefaultUsageRetention = 365 * 24 * time.Hour
 	defaultQueue          = 1 << 16
+	DefaultQueueBytes     = 32 << 20 // room for the default queue of events of usual size
 	queueStart            = 1 << 12
 	defaultTick           = time.Second
 	writeInterval         = 20 * time.Millisecond // the most an event waits to be stored and streamed
 	backendTimeout        = 5 * time.Second       // bounds one call of the writer to the backend
 	closeTimeout          = time.Second           // bounds storing what is left at Close
+	dropsQuiet            = 10 * time.Second      // without drops for this long, dropping is reported over
 )
 
 // Options configure a Log. Backend is required.
@@ -64,6 +70,7 @@ type Options struct {
 	Now            func() time.Time             // default time.Now
 	Logger         *slog.Logger                 // default discards
 	Queue          int                          // events buffered for the writer; default 65536
+	QueueBytes     int64                        // bytes of events buffered or held for the writer; default DefaultQueueBytes
 	Tick           time.Duration                // how often to sample and flush usage; default 1s
 }
 
@@ -97,6 +104,10 @@ type Log struct {
 	lastPrune      time.Time     // writer only
 	held           []usher.Event // writer only: events the backend refused, to store again
 	failing        bool          // writer only: the last store failed
+	dropsSeen      uint64        // writer only: Dropped at the last drain
+	dropsDone      uint64        // writer only: Dropped when dropping was last reported over
+	dropping       bool          // writer only: events are being dropped
+	lastDrop       time.Time     // writer only: when a drain last found new drops
 
 	usage *usageAgg // writer only
 	subs  subscribers
@@ -124,11 +135,14 @@ func Open(opts Options) (*Log, error) {
 	}
 	l := &Log{
 		backend: b, now: opts.Now, logger: opts.Logger, feats: opts.Features, tick: opts.Tick,
-		queue: queue{limit: opts.Queue}, syncs: make(chan chan error),
+		queue: queue{limit: opts.Queue, maxBytes: opts.QueueBytes}, syncs: make(chan chan error),
 		quit: make(chan struct{}), usage: newUsageAgg(),
 	}
 	if l.queue.limit <= 0 {
 		l.queue.limit = defaultQueue
+	}
+	if l.queue.maxBytes <= 0 {
+		l.queue.maxBytes = DefaultQueueBytes
 	}
 	// Room for a few writes' worth of events at a high rate up front, so
 	// that the queue does not grow under its lock while checkouts wait.
@@ -172,8 +186,8 @@ func (l *Log) SetRetention(events, usage time.Duration) {
 func (l *Log) Observe(ev usher.Event) { l.record(&ev) }
 
 // Record queues an event for storage and the live stream, setting its time
-// if it has none. It never blocks: when the queue is full the event is
-// dropped and counted.
+// if it has none. It never blocks: when the queue is full, in events or in
+// bytes, the event is dropped and counted.
 func (l *Log) Record(ev usher.Event) { l.record(&ev) }
 
 func (l *Log) record(ev *usher.Event) {
@@ -190,34 +204,71 @@ func (l *Log) record(ev *usher.Event) {
 
 // queue holds recorded events until the writer takes them all at once:
 // a slice under a mutex rather than a channel, so that the writer pays
-// one lock per batch instead of one per event.
+// one lock per batch instead of one per event. Its bytes count both the
+// events queued and those the writer took and has not stored yet, so
+// that a failing backend cannot make the writer hold more than maxBytes.
 type queue struct {
-	mu    sync.Mutex
-	evs   []usher.Event
-	limit int
+	mu       sync.Mutex
+	evs      []usher.Event
+	limit    int
+	bytes    int64 // of evs
+	taken    int64 // of the events the writer took and holds
+	maxBytes int64
 }
 
-// push appends ev unless the queue is full.
+// push appends ev unless the queue is full, in events or in bytes.
 func (q *queue) push(ev *usher.Event) bool {
+	n := eventSize(ev)
 	q.mu.Lock()
-	ok := len(q.evs) < q.limit
+	ok := len(q.evs) < q.limit && q.bytes+q.taken+n <= q.maxBytes
 	if ok {
 		q.evs = append(q.evs, *ev)
+		q.bytes += n
 	}
 	q.mu.Unlock()
 	return ok
 }
 
-// take returns the queued events and queues on into spare, emptied.
+// take returns the queued events and queues on into spare, emptied. Their
+// bytes stay counted until the writer says what it still holds.
 func (q *queue) take(spare []usher.Event) []usher.Event {
 	q.mu.Lock()
 	evs := q.evs
 	q.evs = spare[:0]
+	q.taken += q.bytes
+	q.bytes = 0
 	q.mu.Unlock()
 	return evs
 }
 
-// Dropped returns how many events were lost because the queue was full.
+// holding sets the bytes of the events the writer holds after a drain.
+func (q *queue) holding(n int64) {
+	q.mu.Lock()
+	q.taken = n
+	q.mu.Unlock()
+}
+
+// eventOverhead is what an event takes in memory besides its strings.
+const eventOverhead = int64(unsafe.Sizeof(usher.Event{}))
+
+// eventSize is about what ev takes in memory: counted as if it owned its
+// strings, though it often shares them with a lease.
+func eventSize(ev *usher.Event) int64 {
+	c := &ev.Client
+	return eventOverhead + int64(len(ev.Type)+len(ev.Feature)+len(ev.LeaseID)+len(c.ID)+len(c.User)+len(c.Host)+
+		len(ev.LicenseID)+len(ev.Reason))
+}
+
+func eventsSize(evs []usher.Event) int64 {
+	var n int64
+	for i := range evs {
+		n += eventSize(&evs[i])
+	}
+	return n
+}
+
+// Dropped returns how many events were lost because the queue was full,
+// in events or in bytes, or the backend still refused them at Close.
 func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 
 // Sync waits until every event recorded before the call is stored, the
@@ -430,6 +481,32 @@ func (l *Log) drain() {
 	}
 	clear(taken) // let go of the strings until the buffer is reused
 	l.spare = taken[:0]
+	var held int64
+	if len(l.held) > 0 {
+		held = eventsSize(l.held)
+	}
+	l.queue.holding(held)
+	l.reportDrops()
+}
+
+// reportDrops logs once when events start being dropped, rather than once
+// per event, and once more when none has been dropped for dropsQuiet.
+func (l *Log) reportDrops() {
+	n := l.dropped.Load()
+	switch {
+	case n > l.dropsSeen:
+		l.lastDrop = l.now()
+		if !l.dropping {
+			l.dropping = true
+			l.logger.Error("event log: queue full: dropping events until the backend stores them again; counted in usher_events_dropped_total",
+				"queue_bytes", l.queue.maxBytes, "queue_events", l.queue.limit)
+		}
+	case l.dropping && l.now().Sub(l.lastDrop) >= dropsQuiet:
+		l.dropping = false
+		l.logger.Warn("event log: no more events dropped", "dropped", n-l.dropsDone)
+		l.dropsDone = n
+	}
+	l.dropsSeen = n
 }
 
 // store hands batch to the backend, counts and publishes what it stored,

@@ -159,9 +159,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if after, ok := auth.RetryAfter(err); ok {
 			setRetryAfter(w, after)
 		}
-		if usher.ErrorCode(err) == usher.EUnauthorized {
-			s.logger.Warn("login failed", "user", body.Username, "remote", remoteIP(r))
+		switch usher.ErrorCode(err) {
+		case usher.EUnauthorized:
+			s.logger.Warn("login failed", "user", usher.LogSafe(body.Username), "remote", remoteIP(r))
 			s.emit(usher.Event{Type: EventLoginFailed, Client: usher.Client{User: body.Username, Host: remoteIP(r)}, Reason: "wrong user name or password"})
+		case usher.EInvalid: // a name too long to be anyone's: not stored, logged cut short
+			s.logger.Warn("login refused: user name too long", "user", usher.LogSafe(body.Username), "remote", remoteIP(r))
 		}
 		s.error(w, r, err)
 		return

@@ -1,9 +1,9 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -139,8 +139,8 @@ func TestLoginBackoffAnswers429(t *testing.T) {
 
 func login(t *testing.T, c *http.Client, url, user, password string) (status int, code string, retryAfter int) {
 	t.Helper()
-	body := fmt.Sprintf(`{"username":%q,"password":%q}`, user, password)
-	resp, err := c.Post(url+"/v1/auth/login", "application/json", strings.NewReader(body))
+	body, _ := json.Marshal(httpapi.LoginRequest{Username: user, Password: password})
+	resp, err := c.Post(url+"/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +149,29 @@ func login(t *testing.T, c *http.Client, url, user, password string) (status int
 	json.NewDecoder(resp.Body).Decode(&eb)
 	retryAfter, _ = strconv.Atoi(resp.Header.Get("Retry-After"))
 	return resp.StatusCode, eb.Code, retryAfter
+}
+
+// TestLoginLongUserName sends a user name of a megabyte, with control
+// characters: it is refused as invalid, stored nowhere, and logged only
+// cut short and escaped.
+func TestLoginLongUserName(t *testing.T) {
+	srv := MustStartAPI(t, serverOptions{})
+	name := "\x1b[2J" + strings.Repeat("x", 1<<20)
+	status, code, _ := login(t, http.DefaultClient, srv.URL, name, "wrong password")
+	if status != http.StatusBadRequest || code != usher.EInvalid {
+		t.Fatalf("got %d %s, want 400 %s", status, code, usher.EInvalid)
+	}
+	if failed := srv.Events.ofType(httpapi.EventLoginFailed); len(failed) != 0 {
+		t.Errorf("got %d login_failed events, want none", len(failed))
+	}
+	log := srv.Log.String()
+	if max := 1024; len(log) > max {
+		t.Errorf("the log grew by %d bytes, want at most %d", len(log), max)
+	}
+	if !strings.Contains(log, `\x1b[2Jxxx`) || !strings.Contains(log, "more bytes") {
+		t.Errorf("the log does not show the name escaped and cut short:\n%s", log)
+	}
+	if status, code, _ := login(t, http.DefaultClient, srv.URL, strings.Repeat("y", auth.MaxNameLength), "wrong password"); status != http.StatusUnauthorized {
+		t.Errorf("a name of %d bytes: got %d %s, want 401", auth.MaxNameLength, status, code)
+	}
 }

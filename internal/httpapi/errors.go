@@ -65,7 +65,7 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	code := usher.ErrorCode(err)
 	if code == usher.EInternal {
-		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		logger.Error("request failed", "method", r.Method, "path", usher.LogSafe(r.URL.Path), "err", err)
 	}
 	status := StatusOf(code)
 	writeJSON(w, status, errorBody{Code: code, Message: usher.ErrorMessage(err), Status: status})

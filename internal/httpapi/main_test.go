@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"crypto/ed25519"
+	"log/slog"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -51,6 +52,7 @@ type apiServer struct {
 	Ledger *usher.Ledger
 	Events *events
 	Clock  *ushertest.Clock
+	Log    *ushertest.Buffer // the server's log, as text
 }
 
 type serverOptions struct {
@@ -92,10 +94,12 @@ func MustStartAPI(t *testing.T, opts serverOptions) *apiServer {
 	if _, err := a.AddUser(ctx, adminUser, adminPassword, auth.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.NewServer(httpapi.Config{Ledger: ledger, Auth: a, RateLimit: opts.rateLimit, MaxRequestSize: opts.maxRequestSize, Observer: ev, Now: clk.Now})
+	log := &ushertest.Buffer{}
+	api := httpapi.NewServer(httpapi.Config{Ledger: ledger, Auth: a, RateLimit: opts.rateLimit, MaxRequestSize: opts.maxRequestSize,
+		Observer: ev, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(log, nil))})
 	hs := httptest.NewServer(api)
 	t.Cleanup(hs.Close)
-	return &apiServer{URL: hs.URL, Auth: a, Ledger: ledger, Events: ev, Clock: clk}
+	return &apiServer{URL: hs.URL, Auth: a, Ledger: ledger, Events: ev, Clock: clk, Log: log}
 }
 
 // client returns an API client with the given bearer token.

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // serveLogged serves r and logs, at debug level, what an operator needs to
@@ -20,7 +22,7 @@ func (s *Server) serveLogged(w http.ResponseWriter, r *http.Request) {
 	if route == "" {
 		route = "none" // answered before routing: rate limited
 	}
-	s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("method", r.Method), slog.String("route", route),
+	s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("method", usher.LogSafe(r.Method)), slog.String("route", route),
 		slog.Int("status", rw.status), slog.Duration("duration", time.Since(start)))
 }
 

@@ -94,7 +94,7 @@ func New(opts Options) *Metrics {
 func (m *Metrics) registerEventLog(el EventLog) {
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "usher_events_dropped_total", Help: "Events lost because the event log's queue was full.",
+			Name: "usher_events_dropped_total", Help: "Events lost because the event log's queue was full, in events or bytes, while its store failed or lagged.",
 		}, func() float64 { return float64(el.Dropped()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "usher_event_subscribers", Help: "Live event stream subscribers.",

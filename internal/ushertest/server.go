@@ -22,7 +22,8 @@ type ServerOptions struct {
 	// daemon.DevSeats seats of daemon.DevFeature.
 	Dev bool
 	// Seats, if set, is loaded as a license granting that many seats of
-	// each feature, signed with the server's vendor key.
+	// each feature, signed with the server's vendor key. Not with Dev: a
+	// dev server trusts only its own throwaway key.
 	Seats map[string]int
 	// Configure, if set, changes the configuration before it is validated.
 	Configure func(*daemon.Config)
@@ -40,24 +41,26 @@ type Server struct {
 	Config daemon.Config      // the configuration it runs with
 	Daemon *daemon.Daemon     // the running daemon, nil while stopped
 	Token  string             // the admin token
-	Vendor ed25519.PrivateKey // the vendor key its vendor_key trusts (not in dev mode)
+	Vendor ed25519.PrivateKey // the vendor key its vendor_key trusts; nil in dev mode
 }
 
 // StartServer starts a server on 127.0.0.1:0, stopped when the test ends.
 func StartServer(tb testing.TB, opts ServerOptions) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	s := &Server{tb: tb, opts: opts.Daemon, Vendor: mustVendorKey(tb, dir)}
+	s := &Server{tb: tb, opts: opts.Daemon}
 	s.Config = daemon.DefaultConfig()
 	s.Config.Data = filepath.Join(dir, "data")
 	s.Config.Listen = []string{"127.0.0.1:0"}
-	s.Config.VendorKey = []string{filepath.Join(dir, "vendor.pub")}
 	if opts.Dev {
 		// Dev mode trusts its own key only: Validate refuses it next to vendor_key.
-		s.Config.Dev, s.Config.VendorKey = true, nil
+		s.Config.Dev = true
 		if err := daemon.PrepareDev(&s.Config); err != nil {
 			tb.Fatal(err)
 		}
+	} else {
+		s.Vendor = mustVendorKey(tb, dir)
+		s.Config.VendorKey = []string{filepath.Join(dir, "vendor.pub")}
 	}
 	if opts.Configure != nil {
 		opts.Configure(&s.Config)
@@ -135,6 +138,9 @@ func (s *Server) Admin() *httpapi.Client { return AdminClient(s.tb, s.Daemon) }
 // Sign returns a license with grants, signed with the server's vendor key.
 func (s *Server) Sign(grants ...usher.Grant) []byte {
 	s.tb.Helper()
+	if s.Vendor == nil {
+		s.tb.Fatal("a dev server trusts only its own throwaway key: start the server without Dev to sign licenses for it")
+	}
 	return Sign(s.tb, s.Vendor, grants...)
 }
 

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/ushertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaked goroutines, ignoring those etcd leaves.
+func TestMain(m *testing.M) { etcdtest.VerifyNoLeaks(m) }
 
 func TestStoppedClock(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -126,5 +126,29 @@ func TestDevServer(t *testing.T) {
 	fs, err := s.Admin().Features(context.Background())
 	if err != nil || len(fs) != 1 {
 		t.Fatalf("features of a dev server: got %v, %v; want the demo feature", fs, err)
+	}
+}
+
+func TestClusterOfOneRestarts(t *testing.T) {
+	c := ushertest.StartCluster(t, 1)
+	if dec := c.MustDecider(); dec != 0 {
+		t.Fatalf("decider %d, want 0", dec)
+	}
+	c.AddLicense(0, "cad", 1)
+	c.Kill(0)
+	if d := c.Daemon(0); d != nil {
+		t.Fatalf("node 0 after Kill: got a daemon, want nil")
+	}
+	if err := c.Start(0); err != nil {
+		t.Fatal(err)
+	}
+	c.MustDecider()
+	var fs []usher.FeatureStatus
+	err := ushertest.RetryUnavailable(10*time.Second, func() (err error) {
+		fs, err = c.Client(0).Features(context.Background())
+		return err
+	})
+	if err != nil || len(fs) != 1 || fs[0].Name != "cad" {
+		t.Fatalf("features after a restart: got %+v, %v; want the license's cad", fs, err)
 	}
 }
