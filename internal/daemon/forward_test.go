@@ -15,6 +15,7 @@ import (
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 // clientFrom returns an HTTP client whose connections come from ip, one
@@ -84,9 +85,9 @@ func TestClusterRateLimitsTheClientBehindAFollower(t *testing.T) {
 // node that does not decide is recorded with the client's address.
 func TestClusterRecordsTheClientBehindAFollower(t *testing.T) {
 	c := mustStartCluster(t, 3)
-	dec := c.mustDecider()
+	dec := c.MustDecider()
 	fol := c.follower(dec)
-	req, err := http.NewRequest(http.MethodPost, c.url(fol)+"/v1/auth/login",
+	req, err := http.NewRequest(http.MethodPost, c.URL(fol)+"/v1/auth/login",
 		strings.NewReader(`{"username":"mallory","password":"guess"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -101,8 +102,8 @@ func TestClusterRecordsTheClientBehindAFollower(t *testing.T) {
 		t.Fatalf("wrong password through the follower: %d, want 401", resp.StatusCode)
 	}
 	var hosts []string
-	err = retry(10*time.Second, func() error {
-		evs, err := c.client(dec).Events(context.Background(), httpapi.EventsQuery{Type: "login_failed"})
+	err = ushertest.RetryUnavailable(10*time.Second, func() error {
+		evs, err := c.Client(dec).Events(context.Background(), httpapi.EventsQuery{Type: "login_failed"})
 		hosts = hosts[:0]
 		for _, ev := range evs {
 			hosts = append(hosts, ev.Client.Host)
