@@ -101,9 +101,12 @@ type Config struct {
 	// Login floods; see throttle.go. MaxHashes bounds the password
 	// hashes that run at once (default DefaultMaxHashes); HashWait is how
 	// long a login waits for one (default DefaultHashWait; negative: it
-	// does not wait).
-	MaxHashes int
-	HashWait  time.Duration
+	// does not wait). RefusalDelay is how long a backed-off login waits
+	// for its refusal at most (default DefaultLoginRefusalDelay;
+	// negative: it does not wait).
+	MaxHashes    int
+	HashWait     time.Duration
+	RefusalDelay time.Duration
 }
 
 // Authority authenticates requests and manages users and API tokens. It
@@ -147,7 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 		cfg.TokenTTL = DefaultTokenTTL
 	}
 	a := &Authority{cfg: cfg, now: cfg.Now, users: map[string]User{}, tokens: map[string]Token{},
-		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(), check: CheckPassword}
+		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(cfg.RefusalDelay), check: CheckPassword}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -288,6 +291,7 @@ func (a *Authority) Login(ctx context.Context, name, password, addr string) (str
 		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
 	}
 	if err := a.guard.check(name, addr, a.now()); err != nil {
+		a.guard.pause(ctx, err)
 		return "", time.Time{}, err
 	}
 	u, ok, err := a.checkLogin(ctx, name, password)
