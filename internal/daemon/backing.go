@@ -56,6 +56,7 @@ func (d *Daemon) openLocal(context.Context) (*backing, error) {
 		store.Close()
 		return nil, err
 	}
+	history.SetMaxSize(int64(d.cfg.EventMaxSize))
 	self := cluster.Peer{Node: d.cfg.NodeNameOrHost(), URL: d.URL()}
 	return &backing{
 		elector: cluster.NewLocal(self, store), settings: store, users: store, history: history,
