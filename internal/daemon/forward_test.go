@@ -14,8 +14,8 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // clientFrom returns an HTTP client whose connections come from ip, one
@@ -103,7 +103,7 @@ func TestClusterRecordsTheClientBehindAFollower(t *testing.T) {
 	}
 	var hosts []string
 	err = ushertest.RetryUnavailable(10*time.Second, func() error {
-		evs, err := c.Client(dec).Events(context.Background(), httpapi.EventsQuery{Type: "login_failed"})
+		evs, err := c.Client(dec).Events(context.Background(), wire.EventsQuery{Type: "login_failed"})
 		hosts = hosts[:0]
 		for _, ev := range evs {
 			hosts = append(hosts, ev.Client.Host)
