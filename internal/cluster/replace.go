@@ -105,48 +105,21 @@ func rejoin(ctx context.Context, cfg MemberConfig) (string, error) {
 	}
 	defer cli.Close()
 	// etcd refuses to change its members until its leader has been in
-	// touch with a quorum for a few seconds, as after a failover.
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// touch with a quorum for a few seconds, as after a failover, and a
+	// slow host may time a change out: both are tried again, for up to
+	// a minute.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	change := func(what string, fn func() error) error {
-		for {
-			err := fn()
-			if err == nil || !errors.Is(err, rpctypes.ErrUnhealthy) {
-				if err != nil {
-					return fmt.Errorf("%s: %w", what, err)
-				}
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("%s: %w", what, err)
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-	}
 	if old != nil {
-		err := change("remove the old member "+cfg.Name+" to replace it", func() error {
-			_, err := cli.MemberRemove(ctx, old.ID)
-			return err
-		})
-		if err != nil {
+		if err := removeMember(ctx, cli, cfg.Name, old.ID); err != nil {
 			return "", err
 		}
 	}
 	var newID uint64
 	if added != nil {
 		newID = added.ID
-	} else {
-		err := change("add member "+cfg.Name+" back", func() error {
-			resp, err := cli.MemberAdd(ctx, []string{self})
-			if err == nil {
-				newID = resp.Member.ID
-			}
-			return err
-		})
-		if err != nil {
-			return "", err
-		}
+	} else if newID, err = addMember(ctx, cli, cfg.Name, self); err != nil {
+		return "", err
 	}
 	list, err := cli.MemberList(ctx)
 	if err != nil {
@@ -164,4 +137,84 @@ func rejoin(ctx context.Context, cfg MemberConfig) (string, error) {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ","), nil
+}
+
+// removeMember removes the member id, the old one of name. A member
+// already gone counts as removed: an earlier attempt whose answer was lost
+// may have removed it.
+func removeMember(ctx context.Context, cli *clientv3.Client, name string, id uint64) error {
+	return retryChange(ctx, "remove the old member "+name+" to replace it", func(ctx context.Context) error {
+		_, err := cli.MemberRemove(ctx, id)
+		if errors.Is(err, rpctypes.ErrMemberNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// addMember adds a member of peer URL self, to be name, and returns its
+// id. A member of that URL already there was added by an earlier attempt
+// whose answer was lost: its id is returned.
+func addMember(ctx context.Context, cli *clientv3.Client, name, self string) (uint64, error) {
+	var id uint64
+	err := retryChange(ctx, "add member "+name+" back", func(ctx context.Context) error {
+		resp, err := cli.MemberAdd(ctx, []string{self})
+		if err == nil {
+			id = resp.Member.ID
+			return nil
+		}
+		if !errors.Is(err, rpctypes.ErrPeerURLExist) {
+			return err
+		}
+		list, lerr := cli.MemberList(ctx)
+		if lerr != nil {
+			return lerr
+		}
+		for _, m := range list.Members {
+			if slices.Contains(m.PeerURLs, self) {
+				id = m.ID
+				return nil
+			}
+		}
+		return err
+	})
+	return id, err
+}
+
+// retryChange calls fn until it succeeds, fails for good, or ctx ends.
+// Each call gets at most 10 seconds, so that one lost answer does not use
+// up the whole bound.
+func retryChange(ctx context.Context, what string, fn func(context.Context) error) error {
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := fn(attempt)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !retryable(err) && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w; check that a majority of the other members is up, then start this node again", what, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// retryable reports whether a membership change that failed with err may
+// succeed if tried again: the cluster was briefly unhealthy, had no
+// leader, or did not commit the change in time.
+func retryable(err error) bool {
+	for _, e := range []error{
+		rpctypes.ErrUnhealthy, rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail,
+		rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrTimeoutWaitAppliedIndex,
+		rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader, rpctypes.ErrNotLeader, rpctypes.ErrTooManyRequests,
+	} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
