@@ -79,7 +79,7 @@ func TestLoginsHashAtMostMaxHashesAtOnce(t *testing.T) {
 }
 
 func TestLoginRefusedAtOnceWhenBusyAndNotWaiting(t *testing.T) {
-	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: 1, HashWait: -1})
+	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: 1, HashWait: -1, HashRate: -1})
 	h := &heldChecks{release: make(chan struct{})}
 	auth.SetCheck(a, h.check)
 	done := make(chan error, 1)
@@ -205,7 +205,7 @@ func TestLoginBackoffMemoryIsBounded(t *testing.T) {
 func TestBackedOffLoginIsRefusedAfterAPause(t *testing.T) {
 	const delay = 200 * time.Millisecond
 	ctx := context.Background()
-	a := MustOpen(t, t.TempDir(), auth.Config{RefusalDelay: delay})
+	a := MustOpen(t, t.TempDir(), auth.Config{RefusalDelay: delay, HashRate: -1})
 	auth.SetCheck(a, func(hash, password string) (bool, error) { return false, nil })
 	for range auth.LoginFreeFailuresPerAddress + 1 {
 		a.Login(ctx, "nobody", "guess", "10.0.0.1")
