@@ -43,6 +43,10 @@ var codeStatus = map[string]int{
 	usher.ELeaseHeldElsewhere: http.StatusConflict,
 	usher.ETooManyLeases:      http.StatusTooManyRequests,
 	usher.ETooManyWaiters:     http.StatusTooManyRequests,
+
+	// Bound licenses.
+	usher.ELicenseBoundElsewhere: http.StatusForbidden,
+	usher.ELicenseInUseElsewhere: http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code.

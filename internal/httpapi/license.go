@@ -65,7 +65,7 @@ func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	for _, l := range s.ledger().Licenses() {
 		out = append(out, licenseResponse(l))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"licenses": out})
+	writeJSON(w, http.StatusOK, LicenseList{Licenses: out, Refused: s.ledger().RefusedLicenses()})
 }
 
 func (s *Server) handleRemoveLicense(w http.ResponseWriter, r *http.Request) {
