@@ -13,12 +13,12 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdEvents(ctx context.Context, e *env, args []string) error {
-	var q httpapi.EventsQuery
+	var q wire.EventsQuery
 	var follow bool
 	c, a, pos, err := adminCommandWith(e, "events", "events [--since 1h] [--type T,...] [--feature F] [--limit N] [--follow] [--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&q.Since, "since", "", "events since `TIME` (RFC 3339) or DURATION ago (24h)")
@@ -60,7 +60,7 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 // missed and nothing is printed twice: at once when the server dropped a
 // client that fell behind, with back-off while the server is down (saying
 // so once on stderr, and once when it is back).
-func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, q httpapi.EventsQuery) error {
+func followEvents(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, q wire.EventsQuery) error {
 	q.Since, q.Limit = "", 0
 	var lost time.Time // when the server was lost; zero while following
 	delay := followMinDelay
@@ -68,10 +68,10 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client,
 		s, err := c.OpenEventStream(ctx, q)
 		if err == nil {
 			if !lost.IsZero() {
-				fmt.Fprintf(e.stderr, "usher events: the server at %s is back after %s; following again\n", c.BaseURL, time.Since(lost).Round(100*time.Millisecond))
+				fmt.Fprintf(e.stderr, "usher events: the server at %s is back after %s; following again\n", c.Server(), time.Since(lost).Round(100*time.Millisecond))
 				lost, delay = time.Time{}, followMinDelay
 			}
-			err = s.Each(func(r eventlog.Record) error {
+			err = s.Each(func(r wire.Event) error {
 				printEvent(e, a, r)
 				q.AfterID = r.ID
 				return nil
@@ -81,7 +81,7 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client,
 		switch {
 		case ctx.Err() != nil:
 			return nil // interrupted: the normal way to stop following
-		case errors.Is(err, httpapi.ErrStreamDropped):
+		case errors.Is(err, apiclient.ErrStreamDropped):
 			continue
 		case !serverLost(err):
 			return err
@@ -92,7 +92,7 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client,
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				why = "the event stream closed"
 			}
-			fmt.Fprintf(e.stderr, "usher events: lost the server at %s (%s); reconnecting until interrupted\n", c.BaseURL, why)
+			fmt.Fprintf(e.stderr, "usher events: lost the server at %s (%s); reconnecting until interrupted\n", c.Server(), why)
 		}
 		if !sleepCtx(ctx, delay) {
 			return nil
@@ -134,7 +134,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // printEvent writes one event: a JSON line with --json, else a text line.
-func printEvent(e *env, a *adminFlags, r eventlog.Record) {
+func printEvent(e *env, a *adminFlags, r wire.Event) {
 	if a.json {
 		data, _ := json.Marshal(r)
 		fmt.Fprintf(e.stdout, "%s\n", data)
@@ -154,7 +154,7 @@ func printEvent(e *env, a *adminFlags, r eventlog.Record) {
 }
 
 func cmdReport(ctx context.Context, e *env, args []string) error {
-	q := httpapi.UsageQuery{From: "24h", Step: "1h"}
+	q := wire.UsageQuery{From: "24h", Step: "1h"}
 	var asCSV bool
 	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h] [--csv|--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&q.From, "from", q.From, "from `TIME` (RFC 3339) or DURATION ago")

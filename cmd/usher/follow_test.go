@@ -9,9 +9,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // TestEventsFollowAcrossRestart follows the event stream while the server
@@ -35,10 +36,10 @@ func TestEventsFollowAcrossRestart(t *testing.T) {
 		return ushertest.Until("stderr to say "+what, func() bool { return strings.Contains(errs.String(), what) })
 	}
 	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, printed("server_started"))
-	api := httpapi.NewClient(srv.URL(), "")
+	api := apiclient.MustNew(srv.URL(), "")
 	checkout := func(id string) {
 		t.Helper()
-		if _, _, err := api.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}}); err != nil {
+		if _, _, err := api.Checkout(ctx, wire.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}}); err != nil {
 			t.Fatal(err)
 		}
 		ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, printed(`"id":"`+id+`"`))
@@ -87,7 +88,7 @@ func printedIDs(t *testing.T, out string) []int64 {
 // storedIDs returns the ids of every stored event, oldest first.
 func storedIDs(t *testing.T, srv *ushertest.Server) []int64 {
 	t.Helper()
-	recs, err := srv.Admin().Events(context.Background(), httpapi.EventsQuery{Since: "1h", Limit: 1000})
+	recs, err := srv.Admin().Events(context.Background(), wire.EventsQuery{Since: "1h", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

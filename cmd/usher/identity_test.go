@@ -10,8 +10,9 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // TestFingerprintBindsALicense follows the customer's path: the server
@@ -55,11 +56,11 @@ func TestFingerprintBindsALicense(t *testing.T) {
 	}
 }
 
-func serverInfo(t *testing.T, url string) httpapi.ServerIdentity {
+func serverInfo(t *testing.T, url string) wire.ServerIdentity {
 	t.Helper()
-	c := httpapi.NewClient(url, "")
-	defer c.HTTP.CloseIdleConnections()
-	info, err := c.Server(context.Background())
+	c := apiclient.MustNew(url, "")
+	defer c.Close()
+	info, err := c.Identity(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,20 +85,19 @@ func TestCopiedDataDirWaitsForTheFirstServer(t *testing.T) {
 	if a, b := serverInfo(t, first.url), serverInfo(t, second.url); a != b {
 		t.Fatalf("got identities %+v and %+v, want the copy to carry the same", a, b)
 	}
-	c2 := httpapi.NewClient(second.url, strings.TrimSpace(readFile(t, filepath.Join(copied, "admin.token"))))
-	defer c2.HTTP.CloseIdleConnections()
+	c2 := apiclient.MustNew(second.url, strings.TrimSpace(readFile(t, filepath.Join(copied, "admin.token"))))
+	defer c2.Close()
 	ctx := context.Background()
-	checkout := func(c *httpapi.Client, id string) error {
-		_, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: id}})
+	checkout := func(c *apiclient.Client, id string) error {
+		_, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: id}})
 		return err
 	}
 	err := checkout(c2, "on-second")
-	if usher.ErrorCode(err) != usher.ELicenseInUseElsewhere || httpapi.StatusOf(usher.ErrorCode(err)) != 409 {
+	if usher.ErrorCode(err) != usher.ELicenseInUseElsewhere || wire.StatusOf(usher.ErrorCode(err)) != 409 {
 		t.Fatalf("second server: got %v, want license_in_use_elsewhere (409)", err)
 	}
-	c1 := httpapi.NewClient(first.url, "")
-	defer c1.HTTP.CloseIdleConnections()
-	c1.Token = strings.TrimSpace(readFile(t, filepath.Join(data, "admin.token")))
+	c1 := apiclient.MustNew(first.url, strings.TrimSpace(readFile(t, filepath.Join(data, "admin.token"))))
+	defer c1.Close()
 	if err := checkout(c1, "on-first"); err != nil {
 		t.Fatalf("first server: %v", err)
 	}

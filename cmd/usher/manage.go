@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdInfo(ctx context.Context, e *env, args []string) error {
@@ -63,19 +64,19 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 		for i := 0; i < len(pos); i += 2 {
 			set[pos[i]] = pos[i+1]
 		}
-		return configChange(ctx, e, a, c, httpapi.SettingsRequest{Set: set})
+		return configChange(ctx, e, a, c, wire.SettingsRequest{Set: set})
 	case "reset":
 		if len(pos) == 0 {
 			return usageErrorf("want the keys to reset to the config file's value")
 		}
-		return configChange(ctx, e, a, c, httpapi.SettingsRequest{Reset: pos})
+		return configChange(ctx, e, a, c, wire.SettingsRequest{Reset: pos})
 	}
 	return usageErrorf("unknown subcommand %q: want get, set or reset", args[0])
 }
 
 // configGet prints the runtime settings, or one key of the effective
 // configuration.
-func configGet(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, pos []string) error {
+func configGet(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, pos []string) error {
 	if len(pos) > 1 {
 		return usageErrorf("want at most one key")
 	}
@@ -104,7 +105,7 @@ func configGet(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, po
 	return printSettings(e, settings)
 }
 
-func printSettings(e *env, settings []httpapi.Setting) error {
+func printSettings(e *env, settings []wire.Setting) error {
 	t := newTable(e.stdout, "KEY", "VALUE", "SOURCE")
 	for _, s := range settings {
 		t.row(s.Key, s.Value, s.Source)
@@ -112,7 +113,7 @@ func printSettings(e *env, settings []httpapi.Setting) error {
 	return t.flush()
 }
 
-func configChange(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, req httpapi.SettingsRequest) error {
+func configChange(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, req wire.SettingsRequest) error {
 	res, err := c.ChangeSettings(ctx, req)
 	if err != nil {
 		return err
@@ -169,7 +170,7 @@ func cmdShutdown(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdKick(ctx context.Context, e *env, args []string) error {
-	var k httpapi.KickRequest
+	var k wire.KickRequest
 	c, a, pos, err := adminCommandWith(e, "kick", "kick LEASE_ID | kick [--user U] [--host H] [--feature F] [--client ID] [--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&k.User, "user", "", "kick every lease of `USER`")
 		fs.StringVar(&k.Host, "host", "", "kick every lease from `HOST`")
@@ -185,10 +186,10 @@ func cmdKick(ctx context.Context, e *env, args []string) error {
 	if len(pos) == 1 {
 		k.LeaseID = pos[0]
 	}
-	if k == (httpapi.KickRequest{}) {
+	if k == (wire.KickRequest{}) {
 		return usageErrorf("say what to kick: a lease id, or --user, --host, --feature or --client")
 	}
-	if c.Token == "" {
+	if a.credential == "" {
 		return errors.New("kicking needs the admin token: give --token, USHER_TOKEN or --data DIR")
 	}
 	if k.LeaseID != "" && k.User == "" && k.Host == "" && k.Feature == "" && k.ClientID == "" {
@@ -209,7 +210,7 @@ func cmdKick(ctx context.Context, e *env, args []string) error {
 }
 
 // kickOne kicks one lease by id, reporting a missing one as an error.
-func kickOne(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, id string) error {
+func kickOne(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, id string) error {
 	if err := c.Release(ctx, id); err != nil {
 		return err
 	}

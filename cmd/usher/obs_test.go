@@ -9,9 +9,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // runCtx runs one usher command and returns its exit code and output.
@@ -89,8 +90,8 @@ func startServer(t *testing.T) (url, dir string, hup chan os.Signal, stderr *ush
 func TestAdminCommands(t *testing.T) {
 	url, dir, hup, stderr, exit := startServer(t)
 	ctx := context.Background()
-	api := httpapi.NewClient(url, "")
-	if _, _, err := api.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: "c1", User: "alice"}}); err != nil {
+	api := apiclient.MustNew(url, "")
+	if _, _, err := api.Checkout(ctx, wire.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: "c1", User: "alice"}}); err != nil {
 		t.Fatal(err)
 	}
 	conn := []string{"--server", url, "--data", dir}
@@ -165,7 +166,7 @@ func TestEventsFollow(t *testing.T) {
 		done <- run(ctx, []string{"events", "--follow", "--type", "lease_granted", "--server", url, "--data", dir},
 			&env{stdout: &out, stderr: &out, getenv: func(string) string { return "" }})
 	}()
-	api := httpapi.NewClient(url, "")
+	api := apiclient.MustNew(url, "")
 	// Until the stream is subscribed, new checkouts may be missed: keep
 	// checking out until one shows.
 	for i := 0; !strings.Contains(out.String(), "lease_granted"); i++ {
@@ -173,7 +174,7 @@ func TestEventsFollow(t *testing.T) {
 			t.Fatalf("no event followed after %d checkouts: %q", i, out.String())
 		}
 		c := usher.Client{ID: "f" + string(rune('a'+i%26)) + string(rune('a'+i/26)), User: "bob"}
-		if _, _, err := api.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: c}); err != nil && usher.ErrorCode(err) != usher.ENoSeats {
+		if _, _, err := api.Checkout(context.Background(), wire.CheckoutRequest{Feature: daemon.DevFeature, Client: c}); err != nil && usher.ErrorCode(err) != usher.ENoSeats {
 			t.Fatal(err)
 		}
 		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline) && !strings.Contains(out.String(), "lease_granted"); {

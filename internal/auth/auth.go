@@ -25,11 +25,11 @@ import (
 // Error codes of this package, on top of usher.EUnauthorized and
 // usher.EInvalid.
 const (
-	EForbidden     = usher.EForbidden  // the credential is valid but its role may not do this
-	EUserNotFound  = "user_not_found"  // no user has that name
-	EUserExists    = "user_exists"     // a user has that name already
-	ETokenNotFound = "token_not_found" // no API token has that name or ID
-	ETokenExists   = "token_exists"    // an API token has that name already
+	EForbidden     = usher.EForbidden
+	EUserNotFound  = usher.EUserNotFound
+	EUserExists    = usher.EUserExists
+	ETokenNotFound = usher.ETokenNotFound
+	ETokenExists   = usher.ETokenExists
 )
 
 // DefaultTokenTTL is how long a login's JWT is valid.

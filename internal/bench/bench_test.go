@@ -9,9 +9,9 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/bench"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
 	"go.uber.org/goleak"
 )
@@ -200,7 +200,7 @@ func TestRemoteServer(t *testing.T) {
 	if !strings.Contains(res.Server, "127.0.0.1") {
 		t.Errorf("server = %q, want its URL", res.Server)
 	}
-	fs, err := httpapi.NewClient(d.URL(), "").Features(ctx)
+	fs, err := apiclient.MustNew(d.URL(), "").Features(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestRemoteTooFewSeats(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "could not check out a lease for every worker") {
 		t.Errorf("Run = %v, want an error about too few leases", err)
 	}
-	fs, err := httpapi.NewClient(d.URL(), "").Features(ctx)
+	fs, err := apiclient.MustNew(d.URL(), "").Features(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

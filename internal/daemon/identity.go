@@ -11,7 +11,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // IdentityFile is the name of the server's identity key in the data
@@ -138,8 +138,8 @@ func (d *Daemon) closeIdentity() {
 }
 
 // serverInfo is what GET /v1/server answers.
-func (d *Daemon) serverInfo() *httpapi.ServerIdentity {
-	return &httpapi.ServerIdentity{
+func (d *Daemon) serverInfo() *wire.ServerIdentity {
+	return &wire.ServerIdentity{
 		ServerKey: usher.FormatServerKey(d.ident.self.Key), GUID: d.ident.guid,
 		HardwareID: HardwareID(), Version: d.opts.Version,
 	}

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // fakeHost is a host whose traits a test changes.
@@ -68,9 +69,11 @@ func signBound(t *testing.T, s *ushertest.Server, server ed25519.PublicKey, host
 	return text
 }
 
-func serverKey(t *testing.T, url string) httpapi.ServerIdentity {
+func serverKey(t *testing.T, url string) wire.ServerIdentity {
 	t.Helper()
-	info, err := httpapi.NewClient(url, "").Server(context.Background()) // no credential
+	c := apiclient.MustNew(url, "") // no credential
+	defer c.Close()
+	info, err := c.Identity(context.Background())
 	if err != nil {
 		t.Fatalf("GET /v1/server: %v", err)
 	}
@@ -112,14 +115,14 @@ func TestBoundLicenseRefusedAtAdd(t *testing.T) {
 		"other host":   signBound(t, s, nil, newFakeHost("b").Traits(), "cad"),
 	} {
 		_, err := s.Admin().AddLicense(ctx, text)
-		if usher.ErrorCode(err) != usher.ELicenseBoundElsewhere || httpapi.StatusOf(usher.ELicenseBoundElsewhere) != 403 {
+		if usher.ErrorCode(err) != usher.ELicenseBoundElsewhere || wire.StatusOf(usher.ELicenseBoundElsewhere) != 403 {
 			t.Fatalf("%s: got %v, want license_bound_elsewhere (403)", name, err)
 		}
 	}
 	if _, err := s.Admin().AddLicense(ctx, signBound(t, s, key, h.Traits(), "cad")); err != nil {
 		t.Fatalf("add a license bound here: %v", err)
 	}
-	if _, _, err := s.Admin().Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}}); err != nil {
+	if _, _, err := s.Admin().Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}}); err != nil {
 		t.Fatalf("checkout: %v", err)
 	}
 }
@@ -134,12 +137,12 @@ func TestBoundLicenseRefusedAtStartOnAnotherHost(t *testing.T) {
 	}
 	h.change(usher.TraitMAC) // a new network card: still this host
 	s.Restart()
-	if _, _, err := s.Admin().Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}}); err != nil {
+	if _, _, err := s.Admin().Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}}); err != nil {
 		t.Fatalf("checkout after a new network card: %v", err)
 	}
 	h.change(usher.TraitHostname) // and a new name: too many differences
 	s.Restart()
-	_, _, err = s.Admin().Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c2"}})
+	_, _, err = s.Admin().Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c2"}})
 	if usher.ErrorCode(err) != usher.EFeatureNotFound {
 		t.Fatalf("got %v, want the refused license's feature not served", err)
 	}
@@ -196,23 +199,23 @@ func TestSameIdentityServesBoundLicensesOnce(t *testing.T) {
 
 	second := ushertest.StartDaemon(t, cfg, daemon.Options{HostTraits: h.Traits})
 	c := ushertest.AdminClient(t, second)
-	_, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}})
+	_, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}})
 	if usher.ErrorCode(err) != usher.ELicenseInUseElsewhere {
 		t.Fatalf("second server: got %v, want license_in_use_elsewhere", err)
 	}
-	if _, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: "viewer", Client: usher.Client{ID: "c1"}}); err != nil {
+	if _, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: "viewer", Client: usher.Client{ID: "c1"}}); err != nil {
 		t.Fatalf("second server, unbound feature: %v", err)
 	}
-	evs, err := c.Events(ctx, httpapi.EventsQuery{Type: "license_in_use_elsewhere"})
+	evs, err := c.Events(ctx, wire.EventsQuery{Type: "license_in_use_elsewhere"})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("got events %+v, %v, want one license_in_use_elsewhere", evs, err)
 	}
-	if _, _, err := first.Admin().Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}}); err != nil {
+	if _, _, err := first.Admin().Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}}); err != nil {
 		t.Fatalf("first server: %v", err)
 	}
 	first.Close()
 	ushertest.WaitFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-		_, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c2"}})
+		_, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c2"}})
 		return err
 	})
 }
