@@ -33,40 +33,41 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}
+	if follow {
+		return followEvents(ctx, e, a, c, q)
+	}
 	recs, err := c.Events(ctx, q)
 	if err != nil {
 		return err
 	}
-	if !follow {
-		if a.json {
-			return printJSON(e, map[string]any{"events": recs})
-		}
-		for _, r := range recs {
-			printEvent(e, a, r)
-		}
-		return nil
+	if a.json {
+		return printJSON(e, map[string]any{"events": recs})
 	}
 	for _, r := range recs {
 		printEvent(e, a, r)
 	}
-	if len(recs) > 0 {
-		q.AfterID = recs[len(recs)-1].ID
-	}
-	return followEvents(ctx, e, a, c, q)
+	return nil
 }
 
-// followEvents streams events until ctx ends. When the stream ends, it
-// reconnects with the last event's id, so the server replays what was
-// missed and nothing is printed twice: at once when the server dropped a
-// client that fell behind, with back-off while the server is down (saying
-// so once on stderr, and once when it is back).
-func followEvents(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, q wire.EventsQuery) error {
-	q.Since, q.Limit = "", 0
+// followEvents prints the stored events that stored selects, then streams
+// new ones until ctx ends. When the stream ends, it reconnects with the
+// last event's id, so the server replays what was missed and nothing is
+// printed twice: at once when the server dropped a client that fell
+// behind, with back-off while the server is down (saying so once on
+// stderr, and once when it is back). An error before anything was
+// printed or followed ends it, as it ends the command without --follow.
+func followEvents(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, stored wire.EventsQuery) error {
+	q := wire.EventsQuery{Type: stored.Type, Feature: stored.Feature}
 	var lost time.Time // when the server was lost; zero while following
 	delay := followMinDelay
+	started := false
 	for {
-		s, err := c.OpenEventStream(ctx, q)
+		s, err := openStream(ctx, e, a, c, stored, &q)
+		if err != nil && !started && q.AfterID == 0 && ctx.Err() == nil {
+			return err
+		}
 		if err == nil {
+			started = true
 			if !lost.IsZero() {
 				fmt.Fprintf(e.stderr, "usher events: the server at %s is back after %s; following again\n", c.Server(), time.Since(lost).Round(100*time.Millisecond))
 				lost, delay = time.Time{}, followMinDelay
@@ -99,6 +100,33 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *apiclient.Clien
 		}
 		delay = min(2*delay, followMaxDelay)
 	}
+}
+
+// openStream opens the event stream after the last event printed,
+// q.AfterID. Until an event is printed there is no such point, so it
+// subscribes first and then prints the stored events that stored selects:
+// an event stored in between is in one or the other. If it printed some,
+// it opens the stream again after the last one, so that the server
+// replays what the stored query left out and nothing is printed twice.
+func openStream(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, stored wire.EventsQuery, q *wire.EventsQuery) (*apiclient.EventStream, error) {
+	s, err := c.OpenEventStream(ctx, *q)
+	if err != nil || q.AfterID > 0 {
+		return s, err
+	}
+	recs, err := c.Events(ctx, stored)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return s, nil // it holds every event stored since the query
+	}
+	s.Close()
+	for _, r := range recs {
+		printEvent(e, a, r)
+	}
+	q.AfterID = recs[len(recs)-1].ID
+	return c.OpenEventStream(ctx, *q)
 }
 
 // Back-off between attempts to reach a lost server.
