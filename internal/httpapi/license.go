@@ -47,7 +47,7 @@ func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	for _, l := range s.ledger().Licenses() {
 		out = append(out, licenseResponse(l))
 	}
-	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out})
+	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out, Refused: s.ledger().RefusedLicenses()})
 }
 
 func (s *Server) handleRemoveLicense(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,8 @@ package wire
 import (
 	"net/url"
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // PathLicenses is where licenses are loaded (POST) and listed (GET).
@@ -29,7 +31,10 @@ type GrantResponse struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
-// LicensesResponse is the body of GET /v1/licenses.
+// LicensesResponse is the body of GET /v1/licenses: the licenses served,
+// and the stored ones refused at start (a signature that no longer
+// verifies, a license bound to another server or host), not served.
 type LicensesResponse struct {
-	Licenses []LicenseResponse `json:"licenses"`
+	Licenses []LicenseResponse      `json:"licenses"`
+	Refused  []usher.RefusedLicense `json:"refused"`
 }
