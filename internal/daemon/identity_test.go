@@ -119,8 +119,12 @@ func TestBoundLicenseRefusedAtAdd(t *testing.T) {
 			t.Fatalf("%s: got %v, want license_bound_elsewhere (403)", name, err)
 		}
 	}
-	if _, err := s.Admin().AddLicense(ctx, signBound(t, s, key, h.Traits(), "cad")); err != nil {
+	added, err := s.Admin().AddLicense(ctx, signBound(t, s, key, h.Traits(), "cad"))
+	if err != nil {
 		t.Fatalf("add a license bound here: %v", err)
+	}
+	if added.BindServer != usher.FormatServerKey(key) || added.BindHost != h.Traits().String() || added.BindHostMin != 4 {
+		t.Fatalf("got bindings %q %q %d, want the server key, the host and min 4", added.BindServer, added.BindHost, added.BindHostMin)
 	}
 	if _, _, err := s.Admin().Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1"}}); err != nil {
 		t.Fatalf("checkout: %v", err)

@@ -20,6 +20,12 @@ type LicenseResponse struct {
 	IssuedAt time.Time       `json:"issued_at"`
 	KeyID    string          `json:"key_id"`
 	Features []GrantResponse `json:"features"`
+	// BindServer and BindHost are the license's bindings, if any: the
+	// server key, and the host fingerprint with how many of its traits
+	// must match (see docs/trust.md).
+	BindServer  string `json:"bind_server,omitempty"`
+	BindHost    string `json:"bind_host,omitempty"`
+	BindHostMin int    `json:"bind_host_min,omitempty"`
 }
 
 // GrantResponse is one feature line of a license.
