@@ -35,6 +35,12 @@ const (
 	EventConfigChanged = "config_changed"
 	EventLoginFailed   = "login_failed"
 	EventRateLimited   = "rate_limited"
+	// EventLicenseInUseElsewhere: another server with this server's
+	// identity runs on this host, so bound licenses are not served.
+	EventLicenseInUseElsewhere = "license_in_use_elsewhere"
+	// EventLicenseServedAgain: that other server stopped, and bound
+	// licenses are served again.
+	EventLicenseServedAgain = "license_served_again"
 )
 
 // Types lists every event type, in the order they are documented.
@@ -44,6 +50,7 @@ func Types() []string {
 		usher.EventLeaseGranted, usher.EventLeaseReleased, usher.EventLeaseExpired, usher.EventLeaseKicked,
 		usher.EventCheckoutDenied, usher.EventLicenseAdded, usher.EventLicenseRemoved,
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
+		EventLicenseInUseElsewhere, EventLicenseServedAgain,
 	}
 }
 
