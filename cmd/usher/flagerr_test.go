@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -45,5 +47,27 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestVendorIssueKeepsExistingFile checks that vendor issue, like vendor
+// keygen, refuses to overwrite a file unless --force is given.
+func TestVendorIssueKeepsExistingFile(t *testing.T) {
+	dir, _, lic := vendorFixture(t, "cad=1")
+	before, err := os.ReadFile(lic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"vendor", "issue", "--key", filepath.Join(dir, "keys", "vendor.key"), "--licensee", "Other", "--feature", "cad=9", "--out", lic}
+	code, _, errOut := runCLI(t, nil, args...)
+	if code == 0 || !strings.Contains(errOut, "--force") {
+		t.Errorf("vendor issue over an existing file: exit %d, stderr %q, want a refusal naming --force", code, errOut)
+	}
+	if after, _ := os.ReadFile(lic); string(after) != string(before) {
+		t.Fatalf("the existing license was overwritten")
+	}
+	mustCLI(t, nil, append(args, "--force")...)
+	if after, _ := os.ReadFile(lic); !strings.Contains(string(after), "Other") {
+		t.Errorf("vendor issue --force did not replace the license: %q", after)
 	}
 }
