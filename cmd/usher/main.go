@@ -35,8 +35,10 @@ Usage:
   usher logout                      forget the saved token for --server
   usher user add|remove|passwd|list manage users (admin, monitor, client)
   usher token create|list|revoke    manage API tokens for automation
-  usher kick --user U (--host, --feature, --client)
+  usher kick --user U (--host, --feature, --client) [--ban 10m]
                                     free every seat of a user, host, ...
+  usher kick --all                  free every seat
+  usher bans | unban BAN_ID         list or lift the bans of kick --ban
   usher events [--follow]           the event log; --follow streams it
   usher report --from 24h [--csv]   usage history: peak, checkouts, denials
   usher info                        version, uptime, hardware id, config
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, e *env) int {
 		"status":   cmdStatus,
 		"leases":   cmdLeases,
 		"kick":     cmdKick,
+		"bans":     cmdBans,
+		"unban":    cmdUnban,
 		"events":   cmdEvents,
 		"report":   cmdReport,
 		"info":     cmdInfo,

@@ -89,8 +89,8 @@ func TestEventsUsageAndKick(t *testing.T) {
 	checkout(t, c, "c2", "alice")
 	bob := checkout(t, c, "c3", "bob")
 	kicked, err := c.Kick(ctx, httpapi.KickRequest{User: "alice"})
-	if err != nil || len(kicked) != 2 {
-		t.Fatalf("kick alice: got %v, %v; want 2 leases", kicked, err)
+	if err != nil || len(kicked.Kicked) != 2 {
+		t.Fatalf("kick alice: got %v, %v; want 2 leases", kicked.Kicked, err)
 	}
 	if _, err := c.Kick(ctx, httpapi.KickRequest{}); usher.ErrorCode(err) != usher.EInvalid {
 		t.Errorf("kick with no filter: got %v, want %s", err, usher.EInvalid)

@@ -61,29 +61,6 @@ type ReloadResult struct {
 	RestartRequired []Change `json:"restart_required"`
 }
 
-// KickRequest is the body of POST /v1/admin/kick. Every lease that matches
-// all the fields given is kicked; at least one field is required.
-type KickRequest struct {
-	LeaseID  string `json:"lease_id,omitempty"`
-	User     string `json:"user,omitempty"`
-	Host     string `json:"host,omitempty"`
-	Feature  string `json:"feature,omitempty"`
-	ClientID string `json:"client_id,omitempty"`
-}
-
-func (k KickRequest) empty() bool { return k == KickRequest{} }
-
-func (k KickRequest) match(l usher.Lease) bool {
-	return (k.LeaseID == "" || k.LeaseID == l.ID) && (k.User == "" || k.User == l.Client.User) &&
-		(k.Host == "" || k.Host == l.Client.Host) && (k.Feature == "" || k.Feature == l.Feature) &&
-		(k.ClientID == "" || k.ClientID == l.Client.ID)
-}
-
-// KickResponse lists the leases kicked.
-type KickResponse struct {
-	Kicked []string `json:"kicked"`
-}
-
 // SettingsRequest is the body of PUT or PATCH /v1/admin/settings: values
 // to set, and keys to reset to the configuration's value.
 type SettingsRequest struct {
@@ -101,6 +78,8 @@ type SettingsResponse struct {
 // the monitor role, the others admin.
 func (s *Server) adminRoutes() {
 	s.mux.HandleFunc("POST /v1/admin/kick", s.admin(s.handleKick))
+	s.mux.HandleFunc("GET /v1/admin/bans", s.monitor(s.handleBans))
+	s.mux.HandleFunc("DELETE /v1/admin/bans/{id}", s.admin(s.handleUnban))
 	if s.adm == nil {
 		return
 	}
@@ -110,34 +89,6 @@ func (s *Server) adminRoutes() {
 	s.mux.HandleFunc("PATCH /v1/admin/settings", s.admin(s.handleSetSettings))
 	s.mux.HandleFunc("POST /v1/admin/reload", s.admin(s.handleReload))
 	s.mux.HandleFunc("POST /v1/admin/shutdown", s.admin(s.handleShutdown))
-}
-
-func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
-	var req KickRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	if req.empty() {
-		s.error(w, r, usher.Errorf(usher.EInvalid, "say which leases to kick: give lease_id, user, host, feature or client_id"))
-		return
-	}
-	out := KickResponse{Kicked: []string{}}
-	for _, l := range s.ledger().Leases() {
-		if !req.match(l) {
-			continue
-		}
-		err := s.ledger().Release(r.Context(), l.ID, usher.Owner{}, true)
-		if usher.ErrorCode(err) == usher.ELeaseNotFound {
-			continue // ended meanwhile
-		}
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		out.Kicked = append(out.Kicked, l.ID)
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {

@@ -211,11 +211,26 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Kick ends every lease that matches req (admin).
-func (c *Client) Kick(ctx context.Context, req KickRequest) ([]string, error) {
+// Kick ends every lease that matches req, and sets the ban it asks for
+// (admin).
+func (c *Client) Kick(ctx context.Context, req KickRequest) (KickResponse, error) {
 	var out KickResponse
 	_, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/kick", req, &out)
-	return out.Kicked, err
+	return out, err
+}
+
+// Bans returns the bans in force (monitor).
+func (c *Client) Bans(ctx context.Context) ([]usher.Ban, error) {
+	var out BansResponse
+	_, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/bans", nil, &out)
+	return out.Bans, err
+}
+
+// Unban lifts a ban (admin).
+func (c *Client) Unban(ctx context.Context, id string) (usher.Ban, error) {
+	var out usher.Ban
+	_, err := c.doJSON(ctx, http.MethodDelete, "/v1/admin/bans/"+url.PathEscape(id), nil, &out)
+	return out, err
 }
 
 // Metrics returns the Prometheus metrics text (monitor).

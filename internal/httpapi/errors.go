@@ -43,6 +43,10 @@ var codeStatus = map[string]int{
 	usher.ELeaseHeldElsewhere: http.StatusConflict,
 	usher.ETooManyLeases:      http.StatusTooManyRequests,
 	usher.ETooManyWaiters:     http.StatusTooManyRequests,
+
+	// Bans.
+	usher.EBanned:      http.StatusForbidden,
+	usher.EBanNotFound: http.StatusNotFound,
 }
 
 // StatusOf returns the HTTP status for an error code.
