@@ -59,6 +59,7 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) ([]eventlog.Record, 
 // or a duration ago; Step is a duration.
 type UsageQuery struct {
 	Feature, From, To, Step string
+	By                      string // for UsageBy: user, host or feature
 }
 
 // Usage returns the usage history (monitor).
@@ -70,6 +71,20 @@ func (c *Client) Usage(ctx context.Context, q UsageQuery) (UsageResponse, error)
 		}
 	}
 	var out UsageResponse
+	_, err := c.doJSON(ctx, http.MethodGet, withQuery("/v1/usage", v), nil, &out)
+	return out, err
+}
+
+// UsageBy returns the usage of the period per user, host or feature, as
+// q.By says (monitor).
+func (c *Client) UsageBy(ctx context.Context, q UsageQuery) (UsageByResponse, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"feature": q.Feature, "from": q.From, "to": q.To, "by": q.By} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	var out UsageByResponse
 	_, err := c.doJSON(ctx, http.MethodGet, withQuery("/v1/usage", v), nil, &out)
 	return out, err
 }
