@@ -33,6 +33,7 @@ Usage:
   usher kick LEASE_ID               free a seat at once
   usher login [--user NAME]         log in; later commands use the saved token
   usher logout                      forget the saved token for --server
+  usher passwd                      change your own password (after usher login)
   usher user add|remove|passwd|list manage users (admin, monitor, client)
   usher token create|list|revoke    manage API tokens for automation
   usher kick --user U (--host, --feature, --client) [--ban 10m]
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"status":   cmdStatus,
 		"leases":   cmdLeases,
 		"kick":     cmdKick,
+		"passwd":   cmdPasswd,
 		"bans":     cmdBans,
 		"unban":    cmdUnban,
 		"events":   cmdEvents,

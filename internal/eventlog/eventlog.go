@@ -35,6 +35,9 @@ const (
 	EventConfigChanged = "config_changed"
 	EventLoginFailed   = "login_failed"
 	EventRateLimited   = "rate_limited"
+
+	EventPasswordChanged      = "password_changed"
+	EventPasswordChangeFailed = "password_change_failed"
 )
 
 // Types lists every event type, in the order they are documented.
@@ -44,6 +47,7 @@ func Types() []string {
 		usher.EventLeaseGranted, usher.EventLeaseReleased, usher.EventLeaseExpired, usher.EventLeaseKicked,
 		usher.EventCheckoutDenied, usher.EventLicenseAdded, usher.EventLicenseRemoved,
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
+		EventPasswordChanged, EventPasswordChangeFailed,
 	}
 }
 

@@ -63,3 +63,11 @@ func (c *Client) RevokeToken(ctx context.Context, nameOrID string) (TokenRespons
 	_, err := c.doJSON(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(nameOrID), nil, &out)
 	return out, err
 }
+
+// ChangePassword changes the password of the user whose login c carries,
+// and returns the new login that replaces it.
+func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword string) (LoginResponse, error) {
+	var out LoginResponse
+	_, err := c.doJSON(ctx, http.MethodPut, "/v1/users/me/password", OwnPasswordRequest{OldPassword: oldPassword, NewPassword: newPassword}, &out)
+	return out, err
+}

@@ -38,6 +38,7 @@ var codeStatus = map[string]int{
 	auth.EUserExists:         http.StatusConflict,
 	auth.ETokenNotFound:      http.StatusNotFound,
 	auth.ETokenExists:        http.StatusConflict,
+	auth.EWrongPassword:      http.StatusForbidden,
 
 	// Lease ownership and the per-address limits.
 	usher.ELeaseHeldElsewhere: http.StatusConflict,
