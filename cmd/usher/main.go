@@ -46,6 +46,7 @@ Usage:
   usher config get|set|reset        runtime settings (keep-alive, ...)
   usher reload                      re-read the server's config (or SIGHUP)
   usher shutdown                    stop the server gracefully
+  usher restart                     stop it gracefully and start it again, same config
   usher bench --spawn --scenario S  load a server and report throughput and latency
   usher cluster status              members, deciding node, raft lag
   usher version                     print the version
@@ -59,6 +60,10 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	hangup         <-chan os.Signal // SIGHUP: the server reloads its config; nil in tests
+	// reexec replaces the process with the same program, arguments and
+	// environment, for a restart asked for through the API; nil where
+	// the process may not (in tests that run the server in process).
+	reexec func() error
 }
 
 type command func(ctx context.Context, e *env, args []string) error
@@ -67,7 +72,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hangup: hup})
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hangup: hup, reexec: reexec})
 	signal.Stop(hup)
 	stop()
 	os.Exit(code)
@@ -81,6 +86,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"status":   cmdStatus,
 		"leases":   cmdLeases,
 		"kick":     cmdKick,
+		"restart":  cmdRestart,
 		"passwd":   cmdPasswd,
 		"bans":     cmdBans,
 		"unban":    cmdUnban,

@@ -151,6 +151,21 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+func cmdRestart(ctx context.Context, e *env, args []string) error {
+	c, a, _, err := adminCommand(e, "restart", "restart [--json]", args)
+	if err != nil {
+		return err
+	}
+	if err := c.Restart(ctx); err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]string{"status": "restarting"})
+	}
+	fmt.Fprintln(e.stdout, "the server is restarting: leases are kept, and clients carry on once it answers again")
+	return nil
+}
+
 func cmdShutdown(ctx context.Context, e *env, args []string) error {
 	c, a, _, err := adminCommand(e, "shutdown", "shutdown [--json]", args)
 	if err != nil {

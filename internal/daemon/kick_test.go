@@ -92,3 +92,23 @@ func TestUnbanOverAPI(t *testing.T) {
 		t.Fatalf("unban again: got %v, want %s", err, usher.EBanNotFound)
 	}
 }
+
+func TestRestartThroughAPIOnlySignals(t *testing.T) {
+	srv := ushertest.StartServer(t, ushertest.ServerOptions{Seats: map[string]int{"cad": 1}})
+	d := srv.Daemon
+	if d.RestartRequested() {
+		t.Fatal("restart requested before any was asked for")
+	}
+	if err := srv.Admin().Restart(context.Background()); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	select {
+	case <-d.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the daemon did not stop within 10s of a restart request")
+	}
+	if !d.RestartRequested() {
+		t.Fatal("stopped for a restart, but RestartRequested is false")
+	}
+	srv.Daemon = nil // closed already
+}

@@ -25,6 +25,9 @@ type Admin interface {
 	Reload(ctx context.Context) (ReloadResult, error)
 	// Shutdown starts a graceful shutdown and returns at once.
 	Shutdown()
+	// Restart starts a graceful shutdown after which the server starts
+	// again with the same configuration, and returns at once.
+	Restart()
 }
 
 // ServerInfo is the body of GET /v1/admin/info.
@@ -89,6 +92,7 @@ func (s *Server) adminRoutes() {
 	s.mux.HandleFunc("PATCH /v1/admin/settings", s.admin(s.handleSetSettings))
 	s.mux.HandleFunc("POST /v1/admin/reload", s.admin(s.handleReload))
 	s.mux.HandleFunc("POST /v1/admin/shutdown", s.admin(s.handleShutdown))
+	s.mux.HandleFunc("POST /v1/admin/restart", s.admin(s.handleRestart))
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
@@ -129,4 +133,9 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "shutting down"})
 	s.adm.Shutdown()
+}
+
+func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "restarting"})
+	s.adm.Restart()
 }

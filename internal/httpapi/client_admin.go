@@ -226,6 +226,13 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Restart asks the server to stop gracefully and start again with the
+// same configuration (admin).
+func (c *Client) Restart(ctx context.Context) error {
+	_, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/restart", nil, nil)
+	return err
+}
+
 // Kick ends every lease that matches req, and sets the ban it asks for
 // (admin).
 func (c *Client) Kick(ctx context.Context, req KickRequest) (KickResponse, error) {
