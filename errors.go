@@ -26,6 +26,11 @@ const (
 	ERateLimited       = "rate_limited" // too many requests from one address: retry after a pause
 	EUnavailable       = "unavailable"
 	EInternal          = "internal"
+	EUserNotFound      = "user_not_found"  // no user has that name
+	EUserExists        = "user_exists"     // a user has that name already
+	ETokenNotFound     = "token_not_found" // no API token has that name or ID
+	ETokenExists       = "token_exists"    // an API token has that name already
+	EWrongPassword     = "wrong_password"  // a change of one's own password gave a wrong old one
 )
 
 // Codes of lease ownership and of the per-address limits.

@@ -36,12 +36,23 @@ var (
 	benchAddr  = "192.0.2.7"
 )
 
+// systemClockLedger opens a ledger on f's store as a server does: on the
+// system clock, with the default per-address limits.
+func systemClockLedger(b *testing.B, f *fixture) *usher.Ledger {
+	l, err := usher.OpenLedger(context.Background(), usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive,
+		Limits: usher.AddressLimits{Leases: usher.DefaultMaxLeasesPerAddress, Waiters: usher.DefaultMaxWaitersPerAddress}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
+}
+
 // BenchmarkCheckoutRelease measures a checkout and its release, the pair
 // every short-lived application makes, from parallel clients.
 func BenchmarkCheckoutRelease(b *testing.B) {
 	f := newFixture(b)
 	f.add(usher.Grant{Feature: "cad", Unlimited: true})
-	f.ledger = f.openLimited(usher.AddressLimits{Leases: usher.DefaultMaxLeasesPerAddress, Waiters: usher.DefaultMaxWaitersPerAddress})
+	f.ledger = systemClockLedger(b, f)
 	var n atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		req := usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint("c", n.Add(1))}, Owner: benchOwner, Addr: benchAddr}
@@ -62,6 +73,7 @@ func BenchmarkCheckoutRelease(b *testing.B) {
 func BenchmarkHeartbeat(b *testing.B) {
 	f := newFixture(b)
 	f.add(usher.Grant{Feature: "cad", Unlimited: true})
+	f.ledger = systemClockLedger(b, f)
 	ids := make([]string, 10_000)
 	for i := range ids {
 		l, _, err := f.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint(i)}, Owner: benchOwner})

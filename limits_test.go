@@ -60,6 +60,31 @@ func TestLeasesPerAddressAreLimited(t *testing.T) {
 	}
 }
 
+// An IPv6 client usually has a whole /64: its addresses count together.
+func TestLeaseLimitCountsIPv6By64(t *testing.T) {
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "cad", Unlimited: true})
+	l := f.openLimited(usher.AddressLimits{Leases: 2})
+	for i, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
+		if _, err := checkoutFrom(l, addr, "cad", fmt.Sprint("a", i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := checkoutFrom(l, "2001:db8:1:2::77", "cad", "a2", 0)
+	wantCode(t, err, usher.ETooManyLeases)
+	if _, err := checkoutFrom(l, "2001:db8:1:3::1", "cad", "b0", 0); err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+	// An IPv4-mapped address counts as the IPv4 address.
+	for i, addr := range []string{"192.0.2.9", "::ffff:192.0.2.9"} {
+		if _, err := checkoutFrom(l, addr, "cad", fmt.Sprint("v4-", i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = checkoutFrom(l, "192.0.2.9", "cad", "v4-2", 0)
+	wantCode(t, err, usher.ETooManyLeases)
+}
+
 func TestLeaseLimitCountsLeasesAfterRestart(t *testing.T) {
 	f := newFixture(t)
 	f.add(usher.Grant{Feature: "cad", Unlimited: true})

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,28 +13,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-)
-
-// The HTTP API v1 shapes the SDK uses, as docs/api.md describes them.
-type (
-	checkoutRequest struct {
-		Feature string       `json:"feature"`
-		Client  usher.Client `json:"client"`
-		Wait    string       `json:"wait,omitempty"`
-	}
-	leaseResponse struct {
-		usher.Lease
-		HeartbeatInterval string `json:"heartbeat_interval"`
-	}
-	heartbeatResponse struct {
-		ID        string    `json:"id"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	errorResponse struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Status  int    `json:"status"`
-	}
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // maxResponse bounds a response body the SDK reads.
@@ -44,39 +24,22 @@ const maxResponse = 1 << 20
 // that cannot be reached, or answers without an Usher error, becomes
 // EUnavailable.
 func (c *Client) do(ctx context.Context, method, server, path string, in, out any) error {
-	var body io.Reader
+	req := Request{Method: method, Path: path}
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		req.Body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, server+path, body)
+	resp, err := c.send(ctx, server, req)
 	if err != nil {
 		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.opts.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v", server, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return usher.Errorf(usher.EUnavailable, "read the answer of %s: %v", server, err)
-	}
-	if resp.StatusCode >= 400 {
-		var e errorResponse
-		if json.Unmarshal(data, &e) != nil || e.Code == "" {
-			return usher.Errorf(usher.EUnavailable, "%s answered %s without an Usher error: check that it is an Usher server", server, resp.Status)
-		}
-		return &usher.Error{Code: e.Code, Message: e.Message}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -84,6 +47,40 @@ func (c *Client) do(ctx context.Context, method, server, path string, in, out an
 		}
 	}
 	return nil
+}
+
+// send sends one request to a server and returns the answer when its
+// status is below 400; the caller closes its body. An error answer becomes
+// an *usher.Error with the server's code (wire.DecodeError); a server that
+// cannot be reached becomes EUnavailable.
+func (c *Client) send(ctx context.Context, server string, r Request) (*http.Response, error) {
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, cmp.Or(r.Method, http.MethodGet), server+r.Path, body)
+	if err != nil {
+		return nil, err
+	}
+	if r.Body != nil {
+		req.Header.Set("Content-Type", cmp.Or(r.ContentType, "application/json"))
+	}
+	for k, v := range r.Header {
+		req.Header[k] = v
+	}
+	if c.opts.Token != "" && !r.Anonymous {
+		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v", server, unwrapURLError(err))
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		return nil, wire.DecodeError(server, resp.Status, data)
+	}
+	return resp, nil
 }
 
 func unwrapURLError(err error) error {
@@ -108,8 +105,19 @@ func transient(err error) bool {
 // retry bounds one call.
 type retry struct {
 	deadline time.Time     // give up after this
-	attempt  time.Duration // bound on one request
+	attempt  time.Duration // bound on one request; 0: the request bounds itself
 	event    Event         // template for the events the call reports
+	// once asks each server once, moving to the next only while a server
+	// is unavailable (Do).
+	once bool
+}
+
+// next reports whether the call tries the next server after err.
+func (r retry) next(err error) bool {
+	if r.once {
+		return usher.ErrorCode(err) == usher.EUnavailable
+	}
+	return transient(err)
 }
 
 // Backoff between rounds of attempts over every server.
@@ -120,8 +128,9 @@ const (
 
 // call runs op against the server in use, failing over to the next ones
 // while the errors are transient, and retries rounds over all of them with
-// backoff and jitter until one answers, ctx ends or the deadline passes. A
-// server that answers, even with an error, becomes the one in use.
+// backoff and jitter until one answers, ctx ends or the deadline passes;
+// with r.once it makes one round only. A server that answers, even with an
+// error, becomes the one in use.
 func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context, server string) error) error {
 	var last error
 	failed := false
@@ -132,7 +141,7 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if err == nil || !transient(err) {
+			if err == nil || !r.next(err) {
 				c.answered(r.event, s, failed)
 				return err
 			}
@@ -145,6 +154,9 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 		if err != nil {
 			last = err
 		}
+		if r.once {
+			return noServerAnswered(last, servers)
+		}
 		if err := sleep(ctx, backoff(round), r.deadline); err != nil {
 			return err
 		}
@@ -155,6 +167,9 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 }
 
 func (c *Client) attempt(ctx context.Context, r retry, server string, op func(context.Context, string) error) error {
+	if r.attempt == 0 {
+		return op(ctx, server)
+	}
 	d := min(r.attempt, time.Until(r.deadline))
 	if d <= 0 {
 		return usher.Errorf(usher.EUnavailable, "no time left to ask %s", server)
@@ -210,5 +225,3 @@ func formatWait(d time.Duration) string {
 	}
 	return d.String()
 }
-
-func leasePath(id string) string { return "/v1/leases/" + url.PathEscape(id) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // run heartbeats the lease until it is released, the client closes, or
@@ -50,8 +51,8 @@ func (l *Lease) beat(ctx context.Context) error {
 	r := retry{deadline: deadline, attempt: min(l.c.opts.RequestTimeout, interval), event: Event{Feature: l.feature, LeaseID: id}}
 	err := l.c.call(ctx, r, func(ctx context.Context, s string) error {
 		sent := time.Now()
-		var hb heartbeatResponse
-		if err := l.c.do(ctx, http.MethodPost, s, leasePath(id)+"/heartbeat", nil, &hb); err != nil {
+		var hb wire.HeartbeatResponse
+		if err := l.c.do(ctx, http.MethodPost, s, wire.HeartbeatPath(id), nil, &hb); err != nil {
 			return err
 		}
 		l.renewed(s, sent)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // CheckoutOption changes how Checkout asks for a seat.
@@ -100,16 +101,16 @@ func (c *Client) bind(ctx context.Context) (context.Context, context.CancelFunc)
 
 // checkout asks the servers for a seat, with what remains of the wait on
 // each try. sent is when the successful request was sent.
-func (c *Client) checkout(ctx context.Context, feature string, wait time.Duration, ev Event) (lr leaseResponse, server string, sent time.Time, err error) {
+func (c *Client) checkout(ctx context.Context, feature string, wait time.Duration, ev Event) (lr wire.LeaseResponse, server string, sent time.Time, err error) {
 	start := time.Now()
 	r := retry{deadline: start.Add(wait + c.opts.RetryTimeout), attempt: wait + c.opts.RequestTimeout, event: ev}
 	err = c.call(ctx, r, func(ctx context.Context, s string) error {
-		body := checkoutRequest{Feature: feature, Client: c.identity}
+		body := wire.CheckoutRequest{Feature: feature, Client: c.identity}
 		if left := wait - time.Since(start); left > 0 {
 			body.Wait = formatWait(left)
 		}
 		server, sent = s, time.Now()
-		return c.do(ctx, http.MethodPost, s, "/v1/leases", body, &lr)
+		return c.do(ctx, http.MethodPost, s, wire.PathLeases, body, &lr)
 	})
 	return lr, server, sent, err
 }
@@ -131,7 +132,7 @@ func (l *Lease) start(ctx context.Context) bool {
 }
 
 // update takes in a lease the server granted or returned.
-func (l *Lease) update(lr leaseResponse, server string, sent time.Time) {
+func (l *Lease) update(lr wire.LeaseResponse, server string, sent time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.id, l.server, l.contact = lr.ID, server, sent
@@ -210,7 +211,7 @@ func (l *Lease) Release(ctx context.Context) error {
 func (c *Client) release(ctx context.Context, id, feature string) error {
 	r := retry{deadline: time.Now().Add(c.opts.RetryTimeout), attempt: c.opts.RequestTimeout, event: Event{Feature: feature, LeaseID: id}}
 	err := c.call(ctx, r, func(ctx context.Context, s string) error {
-		return c.do(ctx, http.MethodDelete, s, leasePath(id), nil, nil)
+		return c.do(ctx, http.MethodDelete, s, wire.LeasePath(id), nil, nil)
 	})
 	if err == nil || errors.Is(err, usher.ErrLeaseNotFound) {
 		return nil

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // defaultServer is where the CLI looks when nothing says otherwise.
@@ -22,6 +23,7 @@ type adminFlags struct {
 	server, token, data string
 	fingerprint         string
 	json                bool
+	credential          string // the token client sends, from wherever it came
 }
 
 func (a *adminFlags) register(fs *flag.FlagSet) {
@@ -32,18 +34,18 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.json, "json", false, "print JSON")
 }
 
-// client resolves the server and token: flags, then the environment, then
-// the token file of --data, then the token of "usher login" for this
-// server, then dev mode's token file.
-func (a *adminFlags) client(e *env) (*httpapi.Client, error) {
-	server := firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer)
-	server, _, _ = strings.Cut(server, ",") // the SDK's list form: the CLI uses the first
+// client resolves the servers and the token: flags, then the environment,
+// then the token file of --data, then the token of "usher login" for one
+// of the servers, then dev mode's token file. The client asks the servers
+// in turn, moving to the next while one is unreachable.
+func (a *adminFlags) client(e *env) (*apiclient.Client, error) {
+	servers := a.servers(e)
 	token, source := a.token, "--token"
 	if token == "" {
 		token, source = e.getenv("USHER_TOKEN"), "USHER_TOKEN"
 	}
 	if token == "" && a.data == "" {
-		token, source = storedLogin(e, server), "the login saved by usher login"
+		token, source = storedLogin(e, servers), "the login saved by usher login"
 	}
 	if token == "" {
 		dir := a.data
@@ -60,9 +62,23 @@ func (a *adminFlags) client(e *env) (*httpapi.Client, error) {
 			source += ", dev mode's data directory; give --data, --token or USHER_TOKEN for another server"
 		}
 	}
-	c := httpapi.NewClient(server, token)
-	c.TokenSource = source
-	return c, a.configureTLS(e, c)
+	a.credential = token
+	return apiclient.New(apiclient.Config{Servers: servers, Token: token, TokenSource: source, TLSFingerprint: a.tlsFingerprint(e)})
+}
+
+// servers returns the servers to ask, in order: --server, else
+// USHER_SERVER, else defaultServer; a list is comma-separated.
+func (a *adminFlags) servers(e *env) []string {
+	var out []string
+	for _, s := range strings.Split(firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{defaultServer}
+	}
+	return out
 }
 
 func firstNonEmpty(vals ...string) string {
@@ -76,13 +92,13 @@ func firstNonEmpty(vals ...string) string {
 
 // adminCommand parses the common flags and returns the client and the
 // positional arguments.
-func adminCommand(e *env, name, synopsis string, args []string) (*httpapi.Client, *adminFlags, []string, error) {
+func adminCommand(e *env, name, synopsis string, args []string) (*apiclient.Client, *adminFlags, []string, error) {
 	return adminCommandWith(e, name, synopsis, args, nil)
 }
 
 // adminCommandWith is adminCommand for a command with flags of its own,
 // which extra registers.
-func adminCommandWith(e *env, name, synopsis string, args []string, extra func(*flag.FlagSet)) (*httpapi.Client, *adminFlags, []string, error) {
+func adminCommandWith(e *env, name, synopsis string, args []string, extra func(*flag.FlagSet)) (*apiclient.Client, *adminFlags, []string, error) {
 	var a adminFlags
 	fs := newFlagSet(e, name, synopsis)
 	a.register(fs)
@@ -197,7 +213,7 @@ func cmdLicense(ctx context.Context, e *env, args []string) error {
 	return usageErrorf("unknown subcommand %q: want add, list or remove", args[0])
 }
 
-func printLicense(e *env, a *adminFlags, verb string, lic httpapi.LicenseResponse) error {
+func printLicense(e *env, a *adminFlags, verb string, lic wire.LicenseResponse) error {
 	if a.json {
 		return printJSON(e, lic)
 	}
@@ -209,14 +225,14 @@ func printLicense(e *env, a *adminFlags, verb string, lic httpapi.LicenseRespons
 	return nil
 }
 
-func seatsText(f httpapi.GrantResponse) string {
+func seatsText(f wire.GrantResponse) string {
 	if f.Unlimited {
 		return "unlimited"
 	}
 	return fmt.Sprint(f.Seats)
 }
 
-func printLicenseTable(e *env, lics []httpapi.LicenseResponse) error {
+func printLicenseTable(e *env, lics []wire.LicenseResponse) error {
 	t := newTable(e.stdout, "ID", "LICENSEE", "ISSUED", "FEATURE", "SEATS", "STARTS", "EXPIRES")
 	for _, l := range lics {
 		for _, f := range l.Features {

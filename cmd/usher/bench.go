@@ -39,6 +39,9 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&cfg.Feature, "feature", bench.DefaultFeature, "feature `NAME` to check out")
 	fs.DurationVar(&cfg.Keepalive, "keepalive", bench.DefaultKeepalive, "keep-alive timeout of the spawned server")
 	fs.DurationVar(&cfg.Interval, "interval", 0, "hold: heartbeat interval per lease (default the server's)")
+	attacks := fs.String("attack", "", "checkout-release only: measure it also beside each `ATTACK` of a comma-separated list: "+bench.AttackLogin+" (a flood of wrong logins), "+bench.AttackSlowloris+" (connections sending their bodies a byte a second)")
+	fs.StringVar(&cfg.AttackFrom, "attack-from", bench.DefaultAttackFrom, "send the attack from this `ADDRESS` of this host, or from the addresses of a prefix like 127.0.1.0/24 in turn")
+	fs.IntVar(&cfg.AttackConns, "attack-conns", 0, fmt.Sprintf("connections `N` of the attack (default %d for login, %d for slowloris)", bench.DefaultLoginFlood, bench.DefaultSlowConns))
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (load generator and an in-process server) to `FILE`")
 	pos, err := parseFlags(fs, args)
@@ -47,6 +50,9 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	}
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	if *attacks != "" {
+		cfg.Attacks = strings.Split(*attacks, ",")
 	}
 	if !cfg.Spawn && cfg.Server == "" {
 		cfg.Server, _, _ = strings.Cut(e.getenv("USHER_SERVER"), ",")

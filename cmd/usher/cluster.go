@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // cmdCluster shows the state of a cluster: who decides, which etcd member
@@ -19,7 +19,10 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := clusterStatus(ctx, e, a, c)
+	st, err := c.ClusterStatus(ctx)
+	if usher.ErrorCode(err) == wire.ENotFound {
+		return fmt.Errorf("the server at %s runs in single-node mode: there is no cluster to show", c.Server())
+	}
 	if err != nil {
 		return err
 	}
@@ -62,30 +65,6 @@ func cmdCluster(ctx context.Context, e *env, args []string) error {
 		t.row(orNone(m.Name), health, role, term, index, lag, strings.Join(m.ClientURLs, ","), m.Error)
 	}
 	return t.flush()
-}
-
-// clusterStatus asks each server of the list in turn (USHER_SERVER may
-// name several), so that the status shows even with a node down.
-func clusterStatus(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client) (httpapi.ClusterStatus, error) {
-	servers := strings.Split(firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer), ",")
-	var lastErr error
-	for _, s := range servers {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		cl := httpapi.NewClient(s, c.Token)
-		st, err := cl.ClusterStatus(ctx)
-		switch {
-		case err == nil:
-			return st, nil
-		case usher.ErrorCode(err) == httpapi.ENotFound:
-			return st, fmt.Errorf("the server at %s runs in single-node mode: there is no cluster to show", cl.BaseURL)
-		case usher.ErrorCode(err) != usher.EUnavailable:
-			return st, err
-		}
-		lastErr = err
-	}
-	return httpapi.ClusterStatus{}, lastErr
 }
 
 func orNone(s string) string {

@@ -17,9 +17,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/etcdtest"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // procNode is one node of a cluster of server processes.
@@ -163,19 +164,23 @@ func startProcCluster(t *testing.T, c *procCluster) {
 
 // client returns an admin client of node i: every node has the cluster's
 // admin token in its data directory.
-func (c *procCluster) client(i int) *httpapi.Client {
+func (c *procCluster) client(i int) *apiclient.Client {
+	c.t.Helper()
+	return c.clientWithin(i, 5*time.Second)
+}
+
+// clientWithin is client with each request bounded by timeout.
+func (c *procCluster) clientWithin(i int, timeout time.Duration) *apiclient.Client {
 	c.t.Helper()
 	n := c.nodes[i]
 	tok, err := os.ReadFile(filepath.Join(n.data, "admin.token"))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cl := httpapi.NewClient(n.api, strings.TrimSpace(string(tok)))
-	if n.http != nil {
-		hc := *n.http
-		cl.HTTP = &hc
+	cl, err := apiclient.New(apiclient.Config{Servers: []string{n.api}, Token: strings.TrimSpace(string(tok)), HTTPClient: n.http, RequestTimeout: timeout})
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	cl.HTTP.Timeout = 5 * time.Second
 	return cl
 }
 
@@ -217,8 +222,8 @@ func retryUnavailable(within time.Duration, fn func() error) error {
 	}
 }
 
-func procCheckout(ctx context.Context, cl *httpapi.Client, client string) (string, error) {
-	l, _, err := cl.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: client}})
+func procCheckout(ctx context.Context, cl *apiclient.Client, client string) (string, error) {
+	l, _, err := cl.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: client}})
 	return l.ID, err
 }
 

@@ -7,7 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,8 @@ import (
 	"golang.org/x/term"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/client"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 // loginsFile holds the tokens of "usher login", by server URL, in the
@@ -80,26 +81,38 @@ func writeLogins(path string, logins map[string]savedLogin) error {
 	return os.Rename(tmp, path)
 }
 
-// serverKey is the form of a server URL that logins are filed under.
-func serverKey(server string) string { return httpapi.NewClient(server, "").BaseURL }
+// serverKey is the form of a server URL that logins are filed under: the
+// SDK's, with the scheme and the port spelled out.
+func serverKey(server string) string {
+	if !strings.Contains(server, "://") {
+		server = "http://" + server
+	}
+	server = strings.TrimRight(server, "/")
+	if u, err := url.Parse(server); err == nil && u.Port() == "" && u.Hostname() != "" {
+		u.Host = net.JoinHostPort(u.Hostname(), client.DefaultPort)
+		return u.String()
+	}
+	return server
+}
 
-// storedLogin returns the unexpired token of "usher login" for server, or
-// "".
-func storedLogin(e *env, server string) string {
+// storedLogin returns the unexpired token of "usher login" for the first
+// of servers that has one, or "".
+func storedLogin(e *env, servers []string) string {
 	logins, _, err := readLogins(e)
 	if err != nil {
 		return ""
 	}
-	l, ok := logins[serverKey(server)]
-	if !ok || time.Now().After(l.ExpiresAt) {
-		return ""
+	for _, s := range servers {
+		if l, ok := logins[serverKey(s)]; ok && time.Now().Before(l.ExpiresAt) {
+			return l.Token
+		}
 	}
-	return l.Token
+	return ""
 }
 
-// configureTLS pins the server certificate when a fingerprint is given,
-// or when --data holds the certificate of --tls-auto.
-func (a *adminFlags) configureTLS(e *env, c *httpapi.Client) error {
+// tlsFingerprint returns the server certificate's fingerprint to pin:
+// the one given, else the certificate of --tls-auto in --data, else "".
+func (a *adminFlags) tlsFingerprint(e *env) string {
 	fp := firstNonEmpty(a.fingerprint, e.getenv("USHER_TLS_FINGERPRINT"))
 	if fp == "" && a.data != "" {
 		if data, err := os.ReadFile(filepath.Join(a.data, daemon.TLSAutoCertFile)); err == nil {
@@ -108,15 +121,7 @@ func (a *adminFlags) configureTLS(e *env, c *httpapi.Client) error {
 			}
 		}
 	}
-	if fp == "" {
-		return nil
-	}
-	cfg, err := usher.PinnedTLSConfig(fp)
-	if err != nil {
-		return err
-	}
-	c.HTTP.Transport = &http.Transport{TLSClientConfig: cfg}
-	return nil
+	return fp
 }
 
 // readPassword prompts on the terminal without echo, or reads the first

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdEvents(ctx context.Context, e *env, args []string) error {
-	var q httpapi.EventsQuery
+	var q wire.EventsQuery
 	var follow bool
 	c, a, pos, err := adminCommandWith(e, "events", "events [--since 1h] [--type T,...] [--feature F] [--limit N] [--follow] [--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&q.Since, "since", "", "events since `TIME` (RFC 3339) or DURATION ago (24h)")
@@ -33,45 +33,46 @@ func cmdEvents(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}
+	if follow {
+		return followEvents(ctx, e, a, c, q)
+	}
 	recs, err := c.Events(ctx, q)
 	if err != nil {
 		return err
 	}
-	if !follow {
-		if a.json {
-			return printJSON(e, map[string]any{"events": recs})
-		}
-		for _, r := range recs {
-			printEvent(e, a, r)
-		}
-		return nil
+	if a.json {
+		return printJSON(e, map[string]any{"events": recs})
 	}
 	for _, r := range recs {
 		printEvent(e, a, r)
 	}
-	if len(recs) > 0 {
-		q.AfterID = recs[len(recs)-1].ID
-	}
-	return followEvents(ctx, e, a, c, q)
+	return nil
 }
 
-// followEvents streams events until ctx ends. When the stream ends, it
-// reconnects with the last event's id, so the server replays what was
-// missed and nothing is printed twice: at once when the server dropped a
-// client that fell behind, with back-off while the server is down (saying
-// so once on stderr, and once when it is back).
-func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, q httpapi.EventsQuery) error {
-	q.Since, q.Limit = "", 0
+// followEvents prints the stored events that stored selects, then streams
+// new ones until ctx ends. When the stream ends, it reconnects with the
+// last event's id, so the server replays what was missed and nothing is
+// printed twice: at once when the server dropped a client that fell
+// behind, with back-off while the server is down (saying so once on
+// stderr, and once when it is back). An error before anything was
+// printed or followed ends it, as it ends the command without --follow.
+func followEvents(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, stored wire.EventsQuery) error {
+	q := wire.EventsQuery{Type: stored.Type, Feature: stored.Feature}
 	var lost time.Time // when the server was lost; zero while following
 	delay := followMinDelay
+	started := false
 	for {
-		s, err := c.OpenEventStream(ctx, q)
+		s, err := openStream(ctx, e, a, c, stored, &q)
+		if err != nil && !started && q.AfterID == 0 && ctx.Err() == nil {
+			return err
+		}
 		if err == nil {
+			started = true
 			if !lost.IsZero() {
-				fmt.Fprintf(e.stderr, "usher events: the server at %s is back after %s; following again\n", c.BaseURL, time.Since(lost).Round(100*time.Millisecond))
+				fmt.Fprintf(e.stderr, "usher events: the server at %s is back after %s; following again\n", c.Server(), time.Since(lost).Round(100*time.Millisecond))
 				lost, delay = time.Time{}, followMinDelay
 			}
-			err = s.Each(func(r eventlog.Record) error {
+			err = s.Each(func(r wire.Event) error {
 				printEvent(e, a, r)
 				q.AfterID = r.ID
 				return nil
@@ -81,7 +82,7 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client,
 		switch {
 		case ctx.Err() != nil:
 			return nil // interrupted: the normal way to stop following
-		case errors.Is(err, httpapi.ErrStreamDropped):
+		case errors.Is(err, apiclient.ErrStreamDropped):
 			continue
 		case !serverLost(err):
 			return err
@@ -92,13 +93,40 @@ func followEvents(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client,
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				why = "the event stream closed"
 			}
-			fmt.Fprintf(e.stderr, "usher events: lost the server at %s (%s); reconnecting until interrupted\n", c.BaseURL, why)
+			fmt.Fprintf(e.stderr, "usher events: lost the server at %s (%s); reconnecting until interrupted\n", c.Server(), why)
 		}
 		if !sleepCtx(ctx, delay) {
 			return nil
 		}
 		delay = min(2*delay, followMaxDelay)
 	}
+}
+
+// openStream opens the event stream after the last event printed,
+// q.AfterID. Until an event is printed there is no such point, so it
+// subscribes first and then prints the stored events that stored selects:
+// an event stored in between is in one or the other. If it printed some,
+// it opens the stream again after the last one, so that the server
+// replays what the stored query left out and nothing is printed twice.
+func openStream(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, stored wire.EventsQuery, q *wire.EventsQuery) (*apiclient.EventStream, error) {
+	s, err := c.OpenEventStream(ctx, *q)
+	if err != nil || q.AfterID > 0 {
+		return s, err
+	}
+	recs, err := c.Events(ctx, stored)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return s, nil // it holds every event stored since the query
+	}
+	s.Close()
+	for _, r := range recs {
+		printEvent(e, a, r)
+	}
+	q.AfterID = recs[len(recs)-1].ID
+	return c.OpenEventStream(ctx, *q)
 }
 
 // Back-off between attempts to reach a lost server.
@@ -134,7 +162,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // printEvent writes one event: a JSON line with --json, else a text line.
-func printEvent(e *env, a *adminFlags, r eventlog.Record) {
+func printEvent(e *env, a *adminFlags, r wire.Event) {
 	if a.json {
 		data, _ := json.Marshal(r)
 		fmt.Fprintf(e.stdout, "%s\n", data)
@@ -154,7 +182,7 @@ func printEvent(e *env, a *adminFlags, r eventlog.Record) {
 }
 
 func cmdReport(ctx context.Context, e *env, args []string) error {
-	q := httpapi.UsageQuery{From: "24h", Step: "1h"}
+	q := wire.UsageQuery{From: "24h", Step: "1h"}
 	var asCSV bool
 	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h | --by user|host|feature] [--csv|--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&q.From, "from", q.From, "from `TIME` (RFC 3339) or DURATION ago")
@@ -197,7 +225,7 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 }
 
 // reportBy prints the usage of the period per user, host or feature.
-func reportBy(ctx context.Context, e *env, c *httpapi.Client, a *adminFlags, q httpapi.UsageQuery, asCSV bool) error {
+func reportBy(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags, q wire.UsageQuery, asCSV bool) error {
 	u, err := c.UsageBy(ctx, q)
 	if err != nil {
 		return err

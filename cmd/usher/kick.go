@@ -8,11 +8,12 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdKick(ctx context.Context, e *env, args []string) error {
-	var k httpapi.KickRequest
+	var k wire.KickRequest
 	c, a, pos, err := adminCommandWith(e, "kick", "kick LEASE_ID | kick --all | kick [--user U] [--host H] [--feature F] [--client ID] [--ban 10m] [--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&k.User, "user", "", "kick every lease of `USER`")
 		fs.StringVar(&k.Host, "host", "", "kick every lease from `HOST`")
@@ -30,16 +31,16 @@ func cmdKick(ctx context.Context, e *env, args []string) error {
 	if len(pos) == 1 {
 		k.LeaseID = pos[0]
 	}
-	if k == (httpapi.KickRequest{}) {
+	if k == (wire.KickRequest{}) {
 		return usageErrorf("say what to kick: a lease id, --all, or --user, --host, --feature or --client")
 	}
-	if c.Token == "" {
+	if a.credential == "" {
 		return errors.New("kicking needs the admin token: give --token, USHER_TOKEN or --data DIR")
 	}
-	if k.LeaseID != "" && k == (httpapi.KickRequest{LeaseID: k.LeaseID}) {
+	if k.LeaseID != "" && k == (wire.KickRequest{LeaseID: k.LeaseID}) {
 		return kickOne(ctx, e, a, c, k.LeaseID)
 	}
-	out, err := c.Kick(ctx, k)
+	out, err := c.KickBan(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func cmdBans(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if a.json {
-		return printJSON(e, httpapi.BansResponse{Bans: bans})
+		return printJSON(e, wire.BansResponse{Bans: bans})
 	}
 	t := newTable(e.stdout, "ID", "FEATURE", "USER", "HOST", "UNTIL")
 	for _, b := range bans {
@@ -115,7 +116,7 @@ func cmdUnban(ctx context.Context, e *env, args []string) error {
 }
 
 // kickOne kicks one lease by id, reporting a missing one as an error.
-func kickOne(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, id string) error {
+func kickOne(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, id string) error {
 	if err := c.Release(ctx, id); err != nil {
 		return err
 	}

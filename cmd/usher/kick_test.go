@@ -6,16 +6,17 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func TestKickBanAndReportByCommands(t *testing.T) {
 	url, dir, _, _, _ := startServer(t)
 	ctx := context.Background()
-	api := httpapi.NewClient(url, "")
+	api := apiclient.MustNew(url, "")
 	take := func(id, user, host string) error {
-		_, _, err := api.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id, User: user, Host: host}})
+		_, _, err := api.Checkout(ctx, wire.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id, User: user, Host: host}})
 		return err
 	}
 	for _, c := range []struct{ id, user, host string }{{"c1", "alice", "ws1"}, {"c2", "bob", "ws2"}} {

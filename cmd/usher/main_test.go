@@ -17,9 +17,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 	"go.uber.org/goleak"
 )
 
@@ -126,7 +127,7 @@ func TestKillNineKeepsAcknowledgedLeases(t *testing.T) {
 	mustCLI(t, env, "license", "add", lic, "--data", data)
 
 	// 16 clients race for 8 seats while the server is killed mid-way.
-	c := httpapi.NewClient(p.url, "")
+	c := apiclient.MustNew(p.url, "")
 	var mu sync.Mutex
 	var acked []string
 	var wg sync.WaitGroup
@@ -137,7 +138,7 @@ func TestKillNineKeepsAcknowledgedLeases(t *testing.T) {
 			if i >= 4 {
 				time.Sleep(time.Duration(i) * time.Millisecond) // spread arrivals around the kill
 			}
-			l, _, err := c.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint("client-", i)}})
+			l, _, err := c.Checkout(context.Background(), wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint("client-", i)}})
 			if err == nil {
 				mu.Lock()
 				acked = append(acked, l.ID)
@@ -157,14 +158,14 @@ func TestKillNineKeepsAcknowledgedLeases(t *testing.T) {
 	}
 	p.kill9(t)
 	wg.Wait()
-	c.HTTP.CloseIdleConnections()
+	c.Close()
 	if len(acked) < 4 {
 		t.Fatalf("only %d checkouts acknowledged before the kill", len(acked))
 	}
 
 	p = startServerProc(t, "--data", data, "--vendor-key", pub)
-	c = httpapi.NewClient(p.url, strings.TrimSpace(readFile(t, filepath.Join(data, "admin.token"))))
-	defer c.HTTP.CloseIdleConnections()
+	c = apiclient.MustNew(p.url, strings.TrimSpace(readFile(t, filepath.Join(data, "admin.token"))))
+	defer c.Close()
 	leases, err := c.Leases(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +184,7 @@ func TestKillNineKeepsAcknowledgedLeases(t *testing.T) {
 	}
 	granted := 0
 	for i := range 16 {
-		if _, _, err := c.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint("after-", i)}}); err == nil {
+		if _, _, err := c.Checkout(context.Background(), wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprint("after-", i)}}); err == nil {
 			granted++
 		}
 	}
@@ -229,9 +230,9 @@ func TestCLITour(t *testing.T) {
 	if !regexp.MustCompile(`cad\s+5\s+0\s+5`).MatchString(out) || !strings.Contains(out, "unlimited") {
 		t.Fatalf("status:\n%s", out)
 	}
-	c := httpapi.NewClient(d.URL(), "")
-	defer c.HTTP.CloseIdleConnections()
-	l, _, err := c.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "x", User: "alice", Host: "ws12", PID: 42}})
+	c := apiclient.MustNew(d.URL(), "")
+	defer c.Close()
+	l, _, err := c.Checkout(context.Background(), wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "x", User: "alice", Host: "ws12", PID: 42}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestCLITour(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustCLI(t, env, "status", "--json")), &status); err != nil || status.Features[0].InUse != 0 {
 		t.Fatalf("status --json after kick: %+v %v", status, err)
 	}
-	var list struct{ Licenses []httpapi.LicenseResponse }
+	var list struct{ Licenses []wire.LicenseResponse }
 	if err := json.Unmarshal([]byte(mustCLI(t, env, "license", "list", "--json", data)), &list); err != nil || len(list.Licenses) != 1 {
 		t.Fatalf("license list --json: %+v %v", list, err)
 	}

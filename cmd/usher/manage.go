@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdInfo(ctx context.Context, e *env, args []string) error {
@@ -61,19 +62,19 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 		for i := 0; i < len(pos); i += 2 {
 			set[pos[i]] = pos[i+1]
 		}
-		return configChange(ctx, e, a, c, httpapi.SettingsRequest{Set: set})
+		return configChange(ctx, e, a, c, wire.SettingsRequest{Set: set})
 	case "reset":
 		if len(pos) == 0 {
 			return usageErrorf("want the keys to reset to the config file's value")
 		}
-		return configChange(ctx, e, a, c, httpapi.SettingsRequest{Reset: pos})
+		return configChange(ctx, e, a, c, wire.SettingsRequest{Reset: pos})
 	}
 	return usageErrorf("unknown subcommand %q: want get, set or reset", args[0])
 }
 
 // configGet prints the runtime settings, or one key of the effective
 // configuration.
-func configGet(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, pos []string) error {
+func configGet(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, pos []string) error {
 	if len(pos) > 1 {
 		return usageErrorf("want at most one key")
 	}
@@ -102,7 +103,7 @@ func configGet(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, po
 	return printSettings(e, settings)
 }
 
-func printSettings(e *env, settings []httpapi.Setting) error {
+func printSettings(e *env, settings []wire.Setting) error {
 	t := newTable(e.stdout, "KEY", "VALUE", "SOURCE")
 	for _, s := range settings {
 		t.row(s.Key, s.Value, s.Source)
@@ -110,7 +111,7 @@ func printSettings(e *env, settings []httpapi.Setting) error {
 	return t.flush()
 }
 
-func configChange(ctx context.Context, e *env, a *adminFlags, c *httpapi.Client, req httpapi.SettingsRequest) error {
+func configChange(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, req wire.SettingsRequest) error {
 	res, err := c.ChangeSettings(ctx, req)
 	if err != nil {
 		return err

@@ -9,9 +9,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // runCtx runs one usher command and returns its exit code and output.
@@ -89,8 +90,8 @@ func startServer(t *testing.T) (url, dir string, hup chan os.Signal, stderr *ush
 func TestAdminCommands(t *testing.T) {
 	url, dir, hup, stderr, exit := startServer(t)
 	ctx := context.Background()
-	api := httpapi.NewClient(url, "")
-	if _, _, err := api.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: "c1", User: "alice"}}); err != nil {
+	api := apiclient.MustNew(url, "")
+	if _, _, err := api.Checkout(ctx, wire.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: "c1", User: "alice"}}); err != nil {
 		t.Fatal(err)
 	}
 	conn := []string{"--server", url, "--data", dir}
@@ -165,21 +166,16 @@ func TestEventsFollow(t *testing.T) {
 		done <- run(ctx, []string{"events", "--follow", "--type", "lease_granted", "--server", url, "--data", dir},
 			&env{stdout: &out, stderr: &out, getenv: func(string) string { return "" }})
 	}()
-	api := httpapi.NewClient(url, "")
-	// Until the stream is subscribed, new checkouts may be missed: keep
-	// checking out until one shows.
-	for i := 0; !strings.Contains(out.String(), "lease_granted"); i++ {
-		if i > 100 {
-			t.Fatalf("no event followed after %d checkouts: %q", i, out.String())
-		}
-		c := usher.Client{ID: "f" + string(rune('a'+i%26)) + string(rune('a'+i/26)), User: "bob"}
-		if _, _, err := api.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: c}); err != nil && usher.ErrorCode(err) != usher.ENoSeats {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline) && !strings.Contains(out.String(), "lease_granted"); {
-			time.Sleep(5 * time.Millisecond) // poll
-		}
+	// Whenever it is made, before, during or after the stored query, the
+	// checkout's event is printed.
+	api := apiclient.MustNew(url, "")
+	c := usher.Client{ID: "follow", User: "bob"}
+	if _, _, err := api.Checkout(context.Background(), wire.CheckoutRequest{Feature: daemon.DevFeature, Client: c}); err != nil {
+		t.Fatal(err)
 	}
+	ushertest.WaitFor(t, 10*time.Second, 10*time.Millisecond, ushertest.Until("the checkout to be followed", func() bool {
+		return strings.Contains(out.String(), "lease_granted")
+	}))
 	cancel()
 	select {
 	case code := <-done:

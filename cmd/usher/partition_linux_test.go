@@ -200,8 +200,7 @@ func TestClusterPartition(t *testing.T) {
 		t.Fatalf("checkout beyond %d seats through the majority: got %v, want %s", seats, err, usher.ENoSeats)
 	}
 	// The node cut off grants nothing, whatever it is asked.
-	cutOff := c.client(dec)
-	cutOff.HTTP.Timeout = time.Second
+	cutOff := c.clientWithin(dec, time.Second)
 	for k := range 5 {
 		if id, err := procCheckout(ctx, cutOff, fmt.Sprint("minority-", k)); err == nil {
 			t.Fatalf("the node cut off granted lease %s", id)

@@ -37,10 +37,11 @@ func cmdPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, saved := logins[c.BaseURL]
-	if saved && l.Token == c.Token {
+	server := serverKey(c.Server())
+	l, saved := logins[server]
+	if saved && l.Token == a.credential {
 		l.Token, l.ExpiresAt = resp.Token, resp.ExpiresAt
-		logins[c.BaseURL] = l
+		logins[server] = l
 		if err := writeLogins(path, logins); err != nil {
 			return fmt.Errorf("password changed, but saving the new login failed (log in again with usher login): %w", err)
 		}

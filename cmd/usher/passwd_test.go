@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 func TestPasswdChangesOwnPassword(t *testing.T) {
@@ -39,7 +39,7 @@ func TestPasswdChangesOwnPassword(t *testing.T) {
 		t.Fatalf("passwd: %q, want the saved login renewed", out)
 	}
 	carol.must("status") // the renewed login works
-	api := httpapi.NewClient(d.URL(), "")
+	api := apiclient.MustNew(d.URL(), "")
 	if _, err := api.Login(context.Background(), "carol", "first password"); err == nil {
 		t.Error("login with the old password: got nil error, want a refusal")
 	}

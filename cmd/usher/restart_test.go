@@ -9,7 +9,8 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // TestRestartReexecsWithLeases restarts a real server process through the
@@ -25,8 +26,8 @@ func TestRestartReexecsWithLeases(t *testing.T) {
 	}
 	mustCLI(t, env(p.url), "license", "add", lic, "--data", data)
 	ctx := context.Background()
-	c := httpapi.NewClient(p.url, "")
-	lease, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1", User: "alice"}})
+	c := apiclient.MustNew(p.url, "")
+	lease, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c1", User: "alice"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestRestartReexecsWithLeases(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("the server process %d is gone after the restart: %v", pid, err)
 	}
-	c = httpapi.NewClient(url, "")
+	c = apiclient.MustNew(url, "")
 	if _, err := c.Heartbeat(ctx, lease.ID); err != nil {
 		t.Fatalf("heartbeat after restart: %v", err)
 	}
@@ -54,7 +55,7 @@ func TestRestartReexecsWithLeases(t *testing.T) {
 	if !strings.Contains(out, lease.ID) {
 		t.Fatalf("leases after restart: %q, want %s", out, lease.ID)
 	}
-	_, _, err = c.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c2", User: "mallory"}})
+	_, _, err = c.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c2", User: "mallory"}})
 	if usher.ErrorCode(err) != usher.EBanned {
 		t.Fatalf("checkout by a banned user after restart: got %v, want %s", err, usher.EBanned)
 	}

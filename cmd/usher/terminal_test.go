@@ -7,9 +7,10 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func TestTermSafe(t *testing.T) {
@@ -35,9 +36,9 @@ func TestTablesEscapeClientStrings(t *testing.T) {
 	s := ushertest.StartServer(t, ushertest.ServerOptions{Dev: true})
 	d, cfg := s.Daemon, s.Config
 	evil := usher.Client{ID: "id\x1b[2J\r", User: "\x1b]0;owned\x07alice\r", Host: "ws\rFAKE\tROW\nx\u009b31m", PID: 7}
-	c := httpapi.NewClient(d.URL(), "")
-	defer c.HTTP.CloseIdleConnections()
-	if _, _, err := c.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: evil}); err != nil {
+	c := apiclient.MustNew(d.URL(), "")
+	defer c.Close()
+	if _, _, err := c.Checkout(context.Background(), wire.CheckoutRequest{Feature: daemon.DevFeature, Client: evil}); err != nil {
 		t.Fatal(err)
 	}
 	env := func(k string) string { return map[string]string{"USHER_SERVER": d.URL()}[k] }

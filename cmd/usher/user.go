@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func cmdLogin(ctx context.Context, e *env, args []string) error {
@@ -33,14 +34,15 @@ func cmdLogin(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logins[c.BaseURL] = savedLogin{User: user, Token: resp.Token, ExpiresAt: resp.ExpiresAt}
+	server := serverKey(c.Server())
+	logins[server] = savedLogin{User: user, Token: resp.Token, ExpiresAt: resp.ExpiresAt}
 	if err := writeLogins(path, logins); err != nil {
 		return fmt.Errorf("save the login: %w", err)
 	}
 	if a.json {
-		return printJSON(e, map[string]any{"server": c.BaseURL, "user": user, "expires_at": resp.ExpiresAt})
+		return printJSON(e, map[string]any{"server": server, "user": user, "expires_at": resp.ExpiresAt})
 	}
-	fmt.Fprintf(e.stdout, "logged in to %s as %s until %s (token saved in %s)\n", c.BaseURL, user, resp.ExpiresAt.Local().Format(time.DateTime), path)
+	fmt.Fprintf(e.stdout, "logged in to %s as %s until %s (token saved in %s)\n", server, user, resp.ExpiresAt.Local().Format(time.DateTime), path)
 	return nil
 }
 
@@ -51,20 +53,29 @@ func cmdLogout(ctx context.Context, e *env, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	server := serverKey(firstNonEmpty(a.server, e.getenv("USHER_SERVER"), defaultServer))
 	logins, path, err := readLogins(e)
 	if err != nil {
 		return err
 	}
-	if _, ok := logins[server]; !ok {
-		fmt.Fprintf(e.stdout, "not logged in to %s\n", server)
-		return nil
+	var lines []string
+	n := len(logins)
+	for _, server := range a.servers(e) {
+		server = serverKey(server)
+		if _, ok := logins[server]; !ok {
+			lines = append(lines, "not logged in to "+server)
+			continue
+		}
+		delete(logins, server)
+		lines = append(lines, "logged out of "+server)
 	}
-	delete(logins, server)
-	if err := writeLogins(path, logins); err != nil {
-		return err
+	if len(logins) < n {
+		if err := writeLogins(path, logins); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(e.stdout, "logged out of %s\n", server)
+	for _, l := range lines {
+		fmt.Fprintln(e.stdout, l)
+	}
 	return nil
 }
 
@@ -115,7 +126,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 
 // setUser adds a user or changes its password, asking for the password
 // unless generate is set.
-func setUser(ctx context.Context, e *env, c *httpapi.Client, verb, name, role string, generate bool) error {
+func setUser(ctx context.Context, e *env, c *apiclient.Client, verb, name, role string, generate bool) error {
 	if verb == "add" && role == "" {
 		return usageErrorf("want --role admin, monitor or client")
 	}
@@ -127,7 +138,7 @@ func setUser(ctx context.Context, e *env, c *httpapi.Client, verb, name, role st
 		}
 	}
 	if verb == "add" {
-		if _, err := c.AddUser(ctx, httpapi.UserRequest{Username: name, Password: password, Role: role}); err != nil {
+		if _, err := c.AddUser(ctx, wire.UserRequest{Username: name, Password: password, Role: role}); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added user %s with role %s\n", name, role)
@@ -191,7 +202,7 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 	return usageErrorf("unknown subcommand %q: want create, list or revoke", args[0])
 }
 
-func listTokens(ctx context.Context, e *env, c *httpapi.Client, a *adminFlags) error {
+func listTokens(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags) error {
 	tokens, err := c.Tokens(ctx)
 	if err != nil {
 		return err

@@ -25,11 +25,11 @@ import (
 // Error codes of this package, on top of usher.EUnauthorized and
 // usher.EInvalid.
 const (
-	EForbidden     = usher.EForbidden  // the credential is valid but its role may not do this
-	EUserNotFound  = "user_not_found"  // no user has that name
-	EUserExists    = "user_exists"     // a user has that name already
-	ETokenNotFound = "token_not_found" // no API token has that name or ID
-	ETokenExists   = "token_exists"    // an API token has that name already
+	EForbidden     = usher.EForbidden
+	EUserNotFound  = usher.EUserNotFound
+	EUserExists    = usher.EUserExists
+	ETokenNotFound = usher.ETokenNotFound
+	ETokenExists   = usher.ETokenExists
 )
 
 // DefaultTokenTTL is how long a login's JWT is valid.
@@ -101,9 +101,12 @@ type Config struct {
 	// Login floods; see throttle.go. MaxHashes bounds the password
 	// hashes that run at once (default DefaultMaxHashes); HashWait is how
 	// long a login waits for one (default DefaultHashWait; negative: it
-	// does not wait).
-	MaxHashes int
-	HashWait  time.Duration
+	// does not wait). RefusalDelay is how long a backed-off login waits
+	// for its refusal at most (default DefaultLoginRefusalDelay;
+	// negative: it does not wait).
+	MaxHashes    int
+	HashWait     time.Duration
+	RefusalDelay time.Duration
 }
 
 // Authority authenticates requests and manages users and API tokens. It
@@ -147,7 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 		cfg.TokenTTL = DefaultTokenTTL
 	}
 	a := &Authority{cfg: cfg, now: cfg.Now, users: map[string]User{}, tokens: map[string]Token{},
-		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(), check: CheckPassword}
+		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(cfg.RefusalDelay), check: CheckPassword}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -288,6 +291,7 @@ func (a *Authority) Login(ctx context.Context, name, password, addr string) (str
 		return "", time.Time{}, usher.Errorf(usher.EUnauthorized, "wrong user name or password")
 	}
 	if err := a.guard.check(name, addr, a.now()); err != nil {
+		a.guard.pause(ctx, err)
 		return "", time.Time{}, err
 	}
 	u, ok, err := a.checkLogin(ctx, name, password)

@@ -7,9 +7,6 @@ import (
 	usher "github.com/usher-lm/usher"
 )
 
-// EWrongPassword refuses a password change whose old password is wrong.
-const EWrongPassword = "wrong_password"
-
 // ChangePassword changes a user's own password once the old one checks
 // out, and returns a new login for the user: the change ends every
 // earlier one. A wrong old password counts as a failed login from addr,
@@ -33,7 +30,7 @@ func (a *Authority) ChangePassword(ctx context.Context, name, oldPassword, newPa
 	}
 	if !ok {
 		a.guard.fail(name, addr, a.now())
-		return "", time.Time{}, usher.Errorf(EWrongPassword, "the old password of %s is wrong, so the password was not changed: try again, or ask an admin to set one with usher user passwd %s", name, name)
+		return "", time.Time{}, usher.Errorf(usher.EWrongPassword, "the old password of %s is wrong, so the password was not changed: try again, or ask an admin to set one with usher user passwd %s", name, name)
 	}
 	a.guard.succeed(name, addr)
 	if err := a.SetPassword(ctx, name, newPassword); err != nil {

@@ -15,14 +15,25 @@ import (
 // A login costs an argon2id hash of 19 MiB whether or not the user
 // exists, so logins are the one cheap way for an anonymous client to make
 // the server spend memory and CPU. Two bounds keep a flood of them from
-// hurting anyone else: at most MaxHashes hashes run at once (a few more
-// logins wait briefly for one, the rest are refused at once), and a name
-// or an address that keeps failing is refused without hashing, for a time
-// that doubles with each failure.
+// hurting anyone else: at most MaxHashes hashes run at once (other logins
+// wait briefly for one, then are refused), and a name or an address that
+// keeps failing is refused without hashing, for a time that doubles with
+// each failure. Refusals come after a pause (the wait for a hash, or
+// LoginRefusalDelay), so that a flood's connections send few requests: a
+// refusal costs little, but thousands of them a second would still take
+// the server from everyone else.
 
 // DefaultHashWait is how long a login waits for a password check to free
 // up before it is refused.
 const DefaultHashWait = 500 * time.Millisecond
+
+// maxHashWaiters bounds the logins that wait for a hash; more are refused
+// at once.
+const maxHashWaiters = 1024
+
+// DefaultLoginRefusalDelay is how long a backed-off login waits for its
+// refusal, at most: the back-off's time left, if shorter.
+const DefaultLoginRefusalDelay = time.Second
 
 // Login back-off. After the free failures, each further failure of an
 // address, or of a user name from any address, refuses its logins for a
@@ -73,7 +84,8 @@ func RetryAfter(err error) (time.Duration, bool) {
 func seconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
 
 // hashSlots bounds the password hashes that run at once. A login waits at
-// most wait for a slot, and only while fewer than queue others wait.
+// most wait for a slot, and only while fewer than maxHashWaiters others
+// wait.
 type hashSlots struct {
 	slots   chan struct{}
 	wait    time.Duration
@@ -88,7 +100,7 @@ func newHashSlots(n int, wait time.Duration) *hashSlots {
 	if wait == 0 {
 		wait = DefaultHashWait
 	}
-	return &hashSlots{slots: make(chan struct{}, n), wait: max(wait, 0), queue: int32(4 * n)}
+	return &hashSlots{slots: make(chan struct{}, n), wait: max(wait, 0), queue: maxHashWaiters}
 }
 
 var errHashBusy = &RetryError{After: time.Second, Err: usher.Errorf(usher.EUnavailable,
@@ -225,10 +237,14 @@ func (b *backoff) size() int {
 // loginGuard is the back-off of addresses and of user names.
 type loginGuard struct {
 	addrs, users *backoff
+	delay        time.Duration // of a refusal, at most
 }
 
-func newLoginGuard() loginGuard {
-	return loginGuard{
+func newLoginGuard(delay time.Duration) loginGuard {
+	if delay == 0 {
+		delay = DefaultLoginRefusalDelay
+	}
+	return loginGuard{delay: max(delay, 0),
 		addrs: newBackoff("address", LoginFreeFailuresPerAddress, LoginBackoffMaxPerAddress),
 		users: newBackoff("user", LoginFreeFailuresPerUser, LoginBackoffMaxPerUser),
 	}
@@ -244,6 +260,21 @@ func (g loginGuard) check(name, addr string, now time.Time) error {
 		return g.users.check(name, now)
 	}
 	return nil
+}
+
+// pause waits before a refusal: min(the back-off left, the guard's
+// delay), or until the client leaves.
+func (g loginGuard) pause(ctx context.Context, err error) {
+	d, _ := RetryAfter(err)
+	if d = min(d, g.delay); d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func (g loginGuard) fail(name, addr string, now time.Time) {

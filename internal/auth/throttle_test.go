@@ -32,8 +32,8 @@ func (h *heldChecks) check(hash, password string) (bool, error) {
 }
 
 func TestLoginsHashAtMostMaxHashesAtOnce(t *testing.T) {
-	const maxHashes, attempts = 2, 30
-	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: maxHashes, HashWait: time.Minute})
+	const maxHashes, attempts, wait = 2, 30, 50 * time.Millisecond
+	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: maxHashes, HashWait: wait})
 	h := &heldChecks{release: make(chan struct{})}
 	auth.SetCheck(a, h.check)
 	var refused, wrong atomic.Int32
@@ -48,7 +48,7 @@ func TestLoginsHashAtMostMaxHashesAtOnce(t *testing.T) {
 					t.Errorf("busy refusal %v: Retry-After %v, %v", err, after, ok)
 				}
 				if d := time.Since(start); d > 5*time.Second {
-					t.Errorf("busy refusal took %v, want it at once", d)
+					t.Errorf("busy refusal took %v, want it after the %v wait", d, wait)
 				}
 				refused.Add(1)
 			case usher.EUnauthorized:
@@ -58,9 +58,9 @@ func TestLoginsHashAtMostMaxHashesAtOnce(t *testing.T) {
 			}
 		})
 	}
-	// Two run, eight (4 × MaxHashes) wait, the others are refused without waiting.
+	// Two hash; the others wait for them in vain, and are refused.
 	ushertest.WaitFor(t, 10*time.Second, time.Millisecond, func() error {
-		if got, want := refused.Load(), int32(attempts-5*maxHashes); got != want {
+		if got, want := refused.Load(), int32(attempts-maxHashes); got != want {
 			return fmt.Errorf("%d logins refused, want %d", got, want)
 		}
 		if got := h.running.Load(); got != maxHashes {
@@ -73,8 +73,8 @@ func TestLoginsHashAtMostMaxHashesAtOnce(t *testing.T) {
 	if got := h.most.Load(); got > maxHashes {
 		t.Errorf("%d checks ran at once, want at most %d", got, maxHashes)
 	}
-	if got, want := wrong.Load(), int32(5*maxHashes); got != want || h.done.Load() != want {
-		t.Errorf("%d logins checked (%d checks), want %d", got, h.done.Load(), want)
+	if got := wrong.Load(); got != maxHashes || h.done.Load() != maxHashes {
+		t.Errorf("%d logins checked (%d checks), want %d", got, h.done.Load(), maxHashes)
 	}
 }
 
@@ -103,7 +103,7 @@ func TestLoginRefusedAtOnceWhenBusyAndNotWaiting(t *testing.T) {
 // "correct horse", a stopped clock and checks that cost nothing.
 func loginClock(t *testing.T) (*auth.Authority, *ushertest.Clock, *atomic.Int32) {
 	clk := ushertest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	a := MustOpen(t, t.TempDir(), auth.Config{Now: clk.Now})
+	a := MustOpen(t, t.TempDir(), auth.Config{Now: clk.Now, RefusalDelay: -1})
 	if _, err := a.AddUser(context.Background(), "ann", "correct horse", auth.RoleMonitor); err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +196,24 @@ func TestLoginBackoffMemoryIsBounded(t *testing.T) {
 	a.Login(ctx, "late", "guess", "10.255.0.1")
 	if addrs, users := auth.Tracked(a); addrs != 1 || users != 1 {
 		t.Fatalf("after a quiet %v: tracking %d addresses and %d users, want 1 each", auth.LoginForgetAfter, addrs, users)
+	}
+}
+
+// TestBackedOffLoginIsRefusedAfterAPause checks that a flood's refusals
+// come no faster than the refusal delay, so that its connections send
+// few requests, and no slower than the back-off left.
+func TestBackedOffLoginIsRefusedAfterAPause(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	ctx := context.Background()
+	a := MustOpen(t, t.TempDir(), auth.Config{RefusalDelay: delay})
+	auth.SetCheck(a, func(hash, password string) (bool, error) { return false, nil })
+	for range auth.LoginFreeFailuresPerAddress + 1 {
+		a.Login(ctx, "nobody", "guess", "10.0.0.1")
+	}
+	start := time.Now()
+	_, _, err := a.Login(ctx, "nobody", "guess", "10.0.0.1")
+	wantCode(t, err, usher.ERateLimited)
+	if d := time.Since(start); d < delay || d > auth.LoginBackoffMin+5*time.Second {
+		t.Errorf("refused after %v, want after %v", d, delay)
 	}
 }

@@ -86,6 +86,16 @@ type Config struct {
 	Keepalive    time.Duration // keep-alive timeout of a spawned server
 	Interval     time.Duration // hold: heartbeat interval per lease; default the server's
 
+	// Attacks, with checkout-release, measures it once without an attack
+	// and once beside each of these (AttackLogin, AttackSlowloris), sent
+	// from AttackFrom (default DefaultAttackFrom): an address of this
+	// host, or a prefix whose addresses the attack takes in turn.
+	// AttackConns is the attack's connections: default DefaultLoginFlood
+	// or DefaultSlowConns.
+	Attacks     []string
+	AttackFrom  string
+	AttackConns int
+
 	Progress io.Writer    // if set, a progress line is redrawn here
 	Logger   *slog.Logger // default discards
 }
@@ -122,6 +132,10 @@ type Result struct {
 	CPUPerOp    float64 `json:"cpu_per_op_us,omitempty"` // server CPU per op, in microseconds
 	Store       int64   `json:"store_bytes,omitempty"`   // database and its log, spawned servers only
 	StorePer    float64 `json:"store_per_lease_bytes,omitempty"`
+
+	// Attacks has checkout-release without an attack ("none", the figures
+	// above) and beside each attack of Config.Attacks.
+	Attacks []AttackResult `json:"attacks,omitempty"`
 }
 
 // Latency is the distribution of one request type, in milliseconds.
@@ -160,6 +174,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.AttackFrom = orDefault(c.AttackFrom, DefaultAttackFrom)
 }
 
 func orDefault(v, def string) string {
@@ -192,7 +207,23 @@ func (c *Config) validate() error {
 	case c.Rate < 0:
 		return errors.New("rate must not be negative")
 	}
-	return nil
+	return c.validateAttacks()
+}
+
+func (c *Config) validateAttacks() error {
+	if len(c.Attacks) == 0 {
+		return nil
+	}
+	if c.Scenario != CheckoutRelease {
+		return fmt.Errorf("attacks run beside %s only: use --scenario %s", CheckoutRelease, CheckoutRelease)
+	}
+	for _, a := range c.Attacks {
+		if a != AttackLogin && a != AttackSlowloris {
+			return fmt.Errorf("unknown attack %q: want %s or %s", a, AttackLogin, AttackSlowloris)
+		}
+	}
+	_, err := attackAddrs(c.AttackFrom)
+	return err
 }
 
 // Run runs one scenario and returns what it measured. It returns an error
@@ -212,7 +243,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var err error
 	switch cfg.Scenario {
 	case CheckoutRelease:
-		err = r.checkoutRelease(ctx, res)
+		if len(cfg.Attacks) > 0 {
+			err = r.underAttack(ctx, res)
+		} else {
+			err = r.checkoutRelease(ctx, res)
+		}
 	case Heartbeat:
 		err = r.heartbeat(ctx, res)
 	case Startup:
@@ -228,7 +263,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.summarize(res)
+	if len(res.Attacks) == 0 {
+		r.summarize(res)
+	}
 	return res, nil
 }
 

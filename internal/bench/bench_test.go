@@ -9,9 +9,9 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/bench"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
 	"go.uber.org/goleak"
 )
@@ -137,9 +137,11 @@ func TestHoldInProcess(t *testing.T) {
 	res := MustRun(t, bench.Config{Scenario: bench.Hold, Spawn: true, Clients: 20, Workers: 4,
 		Duration: 300 * time.Millisecond, Interval: 20 * time.Millisecond})
 	checkCounts(t, res)
-	// 20 leases each beating every 20ms for 300ms: about 300 beats.
-	if res.Ops < 100 || res.Ops > 320 {
-		t.Errorf("heartbeats = %d, want about 300", res.Ops)
+	// 20 leases each beating once per 20ms for 300ms: at most 300 beats,
+	// however late a worker stalled by a busy host sends its beats, and
+	// fewer only when the host could not keep up.
+	if res.Ops < 1 || res.Ops > 300 {
+		t.Errorf("heartbeats = %d, want between 1 and 300 (one per lease per interval)", res.Ops)
 	}
 	if res.RSS <= 0 || res.Store <= 0 || !strings.Contains(res.Usage, "this process") {
 		t.Errorf("rss %d, store %d, usage %q: want memory of this process and the store size", res.RSS, res.Store, res.Usage)
@@ -165,8 +167,8 @@ func TestOpenLoop(t *testing.T) {
 	checkCounts(t, res)
 	// The pacing caps the ops; a busy host may well fall short of the
 	// cap, which is not the bench's fault, so only the cap is checked.
-	if res.Ops < 1 || res.Ops > 61 {
-		t.Errorf("ops = %d at 200/s for 300ms, want between 1 and 61", res.Ops)
+	if res.Ops < 1 || res.Ops > 60 {
+		t.Errorf("ops = %d at 200/s for 300ms, want between 1 and 60", res.Ops)
 	}
 }
 
@@ -200,7 +202,7 @@ func TestRemoteServer(t *testing.T) {
 	if !strings.Contains(res.Server, "127.0.0.1") {
 		t.Errorf("server = %q, want its URL", res.Server)
 	}
-	fs, err := httpapi.NewClient(d.URL(), "").Features(ctx)
+	fs, err := apiclient.MustNew(d.URL(), "").Features(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +252,7 @@ func TestRemoteTooFewSeats(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "could not check out a lease for every worker") {
 		t.Errorf("Run = %v, want an error about too few leases", err)
 	}
-	fs, err := httpapi.NewClient(d.URL(), "").Features(ctx)
+	fs, err := apiclient.MustNew(d.URL(), "").Features(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ type conn struct {
 	addr string      // host:port to dial
 	tls  *tls.Config // nil for http://
 	head []byte      // the request headers after the request line, up to "Content-Length: "
+	from net.Addr    // the local address to dial from; nil lets the system choose
 
 	mu          sync.Mutex // guards nc and interrupted against interrupt
 	nc          net.Conn
@@ -65,10 +66,14 @@ var dialer = net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 func (c *conn) dial(ctx context.Context) error {
 	var nc net.Conn
 	var err error
+	d := &dialer
+	if c.from != nil {
+		d = &net.Dialer{Timeout: dialer.Timeout, KeepAlive: dialer.KeepAlive, LocalAddr: c.from}
+	}
 	if c.tls != nil {
-		nc, err = (&tls.Dialer{NetDialer: &dialer, Config: c.tls}).DialContext(ctx, "tcp", c.addr)
+		nc, err = (&tls.Dialer{NetDialer: d, Config: c.tls}).DialContext(ctx, "tcp", c.addr)
 	} else {
-		nc, err = dialer.DialContext(ctx, "tcp", c.addr)
+		nc, err = d.DialContext(ctx, "tcp", c.addr)
 	}
 	if err != nil {
 		return err

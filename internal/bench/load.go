@@ -272,7 +272,7 @@ func drive(ctx context.Context, ws []*worker, lp loop, op func(ctx context.Conte
 				if seq >= lp.maxOps || ctx.Err() != nil {
 					return
 				}
-				if lp.rate > 0 && !w.pace(ctx, start.Add(time.Duration(float64(seq)/lp.rate*float64(time.Second)))) {
+				if lp.rate > 0 && !w.pace(ctx, lp.due(start, seq)) {
 					return
 				}
 				op(ctx, w, k)
@@ -283,14 +283,25 @@ func drive(ctx context.Context, ws []*worker, lp loop, op func(ctx context.Conte
 	return time.Since(start)
 }
 
+// due returns when sequence number seq is due in open-loop mode.
+func (lp loop) due(start time.Time, seq int64) time.Time {
+	return start.Add(time.Duration(float64(seq) / lp.rate * float64(time.Second)))
+}
+
 // pace waits until due. If the worker is already late because its last
 // request took too long, the next request's latency is counted from when it
 // was due, so a server that falls behind shows it (no coordinated
 // omission). If the worker was idle, latency is counted from the actual
 // send, so the timer waking it late is not blamed on the server. It
-// returns false if ctx ended first.
+// returns false if ctx ended first or due is not before ctx's deadline:
+// on a busy host that deadline's timer may fire late while a stalled
+// worker catches up back to back, and the requests due after the end
+// must not be sent then.
 func (w *worker) pace(ctx context.Context, due time.Time) bool {
 	w.due = time.Time{}
+	if deadline, ok := ctx.Deadline(); ok && !due.Before(deadline) {
+		return false
+	}
 	if time.Now().After(due) {
 		w.due = due
 		return ctx.Err() == nil

@@ -51,7 +51,33 @@ func WriteTable(w io.Writer, res *Result) error {
 			}
 		}
 	}
+	writeAttacks(tw, res)
 	return tw.Flush()
+}
+
+// writeAttacks writes checkout-release without and beside each attack.
+func writeAttacks(w io.Writer, res *Result) {
+	if len(res.Attacks) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nattack\tpairs/s\tp50\tp99\tmax\terrors\tserver peak RSS\tthe attack got")
+	for _, a := range res.Attacks {
+		rss := "unknown"
+		if a.PeakRSS > 0 {
+			rss = mib(a.PeakRSS)
+		}
+		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Attack, a.OpsPerSec, ms(a.P50), ms(a.P99), ms(a.Max),
+			counts(a.Errors), rss, counts(a.Answers))
+	}
+}
+
+// counts writes m as "key n, key n", largest first, or "none".
+func counts(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	r := &Result{Errors: m}
+	return errorSummary(r)
 }
 
 func writeUsage(row func(string, string, ...any), res *Result) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 // maxFillers bounds the goroutines that fill the store; more of them make
@@ -108,7 +107,11 @@ func (r *run) fill(ctx context.Context) (int64, time.Duration, map[string]int64)
 
 // inUse asks the server how many seats of feature are taken.
 func inUse(ctx context.Context, s *server, feature string) (int64, error) {
-	fs, err := httpapi.NewClient(s.url, s.token).Features(ctx)
+	api, err := s.api()
+	if err != nil {
+		return 0, err
+	}
+	fs, err := api.Features(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("read the restarted server's features: %w", err)
 	}

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/sqlite"
 )
 
@@ -81,10 +81,19 @@ func spawn(ctx context.Context, cfg Config, asChild bool) (_ *server, err error)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := httpapi.NewClient(s.url, s.token).AddLicense(ctx, text); err != nil {
+	api, err := s.api()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := api.AddLicense(ctx, text); err != nil {
 		return nil, fmt.Errorf("load the bench license into the spawned server: %w", err)
 	}
 	return s, nil
+}
+
+// api returns a client of the server's API.
+func (s *server) api() (*apiclient.Client, error) {
+	return apiclient.New(apiclient.Config{Servers: []string{s.url}, Token: s.token})
 }
 
 func signLicense(keyPath, feature string, seats int) ([]byte, error) {

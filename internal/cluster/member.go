@@ -1,7 +1,9 @@
-// Package cluster runs Usher as a cluster on etcd: an embedded etcd member
-// per node (or an external etcd cluster), the election that picks the one
-// node deciding checkouts, and the HTTP handler through which any node
-// serves clients, forwarding to the decider when it is not the decider.
+// Package cluster makes Usher's nodes a cluster, of which a single server
+// is the one-member case: the electors that hand a node its terms (Local,
+// which wins at once on its own store, and Election on etcd, with a store
+// fenced by the election key), an embedded etcd member per node, and the
+// forwarding middleware through which any node serves clients, sending
+// requests to the node that decides with their client's address.
 package cluster
 
 import (

@@ -30,6 +30,7 @@ type Config struct {
 	LogMaxSize     Size     `toml:"log_max_size"`
 	LogMaxBackups  int      `toml:"log_max_backups"`
 	EventRetention Duration `toml:"event_retention"`
+	EventMaxSize   Size     `toml:"event_max_size"`
 	UsageRetention Duration `toml:"usage_retention"`
 
 	// Cluster mode: set peers (embedded etcd) or etcd_endpoints.
@@ -99,6 +100,7 @@ const (
 	DefaultLogMaxSize            = 100 * MB
 	DefaultLogMaxBackups         = 5
 	DefaultEventRetention        = 720 * time.Hour
+	DefaultEventMaxSize          = 1 * GB // as sqlite.DefaultEventsMaxSize
 	DefaultUsageRetention        = 8760 * time.Hour
 	DefaultLoginTTL              = 12 * time.Hour
 	DefaultRateLimitInterval     = 5 * time.Second // rate_limit.requests is 0 (off) by default

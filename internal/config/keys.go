@@ -85,6 +85,8 @@ var registry = []Key{
 		Usage: "rotated log files to keep, as a `COUNT` (0 keeps all)"},
 	{Name: "event_retention", Default: dur(DefaultEventRetention), Live: true, check: minDuration(time.Minute),
 		Usage: "keep events for this `DURATION`"},
+	{Name: "event_max_size", Default: DefaultEventMaxSize.String(), check: minSize(MB),
+		Usage: "keep the event log under this `SIZE`, like 500MB or 2GB, deleting the oldest events first (a bare number is megabytes; a cluster keeps cluster_event_limit instead)"},
 	{Name: "usage_retention", Default: dur(DefaultUsageRetention), Live: true, check: minDuration(time.Hour),
 		Usage: "keep per-minute usage history for this `DURATION`"},
 

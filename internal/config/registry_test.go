@@ -109,6 +109,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 	for _, tc := range []struct{ key, value, want string }{
 		{"keepalive_timeout", "0s", "keepalive_timeout: must be at least 1s"},
 		{"log_max_size", "512B", "log_max_size: must be at least 1KB"},
+		{"event_max_size", "512KB", "event_max_size: must be at least 1MB"},
 		{"log_format", "xml", `log_format: "xml" is not valid: use text or json`},
 		{"rate_limit_requests", "-1", "rate_limit.requests: must not be negative"},
 		{"max_request_size", "10", "max_request_size: must be at least 1024"},

@@ -15,6 +15,7 @@ import (
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // SettingsStore keeps the settings changed at runtime, so that they
@@ -190,12 +191,12 @@ func (d *Daemon) watchShutdown() {
 }
 
 // Info describes the running server.
-func (d *Daemon) Info() httpapi.ServerInfo {
+func (d *Daemon) Info() wire.ServerInfo {
 	host, _ := os.Hostname()
 	d.rt.mu.Lock()
 	cfg := d.cfg.Map()
 	d.rt.mu.Unlock()
-	return httpapi.ServerInfo{
+	return wire.ServerInfo{
 		Version: d.opts.Version, GoVersion: runtime.Version(),
 		StartedAt: d.rt.started, Uptime: d.rt.now().Sub(d.rt.started).Round(time.Second).String(),
 		HardwareID: HardwareID(), Hostname: host, DataDir: d.cfg.Data, Config: cfg,
@@ -203,17 +204,17 @@ func (d *Daemon) Info() httpapi.ServerInfo {
 }
 
 // Settings returns the runtime settings and where their values come from.
-func (d *Daemon) Settings() []httpapi.Setting {
+func (d *Daemon) Settings() []wire.Setting {
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
-	out := make([]httpapi.Setting, 0, len(LiveKeys()))
+	out := make([]wire.Setting, 0, len(LiveKeys()))
 	for _, k := range LiveKeys() {
 		v, _ := d.cfg.Get(k)
 		src := "config"
 		if _, ok := d.rt.overrides[k]; ok {
 			src = "runtime"
 		}
-		out = append(out, httpapi.Setting{Key: k, Value: v, Source: src})
+		out = append(out, wire.Setting{Key: k, Value: v, Source: src})
 	}
 	return out
 }
@@ -228,7 +229,7 @@ func notLive(key string) error {
 // ChangeSettings validates every value to set and every key to reset,
 // then stores and applies them together: a change that fails changes
 // nothing. Errors: EInvalid naming the key, or a store failure.
-func (d *Daemon) ChangeSettings(ctx context.Context, set map[string]string, reset []string) ([]httpapi.Change, error) {
+func (d *Daemon) ChangeSettings(ctx context.Context, set map[string]string, reset []string) ([]wire.Change, error) {
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
 	next, canon, err := d.nextSettings(set, reset)
@@ -288,8 +289,8 @@ func (d *Daemon) nextSettings(set map[string]string, reset []string) (Config, ma
 // Reload reads the configuration again through Options.Reload. Live keys
 // that changed are applied (runtime values set through the API still win);
 // other changed keys are reported as needing a restart.
-func (d *Daemon) Reload(ctx context.Context) (httpapi.ReloadResult, error) {
-	res := httpapi.ReloadResult{Applied: []httpapi.Change{}, RestartRequired: []httpapi.Change{}}
+func (d *Daemon) Reload(ctx context.Context) (wire.ReloadResult, error) {
+	res := wire.ReloadResult{Applied: []wire.Change{}, RestartRequired: []wire.Change{}}
 	if d.opts.Reload == nil {
 		return res, usher.Errorf(usher.EInvalid, "this server was started without a configuration to reload")
 	}
@@ -312,7 +313,7 @@ func (d *Daemon) Reload(ctx context.Context) (httpapi.ReloadResult, error) {
 		old, _ := d.cfg.Get(k.Name)
 		nv, _ := next.Get(k.Name)
 		if !isLive(k.Name) && old != nv {
-			res.RestartRequired = append(res.RestartRequired, httpapi.Change{Key: k.Name, Old: old, New: nv})
+			res.RestartRequired = append(res.RestartRequired, wire.Change{Key: k.Name, Old: old, New: nv})
 		}
 	}
 	d.rt.fileCfg = fileCfg
@@ -340,14 +341,14 @@ func (d *Daemon) applyShared() {
 
 // applyLocked makes the live keys of next effective, and records a
 // config_changed event for each one that changed.
-func (d *Daemon) applyLocked(next Config, how string) []httpapi.Change {
+func (d *Daemon) applyLocked(next Config, how string) []wire.Change {
 	return d.applyChanges(next, how, true)
 }
 
 // applyChanges makes the live keys of next effective and, if record, records a
 // config_changed event for each one that changed.
-func (d *Daemon) applyChanges(next Config, how string, record bool) []httpapi.Change {
-	changes := []httpapi.Change{}
+func (d *Daemon) applyChanges(next Config, how string, record bool) []wire.Change {
+	changes := []wire.Change{}
 	for _, k := range LiveKeys() {
 		old, _ := d.cfg.Get(k)
 		nv, _ := next.Get(k)
@@ -355,7 +356,7 @@ func (d *Daemon) applyChanges(next Config, how string, record bool) []httpapi.Ch
 			continue
 		}
 		_ = d.cfg.Set(k, nv)
-		changes = append(changes, httpapi.Change{Key: k, Old: old, New: nv})
+		changes = append(changes, wire.Change{Key: k, Old: old, New: nv})
 		if record {
 			d.events.Record(usher.Event{Type: eventlog.EventConfigChanged, Reason: fmt.Sprintf("%s=%s (was %s; %s)", k, nv, old, how)})
 		}

@@ -16,12 +16,13 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 	"go.uber.org/goleak"
 )
 
@@ -59,22 +60,22 @@ func devConfig(tb testing.TB, dir string) daemon.Config {
 
 // MustStart starts a daemon, closed at the end of the test, and returns it
 // with an admin client.
-func MustStart(tb testing.TB, cfg daemon.Config, opts daemon.Options) (*daemon.Daemon, *httpapi.Client) {
+func MustStart(tb testing.TB, cfg daemon.Config, opts daemon.Options) (*daemon.Daemon, *apiclient.Client) {
 	tb.Helper()
 	d := ushertest.StartDaemon(tb, cfg, opts)
 	return d, ushertest.AdminClient(tb, d)
 }
 
-func checkout(tb testing.TB, c *httpapi.Client, id, user string) httpapi.LeaseResponse {
+func checkout(tb testing.TB, c *apiclient.Client, id, user string) wire.LeaseResponse {
 	tb.Helper()
-	l, _, err := c.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id, User: user, Host: "h1"}})
+	l, _, err := c.Checkout(context.Background(), wire.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id, User: user, Host: "h1"}})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return l
 }
 
-func eventTypes(recs []eventlog.Record) []string {
+func eventTypes(recs []wire.Event) []string {
 	var out []string
 	for _, r := range recs {
 		out = append(out, r.Type)
@@ -88,11 +89,11 @@ func TestEventsUsageAndKick(t *testing.T) {
 	checkout(t, c, "c1", "alice")
 	checkout(t, c, "c2", "alice")
 	bob := checkout(t, c, "c3", "bob")
-	kicked, err := c.Kick(ctx, httpapi.KickRequest{User: "alice"})
-	if err != nil || len(kicked.Kicked) != 2 {
-		t.Fatalf("kick alice: got %v, %v; want 2 leases", kicked.Kicked, err)
+	kicked, err := c.Kick(ctx, wire.KickRequest{User: "alice"})
+	if err != nil || len(kicked) != 2 {
+		t.Fatalf("kick alice: got %v, %v; want 2 leases", kicked, err)
 	}
-	if _, err := c.Kick(ctx, httpapi.KickRequest{}); usher.ErrorCode(err) != usher.EInvalid {
+	if _, err := c.Kick(ctx, wire.KickRequest{}); usher.ErrorCode(err) != usher.EInvalid {
 		t.Errorf("kick with no filter: got %v, want %s", err, usher.EInvalid)
 	}
 	leases, _ := c.Leases(ctx)
@@ -100,7 +101,7 @@ func TestEventsUsageAndKick(t *testing.T) {
 		t.Errorf("after kick: got %+v, want only bob's lease", leases)
 	}
 
-	recs, err := c.Events(ctx, httpapi.EventsQuery{})
+	recs, err := c.Events(ctx, wire.EventsQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,25 +109,25 @@ func TestEventsUsageAndKick(t *testing.T) {
 	if got := strings.Join(eventTypes(recs), " "); got != want {
 		t.Errorf("events: got %s, want %s", got, want)
 	}
-	granted, err := c.Events(ctx, httpapi.EventsQuery{Type: "lease_granted", Feature: daemon.DevFeature, Limit: 2})
+	granted, err := c.Events(ctx, wire.EventsQuery{Type: "lease_granted", Feature: daemon.DevFeature, Limit: 2})
 	if err != nil || len(granted) != 2 {
 		t.Errorf("filtered events: got %d, %v; want 2", len(granted), err)
 	}
-	if _, err := c.Events(ctx, httpapi.EventsQuery{Type: "bogus"}); usher.ErrorCode(err) != usher.EInvalid {
+	if _, err := c.Events(ctx, wire.EventsQuery{Type: "bogus"}); usher.ErrorCode(err) != usher.EInvalid {
 		t.Errorf("bad type: got %v", err)
 	}
-	if _, err := c.Events(ctx, httpapi.EventsQuery{Since: "yesterday"}); usher.ErrorCode(err) != usher.EInvalid {
+	if _, err := c.Events(ctx, wire.EventsQuery{Since: "yesterday"}); usher.ErrorCode(err) != usher.EInvalid {
 		t.Errorf("bad since: got %v", err)
 	}
 
-	u, err := c.Usage(ctx, httpapi.UsageQuery{Feature: daemon.DevFeature, From: "1h", Step: "1h"})
+	u, err := c.Usage(ctx, wire.UsageQuery{Feature: daemon.DevFeature, From: "1h", Step: "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(u.Usage) != 1 || u.Usage[0].Checkouts != 3 || u.Usage[0].Peak != 3 {
 		t.Errorf("usage: got %+v, want one step with 3 checkouts and peak 3", u.Usage)
 	}
-	if _, err := c.Usage(ctx, httpapi.UsageQuery{Step: "90s"}); usher.ErrorCode(err) != usher.EInvalid {
+	if _, err := c.Usage(ctx, wire.UsageQuery{Step: "90s"}); usher.ErrorCode(err) != usher.EInvalid {
 		t.Errorf("bad step: got %v", err)
 	}
 }
@@ -136,44 +137,42 @@ func TestEventsUsageAndKick(t *testing.T) {
 func TestObservabilityAccessMatrix(t *testing.T) {
 	_, admin := MustStart(t, devConfig(t, t.TempDir()), daemon.Options{})
 	ctx := context.Background()
-	as := func(role string) *httpapi.Client {
-		c := httpapi.NewClient(admin.BaseURL, "")
-		c.HTTP = admin.HTTP
-		if role != "" {
-			tok, err := admin.CreateToken(ctx, role+"-token", role)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Token = tok.Token
+	as := func(role string) *apiclient.Client {
+		if role == "" {
+			return admin.WithToken("")
 		}
-		return c
+		tok, err := admin.CreateToken(ctx, role+"-token", role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return admin.WithToken(tok.Token)
 	}
 	type call struct {
 		name      string
 		adminOnly bool
-		do        func(c *httpapi.Client) error
+		do        func(c *apiclient.Client) error
 	}
 	calls := []call{
-		{"events", false, func(c *httpapi.Client) error { _, err := c.Events(ctx, httpapi.EventsQuery{}); return err }},
-		{"usage", false, func(c *httpapi.Client) error { _, err := c.Usage(ctx, httpapi.UsageQuery{}); return err }},
-		{"metrics", false, func(c *httpapi.Client) error { _, err := c.Metrics(ctx); return err }},
-		{"info", false, func(c *httpapi.Client) error { _, err := c.Info(ctx); return err }},
-		{"settings", false, func(c *httpapi.Client) error { _, err := c.Settings(ctx); return err }},
-		{"stream", false, func(c *httpapi.Client) error {
+		{"events", false, func(c *apiclient.Client) error { _, err := c.Events(ctx, wire.EventsQuery{}); return err }},
+		{"usage", false, func(c *apiclient.Client) error { _, err := c.Usage(ctx, wire.UsageQuery{}); return err }},
+		{"metrics", false, func(c *apiclient.Client) error { _, err := c.Metrics(ctx); return err }},
+		{"info", false, func(c *apiclient.Client) error { _, err := c.Info(ctx); return err }},
+		{"settings", false, func(c *apiclient.Client) error { _, err := c.Settings(ctx); return err }},
+		{"stream", false, func(c *apiclient.Client) error {
 			sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 			defer cancel()
-			err := c.StreamEvents(sctx, httpapi.EventsQuery{}, func(eventlog.Record) error { return nil })
+			err := c.StreamEvents(sctx, wire.EventsQuery{}, func(wire.Event) error { return nil })
 			if sctx.Err() != nil && usher.ErrorCode(err) != usher.EUnauthorized && usher.ErrorCode(err) != auth.EForbidden {
 				return nil // the stream was open until the deadline
 			}
 			return err
 		}},
-		{"kick", true, func(c *httpapi.Client) error { _, err := c.Kick(ctx, httpapi.KickRequest{User: "nobody"}); return err }},
-		{"set settings", true, func(c *httpapi.Client) error {
-			_, err := c.ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"log_level": "3"}})
+		{"kick", true, func(c *apiclient.Client) error { _, err := c.Kick(ctx, wire.KickRequest{User: "nobody"}); return err }},
+		{"set settings", true, func(c *apiclient.Client) error {
+			_, err := c.ChangeSettings(ctx, wire.SettingsRequest{Set: map[string]string{"log_level": "3"}})
 			return err
 		}},
-		{"reload", true, func(c *httpapi.Client) error {
+		{"reload", true, func(c *apiclient.Client) error {
 			_, err := c.Reload(ctx)
 			if usher.ErrorCode(err) == usher.EInvalid {
 				return nil // authorized; this server has no config file to reload
@@ -196,7 +195,7 @@ func TestObservabilityAccessMatrix(t *testing.T) {
 				if want == "" {
 					continue
 				}
-				cl.do = func(c *httpapi.Client) error { return c.Shutdown(ctx) }
+				cl.do = func(c *apiclient.Client) error { return c.Shutdown(ctx) }
 			}
 			if got := usher.ErrorCode(cl.do(c)); got != want {
 				t.Errorf("%s as %q: got code %q, want %q", cl.name, who, got, want)
@@ -209,17 +208,17 @@ func TestEventStream(t *testing.T) {
 	_, c := MustStart(t, devConfig(t, t.TempDir()), daemon.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	got := make(chan eventlog.Record, 16)
+	got := make(chan wire.Event, 16)
 	streamDone := make(chan error, 1)
 	go func() {
-		streamDone <- c.StreamEvents(ctx, httpapi.EventsQuery{Type: "lease_granted"}, func(r eventlog.Record) error {
+		streamDone <- c.StreamEvents(ctx, wire.EventsQuery{Type: "lease_granted"}, func(r wire.Event) error {
 			got <- r
 			return nil
 		})
 	}()
 	// The subscription starts when the server answers; check out until the
 	// stream sees one.
-	var first eventlog.Record
+	var first wire.Event
 	for i := 0; first.ID == 0; i++ {
 		checkout(t, c, "s"+string(rune('a'+i)), "alice")
 		select {
@@ -241,7 +240,7 @@ func TestEventStream(t *testing.T) {
 	checkout(t, c, "late", "carol")
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
-	err := c.StreamEvents(ctx2, httpapi.EventsQuery{Type: "lease_granted", AfterID: first.ID}, func(r eventlog.Record) error {
+	err := c.StreamEvents(ctx2, wire.EventsQuery{Type: "lease_granted", AfterID: first.ID}, func(r wire.Event) error {
 		if r.Client.User == "carol" {
 			return io.EOF // found it
 		}
@@ -256,7 +255,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	_, c := MustStart(t, devConfig(t, t.TempDir()), daemon.Options{Version: "1.0.0"})
 	ctx := context.Background()
 	checkout(t, c, "m1", "alice")
-	c.Checkout(ctx, httpapi.CheckoutRequest{Feature: "nope", Client: usher.Client{ID: "m2"}})
+	c.Checkout(ctx, wire.CheckoutRequest{Feature: "nope", Client: usher.Client{ID: "m2"}})
 	text, err := c.Metrics(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +302,7 @@ func TestInfo(t *testing.T) {
 	}
 }
 
-func setting(t *testing.T, c *httpapi.Client, key string) httpapi.Setting {
+func setting(t *testing.T, c *apiclient.Client, key string) wire.Setting {
 	t.Helper()
 	all, err := c.Settings(context.Background())
 	if err != nil {
@@ -315,14 +314,14 @@ func setting(t *testing.T, c *httpapi.Client, key string) httpapi.Setting {
 		}
 	}
 	t.Fatalf("no setting %s in %+v", key, all)
-	return httpapi.Setting{}
+	return wire.Setting{}
 }
 
 func TestSettingsPersistAndReset(t *testing.T) {
 	cfg := devConfig(t, t.TempDir())
 	d, c := MustStart(t, cfg, daemon.Options{})
 	ctx := context.Background()
-	res, err := c.ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"keepalive_timeout": "60s", "log_level": "4"}})
+	res, err := c.ChangeSettings(ctx, wire.SettingsRequest{Set: map[string]string{"keepalive_timeout": "60s", "log_level": "4"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,14 +337,14 @@ func TestSettingsPersistAndReset(t *testing.T) {
 		{"listen": "127.0.0.1:1"},
 		{"no_such_key": "1"},
 	} {
-		_, err := c.ChangeSettings(ctx, httpapi.SettingsRequest{Set: bad})
+		_, err := c.ChangeSettings(ctx, wire.SettingsRequest{Set: bad})
 		for k := range bad {
 			if usher.ErrorCode(err) != usher.EInvalid || !strings.Contains(err.Error(), k) {
 				t.Errorf("set %v: got %v, want %s naming %s", bad, err, usher.EInvalid, k)
 			}
 		}
 	}
-	changed, _ := c.Events(ctx, httpapi.EventsQuery{Type: eventlog.EventConfigChanged})
+	changed, _ := c.Events(ctx, wire.EventsQuery{Type: eventlog.EventConfigChanged})
 	if len(changed) != 2 || !strings.Contains(changed[0].Reason, "=") {
 		t.Errorf("config_changed events: got %+v, want 2", changed)
 	}
@@ -359,7 +358,7 @@ func TestSettingsPersistAndReset(t *testing.T) {
 	if got := d.Ledger().KeepaliveTimeout(); got != time.Minute {
 		t.Errorf("ledger keep-alive after restart: got %v, want 1m", got)
 	}
-	if _, err := c.ChangeSettings(ctx, httpapi.SettingsRequest{Reset: []string{"keepalive_timeout"}}); err != nil {
+	if _, err := c.ChangeSettings(ctx, wire.SettingsRequest{Reset: []string{"keepalive_timeout"}}); err != nil {
 		t.Fatal(err)
 	}
 	if s := setting(t, c, "keepalive_timeout"); s.Value != "3m0s" || s.Source != "config" {
@@ -371,7 +370,7 @@ func TestRefusedSettingsChangeChangesNothing(t *testing.T) {
 	cfg := devConfig(t, t.TempDir())
 	d, c := MustStart(t, cfg, daemon.Options{})
 	ctx := context.Background()
-	for _, req := range []httpapi.SettingsRequest{
+	for _, req := range []wire.SettingsRequest{
 		{Set: map[string]string{"keepalive_timeout": "60s"}, Reset: []string{"no_such_key"}},
 		{Set: map[string]string{"keepalive_timeout": "60s"}, Reset: []string{"listen"}},
 		{Set: map[string]string{"keepalive_timeout": "60s", "log_level": "4"}, Reset: []string{"log_level"}},
@@ -390,14 +389,14 @@ func TestRefusedSettingsChangeChangesNothing(t *testing.T) {
 		}
 	}
 	check("after refused changes")
-	if changed, _ := c.Events(ctx, httpapi.EventsQuery{Type: eventlog.EventConfigChanged}); len(changed) != 0 {
+	if changed, _ := c.Events(ctx, wire.EventsQuery{Type: eventlog.EventConfigChanged}); len(changed) != 0 {
 		t.Errorf("config_changed events: got %+v, want none", changed)
 	}
 	d.Close()
 	d, c = MustStart(t, cfg, daemon.Options{})
 	check("after a restart")
 
-	res, err := c.ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"keepalive_timeout": "60s"}, Reset: []string{"log_level"}})
+	res, err := c.ChangeSettings(ctx, wire.SettingsRequest{Set: map[string]string{"keepalive_timeout": "60s"}, Reset: []string{"log_level"}})
 	if err != nil || len(res.Changed) != 1 || res.Changed[0].Key != "keepalive_timeout" {
 		t.Fatalf("valid set and reset: got %+v, %v, want keepalive_timeout changed", res, err)
 	}
@@ -428,7 +427,7 @@ func TestReload(t *testing.T) {
 		t.Errorf("ledger keep-alive: got %v, want 90s", got)
 	}
 	// A runtime value wins over the file on reload.
-	if _, err := c.ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"keepalive_timeout": "2m"}}); err != nil {
+	if _, err := c.ChangeSettings(ctx, wire.SettingsRequest{Set: map[string]string{"keepalive_timeout": "2m"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Reload(ctx); err != nil {
@@ -475,7 +474,7 @@ func TestShutdownThroughTheAPI(t *testing.T) {
 	if n := len(d2.Ledger().Leases()); n != 1 {
 		t.Errorf("leases after restart: got %d, want 1", n)
 	}
-	recs, _ := c2.Events(context.Background(), httpapi.EventsQuery{Type: eventlog.EventServerStopped})
+	recs, _ := c2.Events(context.Background(), wire.EventsQuery{Type: eventlog.EventServerStopped})
 	if len(recs) != 1 {
 		t.Errorf("server_stopped events: got %d, want 1", len(recs))
 	}
@@ -488,7 +487,7 @@ func TestScanIntervalChangesLive(t *testing.T) {
 	cfg.KeepaliveTimeout = daemon.Duration(2 * time.Hour)
 	d, c := MustStart(t, cfg, daemon.Options{Now: clk.Now})
 	checkout(t, c, "x1", "alice")
-	_, err := c.ChangeSettings(context.Background(), httpapi.SettingsRequest{Set: map[string]string{"keepalive_scan_interval": "1s"}})
+	_, err := c.ChangeSettings(context.Background(), wire.SettingsRequest{Set: map[string]string{"keepalive_scan_interval": "1s"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,11 +496,11 @@ func TestScanIntervalChangesLive(t *testing.T) {
 }
 
 func TestConnectionTimeoutChangesLive(t *testing.T) {
-	_, c := MustStart(t, devConfig(t, t.TempDir()), daemon.Options{})
-	if _, err := c.ChangeSettings(context.Background(), httpapi.SettingsRequest{Set: map[string]string{"connection_timeout": "1s"}}); err != nil {
+	d, c := MustStart(t, devConfig(t, t.TempDir()), daemon.Options{})
+	if _, err := c.ChangeSettings(context.Background(), wire.SettingsRequest{Set: map[string]string{"connection_timeout": "1s"}}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", strings.TrimPrefix(c.BaseURL, "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(d.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

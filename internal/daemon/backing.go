@@ -28,6 +28,9 @@ type backing struct {
 	settings SettingsStore
 	users    auth.Store
 	history  eventlog.Backend // where the event log keeps events and usage
+	// sharedLog is set when history is shared by several nodes, whose
+	// own events then name them.
+	sharedLog bool
 	// share returns the value of a secret every node must agree on: the
 	// first one stored, mine when there was none.
 	share func(ctx context.Context, name, mine string) (string, error)
@@ -53,6 +56,7 @@ func (d *Daemon) openLocal(context.Context) (*backing, error) {
 		store.Close()
 		return nil, err
 	}
+	history.SetMaxSize(int64(d.cfg.EventMaxSize))
 	self := cluster.Peer{Node: d.cfg.NodeNameOrHost(), URL: d.URL()}
 	return &backing{
 		elector: cluster.NewLocal(self, store), settings: store, users: store, history: history,

@@ -64,6 +64,7 @@ func (d *Daemon) openCluster(ctx context.Context) (_ *backing, err error) {
 	// A cluster keeps its history in etcd, where it survives the loss of
 	// any node and every node reads the same.
 	b.history = etcdstore.NewHistory(etcd, etcdstore.HistoryOptions{Cluster: cfg.ClusterNameOrDefault(), MaxEvents: int64(cfg.EventLimit)})
+	b.sharedLog = true
 	b.abort = func() { etcd.Close() }
 	b.kill = func() {
 		etcd.Close() // the session's keep-alives stop, as in a crash

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/eventlog"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // testCluster is a cluster started by the test kit, with this package's
@@ -28,8 +28,8 @@ func mustStartCluster(t testing.TB, n int, set ...func(*daemon.Config)) *testClu
 	return &testCluster{ushertest.StartCluster(t, n, set...)}
 }
 
-func clusterCheckout(ctx context.Context, c *httpapi.Client, feature, client string) (httpapi.LeaseResponse, error) {
-	l, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: client}})
+func clusterCheckout(ctx context.Context, c *apiclient.Client, feature, client string) (wire.LeaseResponse, error) {
+	l, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: feature, Client: usher.Client{ID: client}})
 	return l, err
 }
 
@@ -80,7 +80,7 @@ func TestClusterFailoverKeepsLeases(t *testing.T) {
 	killed := time.Now()
 	t.Logf("killed node %d in %v", dec, killed.Sub(start).Round(time.Millisecond))
 	other := (dec + 1) % 3
-	var second httpapi.LeaseResponse
+	var second wire.LeaseResponse
 	err = ushertest.RetryUnavailable(30*time.Second, func() (err error) {
 		second, err = clusterCheckout(ctx, c.Client(other), "cad", "after-failover")
 		return err
@@ -126,19 +126,17 @@ func TestClusterSharesUsersAndTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create token: %v", err)
 	}
-	if _, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "ops", Password: "a long enough password", Role: "monitor"}); err != nil {
+	if _, err := admin.AddUser(ctx, wire.UserRequest{Username: "ops", Password: "a long enough password", Role: "monitor"}); err != nil {
 		t.Fatalf("add user: %v", err)
 	}
-	anon := c.Client(other)
-	anon.Token = ""
+	anon := c.Client(other).WithToken("")
 	login, err := anon.Login(ctx, "ops", "a long enough password")
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
 	c.Kill(dec)
 	for name, secret := range map[string]string{"API token": tok.Token, "login": login.Token} {
-		cl := c.Client(other)
-		cl.Token = secret
+		cl := c.Client(other).WithToken(secret)
 		err := ushertest.RetryUnavailable(10*time.Second, func() error { _, err := cl.Leases(ctx); return err })
 		if err != nil {
 			t.Errorf("%s after the deciding node died: %v", name, err)
@@ -167,7 +165,7 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Read through the decider: it stores what it has queued first.
-	before, err := c.Client(dec).Events(ctx, httpapi.EventsQuery{Feature: "cad"})
+	before, err := c.Client(dec).Events(ctx, wire.EventsQuery{Feature: "cad"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,9 +177,9 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	if err := os.RemoveAll(c.Configs[dec].Data); err != nil { // its disk is gone too
 		t.Fatal(err)
 	}
-	var after []eventlog.Record
+	var after []wire.Event
 	err = ushertest.RetryUnavailable(10*time.Second, func() (err error) {
-		after, err = c.Client(other).Events(ctx, httpapi.EventsQuery{Feature: "cad"})
+		after, err = c.Client(other).Events(ctx, wire.EventsQuery{Feature: "cad"})
 		return err
 	})
 	if err != nil {
@@ -190,11 +188,11 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	if !slices.Equal(after, before) {
 		t.Fatalf("events after losing node %d:\n%+v\nwant\n%+v", dec, after, before)
 	}
-	all, err := c.Client(other).Events(ctx, httpapi.EventsQuery{Type: "license_added"})
+	all, err := c.Client(other).Events(ctx, wire.EventsQuery{Type: "license_added"})
 	if err != nil || len(all) != 1 {
 		t.Fatalf("license_added events: %+v, %v; want one", all, err)
 	}
-	started, err := c.Client(other).Events(ctx, httpapi.EventsQuery{Type: "server_started"})
+	started, err := c.Client(other).Events(ctx, wire.EventsQuery{Type: "server_started"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +204,7 @@ func TestClusterHistorySurvivesLosingANode(t *testing.T) {
 	if len(nodes) != 3 || nodes[""] {
 		t.Fatalf("server_started events %+v: want one from each of 3 nodes, naming it", started)
 	}
-	usage, err := c.Client(other).Usage(ctx, httpapi.UsageQuery{Feature: "cad", Step: "1h"})
+	usage, err := c.Client(other).Usage(ctx, wire.UsageQuery{Feature: "cad", Step: "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +225,7 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	c := mustStartCluster(t, 3)
 	dec := c.MustDecider()
 	other := (dec + 1) % 3
-	if _, err := c.Client(other).ChangeSettings(ctx, httpapi.SettingsRequest{Set: map[string]string{"keepalive_timeout": "77s"}}); err != nil {
+	if _, err := c.Client(other).ChangeSettings(ctx, wire.SettingsRequest{Set: map[string]string{"keepalive_timeout": "77s"}}); err != nil {
 		t.Fatal(err)
 	}
 	setting := func(i int) string {
@@ -249,12 +247,12 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	})
 	// Read through the decider first: it stores what it has queued, so
 	// the kill cannot take the event with it.
-	if evs, err := c.Client(dec).Events(ctx, httpapi.EventsQuery{Type: "config_changed"}); err != nil || len(evs) != 1 {
+	if evs, err := c.Client(dec).Events(ctx, wire.EventsQuery{Type: "config_changed"}); err != nil || len(evs) != 1 {
 		t.Fatalf("config_changed events on the decider: %+v, %v; want one", evs, err)
 	}
 	c.Kill(dec)
 	c.AddLicense(other, "cad", 1)
-	var l httpapi.LeaseResponse
+	var l wire.LeaseResponse
 	err := ushertest.RetryUnavailable(10*time.Second, func() (err error) {
 		l, err = clusterCheckout(ctx, c.Client(other), "cad", "after")
 		return err
@@ -265,7 +263,7 @@ func TestClusterAppliesSettingsEverywhere(t *testing.T) {
 	if got := time.Until(l.ExpiresAt); got < 70*time.Second || got > 77*time.Second {
 		t.Errorf("a lease of the new decider expires in %v, want the 77s set before", got)
 	}
-	evs, err := c.Client(other).Events(ctx, httpapi.EventsQuery{Type: "config_changed"})
+	evs, err := c.Client(other).Events(ctx, wire.EventsQuery{Type: "config_changed"})
 	if err != nil || len(evs) != 1 {
 		t.Errorf("config_changed events %+v, %v; want one", evs, err)
 	}
@@ -302,8 +300,7 @@ func TestClusterBootstrapsOneAdmin(t *testing.T) {
 	}
 	c.MustDecider()
 	for i := range 3 {
-		anon := c.Client(i)
-		anon.Token = ""
+		anon := c.Client(i).WithToken("")
 		if _, err := anon.Login(ctx, "admin", strings.TrimSpace(string(pw))); err != nil {
 			t.Errorf("login as admin through node %d: %v", i, err)
 		}
@@ -326,7 +323,7 @@ func TestClusterNodeRejoinsWithAnEmptyDisk(t *testing.T) {
 	if err := c.Start(lost); err != nil {
 		t.Fatalf("start node %d again on an empty disk: %v", lost, err)
 	}
-	var l httpapi.LeaseResponse
+	var l wire.LeaseResponse
 	err := ushertest.RetryUnavailable(10*time.Second, func() (err error) {
 		l, err = clusterCheckout(ctx, c.Client(lost), "cad", "after-rejoin")
 		return err

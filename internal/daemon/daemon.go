@@ -219,10 +219,10 @@ func (d *Daemon) URL() string {
 // TokenPath returns where the admin token is.
 func (d *Daemon) TokenPath() string { return filepath.Join(d.cfg.Data, TokenFile) }
 
-// onNode names this node in the events it records itself, in a cluster,
-// whose nodes share one event log: ", node n1", or "" for a single node.
+// onNode names this node in the events it records itself when its
+// backing shares one event log among nodes: ", node n1", or "".
 func (d *Daemon) onNode() string {
-	if !d.cfg.ClusterMode() {
+	if d.back == nil || !d.back.sharedLog {
 		return ""
 	}
 	return ", node " + d.cfg.NodeNameOrHost()

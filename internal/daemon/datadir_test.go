@@ -12,7 +12,8 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // modes returns the permission bits of every path under dir, by path.
@@ -53,9 +54,9 @@ func TestDataDirectoryIsPrivate(t *testing.T) {
 	defer syscall.Umask(old)
 	cfg := testConfig(t)
 	d, _ := MustStartLogged(t, cfg)
-	c := httpapi.NewClient(d.URL(), "")
-	defer c.HTTP.CloseIdleConnections()
-	if _, _, err := c.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: "none", Client: usher.Client{ID: "a"}}); usher.ErrorCode(err) != usher.EFeatureNotFound {
+	c := apiclient.MustNew(d.URL(), "")
+	defer c.Close()
+	if _, _, err := c.Checkout(context.Background(), wire.CheckoutRequest{Feature: "none", Client: usher.Client{ID: "a"}}); usher.ErrorCode(err) != usher.EFeatureNotFound {
 		t.Fatalf("checkout: %v", err) // writes the event log
 	}
 	checkPrivate(t, cfg.Data)

@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/daemon"
+	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // clientFrom returns an HTTP client whose connections come from ip, one
@@ -75,6 +78,43 @@ func TestClusterRateLimitsTheClientBehindAFollower(t *testing.T) {
 	// ...and not as the follower's, so another client is served.
 	if status, body := get(t, b, c.URL(fol)+"/v1/features", nil); status != http.StatusOK {
 		t.Fatalf("first request from 127.0.0.3 through the same follower: %d %s, want 200", status, body)
+	}
+}
+
+// TestClusterRecordsTheClientBehindAFollower: a failed login through a
+// node that does not decide is recorded with the client's address.
+func TestClusterRecordsTheClientBehindAFollower(t *testing.T) {
+	c := mustStartCluster(t, 3)
+	dec := c.MustDecider()
+	fol := c.follower(dec)
+	req, err := http.NewRequest(http.MethodPost, c.URL(fol)+"/v1/auth/login",
+		strings.NewReader(`{"username":"mallory","password":"guess"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := clientFrom(t, "127.0.0.6").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password through the follower: %d, want 401", resp.StatusCode)
+	}
+	var hosts []string
+	err = ushertest.RetryUnavailable(10*time.Second, func() error {
+		evs, err := c.Client(dec).Events(context.Background(), wire.EventsQuery{Type: "login_failed"})
+		hosts = hosts[:0]
+		for _, ev := range evs {
+			hosts = append(hosts, ev.Client.Host)
+		}
+		if err == nil && len(evs) == 0 {
+			return usher.Errorf(usher.EUnavailable, "no login_failed event yet")
+		}
+		return err
+	})
+	if err != nil || len(hosts) != 1 || hosts[0] != "127.0.0.6" {
+		t.Fatalf("login_failed events: hosts %v (err %v), want [127.0.0.6]", hosts, err)
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // Operations and outcomes of the seat-counter model.
@@ -88,7 +89,7 @@ func (h *history) add(client int, kind int, call int64, result int) {
 // failoverClient tries the nodes in turn, as the SDK does with its server
 // list, until one gives a definite answer or the time is up.
 type failoverClient struct {
-	nodes []*httpapi.Client
+	nodes []*apiclient.Client
 	next  int
 }
 
@@ -96,7 +97,7 @@ const opDeadline = 8 * time.Second
 
 // do calls fn on one node after another while the answer is "unavailable"
 // (or no answer). attempts counts the calls made.
-func (f *failoverClient) do(ctx context.Context, fn func(*httpapi.Client) error) (attempts int, err error) {
+func (f *failoverClient) do(ctx context.Context, fn func(*apiclient.Client) error) (attempts int, err error) {
 	deadline := time.Now().Add(opDeadline)
 	for {
 		attempts++
@@ -158,8 +159,7 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history, w int) string {
 	f := &failoverClient{next: w % len(c.Configs)}
 	for i := range c.Configs {
-		cl := c.Client(i)
-		cl.HTTP.Timeout = 3 * time.Second
+		cl := c.ClientWithin(i, 3*time.Second)
 		f.nodes = append(f.nodes, cl)
 	}
 	bg := context.Background()
@@ -169,8 +169,8 @@ func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history
 		time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
 		last := ctx.Err() != nil
 		call := h.now()
-		var lease httpapi.LeaseResponse
-		_, err := f.do(bg, func(cl *httpapi.Client) (err error) {
+		var lease wire.LeaseResponse
+		_, err := f.do(bg, func(cl *apiclient.Client) (err error) {
 			lease, err = clusterCheckout(bg, cl, "cad", fmt.Sprintf("w%d-%d", w, n))
 			return err
 		})
@@ -194,7 +194,7 @@ func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history
 			return lease.ID
 		}
 		call = h.now()
-		attempts, err := f.do(bg, func(cl *httpapi.Client) error { return cl.Release(bg, lease.ID) })
+		attempts, err := f.do(bg, func(cl *apiclient.Client) error { return cl.Release(bg, lease.ID) })
 		switch {
 		case err == nil:
 			h.add(w, opRelease, call, outOK)

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
-func checkoutOn(c *httpapi.Client, feature, id, user, host string) error {
-	_, _, err := c.Checkout(context.Background(), httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: id, User: user, Host: host}})
+func checkoutOn(c *apiclient.Client, feature, id, user, host string) error {
+	_, _, err := c.Checkout(context.Background(), wire.CheckoutRequest{Feature: feature, Client: usher.Client{ID: id, User: user, Host: host}})
 	return err
 }
 
@@ -25,14 +26,14 @@ func TestKickAll(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := c.Kick(ctx, httpapi.KickRequest{All: true})
+	out, err := c.KickBan(ctx, wire.KickRequest{All: true})
 	if err != nil || len(out.Kicked) != 3 {
 		t.Fatalf("kick all: got %v, %v; want 3 leases", out.Kicked, err)
 	}
 	if leases, _ := c.Leases(ctx); len(leases) != 0 {
 		t.Fatalf("after kick all: got %d leases, want 0", len(leases))
 	}
-	for _, req := range []httpapi.KickRequest{{All: true, User: "u"}, {All: true, Ban: "10m"}} {
+	for _, req := range []wire.KickRequest{{All: true, User: "u"}, {All: true, Ban: "10m"}} {
 		if _, err := c.Kick(ctx, req); usher.ErrorCode(err) != usher.EInvalid {
 			t.Errorf("kick %+v: got %v, want %s", req, err, usher.EInvalid)
 		}
@@ -46,7 +47,7 @@ func TestKickBanHoldsAcrossRestart(t *testing.T) {
 	if err := checkoutOn(c, "cad", "c1", "alice", "ws1"); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.Kick(ctx, httpapi.KickRequest{User: "alice", Feature: "cad", Ban: "10m"})
+	out, err := c.KickBan(ctx, wire.KickRequest{User: "alice", Feature: "cad", Ban: "10m"})
 	if err != nil || len(out.Kicked) != 1 || out.Ban == nil {
 		t.Fatalf("kick --ban: got %+v, %v; want one lease kicked and a ban", out, err)
 	}
@@ -75,7 +76,7 @@ func TestKickBanHoldsAcrossRestart(t *testing.T) {
 func TestUnbanOverAPI(t *testing.T) {
 	srv := ushertest.StartServer(t, ushertest.ServerOptions{Seats: map[string]int{"cad": 5}})
 	c, ctx := srv.Admin(), context.Background()
-	out, err := c.Kick(ctx, httpapi.KickRequest{Host: "kiosk", Ban: "1h"})
+	out, err := c.KickBan(ctx, wire.KickRequest{Host: "kiosk", Ban: "1h"})
 	if err != nil || out.Ban == nil {
 		t.Fatalf("kick --ban: got %+v, %v", out, err)
 	}

@@ -7,8 +7,9 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // The per-address limits of the configuration reach the ledger: an
@@ -20,11 +21,11 @@ func TestMaxLeasesPerAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, admin := MustStart(t, cfg, daemon.Options{})
-	anon := httpapi.NewClient(d.URL(), "")
-	defer anon.HTTP.CloseIdleConnections()
+	anon := apiclient.MustNew(d.URL(), "")
+	defer anon.Close()
 	ctx := context.Background()
-	checkout := func(c *httpapi.Client, id string) error {
-		_, _, err := c.Checkout(ctx, httpapi.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}})
+	checkout := func(c *apiclient.Client, id string) error {
+		_, _, err := c.Checkout(ctx, wire.CheckoutRequest{Feature: daemon.DevFeature, Client: usher.Client{ID: id}})
 		return err
 	}
 	for i := range 2 {
@@ -36,7 +37,7 @@ func TestMaxLeasesPerAddress(t *testing.T) {
 	if got := usher.ErrorCode(err); got != usher.ETooManyLeases {
 		t.Fatalf("third lease from one address: got %v (code %q), want %s", err, got, usher.ETooManyLeases)
 	}
-	if got := httpapi.StatusOf(usher.ErrorCode(err)); got != http.StatusTooManyRequests {
+	if got := wire.StatusOf(usher.ErrorCode(err)); got != http.StatusTooManyRequests {
 		t.Fatalf("got status %d, want 429", got)
 	}
 	if err := checkout(admin, "by-admin"); err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // TestDebugLogsRequests checks that log_level 4 logs each request's
@@ -32,7 +32,7 @@ func TestDebugLogsRequests(t *testing.T) {
 			Daemon:    daemon.Options{Logger: logger.Logger, LogLevel: logger.Level},
 		})
 		if tc.liveLevel != 0 {
-			req := httpapi.SettingsRequest{Set: map[string]string{"log_level": strconv.Itoa(tc.liveLevel)}}
+			req := wire.SettingsRequest{Set: map[string]string{"log_level": strconv.Itoa(tc.liveLevel)}}
 			if _, err := srv.Admin().ChangeSettings(context.Background(), req); err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // A node runs the same way alone and in a cluster (a single node is a
@@ -248,15 +249,15 @@ func (r readyDirectory) Follow(ctx context.Context, fn func(cluster.Peer, bool, 
 // clusterSource reports the elector's status in the API's form.
 type clusterSource struct{ el Elector }
 
-func (c clusterSource) ClusterStatus(ctx context.Context) (httpapi.ClusterStatus, error) {
+func (c clusterSource) ClusterStatus(ctx context.Context) (wire.ClusterStatus, error) {
 	st, err := c.el.Status(ctx)
 	if err != nil {
-		return httpapi.ClusterStatus{}, err
+		return wire.ClusterStatus{}, err
 	}
-	out := httpapi.ClusterStatus{Cluster: st.Cluster, Node: st.Node, Decider: st.Decider.Node, DeciderURL: st.Decider.URL,
-		EtcdLeader: st.EtcdLeader, Members: make([]httpapi.ClusterMember, len(st.Members)), Error: st.Error}
+	out := wire.ClusterStatus{Cluster: st.Cluster, Node: st.Node, Decider: st.Decider.Node, DeciderURL: st.Decider.URL,
+		EtcdLeader: st.EtcdLeader, Members: make([]wire.ClusterMember, len(st.Members)), Error: st.Error}
 	for i, m := range st.Members {
-		out.Members[i] = httpapi.ClusterMember{Name: m.Name, ID: m.ID, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
+		out.Members[i] = wire.ClusterMember{Name: m.Name, ID: m.ID, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
 			Healthy: m.Healthy, Leader: m.Leader, RaftTerm: m.RaftTerm, RaftIndex: m.RaftIndex,
 			RaftApplied: m.RaftApplied, Lag: m.Lag, Error: m.Error}
 	}

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 func TestBootstrapAdmin(t *testing.T) {
@@ -45,8 +45,8 @@ func TestBootstrapAdmin(t *testing.T) {
 	if out := log.String(); !strings.Contains(out, path) || strings.Contains(out, password) {
 		t.Errorf("the log must name %s and never show the password:\n%s", path, out)
 	}
-	c := httpapi.NewClient(d.URL(), "")
-	defer c.HTTP.CloseIdleConnections()
+	c := apiclient.MustNew(d.URL(), "")
+	defer c.Close()
 	login, err := c.Login(ctx, "admin", password)
 	if err != nil {
 		t.Fatalf("login as admin: %v", err)
@@ -61,13 +61,13 @@ func TestBootstrapAdmin(t *testing.T) {
 	if strings.Contains(log2.String(), "created user admin") {
 		t.Errorf("second start created the admin again:\n%s", log2)
 	}
-	c2 := httpapi.NewClient(d2.URL(), login.Token)
-	defer c2.HTTP.CloseIdleConnections()
+	c2 := apiclient.MustNew(d2.URL(), login.Token)
+	defer c2.Close()
 	if _, err := c2.Leases(ctx); err != nil {
 		t.Fatalf("a login outlives a restart (same signing key): %v", err)
 	}
-	static := httpapi.NewClient(d2.URL(), readToken(t, cfg.Data))
-	defer static.HTTP.CloseIdleConnections()
+	static := apiclient.MustNew(d2.URL(), readToken(t, cfg.Data))
+	defer static.Close()
 	if _, err := static.Users(ctx); err != nil {
 		t.Fatalf("the static admin token keeps working: %v", err)
 	}
@@ -95,11 +95,11 @@ func TestListenIPv4AndIPv6(t *testing.T) {
 		t.Fatalf("listening on %v, want two addresses", addrs)
 	}
 	for _, a := range addrs {
-		c := httpapi.NewClient("http://"+a.String(), "")
+		c := apiclient.MustNew("http://"+a.String(), "")
 		if err := c.Health(context.Background()); err != nil {
 			t.Errorf("health on %s: %v", a, err)
 		}
-		c.HTTP.CloseIdleConnections()
+		c.Close()
 	}
 }
 
@@ -116,17 +116,15 @@ func TestTLSAuto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := httpapi.NewClient(d.URL(), "")
 	tr := &http.Transport{TLSClientConfig: pinned}
 	defer tr.CloseIdleConnections()
-	c.HTTP.Transport = tr
+	c := mustClient(t, apiclient.Config{Servers: []string{d.URL()}, HTTPClient: &http.Client{Transport: tr}})
 	if err := c.Health(ctx); err != nil {
 		t.Fatalf("health over pinned TLS: %v", err)
 	}
 	plainTr := &http.Transport{TLSClientConfig: &tls.Config{}}
 	defer plainTr.CloseIdleConnections()
-	plain := httpapi.NewClient(d.URL(), "")
-	plain.HTTP.Transport = plainTr
+	plain := mustClient(t, apiclient.Config{Servers: []string{d.URL()}, HTTPClient: &http.Client{Transport: plainTr}})
 	if err := plain.Health(ctx); err == nil {
 		t.Fatal("a self-signed certificate must not pass the system roots")
 	}
@@ -152,9 +150,8 @@ func TestSlowLoris(t *testing.T) {
 	for range slow {
 		go func() { cut <- trickle(addr, deadline) }()
 	}
-	c := httpapi.NewClient(d.URL(), "")
-	c.HTTP.Timeout = 10 * time.Second
-	defer c.HTTP.CloseIdleConnections()
+	c := mustClient(t, apiclient.Config{Servers: []string{d.URL()}, RequestTimeout: 10 * time.Second})
+	defer c.Close()
 	for i := range 20 {
 		if _, err := c.Features(context.Background()); err != nil {
 			t.Fatalf("normal request %d while %d slow clients trickle: %v", i, slow, err)
@@ -211,8 +208,7 @@ func TestMutualTLS(t *testing.T) {
 		pinned.Certificates = certs
 		tr := &http.Transport{TLSClientConfig: pinned}
 		defer tr.CloseIdleConnections()
-		c := httpapi.NewClient(d.URL(), "")
-		c.HTTP.Transport = tr
+		c := mustClient(t, apiclient.Config{Servers: []string{d.URL()}, HTTPClient: &http.Client{Transport: tr}})
 		return c.Health(context.Background())
 	}
 	if err := health(nil); err == nil {
@@ -255,4 +251,14 @@ func clientCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey) tls
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// mustClient returns an API client for cfg.
+func mustClient(t *testing.T, cfg apiclient.Config) *apiclient.Client {
+	t.Helper()
+	c, err := apiclient.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

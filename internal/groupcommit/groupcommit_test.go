@@ -60,15 +60,23 @@ func (s *kv) commit(batch []change) error {
 	return nil
 }
 
-// waitSubmitting polls until n goroutines are inside Submit: every one
-// but the one whose change is being committed is then queued.
-func waitSubmitting(t *testing.T, n int) {
+// waitQueued polls until n goroutines wait in Submit to hand over their
+// change, parked in its select: a goroutine merely inside Submit may not
+// have reached the select yet, and the worker, filling its next batch
+// without waiting, would then leave its change for a later batch.
+func waitQueued(t *testing.T, n int) {
 	t.Helper()
 	ushertest.WaitFor(t, 10*time.Second, time.Millisecond, func() error {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		if got := strings.Count(string(buf), "groupcommit.(*Batcher[...]).Submit"); got != n {
-			return fmt.Errorf("got %d goroutines in Submit, want %d", got, n)
+		got := 0
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, "groupcommit.(*Batcher[...]).Submit") {
+				got++
+			}
+		}
+		if got != n {
+			return fmt.Errorf("got %d goroutines queued in Submit, want %d", got, n)
 		}
 		return nil
 	})
@@ -87,7 +95,7 @@ func submitAll(t *testing.T, b *groupcommit.Batcher[change], s *kv, changes []ch
 			<-s.entered
 		}
 	}
-	waitSubmitting(t, len(changes))
+	waitQueued(t, len(changes)-1)
 	close(s.hold)
 	wg.Wait()
 	return errs

@@ -10,7 +10,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // endpoint is one route of the API with a request that, once authorized,
@@ -178,7 +178,7 @@ func TestClientTokenTurnsOnClientAuth(t *testing.T) {
 		t.Fatalf("a client token exists: anonymous features: got %v, want unauthorized", err)
 	}
 	withToken := srv.client(t, tok.Token)
-	lease, created, err := withToken.Checkout(ctx, httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: "job-1"}})
+	lease, created, err := withToken.Checkout(ctx, wire.CheckoutRequest{Feature: feature, Client: usher.Client{ID: "job-1"}})
 	if err != nil || !created {
 		t.Fatalf("checkout with client token: %v (created %v)", err, created)
 	}
@@ -205,7 +205,7 @@ func TestReleaseAndKick(t *testing.T) {
 	ctx := context.Background()
 	client := srv.client(t, password)
 	checkout := func(id string) string {
-		l, _, err := client.Checkout(ctx, httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: id}})
+		l, _, err := client.Checkout(ctx, wire.CheckoutRequest{Feature: feature, Client: usher.Client{ID: id}})
 		if err != nil {
 			t.Fatal(err)
 		}

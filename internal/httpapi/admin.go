@@ -3,78 +3,31 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // Admin is what the administration endpoints need from the running server
 // beyond the ledger. The daemon implements it.
 type Admin interface {
 	// Info describes the running server.
-	Info() ServerInfo
+	Info() wire.ServerInfo
 	// Settings returns the settings that can change at runtime.
-	Settings() []Setting
+	Settings() []wire.Setting
 	// ChangeSettings sets runtime values and drops those of the keys to
 	// reset, going back to the configuration's, and persists the change:
 	// all of it, or nothing when any part is refused. Errors: EInvalid
 	// naming the key.
-	ChangeSettings(ctx context.Context, set map[string]string, reset []string) ([]Change, error)
+	ChangeSettings(ctx context.Context, set map[string]string, reset []string) ([]wire.Change, error)
 	// Reload reads the configuration again and applies what can change
 	// live.
-	Reload(ctx context.Context) (ReloadResult, error)
+	Reload(ctx context.Context) (wire.ReloadResult, error)
 	// Shutdown starts a graceful shutdown and returns at once.
 	Shutdown()
 	// Restart starts a graceful shutdown after which the server starts
 	// again with the same configuration, and returns at once.
 	Restart()
-}
-
-// ServerInfo is the body of GET /v1/admin/info.
-type ServerInfo struct {
-	Version    string            `json:"version"`
-	GoVersion  string            `json:"go_version"`
-	StartedAt  time.Time         `json:"started_at"`
-	Uptime     string            `json:"uptime"`
-	HardwareID string            `json:"hardware_id"`
-	Hostname   string            `json:"hostname"`
-	DataDir    string            `json:"data_dir"`
-	Config     map[string]string `json:"config"` // the effective configuration
-}
-
-// Setting is one runtime setting. Source is "runtime" when a value set
-// through the API is in force, else "config".
-type Setting struct {
-	Key    string `json:"key"`
-	Value  string `json:"value"`
-	Source string `json:"source"`
-}
-
-// Change is one setting that changed.
-type Change struct {
-	Key string `json:"key"`
-	Old string `json:"old"`
-	New string `json:"new"`
-}
-
-// ReloadResult is the body of POST /v1/admin/reload: what changed live,
-// and which changed keys take effect only after a restart.
-type ReloadResult struct {
-	Applied         []Change `json:"applied"`
-	RestartRequired []Change `json:"restart_required"`
-}
-
-// SettingsRequest is the body of PUT or PATCH /v1/admin/settings: values
-// to set, and keys to reset to the configuration's value.
-type SettingsRequest struct {
-	Set   map[string]string `json:"set,omitempty"`
-	Reset []string          `json:"reset,omitempty"`
-}
-
-// SettingsResponse is the body of the settings endpoints.
-type SettingsResponse struct {
-	Settings []Setting `json:"settings"`
-	Changed  []Change  `json:"changed,omitempty"`
 }
 
 // adminRoutes registers the administration endpoints. Read-only ones need
@@ -100,11 +53,11 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, SettingsResponse{Settings: s.adm.Settings()})
+	writeJSON(w, http.StatusOK, wire.SettingsResponse{Settings: s.adm.Settings()})
 }
 
 func (s *Server) handleSetSettings(w http.ResponseWriter, r *http.Request) {
-	var req SettingsRequest
+	var req wire.SettingsRequest
 	if err := decodeJSON(r, &req); err != nil {
 		s.error(w, r, err)
 		return
@@ -118,7 +71,7 @@ func (s *Server) handleSetSettings(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, SettingsResponse{Settings: s.adm.Settings(), Changed: changed})
+	writeJSON(w, http.StatusOK, wire.SettingsResponse{Settings: s.adm.Settings(), Changed: changed})
 }
 
 func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
@@ -131,11 +84,11 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "shutting down"})
+	writeJSON(w, http.StatusAccepted, wire.StatusResponse{Status: "shutting down"})
 	s.adm.Shutdown()
 }
 
 func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "restarting"})
+	writeJSON(w, http.StatusAccepted, wire.StatusResponse{Status: "restarting"})
 	s.adm.Restart()
 }

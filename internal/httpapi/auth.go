@@ -5,10 +5,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // Events this package reports to Config.Observer, next to the ledger's.
@@ -136,20 +136,8 @@ func (s *Server) emit(ev usher.Event) {
 	s.observer.Observe(ev)
 }
 
-// LoginRequest is the body of POST /v1/auth/login.
-type LoginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// LoginResponse is a successful login: a JWT to send as a bearer token.
-type LoginResponse struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	var body LoginRequest
+	var body wire.LoginRequest
 	if err := decodeJSON(r, &body); err != nil {
 		s.error(w, r, err)
 		return
@@ -169,5 +157,5 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, LoginResponse{Token: tok, ExpiresAt: exp})
+	writeJSON(w, http.StatusOK, wire.LoginResponse{Token: tok, ExpiresAt: exp})
 }

@@ -13,6 +13,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func TestLogin(t *testing.T) {
@@ -48,14 +49,14 @@ func TestUsersAndTokensAPI(t *testing.T) {
 	srv := MustStartAPI(t, serverOptions{})
 	ctx := context.Background()
 	admin := srv.client(t, adminToken)
-	u, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"})
+	u, err := admin.AddUser(ctx, wire.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Name != "mona" || u.Role != "monitor" {
 		t.Errorf("got %+v", u)
 	}
-	if _, err := admin.AddUser(ctx, httpapi.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"}); usher.ErrorCode(err) != auth.EUserExists {
+	if _, err := admin.AddUser(ctx, wire.UserRequest{Username: "mona", Password: "monitor password", Role: "monitor"}); usher.ErrorCode(err) != auth.EUserExists {
 		t.Errorf("duplicate user: got %v", err)
 	}
 	users, err := admin.Users(ctx)
@@ -139,7 +140,7 @@ func TestLoginBackoffAnswers429(t *testing.T) {
 
 func login(t *testing.T, c *http.Client, url, user, password string) (status int, code string, retryAfter int) {
 	t.Helper()
-	body, _ := json.Marshal(httpapi.LoginRequest{Username: user, Password: password})
+	body, _ := json.Marshal(wire.LoginRequest{Username: user, Password: password})
 	resp, err := c.Post(url+"/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

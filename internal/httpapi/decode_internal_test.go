@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 var checkoutJSON = []byte(`{"feature":"cad","client":{"id":"build-agent-17:4242","user":"alice","host":"ws12.example.com","pid":4242},"wait":"60s"}`)
@@ -14,7 +16,7 @@ func BenchmarkDecodeCheckout(b *testing.B) {
 	b.Run("strict", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var req CheckoutRequest
+			var req wire.CheckoutRequest
 			if err := decodeStrict(checkoutJSON, &req); err != nil {
 				b.Fatal(err)
 			}
@@ -23,7 +25,7 @@ func BenchmarkDecodeCheckout(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var req CheckoutRequest
+			var req wire.CheckoutRequest
 			if err := json.NewDecoder(bytes.NewReader(checkoutJSON)).Decode(&req); err != nil {
 				b.Fatal(err)
 			}
@@ -38,12 +40,12 @@ func FuzzDecodeStrict(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var req CheckoutRequest
-		if decodeStrict(data, &req) == nil && json.Unmarshal(data, new(CheckoutRequest)) != nil {
+		var req wire.CheckoutRequest
+		if decodeStrict(data, &req) == nil && json.Unmarshal(data, new(wire.CheckoutRequest)) != nil {
 			t.Fatalf("accepted %q, which encoding/json refuses", data)
 		}
-		var set SettingsRequest
-		if decodeStrict(data, &set) == nil && json.Unmarshal(data, new(SettingsRequest)) != nil {
+		var set wire.SettingsRequest
+		if decodeStrict(data, &set) == nil && json.Unmarshal(data, new(wire.SettingsRequest)) != nil {
 			t.Fatalf("accepted %q, which encoding/json refuses", data)
 		}
 	})

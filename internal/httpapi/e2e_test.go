@@ -16,9 +16,10 @@ import (
 	"go.uber.org/goleak"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -32,7 +33,7 @@ type testServer struct {
 	url   string
 	token string
 	clock *ushertest.Clock
-	admin *httpapi.Client
+	admin *apiclient.Client
 }
 
 func startServer(t *testing.T, keepalive time.Duration) *testServer {
@@ -53,7 +54,7 @@ func (s *testServer) sign(grants ...usher.Grant) []byte {
 	return s.srv.Sign(grants...)
 }
 
-func (s *testServer) addLicense(grants ...usher.Grant) httpapi.LicenseResponse {
+func (s *testServer) addLicense(grants ...usher.Grant) wire.LicenseResponse {
 	s.t.Helper()
 	lic, err := s.admin.AddLicense(context.Background(), s.sign(grants...))
 	if err != nil {
@@ -211,11 +212,11 @@ func TestHeartbeatKeepsLeaseAliveAndSilenceReclaims(t *testing.T) {
 	s := startServer(t, 5*time.Second)
 	s.addLicense(usher.Grant{Feature: "cad", Seats: 2})
 	ctx := context.Background()
-	live, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "live"}})
+	live, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "live"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	silent, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "silent"}})
+	silent, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "silent"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestBadRequestsGetJSONErrors(t *testing.T) {
 		{"POST", "/v1/leases", checkoutBody("nope", "a"), 404, usher.EFeatureNotFound},
 		{"POST", "/v1/leases", checkoutBody("old", "a"), 403, usher.EFeatureExpired},
 		{"POST", "/v1/leases/ls_missing/heartbeat", "", 404, usher.ELeaseNotFound},
-		{"GET", "/v1/nothing", "", 404, httpapi.ENotFound},
+		{"GET", "/v1/nothing", "", 404, wire.ENotFound},
 		{"DELETE", "/v1/licenses/lic_missing", "", 404, usher.ELicenseNotFound},
 		{"POST", "/v1/licenses", "not a license", 422, usher.ELicenseInvalid},
 	} {
@@ -273,13 +274,13 @@ func TestWaitingCheckoutIsGrantedWhenASeatFrees(t *testing.T) {
 	s := startServer(t, 180*time.Second)
 	s.addLicense(usher.Grant{Feature: "cad", Seats: 1})
 	ctx := context.Background()
-	held, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}})
+	held, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		_, created, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "30s"})
+		_, created, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "30s"})
 		if err == nil && !created {
 			err = fmt.Errorf("waiter got status 200, want 201")
 		}
@@ -306,7 +307,7 @@ func TestWaitingCheckoutIsGrantedWhenASeatFrees(t *testing.T) {
 func TestWrongMethodIs405(t *testing.T) {
 	s := startServer(t, 180*time.Second)
 	status, body := s.call("PUT", "/v1/leases", "", "")
-	if status != http.StatusMethodNotAllowed || body["code"] != httpapi.EMethodNotAllowed {
+	if status != http.StatusMethodNotAllowed || body["code"] != wire.EMethodNotAllowed {
 		t.Fatalf("PUT /v1/leases: %d %v, want 405", status, body)
 	}
 }
@@ -315,12 +316,12 @@ func TestWaiterIsToldWhenTheServerStops(t *testing.T) {
 	s := startServer(t, 180*time.Second)
 	s.addLicense(usher.Grant{Feature: "cad", Seats: 1})
 	ctx := context.Background()
-	if _, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}}); err != nil {
+	if _, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a"}}); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
 	go func() {
-		_, _, err := s.admin.Checkout(ctx, httpapi.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "60s"})
+		_, _, err := s.admin.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: "60s"})
 		got <- err
 	}()
 	ushertest.WaitFor(t, 10*time.Second, time.Millisecond, func() error {

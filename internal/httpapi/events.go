@@ -11,6 +11,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // streamKeepalive is how often an idle event stream sends a comment, so
@@ -28,17 +29,6 @@ func (s *Server) obsRoutes() {
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.monitor(s.metrics.ServeHTTP))
 	}
-}
-
-// EventsResponse is the body of GET /v1/events.
-type EventsResponse struct {
-	Events []eventlog.Record `json:"events"`
-}
-
-// UsageResponse is the body of GET /v1/usage.
-type UsageResponse struct {
-	Step  string                `json:"step"`
-	Usage []eventlog.UsagePoint `json:"usage"`
 }
 
 // parseTime reads an RFC 3339 time, or a duration meaning that long ago.
@@ -107,7 +97,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, EventsResponse{Events: recs})
+	writeJSON(w, http.StatusOK, wire.EventsResponse{Events: wireEvents(recs)})
 }
 
 func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +130,7 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, UsageResponse{Step: uq.Step.String(), Usage: pts})
+	writeJSON(w, http.StatusOK, wire.UsageResponse{Step: uq.Step.String(), Usage: wireUsage(pts)})
 }
 
 // handleEventStream streams events as Server-Sent Events. A client that
@@ -234,10 +224,34 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rc *http.Respons
 }
 
 func writeSSE(w http.ResponseWriter, rec eventlog.Record) error {
-	data, err := json.Marshal(rec)
+	data, err := json.Marshal(wire.Event(rec))
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(w, "id: %d\ndata: %s\n\n", rec.ID, data)
 	return err
+}
+
+// wireEvents returns stored events in their wire form.
+func wireEvents(recs []eventlog.Record) []wire.Event {
+	if recs == nil {
+		return nil
+	}
+	out := make([]wire.Event, len(recs))
+	for i, r := range recs {
+		out[i] = wire.Event(r)
+	}
+	return out
+}
+
+// wireUsage returns usage points in their wire form.
+func wireUsage(pts []eventlog.UsagePoint) []wire.UsagePoint {
+	if pts == nil {
+		return nil
+	}
+	out := make([]wire.UsagePoint, len(pts))
+	for i, p := range pts {
+		out[i] = wire.UsagePoint(p)
+	}
+	return out
 }

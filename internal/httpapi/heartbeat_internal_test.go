@@ -6,12 +6,14 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // TestWriteHeartbeatMatchesJSON checks the hand-written heartbeat answer
 // against encoding/json's, byte for byte.
 func TestWriteHeartbeatMatchesJSON(t *testing.T) {
-	for _, hb := range []HeartbeatResponse{
+	for _, hb := range []wire.HeartbeatResponse{
 		{ID: "ls_0123456789abcdef01234567", ExpiresAt: time.Date(2026, 11, 23, 13, 47, 37, 132361448, time.UTC)},
 		{ID: "ls_1", ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		{ID: `odd "id" ü`, ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600))},

@@ -5,39 +5,28 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
-// KickRequest is the body of POST /v1/admin/kick. Every lease that matches
-// all the filter fields given is kicked; All kicks every lease and takes
-// no filter. Ban, a duration like "10m", also bans the user or host the
-// filter names (on its feature, if it names one) for that long.
-type KickRequest struct {
-	LeaseID  string `json:"lease_id,omitempty"`
-	User     string `json:"user,omitempty"`
-	Host     string `json:"host,omitempty"`
-	Feature  string `json:"feature,omitempty"`
-	ClientID string `json:"client_id,omitempty"`
-	All      bool   `json:"all,omitempty"`
-	Ban      string `json:"ban,omitempty"`
-}
-
-func (k KickRequest) filtered() bool {
+// kickFiltered reports whether k names leases by any field.
+func kickFiltered(k wire.KickRequest) bool {
 	return k.LeaseID != "" || k.User != "" || k.Host != "" || k.Feature != "" || k.ClientID != ""
 }
 
-func (k KickRequest) match(l usher.Lease) bool {
+// kickMatches reports whether lease l matches every field given in k.
+func kickMatches(k wire.KickRequest, l usher.Lease) bool {
 	return (k.LeaseID == "" || k.LeaseID == l.ID) && (k.User == "" || k.User == l.Client.User) &&
 		(k.Host == "" || k.Host == l.Client.Host) && (k.Feature == "" || k.Feature == l.Feature) &&
 		(k.ClientID == "" || k.ClientID == l.Client.ID)
 }
 
-// check refuses a request that names no leases, names them twice over, or
+// checkKick refuses a request that names no leases, names them twice over, or
 // asks for a ban it cannot set, and returns the ban asked for.
-func (k KickRequest) check() (*usher.BanRequest, error) {
+func checkKick(k wire.KickRequest) (*usher.BanRequest, error) {
 	switch {
-	case k.All && k.filtered():
+	case k.All && kickFiltered(k):
 		return nil, usher.Errorf(usher.EInvalid, "\"all\" kicks every lease and takes no filter: send {\"all\": true} alone, or only the filter")
-	case !k.All && !k.filtered():
+	case !k.All && !kickFiltered(k):
 		return nil, usher.Errorf(usher.EInvalid, "say which leases to kick: give lease_id, user, host, feature or client_id, or \"all\": true")
 	case k.Ban == "":
 		return nil, nil
@@ -52,30 +41,18 @@ func (k KickRequest) check() (*usher.BanRequest, error) {
 	return req, req.Validate()
 }
 
-// KickResponse lists the leases kicked, and the ban set, if one was asked
-// for.
-type KickResponse struct {
-	Kicked []string   `json:"kicked"`
-	Ban    *usher.Ban `json:"ban,omitempty"`
-}
-
-// BansResponse is the body of GET /v1/admin/bans.
-type BansResponse struct {
-	Bans []usher.Ban `json:"bans"`
-}
-
 func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
-	var req KickRequest
+	var req wire.KickRequest
 	if err := decodeJSON(r, &req); err != nil {
 		s.error(w, r, err)
 		return
 	}
-	banReq, err := req.check()
+	banReq, err := checkKick(req)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	out := KickResponse{Kicked: []string{}}
+	out := wire.KickResponse{Kicked: []string{}}
 	if banReq != nil { // ban first: a client kicked before it could take the seat again
 		b, err := s.ledger().Ban(r.Context(), *banReq)
 		if err != nil {
@@ -85,7 +62,7 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 		out.Ban = &b
 	}
 	for _, l := range s.ledger().Leases() {
-		if !req.All && !req.match(l) {
+		if !req.All && !kickMatches(req, l) {
 			continue
 		}
 		err := s.ledger().Release(r.Context(), l.ID, usher.Owner{}, true)
@@ -102,7 +79,7 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBans(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, BansResponse{Bans: s.ledger().Bans()})
+	writeJSON(w, http.StatusOK, wire.BansResponse{Bans: s.ledger().Bans()})
 }
 
 func (s *Server) handleUnban(w http.ResponseWriter, r *http.Request) {

@@ -4,33 +4,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
-// LicenseResponse is a license as the API returns it.
-type LicenseResponse struct {
-	ID       string          `json:"id"`
-	Licensee string          `json:"licensee"`
-	IssuedAt time.Time       `json:"issued_at"`
-	KeyID    string          `json:"key_id"`
-	Features []GrantResponse `json:"features"`
-}
-
-// GrantResponse is one feature line of a license.
-type GrantResponse struct {
-	Name      string     `json:"name"`
-	Seats     int        `json:"seats"`
-	Unlimited bool       `json:"unlimited"`
-	StartsAt  *time.Time `json:"starts_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-}
-
-func licenseResponse(l *usher.License) LicenseResponse {
-	out := LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []GrantResponse{}}
+func licenseResponse(l *usher.License) wire.LicenseResponse {
+	out := wire.LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []wire.GrantResponse{}}
 	for _, g := range l.Grants {
-		gr := GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited}
+		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited}
 		if !g.StartsAt.IsZero() {
 			gr.StartsAt = &g.StartsAt
 		}
@@ -61,11 +43,11 @@ func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
-	out := []LicenseResponse{}
+	out := []wire.LicenseResponse{}
 	for _, l := range s.ledger().Licenses() {
 		out = append(out, licenseResponse(l))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"licenses": out})
+	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out})
 }
 
 func (s *Server) handleRemoveLicense(w http.ResponseWriter, r *http.Request) {

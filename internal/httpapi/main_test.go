@@ -10,6 +10,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/sqlite"
@@ -103,8 +104,8 @@ func MustStartAPI(t *testing.T, opts serverOptions) *apiServer {
 }
 
 // client returns an API client with the given bearer token.
-func (s *apiServer) client(t *testing.T, token string) *httpapi.Client {
-	c := httpapi.NewClient(s.URL, token)
-	t.Cleanup(c.HTTP.CloseIdleConnections)
+func (s *apiServer) client(t *testing.T, token string) *apiclient.Client {
+	c := apiclient.MustNew(s.URL, token)
+	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -7,17 +7,21 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/auth"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // clientFrom returns an API client whose connections come from the
 // loopback address local, as a client on another host would.
-func (s *apiServer) clientFrom(t *testing.T, local, token string) *httpapi.Client {
-	c := s.client(t, token)
+func (s *apiServer) clientFrom(t *testing.T, local, token string) *apiclient.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
-	c.HTTP = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-	t.Cleanup(c.HTTP.CloseIdleConnections)
+	tr := &http.Transport{DialContext: d.DialContext}
+	c, err := apiclient.New(apiclient.Config{Servers: []string{s.URL}, Token: token, HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
 	return c
 }
 
@@ -28,16 +32,16 @@ func wantHeldElsewhere(t *testing.T, what string, err error) {
 	if got := usher.ErrorCode(err); got != usher.ELeaseHeldElsewhere {
 		t.Fatalf("%s by another owner: got %v (code %q), want code %q", what, err, got, usher.ELeaseHeldElsewhere)
 	}
-	if got := httpapi.StatusOf(usher.ErrorCode(err)); got != http.StatusConflict {
+	if got := wire.StatusOf(usher.ErrorCode(err)); got != http.StatusConflict {
 		t.Fatalf("%s: got status %d, want 409", what, got)
 	}
 }
 
 // checkOwnership has b try what only a's lease's owner may do.
-func checkOwnership(t *testing.T, s *apiServer, a, b *httpapi.Client) {
+func checkOwnership(t *testing.T, s *apiServer, a, b *apiclient.Client) {
 	t.Helper()
 	ctx := context.Background()
-	req := httpapi.CheckoutRequest{Feature: feature, Client: usher.Client{ID: "c_shared"}}
+	req := wire.CheckoutRequest{Feature: feature, Client: usher.Client{ID: "c_shared"}}
 	held, _, err := a.Checkout(ctx, req)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // Events of a user changing their own password, reported to
@@ -15,12 +16,6 @@ const (
 	EventPasswordChangeFailed = "password_change_failed" // Reason says why
 )
 
-// OwnPasswordRequest is the body of PUT /v1/users/me/password.
-type OwnPasswordRequest struct {
-	OldPassword string `json:"old_password"`
-	NewPassword string `json:"new_password"`
-}
-
 // handleOwnPassword lets a logged-in user change their own password. It
 // answers a new login token, since the change ends the one it came with.
 func (s *Server) handleOwnPassword(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +24,7 @@ func (s *Server) handleOwnPassword(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, usher.Errorf(usher.EUnauthorized, "only a user can change their own password: log in with usher login first (an admin sets another user's with usher user passwd NAME)"))
 		return
 	}
-	var body OwnPasswordRequest
+	var body wire.OwnPasswordRequest
 	if err := decodeJSON(r, &body); err != nil {
 		s.error(w, r, err)
 		return
@@ -43,5 +38,5 @@ func (s *Server) handleOwnPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	s.emit(usher.Event{Type: EventPasswordChanged, Client: who})
 	s.logger.Info("password changed", "user", p.Name, "by", p.Name)
-	writeJSON(w, http.StatusOK, LoginResponse{Token: token, ExpiresAt: exp})
+	writeJSON(w, http.StatusOK, wire.LoginResponse{Token: token, ExpiresAt: exp})
 }

@@ -1,5 +1,6 @@
-// Package httpapi is Usher's HTTP API v1: the server that translates
-// requests into ledger calls, and the client the CLI uses to call it.
+// Package httpapi serves Usher's HTTP API v1: it translates requests into
+// ledger calls. The bodies, error codes and paths it speaks are those of
+// internal/wire.
 package httpapi
 
 import (
@@ -7,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +15,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // DefaultMaxRequestSize bounds a request body unless Config says
@@ -159,10 +160,10 @@ func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		s.error(w, r, usher.Errorf(EMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
+		s.error(w, r, usher.Errorf(wire.EMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
 		return
 	}
-	s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
+	s.error(w, r, usher.Errorf(wire.ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
 }
 
 // ServeHTTP implements http.Handler. At debug level it logs every
@@ -182,7 +183,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	if p := r.URL.EscapedPath(); !canonical(p) {
 		// ServeMux would redirect with an HTML body; no route has such a path.
-		s.error(w, r, usher.Errorf(ENotFound, "no such endpoint: %s %s: write the path without empty, . or .. segments; see docs/api.md", r.Method, p))
+		s.error(w, r, usher.Errorf(wire.ENotFound, "no such endpoint: %s %s: write the path without empty, . or .. segments; see docs/api.md", r.Method, p))
 		return
 	}
 	if s.forward != nil && !nodeLocal(r) {
@@ -206,32 +207,8 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, s.logger, err)
 }
 
-// CheckoutRequest is the body of POST /v1/leases.
-type CheckoutRequest struct {
-	Feature string       `json:"feature"`
-	Client  usher.Client `json:"client"`
-	Wait    string       `json:"wait,omitempty"`
-}
-
-// LeaseResponse is a lease as the API returns it.
-type LeaseResponse struct {
-	usher.Lease
-	HeartbeatInterval string `json:"heartbeat_interval"`
-}
-
-// HeartbeatResponse is the body of a successful heartbeat.
-type HeartbeatResponse struct {
-	ID        string    `json:"id"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// FormatDuration writes d in seconds to the millisecond, as "60s" or "1.5s".
-func FormatDuration(d time.Duration) string {
-	return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64) + "s"
-}
-
 func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
-	var body CheckoutRequest
+	var body wire.CheckoutRequest
 	if err := decodeJSON(r, &body); err != nil {
 		s.error(w, r, err)
 		return
@@ -257,7 +234,7 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, LeaseResponse{Lease: lease, HeartbeatInterval: FormatDuration(s.ledger().HeartbeatInterval())})
+	writeJSON(w, status, wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval())})
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
@@ -266,13 +243,13 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeHeartbeat(w, HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt})
+	writeHeartbeat(w, wire.HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt})
 }
 
 // writeHeartbeat writes the answer to the most frequent request by hand:
 // it is the same as writeJSON's for the IDs the server makes, at a
 // fraction of the cost.
-func writeHeartbeat(w http.ResponseWriter, hb HeartbeatResponse) {
+func writeHeartbeat(w http.ResponseWriter, hb wire.HeartbeatResponse) {
 	for i := 0; i < len(hb.ID); i++ {
 		if c := hb.ID[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
 			writeJSON(w, http.StatusOK, hb)
@@ -300,11 +277,11 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLeases(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"leases": s.ledger().Leases()})
+	writeJSON(w, http.StatusOK, wire.LeasesResponse{Leases: s.ledger().Leases()})
 }
 
 func (s *Server) handleFeatures(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"features": s.ledger().Features()})
+	writeJSON(w, http.StatusOK, wire.FeaturesResponse{Features: s.ledger().Features()})
 }
 
 func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
@@ -312,13 +289,9 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	if waiters == nil {
 		waiters = []usher.Waiter{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"waiters": waiters})
+	writeJSON(w, http.StatusOK, wire.QueueResponse{Waiters: waiters})
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if s.node != "" {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": s.node})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, wire.HealthResponse{Status: "ok", Node: s.node})
 }

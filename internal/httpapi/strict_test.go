@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/httpapi"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // post sends body to path with the admin token and returns the status and
@@ -101,8 +101,8 @@ func TestNonCanonicalPathsAnswerJSON(t *testing.T) {
 		resp.Body.Close()
 		var body map[string]any
 		err = json.Unmarshal(data, &body)
-		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" || err != nil || body["code"] != httpapi.ENotFound {
-			t.Errorf("GET %s: %d %s %q, want 404 JSON %s", p, resp.StatusCode, resp.Header.Get("Content-Type"), data, httpapi.ENotFound)
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json" || err != nil || body["code"] != wire.ENotFound {
+			t.Errorf("GET %s: %d %s %q, want 404 JSON %s", p, resp.StatusCode, resp.Header.Get("Content-Type"), data, wire.ENotFound)
 		}
 	}
 }

@@ -2,20 +2,11 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/wire"
 )
-
-// UsageByResponse is the body of GET /v1/usage?by=user|host|feature: the
-// period's usage per user, host or feature.
-type UsageByResponse struct {
-	By     string                `json:"by"`
-	From   *time.Time            `json:"from,omitempty"` // absent: since the log began
-	To     time.Time             `json:"to"`
-	Totals []eventlog.UsageTotal `json:"totals"`
-}
 
 func (s *Server) handleUsageBy(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -44,7 +35,10 @@ func (s *Server) handleUsageBy(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	out := UsageByResponse{By: uq.By, To: uq.To.UTC(), Totals: totals}
+	out := wire.UsageByResponse{By: uq.By, To: uq.To.UTC(), Totals: make([]wire.UsageTotal, len(totals))}
+	for i, t := range totals {
+		out.Totals[i] = wire.UsageTotal(t)
+	}
 	if !uq.From.IsZero() {
 		from := uq.From.UTC()
 		out.From = &from

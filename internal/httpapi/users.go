@@ -2,65 +2,30 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
-// UserRequest is the body of POST /v1/users.
-type UserRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Role     string `json:"role"`
+func userResponse(u auth.User) wire.UserResponse {
+	return wire.UserResponse{Name: u.Name, Role: string(u.Role), CreatedAt: u.CreatedAt}
 }
 
-// PasswordRequest is the body of PUT /v1/users/{name}/password.
-type PasswordRequest struct {
-	Password string `json:"password"`
-}
-
-// UserResponse is a user as the API lists it: never its password hash.
-type UserResponse struct {
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// TokenRequest is the body of POST /v1/tokens.
-type TokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-}
-
-// TokenResponse is an API token as the API lists it. Token, the secret
-// bearer credential, is set only in the answer to its creation.
-type TokenResponse struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
-	Token     string    `json:"token,omitempty"`
-}
-
-func userResponse(u auth.User) UserResponse {
-	return UserResponse{Name: u.Name, Role: string(u.Role), CreatedAt: u.CreatedAt}
-}
-
-func tokenResponse(t auth.Token) TokenResponse {
-	return TokenResponse{ID: t.ID, Name: t.Name, Role: string(t.Role), CreatedAt: t.CreatedAt}
+func tokenResponse(t auth.Token) wire.TokenResponse {
+	return wire.TokenResponse{ID: t.ID, Name: t.Name, Role: string(t.Role), CreatedAt: t.CreatedAt}
 }
 
 func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
-	out := []UserResponse{}
+	out := []wire.UserResponse{}
 	for _, u := range s.auth.Users() {
 		out = append(out, userResponse(u))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	writeJSON(w, http.StatusOK, wire.UsersResponse{Users: out})
 }
 
 func (s *Server) handleAddUser(w http.ResponseWriter, r *http.Request) {
-	var body UserRequest
+	var body wire.UserRequest
 	if err := decodeJSON(r, &body); err != nil {
 		s.error(w, r, err)
 		return
@@ -90,7 +55,7 @@ func (s *Server) handleRemoveUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleSetPassword(w http.ResponseWriter, r *http.Request) {
-	var body PasswordRequest
+	var body wire.PasswordRequest
 	if err := decodeJSON(r, &body); err != nil {
 		s.error(w, r, err)
 		return
@@ -105,15 +70,15 @@ func (s *Server) handleSetPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTokens(w http.ResponseWriter, r *http.Request) {
-	out := []TokenResponse{}
+	out := []wire.TokenResponse{}
 	for _, t := range s.auth.Tokens() {
 		out = append(out, tokenResponse(t))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	writeJSON(w, http.StatusOK, wire.TokensResponse{Tokens: out})
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
-	var body TokenRequest
+	var body wire.TokenRequest
 	if err := decodeJSON(r, &body); err != nil {
 		s.error(w, r, err)
 		return

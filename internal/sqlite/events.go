@@ -26,6 +26,7 @@ type Events struct {
 	inserter *inserter // the writer's
 	lastID   int64     // writer only: the highest event id used
 	upto     int64     // writer only: the latest time stored, in Unix nanoseconds
+	maxSize  int64     // the most bytes the pages in use may take; see SetMaxSize
 }
 
 var _ eventlog.Backend = (*Events)(nil)
@@ -47,7 +48,7 @@ func OpenEvents(dir string) (*Events, error) {
 		db.Close()
 		return nil, fmt.Errorf("create event log schema in %s: %w", dir, err)
 	}
-	b := &Events{db: db}
+	b := &Events{db: db, maxSize: DefaultEventsMaxSize}
 	if b.lastID, b.upto, err = readHighWater(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open event log: read the last event id: %w", err)
@@ -59,7 +60,9 @@ func OpenEvents(dir string) (*Events, error) {
 	return b, nil
 }
 
-// Prune implements eventlog.Backend.
+// Prune implements eventlog.Backend. Besides what is older than the
+// retention, it deletes the oldest events while the database is over the
+// size SetMaxSize gives.
 func (b *Events) Prune(ctx context.Context, events, usage time.Time) error {
 	if err := b.deleteBefore(ctx, events.UnixNano()); err != nil {
 		return fmt.Errorf("delete old events: %w", err)
@@ -67,7 +70,7 @@ func (b *Events) Prune(ctx context.Context, events, usage time.Time) error {
 	if _, err := b.db.ExecContext(ctx, `DELETE FROM usage WHERE minute < ?`, usage.Unix()); err != nil {
 		return fmt.Errorf("delete old usage: %w", err)
 	}
-	return nil
+	return b.trimToSize(ctx)
 }
 
 // Close implements eventlog.Backend.

@@ -159,6 +159,12 @@ func (b *Events) deleteBefore(ctx context.Context, t int64) error {
 	if err != nil {
 		return err
 	}
+	return b.deleteBelow(ctx, first)
+}
+
+// deleteBelow deletes the events before id first, keeping the highest id
+// deleted in meta.
+func (b *Events) deleteBelow(ctx context.Context, first int64) error {
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -1,7 +1,10 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -105,4 +108,71 @@ func TestOpenRefusesNewerLayout(t *testing.T) {
 		b.Close()
 		t.Fatal("opened an events.db of a newer layout, want an error")
 	}
+}
+
+// TestEventsKeptUnderMaxSize writes events past a small bound, with a
+// pass after every batch as the Log makes every minute: the oldest are
+// deleted, the newest stay, ids go on from the highest ever used, and the
+// file stays near the bound as new events reuse the pages old ones freed.
+func TestEventsKeptUnderMaxSize(t *testing.T) {
+	const maxSize, batch, rounds = 256 << 10, 500, 40
+	dir := t.TempDir()
+	b, err := sqlite.OpenEvents(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetMaxSize(maxSize)
+	defer b.Close()
+	ctx := context.Background()
+	for range rounds {
+		evs := make([]usher.Event, batch)
+		for i := range evs {
+			evs[i] = usher.Event{Type: usher.EventLeaseGranted, Time: t0, Feature: "cad", LeaseID: usher.NewLeaseID(),
+				Client: usher.Client{ID: fmt.Sprintf("ws%d-cad-%d", i%50, i), User: "alice", Host: "ws12.example.com", PID: 4242}}
+		}
+		if _, _, err := b.Append(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Prune(ctx, t0.Add(-time.Hour), t0.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := b.Query(ctx, eventlog.Filter{Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(recs); n == 0 || n >= rounds*batch || recs[n-1].ID != rounds*batch || recs[0].ID != rounds*batch-int64(n)+1 {
+		t.Fatalf("kept %d of %d events; want the newest, not all", n, rounds*batch)
+	}
+	size := fileSize(t, dir)
+	t.Logf("%d events kept in %d bytes", len(recs), size)
+	if size > 2*maxSize {
+		t.Errorf("events.db takes %d bytes with a bound of %d (%d events kept)", size, maxSize, len(recs))
+	}
+	if _, _, err := b.Append(ctx, []usher.Event{{Type: usher.EventLeaseReleased, Time: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	last, err := b.Query(ctx, eventlog.Filter{Limit: 1})
+	if err != nil || len(last) != 1 || last[0].ID != rounds*batch+1 {
+		t.Errorf("the next event: got %+v, %v; want id %d", last, err, rounds*batch+1)
+	}
+}
+
+// fileSize is the size of events.db, checkpointed so that the -wal file's
+// pages count.
+func fileSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.EventsFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, sqlite.EventsFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

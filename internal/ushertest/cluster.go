@@ -14,9 +14,9 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 // Cluster is a cluster of daemons, each with an embedded etcd member, in
@@ -163,13 +163,24 @@ func (c *Cluster) URL(i int) string { return "http://" + c.Configs[i].Listen[0] 
 
 // Client returns an admin client of node i. The admin token is shared by
 // the cluster.
-func (c *Cluster) Client(i int) *httpapi.Client {
+func (c *Cluster) Client(i int) *apiclient.Client {
+	c.tb.Helper()
+	return c.ClientWithin(i, 0)
+}
+
+// ClientWithin is Client with each request bounded by timeout (0: the
+// client's default).
+func (c *Cluster) ClientWithin(i int, timeout time.Duration) *apiclient.Client {
 	c.tb.Helper()
 	tok, err := os.ReadFile(filepath.Join(c.Configs[i].Data, daemon.TokenFile))
 	if err != nil {
 		c.tb.Fatal(err)
 	}
-	return httpapi.NewClient(c.URL(i), strings.TrimSpace(string(tok)))
+	cl, err := apiclient.New(apiclient.Config{Servers: []string{c.URL(i)}, Token: strings.TrimSpace(string(tok)), RequestTimeout: timeout})
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	return cl
 }
 
 // MustDecider waits until some running node decides and returns its

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
-	"github.com/usher-lm/usher/internal/httpapi"
 )
 
 // ServerOptions says what StartServer starts. The zero value is a plain
@@ -133,7 +133,7 @@ func (s *Server) Ledger() *usher.Ledger { return s.Daemon.Ledger() }
 
 // Admin returns an API client with the admin token and its own
 // connections, closed when the test ends.
-func (s *Server) Admin() *httpapi.Client { return AdminClient(s.tb, s.Daemon) }
+func (s *Server) Admin() *apiclient.Client { return AdminClient(s.tb, s.Daemon) }
 
 // Sign returns a license with grants, signed with the server's vendor key.
 func (s *Server) Sign(grants ...usher.Grant) []byte {
@@ -195,11 +195,14 @@ func Token(tb testing.TB, d *daemon.Daemon) string {
 
 // AdminClient returns an API client of a daemon with its admin token and
 // its own connections, closed when the test ends.
-func AdminClient(tb testing.TB, d *daemon.Daemon) *httpapi.Client {
+func AdminClient(tb testing.TB, d *daemon.Daemon) *apiclient.Client {
 	tb.Helper()
-	c := httpapi.NewClient(d.URL(), Token(tb, d))
 	tr := &http.Transport{}
-	c.HTTP = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	c, err := apiclient.New(apiclient.Config{Servers: []string{d.URL()}, Token: Token(tb, d),
+		HTTPClient: &http.Client{Transport: tr}, RequestTimeout: 30 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	tb.Cleanup(tr.CloseIdleConnections)
 	return c
 }

@@ -1,0 +1,117 @@
+package wire
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+)
+
+// Paths of the event and usage endpoints.
+const (
+	PathEvents      = "/v1/events"
+	PathEventStream = "/v1/events/stream"
+	PathUsage       = "/v1/usage"
+)
+
+// Event is one stored event as the API returns it: the event and its ID
+// in the log, which increases with every event.
+type Event struct {
+	ID int64 `json:"id"`
+	usher.Event
+}
+
+// EventsResponse is the body of GET /v1/events.
+type EventsResponse struct {
+	Events []Event `json:"events"`
+}
+
+// UsagePoint is one feature's use during one step of GET /v1/usage.
+type UsagePoint struct {
+	Feature   string    `json:"feature"`
+	Time      time.Time `json:"time"`      // start of the step
+	Peak      int       `json:"peak"`      // most seats in use at once
+	Checkouts int       `json:"checkouts"` // leases granted
+	Denials   int       `json:"denials"`   // checkouts refused
+}
+
+// UsageResponse is the body of GET /v1/usage.
+type UsageResponse struct {
+	Step  string       `json:"step"`
+	Usage []UsagePoint `json:"usage"`
+}
+
+// EventsQuery selects events of GET /v1/events and /v1/events/stream.
+// Times are RFC 3339 or a duration ago ("24h"); Type is a comma-separated
+// list; AfterID returns only the events after that ID.
+type EventsQuery struct {
+	Since, Until, Type, Feature string
+	Limit                       int
+	AfterID                     int64
+}
+
+// Path returns base (PathEvents or PathEventStream) with the query.
+func (q EventsQuery) Path(base string) string {
+	v := url.Values{}
+	setNonEmpty(v, map[string]string{"since": q.Since, "until": q.Until, "type": q.Type, "feature": q.Feature})
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.AfterID > 0 {
+		v.Set("after_id", strconv.FormatInt(q.AfterID, 10))
+	}
+	return withQuery(base, v)
+}
+
+// UsageQuery selects the usage history of GET /v1/usage. Times are RFC
+// 3339 or a duration ago; Step is a duration of whole minutes.
+type UsageQuery struct {
+	Feature, From, To, Step string
+	// By, if set (user, host or feature), asks for the period's usage per
+	// user, host or feature instead, answered as UsageByResponse; Step
+	// does not apply then.
+	By string
+}
+
+// Path returns the path of GET /v1/usage with the query.
+func (q UsageQuery) Path() string {
+	v := url.Values{}
+	setNonEmpty(v, map[string]string{"feature": q.Feature, "from": q.From, "to": q.To, "step": q.Step, "by": q.By})
+	return withQuery(PathUsage, v)
+}
+
+// UsageTotal is the usage of one user, host or feature over a period.
+type UsageTotal struct {
+	Key       string `json:"key"`       // the user, host or feature; "" when checkouts named none
+	Checkouts int    `json:"checkouts"` // leases granted
+	Denials   int    `json:"denials"`   // checkouts refused
+	Kicks     int    `json:"kicks"`     // leases an admin ended
+	// HeldSeconds adds up how long its leases were held within the
+	// period; a lease still held counts up to the period's end.
+	HeldSeconds int64 `json:"held_seconds"`
+}
+
+// UsageByResponse is the body of GET /v1/usage?by=user|host|feature: the
+// period's usage per user, host or feature, most time held first.
+type UsageByResponse struct {
+	By     string       `json:"by"`
+	From   *time.Time   `json:"from,omitempty"` // absent: since the log began
+	To     time.Time    `json:"to"`
+	Totals []UsageTotal `json:"totals"`
+}
+
+func setNonEmpty(v url.Values, m map[string]string) {
+	for k, s := range m {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+}
+
+func withQuery(path string, v url.Values) string {
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}

@@ -1,0 +1,64 @@
+package wire
+
+import (
+	"net/url"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+)
+
+// Paths of the lease, feature and health endpoints.
+const (
+	PathLeases   = "/v1/leases"
+	PathFeatures = "/v1/features"
+	PathQueue    = "/v1/queue"
+	PathHealth   = "/healthz"
+)
+
+// LeasePath is the path of one lease: DELETE releases it.
+func LeasePath(id string) string { return PathLeases + "/" + url.PathEscape(id) }
+
+// HeartbeatPath is the path that renews a lease.
+func HeartbeatPath(id string) string { return LeasePath(id) + "/heartbeat" }
+
+// CheckoutRequest is the body of POST /v1/leases.
+type CheckoutRequest struct {
+	Feature string       `json:"feature"`
+	Client  usher.Client `json:"client"`
+	Wait    string       `json:"wait,omitempty"`
+}
+
+// LeaseResponse is a lease as the API returns it.
+type LeaseResponse struct {
+	usher.Lease
+	HeartbeatInterval string `json:"heartbeat_interval"`
+}
+
+// HeartbeatResponse is the body of a successful heartbeat.
+type HeartbeatResponse struct {
+	ID        string    `json:"id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// FeaturesResponse is the body of GET /v1/features.
+type FeaturesResponse struct {
+	Features []usher.FeatureStatus `json:"features"`
+}
+
+// LeasesResponse is the body of GET /v1/leases.
+type LeasesResponse struct {
+	Leases []usher.Lease `json:"leases"`
+}
+
+// QueueResponse is the body of GET /v1/queue.
+type QueueResponse struct {
+	Waiters []usher.Waiter `json:"waiters"`
+}
+
+// HealthResponse is the body of GET /healthz.
+type HealthResponse struct {
+	Status string `json:"status"`
+	// Node is the name of the cluster node that answered; empty for a
+	// single server.
+	Node string `json:"node,omitempty"`
+}
