@@ -199,6 +199,7 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	if q.By != "" {
+		q.Step = "" // a report by user, host or feature covers the whole period
 		return reportBy(ctx, e, c, a, q, asCSV)
 	}
 	u, err := c.Usage(ctx, q)
