@@ -46,6 +46,17 @@ const (
 	ETooManyWaiters = "too_many_waiters"
 )
 
+// Codes of licenses bound to a server or a host.
+const (
+	// ELicenseBoundElsewhere refuses a license bound to another server or
+	// host than this one.
+	ELicenseBoundElsewhere = "license_bound_elsewhere"
+	// ELicenseInUseElsewhere refuses a checkout of a feature of a bound
+	// license while another server with the same identity serves it on
+	// this host.
+	ELicenseInUseElsewhere = "license_in_use_elsewhere"
+)
+
 // Error is the one coded error type of Usher. Code is machine-readable and
 // stable; Message tells a person what happened and what to do about it.
 type Error struct {
@@ -122,4 +133,10 @@ var (
 	ErrLeaseHeldElsewhere = &Error{Code: ELeaseHeldElsewhere}
 	ErrTooManyLeases      = &Error{Code: ETooManyLeases}
 	ErrTooManyWaiters     = &Error{Code: ETooManyWaiters}
+)
+
+// Sentinel errors of bound licenses.
+var (
+	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
+	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
 )

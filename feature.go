@@ -12,6 +12,9 @@ const (
 	FeatureNotStarted = "not_started"
 	FeatureExpired    = "expired"
 	FeatureRemoved    = "removed" // no license grants it; leases still live
+	// FeatureInUseElsewhere: only bound licenses grant it, and another
+	// server with this identity serves them on this host.
+	FeatureInUseElsewhere = "in_use_elsewhere"
 )
 
 // FeatureStatus is what a feature offers at one moment: the seats its
@@ -40,13 +43,26 @@ func (f FeatureStatus) Free() int {
 type pool struct {
 	name   string
 	grants []Grant
+	// gate is set when some grants come from bound licenses: while it is
+	// blocked, only unbound serve.
+	gate    *BindingGate
+	unbound []Grant
 }
 
 // capacity returns the seats available at now, or the coded error that
 // refuses a checkout when no grant is active.
 func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, err error) {
+	grants := p.grants
+	if p.gate != nil {
+		if why, blocked := p.gate.Blocked(); blocked {
+			if len(p.unbound) == 0 {
+				return 0, false, Errorf(ELicenseInUseElsewhere, "feature %s is granted by a license bound to this server, and %s: stop the other server, or serve the license from one server only", name, why)
+			}
+			grants = p.unbound
+		}
+	}
 	active, future := false, false
-	for _, g := range p.grants {
+	for _, g := range grants {
 		switch {
 		case g.ActiveAt(now):
 			active = true
@@ -116,6 +132,8 @@ func (p *pool) status(name string, inUse int, now time.Time) FeatureStatus {
 		fs.State = FeatureNotStarted
 	case EFeatureExpired:
 		fs.State = FeatureExpired
+	case ELicenseInUseElsewhere:
+		fs.State = FeatureInUseElsewhere
 	}
 	fs.Seats, fs.Unlimited = seats, unlimited
 	w := p.window(now)
@@ -128,8 +146,9 @@ func (p *pool) status(name string, inUse int, now time.Time) FeatureStatus {
 	return fs
 }
 
-// buildPools groups the grants of all licenses by feature.
-func buildPools(licenses map[string]*License) map[string]*pool {
+// buildPools groups the grants of all licenses by feature. The grants of
+// bound licenses serve only while gate is open.
+func buildPools(licenses map[string]*License, gate *BindingGate) map[string]*pool {
 	pools := make(map[string]*pool)
 	for _, l := range licenses {
 		for _, g := range l.Grants {
@@ -139,6 +158,16 @@ func buildPools(licenses map[string]*License) map[string]*pool {
 				pools[g.Feature] = p
 			}
 			p.grants = append(p.grants, g)
+			if l.Bound() && gate != nil {
+				p.gate = gate
+			}
+		}
+	}
+	for _, l := range licenses {
+		for _, g := range l.Grants {
+			if p := pools[g.Feature]; p.gate != nil && !l.Bound() {
+				p.unbound = append(p.unbound, g)
+			}
 		}
 	}
 	return pools

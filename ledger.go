@@ -37,6 +37,12 @@ type LedgerConfig struct {
 	// Confirmer, if set, is asked before a checkout is refused for want
 	// of seats; see Confirmer.
 	Confirmer Confirmer
+	// Identity is this server's, which bound licenses must name; nil
+	// refuses every bound license (see License.CheckBinding).
+	Identity *ServerIdentity
+	// Gate, if set, says whether bound licenses may be served now (see
+	// BindingGate); nil serves them.
+	Gate *BindingGate
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -64,6 +70,8 @@ type Ledger struct {
 	logger   *slog.Logger
 	observer Observer
 	confirm  Confirmer // nil: every refusal stands
+	identity *ServerIdentity
+	gate     *BindingGate
 
 	licMu sync.Mutex // serializes license changes
 
@@ -71,7 +79,7 @@ type Ledger struct {
 	keepalive time.Duration
 	resortAt  time.Duration // set after the timeout shrank: re-sort the expiry list at this monotonic reading
 	licenses  map[string]*License
-	refused   map[string]bool // stored licenses that failed verification at start
+	refused   map[string]error // stored licenses that failed verification at start, and why
 	pools     map[string]*pool
 	leases    map[string]*entry
 	byClient  map[clientKey]*entry
@@ -142,9 +150,9 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 	}
 	l := &Ledger{
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
-		confirm:   cfg.Confirmer,
+		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate,
 		keepalive: cfg.KeepaliveTimeout,
-		licenses:  make(map[string]*License), refused: make(map[string]bool), leases: make(map[string]*entry),
+		licenses:  make(map[string]*License), refused: make(map[string]error), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
 		bans: make(map[banKey]Ban),
@@ -169,18 +177,18 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 
 func (l *Ledger) restore(snap *Snapshot) {
 	for _, rec := range snap.Licenses {
-		lic, err := l.keys.Verify(rec.Text)
+		lic, err := l.verify(rec.Text)
 		if err == nil && lic.ID != rec.ID {
 			err = fmt.Errorf("stored under id %s but the signed text says %s", rec.ID, lic.ID)
 		}
 		if err != nil {
 			l.logger.Error("stored license refused: its seats are not served; remove it with usher license remove, or add an intact copy", "license", rec.ID, "err", err)
-			l.refused[rec.ID] = true
+			l.refused[rec.ID] = err
 			continue
 		}
 		l.licenses[lic.ID] = lic
 	}
-	l.pools = buildPools(l.licenses)
+	l.pools = buildPools(l.licenses, l.gate)
 	for _, b := range snap.Bans {
 		l.bans[b.key()] = b
 	}

@@ -8,9 +8,10 @@ import (
 // AddLicense verifies a signed license file and starts serving its seats.
 // Grants for a feature that is already licensed stack with it.
 //
-// Errors: ELicenseInvalid, ELicenseExists, or a store failure.
+// Errors: ELicenseInvalid, ELicenseBoundElsewhere, ELicenseExists, or a
+// store failure.
 func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) {
-	lic, err := l.keys.Verify(text)
+	lic, err := l.verify(text)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +29,7 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	l.mu.Lock()
 	delete(l.refused, lic.ID) // an intact copy replaces a refused one
 	l.licenses[lic.ID] = lic
-	l.pools = buildPools(l.licenses)
+	l.pools = buildPools(l.licenses, l.gate)
 	at := l.tick()
 	for _, g := range lic.Grants {
 		l.serveQueueLocked(g.Feature, at)
@@ -48,7 +49,8 @@ func (l *Ledger) RemoveLicense(ctx context.Context, id string) (*License, error)
 	l.licMu.Lock()
 	defer l.licMu.Unlock()
 	l.mu.Lock()
-	lic, refused := l.licenses[id], l.refused[id]
+	lic := l.licenses[id]
+	_, refused := l.refused[id]
 	l.mu.Unlock()
 	if lic == nil && !refused {
 		return nil, Errorf(ELicenseNotFound, "license %s is not loaded: see the loaded ones with usher license list", id)
@@ -62,10 +64,43 @@ func (l *Ledger) RemoveLicense(ctx context.Context, id string) (*License, error)
 	l.mu.Lock()
 	delete(l.licenses, id)
 	delete(l.refused, id)
-	l.pools = buildPools(l.licenses)
+	l.pools = buildPools(l.licenses, l.gate)
 	l.mu.Unlock()
 	l.emit(Event{Type: EventLicenseRemoved, LicenseID: id})
 	return lic, nil
+}
+
+// verify checks a license file's signature and that this server may serve
+// it. Errors: ELicenseInvalid, ELicenseBoundElsewhere.
+func (l *Ledger) verify(text []byte) (*License, error) {
+	lic, err := l.keys.Verify(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := lic.CheckBinding(l.identity); err != nil {
+		return nil, err
+	}
+	return lic, nil
+}
+
+// RefusedLicense is a stored license that is not served, and why.
+type RefusedLicense struct {
+	ID     string `json:"id"`
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// RefusedLicenses returns the stored licenses refused at start, sorted by
+// ID: their seats are not served until they are removed or replaced.
+func (l *Ledger) RefusedLicenses() []RefusedLicense {
+	l.mu.Lock()
+	out := make([]RefusedLicense, 0, len(l.refused))
+	for id, err := range l.refused {
+		out = append(out, RefusedLicense{ID: id, Code: ErrorCode(err), Reason: errorText(err)})
+	}
+	l.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Licenses returns the loaded licenses, sorted by ID.

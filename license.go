@@ -21,6 +21,7 @@ const (
 	licenseBegin   = "-----BEGIN USHER LICENSE-----"
 	licenseEnd     = "-----END USHER LICENSE-----"
 	licenseFormat  = "1"
+	boundFormat    = "2" // a license with binding lines
 	maxLicenseSize = 1 << 20
 	maxLicensee    = 200
 	maxGrants      = 1000
@@ -35,6 +36,11 @@ type License struct {
 	Licensee string
 	IssuedAt time.Time
 	Grants   []Grant
+
+	// BindServer, if set, binds the license to the server with this
+	// identity key; BindHost, if set, to a host. See CheckBinding.
+	BindServer ed25519.PublicKey
+	BindHost   *HostBinding
 
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
@@ -109,6 +115,12 @@ func (l *License) Validate() error {
 			return err
 		}
 	}
+	if l.BindServer != nil && len(l.BindServer) != ed25519.PublicKeySize {
+		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
+	}
+	if l.BindHost != nil {
+		return l.BindHost.validate()
+	}
 	return nil
 }
 
@@ -128,10 +140,15 @@ func (g Grant) validate() error {
 // encodeBody returns the canonical, signed part of a license file.
 func (l *License) encodeBody() []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "format: %s\n", licenseFormat)
+	format := licenseFormat
+	if l.Bound() {
+		format = boundFormat // older servers refuse it rather than serve it anywhere
+	}
+	fmt.Fprintf(&b, "format: %s\n", format)
 	fmt.Fprintf(&b, "id: %s\n", l.ID)
 	fmt.Fprintf(&b, "licensee: %s\n", l.Licensee)
 	fmt.Fprintf(&b, "issued: %s\n", formatTime(l.IssuedAt))
+	b.WriteString(l.encodeBindings())
 	for _, g := range l.Grants {
 		fmt.Fprintf(&b, "feature: %s seats=", g.Feature)
 		if g.Unlimited {
@@ -160,8 +177,12 @@ func KeyID(pub ed25519.PublicKey) string {
 }
 
 // Sign validates l, signs its canonical encoding with the vendor key and
-// returns the complete license file. It sets l.KeyID and l.Text.
+// returns the complete license file. It sets l.KeyID and l.Text, and a
+// host binding's Min to DefaultHostMin when it is zero.
 func Sign(l *License, key ed25519.PrivateKey) ([]byte, error) {
+	if l.BindHost != nil && l.BindHost.Min == 0 {
+		l.BindHost.Min = DefaultHostMin(len(l.BindHost.Traits))
+	}
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
@@ -279,8 +300,8 @@ func splitLicense(data []byte) (body []byte, keyID string, sig []byte, err error
 func parseBody(body []byte) (*License, error) {
 	l := &License{}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if lines[0] != "format: "+licenseFormat {
-		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads format %s; upgrade Usher to read newer licenses", licenseFormat)
+	if lines[0] != "format: "+licenseFormat && lines[0] != "format: "+boundFormat {
+		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s and %s; upgrade Usher to read newer licenses", licenseFormat, boundFormat)
 	}
 	for _, line := range lines[1:] {
 		key, val, ok := strings.Cut(line, ": ")
@@ -301,6 +322,12 @@ func parseBody(body []byte) (*License, error) {
 }
 
 func (l *License) parseField(key, val string) error {
+	if ok, err := l.parseBinding(key, val); ok {
+		if err != nil && ErrorCode(err) != ELicenseInvalid {
+			return Errorf(ELicenseInvalid, "license field %s: %s", key, errorText(err))
+		}
+		return err
+	}
 	var err error
 	switch key {
 	case "id":
@@ -320,6 +347,14 @@ func (l *License) parseField(key, val string) error {
 		return Errorf(ELicenseInvalid, "license field %s: %v", key, err)
 	}
 	return nil
+}
+
+// errorText returns the message of a coded error, or the text of another.
+func errorText(err error) string {
+	if ErrorCode(err) == EInternal {
+		return err.Error()
+	}
+	return ErrorMessage(err)
 }
 
 func parseGrantLine(val string) (Grant, error) {

@@ -192,14 +192,20 @@ func cmdLicense(ctx context.Context, e *env, args []string) error {
 		}
 		return printLicense(e, a, "added", lic)
 	case "list":
-		lics, err := c.Licenses(ctx)
+		list, err := c.LicenseList(ctx)
 		if err != nil {
 			return err
 		}
 		if a.json {
-			return printJSON(e, map[string]any{"licenses": lics})
+			return printJSON(e, list)
 		}
-		return printLicenseTable(e, lics)
+		if err := printLicenseTable(e, list.Licenses); err != nil {
+			return err
+		}
+		for _, r := range list.Refused {
+			fmt.Fprintf(e.stdout, "refused license %s (%s), not served: %s\n", termSafe(r.ID), r.Code, termSafe(r.Reason))
+		}
+		return nil
 	case "remove":
 		if len(pos) != 1 {
 			return usageErrorf("want exactly one license id")

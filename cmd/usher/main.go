@@ -23,6 +23,7 @@ const usage = `usher: floating software license server
 Usage:
   usher server [flags]              run the license server (--dev to try it)
   usher server check --config FILE  validate a config file and exit
+  usher server fingerprint          the server key and host fingerprint to bind licenses to
   usher vendor keygen --out DIR     create a vendor signing key
   usher vendor issue [flags]        sign a license file
   usher license add FILE            load a license into the server

@@ -17,6 +17,9 @@ const serverGCPercent = 50
 
 // cmdServer runs the server until SIGINT or SIGTERM.
 func cmdServer(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "fingerprint" {
+		return cmdServerFingerprint(e, args[1:]) // fingerprint.go
+	}
 	if len(args) > 0 && args[0] == "check" {
 		cfg, err := loadServerConfig(e, "server check", args[1:])
 		if err == nil {

@@ -52,7 +52,7 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--out FILE]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
@@ -61,6 +61,10 @@ func cmdVendorIssue(e *env, args []string) error {
 		specs = append(specs, v)
 		return nil
 	})
+	var bind bindFlags // fingerprint.go
+	fs.StringVar(&bind.server, "bind-server", "", "bind the license to the server with this `SERVER_KEY` (usher server fingerprint prints it)")
+	fs.StringVar(&bind.host, "bind-host", "", "bind the license to the host with this `HOST_FINGERPRINT` (usher server fingerprint prints it)")
+	fs.IntVar(&bind.hostMin, "bind-host-min", 0, "how many host traits must match, `N` (default all but one)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +86,9 @@ func cmdVendorIssue(e *env, args []string) error {
 			return usageErrorf("--feature %s: %v", spec, err)
 		}
 		lic.Grants = append(lic.Grants, g)
+	}
+	if err := bind.apply(lic); err != nil {
+		return err
 	}
 	text, err := usher.Sign(lic, priv)
 	if err != nil {

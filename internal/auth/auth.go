@@ -103,10 +103,12 @@ type Config struct {
 	// long a login waits for one (default DefaultHashWait; negative: it
 	// does not wait). RefusalDelay is how long a backed-off login waits
 	// for its refusal at most (default DefaultLoginRefusalDelay;
-	// negative: it does not wait).
+	// negative: it does not wait). HashRate is how many hashes may start
+	// a second (default DefaultHashRate × MaxHashes; negative: no bound).
 	MaxHashes    int
 	HashWait     time.Duration
 	RefusalDelay time.Duration
+	HashRate     float64
 }
 
 // Authority authenticates requests and manages users and API tokens. It
@@ -150,7 +152,7 @@ func Open(ctx context.Context, cfg Config) (*Authority, error) {
 		cfg.TokenTTL = DefaultTokenTTL
 	}
 	a := &Authority{cfg: cfg, now: cfg.Now, users: map[string]User{}, tokens: map[string]Token{},
-		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait), guard: newLoginGuard(cfg.RefusalDelay), check: CheckPassword}
+		hashes: newHashSlots(cfg.MaxHashes, cfg.HashWait, cfg.HashRate), guard: newLoginGuard(cfg.RefusalDelay), check: CheckPassword}
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	usher "github.com/usher-lm/usher"
 )
 
@@ -26,6 +28,13 @@ import (
 // DefaultHashWait is how long a login waits for a password check to free
 // up before it is refused.
 const DefaultHashWait = 500 * time.Millisecond
+
+// DefaultHashRate is how many password hashes may start per second, per
+// slot of MaxHashes, unless Config says otherwise. A hash takes a core for
+// some 40 ms and allocates 19 MiB for the collector to reclaim: four a
+// second leave most of a core to checkouts and heartbeats, and are still
+// more than people logging in need (tokens last login_ttl).
+const DefaultHashRate = 4
 
 // maxHashWaiters bounds the logins that wait for a hash; more are refused
 // at once.
@@ -91,16 +100,24 @@ type hashSlots struct {
 	wait    time.Duration
 	queue   int32
 	waiting atomic.Int32
+	pace    *rate.Limiter // nil: hashes start as soon as they have a slot
 }
 
-func newHashSlots(n int, wait time.Duration) *hashSlots {
+func newHashSlots(n int, wait time.Duration, perSecond float64) *hashSlots {
 	if n <= 0 {
 		n = DefaultMaxHashes()
 	}
 	if wait == 0 {
 		wait = DefaultHashWait
 	}
-	return &hashSlots{slots: make(chan struct{}, n), wait: max(wait, 0), queue: maxHashWaiters}
+	h := &hashSlots{slots: make(chan struct{}, n), wait: max(wait, 0), queue: maxHashWaiters}
+	if perSecond == 0 {
+		perSecond = DefaultHashRate * float64(n)
+	}
+	if perSecond > 0 {
+		h.pace = rate.NewLimiter(rate.Limit(perSecond), n)
+	}
+	return h
 }
 
 var errHashBusy = &RetryError{After: time.Second, Err: usher.Errorf(usher.EUnavailable,
@@ -111,7 +128,10 @@ var errHashBusy = &RetryError{After: time.Second, Err: usher.Errorf(usher.EUnava
 func (h *hashSlots) tryAcquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
-		return nil
+		if h.pace == nil || h.pace.Allow() {
+			return nil
+		}
+		h.release()
 	default:
 	}
 	if h.wait <= 0 || h.waiting.Add(1) > h.queue {
@@ -125,12 +145,35 @@ func (h *hashSlots) tryAcquire(ctx context.Context) error {
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
-		return nil
+		return h.paced(ctx, t.C)
 	case <-t.C:
 		return errHashBusy
 	case <-ctx.Done(): // the client is gone
 		return errHashBusy
 	}
+}
+
+// paced waits, holding its slot, until the hash rate lets it start, or
+// gives the slot back with errHashBusy if that comes after timeout.
+func (h *hashSlots) paced(ctx context.Context, timeout <-chan time.Time) error {
+	if h.pace == nil {
+		return nil
+	}
+	r := h.pace.Reserve()
+	if r.Delay() == 0 {
+		return nil
+	}
+	t := time.NewTimer(r.Delay())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-timeout:
+	case <-ctx.Done():
+	}
+	r.Cancel()
+	h.release()
+	return errHashBusy
 }
 
 // acquire takes a slot for an administrative hash, waiting as long as ctx

@@ -33,7 +33,7 @@ func (h *heldChecks) check(hash, password string) (bool, error) {
 
 func TestLoginsHashAtMostMaxHashesAtOnce(t *testing.T) {
 	const maxHashes, attempts, wait = 2, 30, 50 * time.Millisecond
-	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: maxHashes, HashWait: wait})
+	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: maxHashes, HashWait: wait, HashRate: -1})
 	h := &heldChecks{release: make(chan struct{})}
 	auth.SetCheck(a, h.check)
 	var refused, wrong atomic.Int32
@@ -79,7 +79,7 @@ func TestLoginsHashAtMostMaxHashesAtOnce(t *testing.T) {
 }
 
 func TestLoginRefusedAtOnceWhenBusyAndNotWaiting(t *testing.T) {
-	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: 1, HashWait: -1})
+	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: 1, HashWait: -1, HashRate: -1})
 	h := &heldChecks{release: make(chan struct{})}
 	auth.SetCheck(a, h.check)
 	done := make(chan error, 1)
@@ -103,7 +103,7 @@ func TestLoginRefusedAtOnceWhenBusyAndNotWaiting(t *testing.T) {
 // "correct horse", a stopped clock and checks that cost nothing.
 func loginClock(t *testing.T) (*auth.Authority, *ushertest.Clock, *atomic.Int32) {
 	clk := ushertest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	a := MustOpen(t, t.TempDir(), auth.Config{Now: clk.Now, RefusalDelay: -1})
+	a := MustOpen(t, t.TempDir(), auth.Config{Now: clk.Now, RefusalDelay: -1, HashRate: -1})
 	if _, err := a.AddUser(context.Background(), "ann", "correct horse", auth.RoleMonitor); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestLoginBackoffMemoryIsBounded(t *testing.T) {
 func TestBackedOffLoginIsRefusedAfterAPause(t *testing.T) {
 	const delay = 200 * time.Millisecond
 	ctx := context.Background()
-	a := MustOpen(t, t.TempDir(), auth.Config{RefusalDelay: delay})
+	a := MustOpen(t, t.TempDir(), auth.Config{RefusalDelay: delay, HashRate: -1})
 	auth.SetCheck(a, func(hash, password string) (bool, error) { return false, nil })
 	for range auth.LoginFreeFailuresPerAddress + 1 {
 		a.Login(ctx, "nobody", "guess", "10.0.0.1")
@@ -216,4 +216,27 @@ func TestBackedOffLoginIsRefusedAfterAPause(t *testing.T) {
 	if d := time.Since(start); d < delay || d > auth.LoginBackoffMin+5*time.Second {
 		t.Errorf("refused after %v, want after %v", d, delay)
 	}
+}
+
+// TestLoginHashesArePaced checks that hashes start no faster than
+// HashRate, and that a login that would wait past HashWait for its turn
+// is refused instead.
+func TestLoginHashesArePaced(t *testing.T) {
+	const perSecond = 5
+	a := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: 1, HashWait: 400 * time.Millisecond, HashRate: perSecond})
+	var checks atomic.Int32
+	auth.SetCheck(a, func(hash, password string) (bool, error) { checks.Add(1); return false, nil })
+	start := time.Now()
+	for i := range 3 { // the first at once, then one every 200ms
+		_, _, err := a.Login(context.Background(), fmt.Sprintf("u%d", i), "guess", fmt.Sprintf("10.0.0.%d", i))
+		wantCode(t, err, usher.EUnauthorized)
+	}
+	if d := time.Since(start); d < 2*time.Second/perSecond {
+		t.Errorf("3 hashes in %v, want at least %v between starts", d, time.Second/perSecond)
+	}
+	slow := MustOpen(t, t.TempDir(), auth.Config{MaxHashes: 1, HashWait: 50 * time.Millisecond, HashRate: 1})
+	auth.SetCheck(slow, func(hash, password string) (bool, error) { return false, nil })
+	slow.Login(context.Background(), "first", "guess", "10.0.1.1")
+	_, _, err := slow.Login(context.Background(), "second", "guess", "10.0.1.2")
+	wantCode(t, err, usher.EUnavailable)
 }

@@ -41,6 +41,7 @@ type Daemon struct {
 	listeners []net.Listener
 	tls       *tls.Config // nil: plain HTTP
 	tlsPrint  string      // SHA-256 fingerprint of the TLS certificate
+	ident     *identity   // see identity.go
 
 	// Observability and administration; see admin.go.
 	opts    Options
@@ -67,6 +68,10 @@ type Options struct {
 	// a Backend it sets replaces events.db or etcd. Tests inject faults
 	// through it.
 	Events func(*eventlog.Options)
+
+	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
+	// through it.
+	HostTraits func() usher.HostTraits
 }
 
 // startWait bounds how long Start waits to learn which node decides.
@@ -117,6 +122,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	}
 	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version + d.onNode()})
 	if d.authority, err = d.openAuth(ctx, token, opts.Now); err != nil {
+		return nil, err
+	}
+	if err := d.startIdentity(); err != nil { // identity.go
 		return nil, err
 	}
 	if err := d.run(ctx); err != nil {
@@ -249,6 +257,7 @@ func (d *Daemon) Close() error {
 		if d.back != nil {
 			err = errors.Join(err, d.back.close())
 		}
+		d.closeIdentity() // last: a copy of this server may take over
 		close(d.rt.done)
 	})
 	return err

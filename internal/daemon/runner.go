@@ -126,9 +126,11 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.rt.mu.Lock()
 	keepalive := time.Duration(d.cfg.KeepaliveTimeout)
 	d.rt.mu.Unlock()
+	self, gate := d.ledgerIdentity()
 	led, err := usher.OpenLedger(t.Context(), usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(t.Store), Keyring: d.keys, KeepaliveTimeout: keepalive,
 		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t, Limits: d.cfg.AddressLimits(),
+		Identity: self, Gate: gate,
 	})
 	if err != nil {
 		err = fmt.Errorf("open the ledger: %w", err)

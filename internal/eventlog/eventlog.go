@@ -35,7 +35,14 @@ const (
 	EventConfigChanged = "config_changed"
 	EventLoginFailed   = "login_failed"
 	EventRateLimited   = "rate_limited"
-
+	// EventLicenseInUseElsewhere: another server with this server's
+	// identity runs on this host, so bound licenses are not served.
+	EventLicenseInUseElsewhere = "license_in_use_elsewhere"
+	// EventLicenseServedAgain: that other server stopped, and bound
+	// licenses are served again.
+	EventLicenseServedAgain = "license_served_again"
+	// EventPasswordChanged and EventPasswordChangeFailed: a user changed
+	// their own password, or was refused (reason: the code).
 	EventPasswordChanged      = "password_changed"
 	EventPasswordChangeFailed = "password_change_failed"
 )
@@ -47,6 +54,7 @@ func Types() []string {
 		usher.EventLeaseGranted, usher.EventLeaseReleased, usher.EventLeaseExpired, usher.EventLeaseKicked,
 		usher.EventCheckoutDenied, usher.EventLicenseAdded, usher.EventLicenseRemoved,
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
+		EventLicenseInUseElsewhere, EventLicenseServedAgain,
 		EventPasswordChanged, EventPasswordChangeFailed,
 	}
 }

@@ -11,6 +11,12 @@ import (
 
 func licenseResponse(l *usher.License) wire.LicenseResponse {
 	out := wire.LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []wire.GrantResponse{}}
+	if l.BindServer != nil {
+		out.BindServer = usher.FormatServerKey(l.BindServer)
+	}
+	if l.BindHost != nil {
+		out.BindHost, out.BindHostMin = l.BindHost.Traits.String(), l.BindHost.Min
+	}
 	for _, g := range l.Grants {
 		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited}
 		if !g.StartsAt.IsZero() {
@@ -47,7 +53,7 @@ func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	for _, l := range s.ledger().Licenses() {
 		out = append(out, licenseResponse(l))
 	}
-	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out})
+	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out, Refused: s.ledger().RefusedLicenses()})
 }
 
 func (s *Server) handleRemoveLicense(w http.ResponseWriter, r *http.Request) {

@@ -40,6 +40,7 @@ type Server struct {
 	metrics http.Handler
 	adm     Admin
 	cluster ClusterSource
+	server  *wire.ServerIdentity
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -57,10 +58,11 @@ type Config struct {
 	Logger         *slog.Logger
 
 	// Optional: without them their endpoints are not served.
-	Events  *eventlog.Log // GET /v1/events, /v1/events/stream, /v1/usage
-	Metrics http.Handler  // GET /metrics
-	Admin   Admin         // /v1/admin/* except kick
-	Cluster ClusterSource // GET /v1/cluster
+	Events  *eventlog.Log        // GET /v1/events, /v1/events/stream, /v1/usage
+	Metrics http.Handler         // GET /metrics
+	Admin   Admin                // /v1/admin/* except kick
+	Cluster ClusterSource        // GET /v1/cluster
+	Server  *wire.ServerIdentity // GET /v1/server
 
 	// Node names the server in GET /healthz.
 	Node string
@@ -73,7 +75,8 @@ type Config struct {
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
-		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux()}
+		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
+		server: cfg.Server}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -111,7 +114,7 @@ func nodeLocal(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case "/healthz", "/metrics", "/v1/cluster":
+	case "/healthz", "/metrics", "/v1/cluster", wire.PathServer:
 		return true
 	}
 	return false
@@ -130,6 +133,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/licenses", s.monitor(s.handleLicenses))
 	s.mux.HandleFunc("DELETE /v1/licenses/{id}", s.admin(s.handleRemoveLicense))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	if s.server != nil {
+		s.mux.HandleFunc("GET "+wire.PathServer, s.handleServer) // no credential: what a customer checks first
+	}
 	s.mux.HandleFunc("POST /v1/auth/login", s.handleLogin) // ignores any credential sent
 	s.mux.HandleFunc("GET /v1/users", s.admin(s.handleUsers))
 	s.mux.HandleFunc("POST /v1/users", s.admin(s.handleAddUser))

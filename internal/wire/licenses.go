@@ -3,6 +3,8 @@ package wire
 import (
 	"net/url"
 	"time"
+
+	usher "github.com/usher-lm/usher"
 )
 
 // PathLicenses is where licenses are loaded (POST) and listed (GET).
@@ -18,6 +20,12 @@ type LicenseResponse struct {
 	IssuedAt time.Time       `json:"issued_at"`
 	KeyID    string          `json:"key_id"`
 	Features []GrantResponse `json:"features"`
+	// BindServer and BindHost are the license's bindings, if any: the
+	// server key, and the host fingerprint with how many of its traits
+	// must match (see docs/trust.md).
+	BindServer  string `json:"bind_server,omitempty"`
+	BindHost    string `json:"bind_host,omitempty"`
+	BindHostMin int    `json:"bind_host_min,omitempty"`
 }
 
 // GrantResponse is one feature line of a license.
@@ -29,7 +37,10 @@ type GrantResponse struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
-// LicensesResponse is the body of GET /v1/licenses.
+// LicensesResponse is the body of GET /v1/licenses: the licenses served,
+// and the stored ones refused at start (a signature that no longer
+// verifies, a license bound to another server or host), not served.
 type LicensesResponse struct {
-	Licenses []LicenseResponse `json:"licenses"`
+	Licenses []LicenseResponse      `json:"licenses"`
+	Refused  []usher.RefusedLicense `json:"refused"`
 }

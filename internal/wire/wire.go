@@ -49,6 +49,9 @@ var codeStatus = map[string]int{
 	usher.EBanNotFound:        http.StatusNotFound,
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
+
+	usher.ELicenseBoundElsewhere: http.StatusForbidden,
+	usher.ELicenseInUseElsewhere: http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it

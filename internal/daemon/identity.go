@@ -1,0 +1,177 @@
+package daemon
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/wire"
+)
+
+// IdentityFile is the name of the server's identity key in the data
+// directory: an Ed25519 private key, PKCS#8 PEM, mode 0600.
+const IdentityFile = "identity.key"
+
+// hostLockRetry is how often a server that found its identity in use on
+// this host tries the host lock again.
+const hostLockRetry = 2 * time.Second
+
+// LoadIdentity returns the server's identity key from the data directory,
+// creating it on first use.
+func LoadIdentity(dir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dir, IdentityFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key, err := usher.ParsePrivateKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("server identity %s: %v: move the file away to make a new identity (licenses bound to the old one stop serving)", path, usher.ErrorMessage(err))
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read the server identity: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	pemText, err := usher.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return LoadIdentity(dir) // another process made it meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create the server identity: %w", err)
+	}
+	if _, err := f.Write(pemText); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write the server identity: %w", err)
+	}
+	return key, f.Close()
+}
+
+// identity is this server's identity and the host lock that lets it serve
+// its bound licenses.
+type identity struct {
+	key  ed25519.PrivateKey
+	self usher.ServerIdentity
+	guid string
+	gate usher.BindingGate
+	lock io.Closer // nil while another server holds the identity on this host
+}
+
+// startIdentity loads the identity and takes the host lock keyed by it;
+// when another server holds it, bound licenses wait, and a goroutine tries
+// again every hostLockRetry until it is free.
+func (d *Daemon) startIdentity() error {
+	key, err := LoadIdentity(d.cfg.Data)
+	if err != nil {
+		return err
+	}
+	traits := d.opts.HostTraits
+	if traits == nil {
+		traits = ReadHostTraits
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits()}, guid: usher.ServerGUID(pub)}
+	if d.tryHostLock() {
+		return nil
+	}
+	why := "another Usher server with this identity (guid " + d.ident.guid + ") serves on this host, from a copy of this data directory"
+	d.ident.gate.Block(why)
+	d.logger.Warn("bound licenses are not served: "+why+"; they will be once it stops", "guid", d.ident.guid)
+	d.events.Record(usher.Event{Type: eventlog.EventLicenseInUseElsewhere, Reason: why})
+	d.wg.Add(1)
+	go d.retryHostLock()
+	return nil
+}
+
+// tryHostLock takes the host lock if it is free.
+func (d *Daemon) tryHostLock() bool {
+	lock, err := acquireHostLock(d.ident.guid)
+	if err != nil {
+		d.logger.Debug("host lock", "err", err)
+		return false
+	}
+	d.ident.lock = lock
+	return true
+}
+
+func (d *Daemon) retryHostLock() {
+	defer d.wg.Done()
+	t := time.NewTicker(hostLockRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d.tryHostLock() {
+			d.ident.gate.Open()
+			d.logger.Info("bound licenses served: the other server with this identity stopped", "guid", d.ident.guid)
+			d.events.Record(usher.Event{Type: eventlog.EventLicenseServedAgain, Reason: "guid " + d.ident.guid})
+			return
+		}
+	}
+}
+
+// closeIdentity releases the host lock. Close calls it after every
+// goroutine has stopped.
+func (d *Daemon) closeIdentity() {
+	if d.ident != nil && d.ident.lock != nil {
+		d.ident.lock.Close()
+		d.ident.lock = nil
+	}
+}
+
+// serverInfo is what GET /v1/server answers.
+func (d *Daemon) serverInfo() *wire.ServerIdentity {
+	return &wire.ServerIdentity{
+		ServerKey: usher.FormatServerKey(d.ident.self.Key), GUID: d.ident.guid,
+		HardwareID: HardwareID(), Version: d.opts.Version,
+	}
+}
+
+// ledgerIdentity returns what every ledger of this daemon checks bindings
+// against, and the gate of its bound licenses.
+func (d *Daemon) ledgerIdentity() (*usher.ServerIdentity, *usher.BindingGate) {
+	return &d.ident.self, &d.ident.gate
+}
+
+// Fingerprint is what a customer sends the vendor to have a license bound
+// to a server or a host (usher server fingerprint).
+type Fingerprint struct {
+	ServerKey       string           `json:"server_key"`
+	HostFingerprint string           `json:"host_fingerprint"`
+	Traits          usher.HostTraits `json:"traits"`
+	HardwareKey     *string          `json:"hardware_key_serial"` // null: no hardware key
+}
+
+// ReadFingerprint returns the fingerprint of the server whose data
+// directory is dir, creating its identity if it has none.
+func ReadFingerprint(dir string, traits func() usher.HostTraits) (Fingerprint, error) {
+	key, err := LoadIdentity(dir)
+	if err != nil {
+		return Fingerprint{}, err
+	}
+	if traits == nil {
+		traits = ReadHostTraits
+	}
+	h := traits()
+	return Fingerprint{
+		ServerKey: usher.FormatServerKey(key.Public().(ed25519.PublicKey)), HostFingerprint: h.String(), Traits: h,
+	}, nil
+}
