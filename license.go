@@ -269,20 +269,23 @@ func splitLicense(data []byte) (body []byte, keyID string, sig []byte, err error
 	if len(data) > maxLicenseSize {
 		return nil, "", nil, Errorf(ELicenseInvalid, "license file is larger than %d bytes", maxLicenseSize)
 	}
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
-	start := strings.Index(text, licenseBegin+"\n")
-	if start < 0 {
-		return nil, "", nil, Errorf(ELicenseInvalid, "not an Usher license: no %q line found", licenseBegin)
+	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	begin, err := findMarker(lines, licenseBegin, "not an Usher license")
+	if err != nil {
+		return nil, "", nil, err
 	}
-	text = text[start+len(licenseBegin):]
-	end := strings.Index(text, "\n"+licenseEnd)
-	if end < 0 {
-		return nil, "", nil, Errorf(ELicenseInvalid, "license is cut short: no %q line found", licenseEnd)
+	end, err := findMarker(lines[begin+1:], licenseEnd, "license is cut short")
+	if err != nil {
+		return nil, "", nil, err
 	}
-	block := text[1 : end+1]
-	i := strings.LastIndex(strings.TrimSuffix(block, "\n"), "\n")
-	sigLine := strings.TrimSuffix(block[i+1:], "\n")
-	body = []byte(block[:i+1])
+	block := lines[begin+1 : begin+1+end]
+	if len(block) == 0 {
+		return nil, "", nil, Errorf(ELicenseInvalid, "license signature line is missing or malformed: want \"signature: ed25519 key=... sig=...\"")
+	}
+	sigLine := block[len(block)-1]
+	if len(block) > 1 {
+		body = []byte(strings.Join(block[:len(block)-1], "\n") + "\n")
+	}
 	fields := strings.Fields(sigLine)
 	if len(fields) != 4 || fields[0] != "signature:" || fields[1] != "ed25519" ||
 		!strings.HasPrefix(fields[2], "key=") || !strings.HasPrefix(fields[3], "sig=") {
@@ -293,6 +296,27 @@ func splitLicense(data []byte) (body []byte, keyID string, sig []byte, err error
 		return nil, "", nil, Errorf(ELicenseInvalid, "license signature is not a valid base64 Ed25519 signature")
 	}
 	return body, strings.TrimPrefix(fields[2], "key="), sig, nil
+}
+
+// findMarker returns the index of the first line that is exactly marker,
+// trailing white space aside. A marker with text before it (indentation,
+// "> " from an e-mail reply) or after it is an error, not a match: the
+// signed body must stay exactly as issued.
+func findMarker(lines []string, marker, missing string) (int, error) {
+	for i, line := range lines {
+		trimmed := strings.TrimRight(line, " \t\r")
+		if trimmed == marker {
+			return i, nil
+		}
+		j := strings.Index(trimmed, marker)
+		switch {
+		case j > 0:
+			return 0, Errorf(ELicenseInvalid, "the license lines are indented or quoted (e.g. \"> \" from an e-mail reply): remove the prefix from every line of the license")
+		case j == 0:
+			return 0, Errorf(ELicenseInvalid, "the %q line has text after the marker: remove it", marker)
+		}
+	}
+	return 0, Errorf(ELicenseInvalid, "%s: no %q line found", missing, marker)
 }
 
 // parseBody parses the signed body strictly: only the canonical encoding is

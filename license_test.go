@@ -157,3 +157,42 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestLicenseMarkers checks that BEGIN and END match only as whole lines
+// and that an indented or quoted license is refused with a message that
+// says so, while trailing white space after a marker is allowed.
+func TestLicenseMarkers(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	good := signTest(t, priv, usher.Grant{Feature: "cad", Seats: 5})
+	keys := usher.NewKeyring(pub)
+	prefix := func(p string) []byte {
+		lines := strings.SplitAfter(string(good), "\n")
+		for i := range lines {
+			if lines[i] != "" {
+				lines[i] = p + lines[i]
+			}
+		}
+		return []byte(strings.Join(lines, ""))
+	}
+	for name, tc := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"indented":     {prefix("    "), "indented or quoted"},
+		"quoted":       {prefix("> "), "indented or quoted"},
+		"end trailing": {bytes.Replace(good, []byte("END USHER LICENSE-----"), []byte("END USHER LICENSE-----garbage"), 1), "text after the marker"},
+	} {
+		_, err := keys.Verify(tc.data)
+		if usher.ErrorCode(err) != usher.ELicenseInvalid || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %s saying %q", name, err, usher.ELicenseInvalid, tc.want)
+		}
+	}
+	spaced := bytes.Replace(good, []byte("-----\n"), []byte("-----  \n"), -1)
+	if _, err := keys.Verify(spaced); err != nil {
+		t.Errorf("markers with trailing spaces: %v", err)
+	}
+	framed := append(append([]byte("Dear ACME,\nyour license:\n\n"), good...), "\nregards\n"...)
+	if _, err := keys.Verify(framed); err != nil {
+		t.Errorf("license inside a message: %v", err)
+	}
+}

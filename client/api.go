@@ -72,6 +72,9 @@ func (c *Client) send(ctx context.Context, server string, r Request) (*http.Resp
 		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
 	}
 	resp, err := c.http.Do(req)
+	if err != nil && certificateError(err) {
+		return nil, untrustedError{usher.Errorf(usher.EUnavailable, "the server at %s answered with a certificate this client does not trust (%v): if it is your server, pin the fingerprint it logs at start with --tls-fingerprint or %s (Options.TLSFingerprint in the SDK); see docs/security.md \"TLS\"", server, unwrapURLError(err), EnvTLSFingerprint)}
+	}
 	if err != nil {
 		return nil, usher.Errorf(usher.EUnavailable, "cannot reach the Usher server at %s: %v", server, unwrapURLError(err))
 	}
@@ -136,6 +139,7 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 	failed := false
 	for round := 0; ; round++ {
 		servers, err := c.endpoints(ctx, round > 0)
+		var roundErrs []error
 		for _, s := range servers {
 			err = c.attempt(ctx, r, s, op)
 			if ctx.Err() != nil {
@@ -146,12 +150,15 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 				return err
 			}
 			failed = true
+			roundErrs = append(roundErrs, err)
 			c.emit(r.event.with(EventUnreachable, s, err))
 			if !time.Now().Before(r.deadline) {
 				break
 			}
 		}
-		if err != nil {
+		if len(roundErrs) > 0 {
+			last = joinServerErrors(roundErrs)
+		} else if err != nil {
 			last = err
 		}
 		if r.once {
@@ -161,6 +168,9 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 			return err
 		}
 		if !time.Now().Before(r.deadline) {
+			if untrusted(last) {
+				return last
+			}
 			return usher.Errorf(usher.EUnavailable, "no Usher server answered: %v; check that the server runs and that %s or Options.Servers names it", last, EnvServer)
 		}
 	}

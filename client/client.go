@@ -199,7 +199,8 @@ func (c *Client) Server() string {
 }
 
 // Close releases every lease the client holds, stops its goroutines and
-// closes its idle connections. Waiting checkouts return ErrClosed. It is
+// closes its idle connections. A lease the server no longer had (kicked
+// or expired) is not an error here. Waiting checkouts return ErrClosed. It is
 // safe to call twice; the second call does nothing.
 func (c *Client) Close() error {
 	c.mu.Lock()
@@ -220,7 +221,11 @@ func (c *Client) Close() error {
 	errs := make([]error, len(held))
 	var wg sync.WaitGroup
 	for i, l := range held {
-		wg.Go(func() { errs[i] = l.Release(ctx) })
+		wg.Go(func() {
+			if err := l.Release(ctx); !errors.Is(err, usher.ErrLeaseNotFound) {
+				errs[i] = err
+			}
+		})
 	}
 	wg.Wait()
 	c.wg.Wait()

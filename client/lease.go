@@ -181,9 +181,11 @@ func (l *Lease) Err() error {
 }
 
 // Release gives the seat back and stops heartbeating. Releasing a lease
-// that already ended returns nil. If no server answers, the lease is still
-// ended here and the server reclaims the seat after its keep-alive
-// timeout.
+// that already ended returns nil. If the server no longer had the lease
+// (an administrator kicked it, or it expired), Release returns an error
+// that matches usher.ErrLeaseNotFound: there was no seat to give back. If
+// no server answers, the lease is still ended here and the server
+// reclaims the seat after its keep-alive timeout.
 func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	if l.ended {
@@ -204,7 +206,9 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	err := l.c.release(ctx, id, l.feature)
 	l.end(ErrReleased)
-	l.c.emit(Event{Type: EventReleased, Feature: l.feature, LeaseID: id})
+	if err == nil {
+		l.c.emit(Event{Type: EventReleased, Feature: l.feature, LeaseID: id})
+	}
 	return err
 }
 
@@ -213,7 +217,10 @@ func (c *Client) release(ctx context.Context, id, feature string) error {
 	err := c.call(ctx, r, func(ctx context.Context, s string) error {
 		return c.do(ctx, http.MethodDelete, s, wire.LeasePath(id), nil, nil)
 	})
-	if err == nil || errors.Is(err, usher.ErrLeaseNotFound) {
+	if errors.Is(err, usher.ErrLeaseNotFound) {
+		return usher.Errorf(usher.ELeaseNotFound, "release lease %s of feature %s: the server no longer had it (an administrator kicked it, or it expired): there was no seat to give back", id, feature)
+	}
+	if err == nil {
 		return nil
 	}
 	return fmt.Errorf("release lease %s of feature %s: %w (the server reclaims it after its keep-alive timeout)", id, feature, err)

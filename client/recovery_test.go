@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,30 @@ func TestFailoverBetweenServers(t *testing.T) {
 	}
 	if got, want := c.Server(), b.URL(); got != want {
 		t.Errorf("Server() = %s, want %s", got, want)
+	}
+}
+
+// Releasing a lease an administrator kicked before its next heartbeat says
+// the lease was already gone, rather than that it was released.
+func TestReleaseAfterKickSaysGone(t *testing.T) {
+	s := MustStartServer(t, time.Hour, map[string]int{"cad": 1})
+	var ev Events
+	c := MustNew(t, client.Options{Servers: []string{s.Addr()}, OnEvent: ev.Record})
+	lease, err := c.Checkout(context.Background(), "cad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ledger().Release(context.Background(), lease.ID(), usher.Owner{}, true); err != nil {
+		t.Fatal(err)
+	}
+	err = lease.Release(context.Background())
+	if !errors.Is(err, usher.ErrLeaseNotFound) || !strings.Contains(err.Error(), "kicked") {
+		t.Errorf("Release after a kick = %v, want ErrLeaseNotFound saying it was kicked", err)
+	}
+	if ev.Has(client.EventReleased) {
+		t.Errorf("events = %v, want no %s for a lease already gone", ev.Types(), client.EventReleased)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close after the kicked lease's release = %v, want nil", err)
 	}
 }

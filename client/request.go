@@ -110,5 +110,8 @@ func (b *stopOnClose) Close() error {
 
 // noServerAnswered is Do's error when every server failed.
 func noServerAnswered(last error, servers []string) error {
+	if untrusted(last) {
+		return last
+	}
 	return usher.Errorf(usher.EUnavailable, "no Usher server answered: %v; check that the server runs and that the server list (%s) names it", last, strings.Join(servers, ", "))
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,8 +38,10 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 
 // client resolves the servers and the token: flags, then the environment,
 // then the token file of --data, then the token of "usher login" for one
-// of the servers, then dev mode's token file. The client asks the servers
-// in turn, moving to the next while one is unreachable.
+// of the servers, then dev mode's token file, but only when every server
+// is the dev server's address (loopback on the dev port), so the dev token
+// never travels to another server. The client asks the servers in turn,
+// moving to the next while one is unreachable.
 func (a *adminFlags) client(e *env) (*apiclient.Client, error) {
 	servers := a.servers(e)
 	token, source := a.token, "--token"
@@ -47,7 +51,7 @@ func (a *adminFlags) client(e *env) (*apiclient.Client, error) {
 	if token == "" && a.data == "" {
 		token, source = storedLogin(e, servers), "the login saved by usher login"
 	}
-	if token == "" {
+	if token == "" && (a.data != "" || devServers(servers)) {
 		dir := a.data
 		if dir == "" {
 			dir = daemon.DevDataDir()
@@ -64,6 +68,26 @@ func (a *adminFlags) client(e *env) (*apiclient.Client, error) {
 	}
 	a.credential = token
 	return apiclient.New(apiclient.Config{Servers: servers, Token: token, TokenSource: source, TLSFingerprint: a.tlsFingerprint(e)})
+}
+
+// devServers reports whether every server is dev mode's address: a
+// loopback host on the port of daemon.DevListen.
+func devServers(servers []string) bool {
+	_, devPort, _ := net.SplitHostPort(daemon.DevListen)
+	for _, s := range servers {
+		if !strings.Contains(s, "://") {
+			s = "http://" + s
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Port() != devPort {
+			return false
+		}
+		ip := net.ParseIP(u.Hostname())
+		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return len(servers) > 0
 }
 
 // servers returns the servers to ask, in order: --server, else

@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/client"
 )
 
@@ -59,7 +60,12 @@ func run(ctx context.Context, c *client.Client, feature string, wait time.Durati
 	logger.Print("holding the seat; Ctrl-C to release it and exit")
 	select {
 	case <-ctx.Done():
-		if err := lease.Release(context.Background()); err != nil {
+		err := lease.Release(context.Background())
+		if errors.Is(err, usher.ErrLeaseNotFound) {
+			logger.Print("the seat was already gone (kicked or expired), bye")
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 		logger.Print("seat released, bye")

@@ -62,6 +62,21 @@ func TestLoadFileWrongTypeNamesKey(t *testing.T) {
 	}
 }
 
+// TestLoadFileValueErrorHasLine checks that a value refused by its type
+// (not by the TOML decoder) is reported with its line too.
+func TestLoadFileValueErrorHasLine(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"data = \"x\"\nkeepalive_timeout = 180\n", `:2:1: keepalive_timeout: want a quoted duration like "180s", got 180`},
+		{"data = \"x\"\n\n[rate_limit]\ninterval = 5\n", ":3:2: rate_limit:"},
+	} {
+		c := config.Default()
+		err := c.LoadFile(writeFile(t, tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.text, err, tc.want)
+		}
+	}
+}
+
 func TestLoadFileSyntaxErrorHasLine(t *testing.T) {
 	c := config.Default()
 	err := c.LoadFile(writeFile(t, "data = \"x\"\nlisten = [\n"))

@@ -92,8 +92,32 @@ func decodeError(data []byte, err error) error {
 		}
 		return fmt.Errorf(":%d:%d: %s: %s", row, col, key, wrongType(key, de))
 	}
-	// A value type of this package refused the value; find whose.
-	return fmt.Errorf(": %s: %w", blame(data), err)
+	// A value type of this package refused the value; find whose, and where.
+	key := blame(data)
+	return fmt.Errorf("%s: %s: %w", keyPosition(data, key), key, err)
+}
+
+// keyPosition returns ":LINE:COL" of the first place the top-level key is
+// set (as a key or as a table header), or "" when it is not found.
+func keyPosition(data []byte, key string) string {
+	var p unstable.Parser
+	p.Reset(data)
+	inTable := false
+	for p.NextExpression() {
+		n := p.Expression()
+		if n.Kind == unstable.Table || n.Kind == unstable.ArrayTable {
+			inTable = true
+		}
+		if n.Kind != unstable.Table && n.Kind != unstable.ArrayTable && (n.Kind != unstable.KeyValue || inTable) {
+			continue
+		}
+		it := n.Key()
+		if it.Next() && string(it.Node().Data) == key && it.Node().Raw.Length > 0 {
+			pos := p.Shape(it.Node().Raw).Start
+			return fmt.Sprintf(":%d:%d", pos.Line, pos.Column)
+		}
+	}
+	return ""
 }
 
 // wrongType explains a type mismatch by what the key wants.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -66,7 +67,81 @@ func syntaxError(body []byte, err error) error {
 			return usher.Errorf(usher.EInvalid, "unexpected data after the JSON object: %q: send exactly one object", clip(rest, 20))
 		}
 	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return typeError(body, typeErr)
+	}
 	return usher.Errorf(usher.EInvalid, "request body is not valid JSON: %v", err)
+}
+
+// typeError says which field has a value of the wrong JSON type, what it
+// wants and what it got, in words rather than Go types. A map's value
+// names its key too: encoding/json reports only the map's field.
+func typeError(body []byte, err *json.UnmarshalTypeError) error {
+	got, _, _ := strings.Cut(err.Value, " ")
+	want := jsonTypeWords(err.Type)
+	if key, ok := mapValueKey(body, err); ok && got != "object" {
+		return usher.Errorf(usher.EInvalid, "%s: %q: want %s, got %s: values are strings, like \"120s\"", err.Field, key, want, article(got))
+	}
+	return usher.Errorf(usher.EInvalid, "%s: want %s, got %s", err.Field, want, article(got))
+}
+
+// jsonTypeWords names the JSON value a Go type decodes from.
+func jsonTypeWords(t reflect.Type) string {
+	if t.Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) || reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Pointer:
+		return jsonTypeWords(t.Elem())
+	}
+	return "an object"
+}
+
+// article puts "a" or "an" before a JSON type's name.
+func article(jsonType string) string {
+	switch jsonType {
+	case "array", "object":
+		return "an " + jsonType
+	case "bool":
+		return "true or false"
+	}
+	return "a " + jsonType
+}
+
+// mapValueKey finds, when err's field is a JSON object decoded into a map,
+// the first key (in sorted order) whose value does not fit err.Type.
+func mapValueKey(body []byte, err *json.UnmarshalTypeError) (string, bool) {
+	raw := json.RawMessage(body)
+	for _, name := range strings.Split(err.Field, ".") {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return "", false
+		}
+		raw = obj[name]
+	}
+	var values map[string]json.RawMessage
+	if err.Type == nil || json.Unmarshal(raw, &values) != nil {
+		return "", false
+	}
+	keys := slices.Sorted(maps.Keys(values))
+	for _, k := range keys {
+		if json.Unmarshal(values[k], reflect.New(err.Type).Interface()) != nil {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // scanner walks JSON text that encoding/json has already accepted, so it

@@ -50,3 +50,14 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 	})
 }
+
+// TestSettingsTypeErrorNamesTheKey checks that a settings value of the
+// wrong JSON type is reported with its key and the form values take.
+func TestSettingsTypeErrorNamesTheKey(t *testing.T) {
+	var req wire.SettingsRequest
+	err := decodeStrict([]byte(`{"set":{"log_level":"4","keepalive_timeout":120}}`), &req)
+	want := `set: "keepalive_timeout": want a string, got a number: values are strings, like "120s"`
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
+		t.Fatalf("got %v, want an error containing %q", err, want)
+	}
+}
