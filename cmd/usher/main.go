@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"token":    cmdToken,
 		"bench":    cmdBench,
 		"cluster":  cmdCluster,
-		"version":  func(context.Context, *env, []string) error { fmt.Fprintln(e.stdout, "usher", Version); return nil },
+		"version":  cmdVersion,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(e.stdout, usage)
@@ -146,15 +146,23 @@ func usageErrorf(format string, args ...any) error {
 }
 
 // parseFlags parses flags that may come before or after the positional
-// arguments, and returns the positional ones.
+// arguments, and returns the positional ones. A bad flag is an error that
+// comes first and alone, with the nearest flag name and a pointer to
+// --help, rather than after the whole usage.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = usage; fs.SetOutput(out) }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				usage()
 				return nil, err
 			}
-			return nil, usageErrorf("%v", err)
+			return nil, flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -166,6 +174,25 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// cmdVersion prints the version, as text or, with --json, as
+// {"version": ...}.
+func cmdVersion(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "version", "version [--json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("unexpected argument %q: version takes none", pos[0])
+	}
+	if *asJSON {
+		return printJSON(e, map[string]string{"version": Version})
+	}
+	fmt.Fprintln(e.stdout, "usher", Version)
+	return nil
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,10 +53,11 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
+	force := fs.Bool("force", false, "overwrite an existing --out file")
 	var specs []string
 	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE]`; SEATS is a number or unlimited (repeatable)", func(v string) error {
 		specs = append(specs, v)
@@ -98,7 +100,7 @@ func cmdVendorIssue(e *env, args []string) error {
 		_, err = e.stdout.Write(text)
 		return err
 	}
-	if err := os.WriteFile(*out, text, 0o644); err != nil {
+	if err := writeNew(*out, text, *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: license %s for %s\n", *out, lic.ID, lic.Licensee)
@@ -154,4 +156,25 @@ func parseDate(v string, endOfDay bool) (time.Time, error) {
 		t = t.Add(24*time.Hour - time.Second)
 	}
 	return t, nil
+}
+
+// writeNew writes a license file, refusing to replace an existing one
+// unless force is set: the file may be a license already sent.
+func writeNew(path string, text []byte, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists: give another --out, or use --force to replace it", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

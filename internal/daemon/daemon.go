@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,7 @@ type Daemon struct {
 	tls       *tls.Config // nil: plain HTTP
 	tlsPrint  string      // SHA-256 fingerprint of the TLS certificate
 	ident     *identity   // see identity.go
+	lock      io.Closer   // the data directory's lock; see datalock.go
 
 	// Observability and administration; see admin.go.
 	opts    Options
@@ -89,8 +91,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err := secureDataDir(cfg.Data, opts.Logger); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, logger: opts.Logger, opts: opts}
+	lock, err := lockDataDir(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, logger: opts.Logger, opts: opts, lock: lock}
 	if d.keys, err = loadKeyring(vendorKeys(cfg)); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -258,6 +265,7 @@ func (d *Daemon) Close() error {
 			err = errors.Join(err, d.back.close())
 		}
 		d.closeIdentity() // last: a copy of this server may take over
+		err = errors.Join(err, d.lock.Close())
 		close(d.rt.done)
 	})
 	return err
