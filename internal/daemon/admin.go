@@ -195,6 +195,8 @@ func (d *Daemon) Info() wire.ServerInfo {
 	host, _ := os.Hostname()
 	d.rt.mu.Lock()
 	cfg := d.cfg.Map()
+	// The names in effect, as docs/config.md gives their defaults.
+	cfg["cluster_name"], cfg["node_name"] = d.cfg.ClusterNameOrDefault(), d.cfg.NodeNameOrHost()
 	d.rt.mu.Unlock()
 	return wire.ServerInfo{
 		Version: d.opts.Version, GoVersion: runtime.Version(),

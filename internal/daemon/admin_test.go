@@ -297,6 +297,9 @@ func TestInfo(t *testing.T) {
 	if info.Config["keepalive_timeout"] != "3m0s" || info.Config["dev"] != "true" {
 		t.Errorf("effective config: got %v", info.Config)
 	}
+	if info.Config["cluster_name"] != daemon.DefaultClusterName || info.Config["node_name"] == "" {
+		t.Errorf("cluster_name %q, node_name %q: want the defaults in effect (%s, the host name)", info.Config["cluster_name"], info.Config["node_name"], daemon.DefaultClusterName)
+	}
 	if daemon.HardwareID() != info.HardwareID {
 		t.Error("hardware id is not stable")
 	}

@@ -310,6 +310,16 @@ func TestWrongMethodIs405(t *testing.T) {
 	if status != http.StatusMethodNotAllowed || body["code"] != wire.EMethodNotAllowed {
 		t.Fatalf("PUT /v1/leases: %d %v, want 405", status, body)
 	}
+	if msg, _ := body["message"].(string); !strings.Contains(msg, "allows GET and POST") {
+		t.Errorf("PUT /v1/leases: message %q, want the methods it allows", msg)
+	}
+	// One segment short of a route: the message names the route, not the
+	// methods the shorter path happens to allow.
+	status, body = s.call("POST", "/v1/leases/heartbeat", "", "")
+	want := "the path needs {id}: POST /v1/leases/{id}/heartbeat"
+	if msg, _ := body["message"].(string); status != http.StatusMethodNotAllowed || !strings.Contains(msg, want) || strings.Contains(msg, "DELETE") {
+		t.Errorf("POST /v1/leases/heartbeat: %d %v, want 405 saying %q", status, body, want)
+	}
 }
 
 func TestWaiterIsToldWhenTheServerStops(t *testing.T) {

@@ -5,9 +5,12 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -154,7 +157,10 @@ func (s *Server) routes() {
 }
 
 // handleUnknown answers requests no route matches: 405 with the allowed
-// methods when the path exists, else 404.
+// methods when the path exists, else 404. When the path lacks one segment
+// of a route for this method (POST /v1/leases/heartbeat, missing the
+// lease id), the message names that route rather than the methods the
+// shorter path happens to allow.
 func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -164,12 +170,36 @@ func (s *Server) handleUnknown(w http.ResponseWriter, r *http.Request) {
 			allowed = append(allowed, m)
 		}
 	}
+	msg := fmt.Sprintf("no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path)
+	if len(allowed) > 0 {
+		msg = fmt.Sprintf("%s is not allowed on %s, which allows %s; see docs/api.md", r.Method, r.URL.Path, strings.Join(allowed, " and "))
+	}
+	if route, wildcard := s.routeWithOneMore(r); route != "" {
+		msg = fmt.Sprintf("no route for %s %s: the path needs %s: %s", r.Method, r.URL.Path, wildcard, route)
+	}
 	if len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		s.error(w, r, usher.Errorf(wire.EMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
+		s.error(w, r, usher.Errorf(wire.EMethodNotAllowed, "%s", msg))
 		return
 	}
-	s.error(w, r, usher.Errorf(wire.ENotFound, "no such endpoint: %s %s; see docs/api.md", r.Method, r.URL.Path))
+	s.error(w, r, usher.Errorf(wire.ENotFound, "%s", msg))
+}
+
+// routeWithOneMore finds a route for r's method whose path is r's with one
+// wildcard segment inserted, and returns its pattern and that wildcard.
+func (s *Server) routeWithOneMore(r *http.Request) (pattern, wildcard string) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	for i := 1; i <= len(segs); i++ {
+		longer := "/" + strings.Join(slices.Concat(segs[:i], []string{"x"}, segs[i:]), "/")
+		probe := r.Clone(r.Context())
+		probe.URL = &url.URL{Path: longer}
+		_, p := s.mux.Handler(probe)
+		_, route, _ := strings.Cut(p, " ")
+		if parts := strings.Split(strings.Trim(route, "/"), "/"); len(parts) == len(segs)+1 && strings.HasPrefix(parts[i], "{") {
+			return p, parts[i]
+		}
+	}
+	return "", ""
 }
 
 // ServeHTTP implements http.Handler. At debug level it logs every
