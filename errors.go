@@ -30,6 +30,7 @@ const (
 	EUserExists        = "user_exists"     // a user has that name already
 	ETokenNotFound     = "token_not_found" // no API token has that name or ID
 	ETokenExists       = "token_exists"    // an API token has that name already
+	EWrongPassword     = "wrong_password"  // a change of one's own password gave a wrong old one
 )
 
 // Codes of lease ownership and of the per-address limits.

@@ -91,6 +91,9 @@ type Ledger struct {
 	pending map[string]*entry
 	limits  AddressLimits
 	byAddr  map[string]addrUse // what each client address holds, where a limit counts it
+
+	banMu sync.Mutex     // serializes ban changes, taken before mu
+	bans  map[banKey]Ban // the stored bans, some perhaps ended
 }
 
 type clientKey struct{ feature, client string }
@@ -152,6 +155,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		licenses:  make(map[string]*License), refused: make(map[string]error), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
+		bans: make(map[banKey]Ban),
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -185,6 +189,9 @@ func (l *Ledger) restore(snap *Snapshot) {
 		l.licenses[lic.ID] = lic
 	}
 	l.pools = buildPools(l.licenses, l.gate)
+	for _, b := range snap.Bans {
+		l.bans[b.key()] = b
+	}
 	at := l.tick()
 	for _, ls := range snap.Leases {
 		ls.LastHeartbeat = at.wall
@@ -342,6 +349,9 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 	p := l.pools[req.Feature]
 	if p == nil || len(p.grants) == 0 {
 		return nil, Errorf(EFeatureNotFound, "feature %s is not licensed on this server: check the name, or add a license that grants it", req.Feature)
+	}
+	if err := l.bannedLocked(req.Feature, req.Client, now); err != nil {
+		return nil, err
 	}
 	if err := l.leaseLimitLocked(req.Addr); err != nil {
 		return nil, err
@@ -608,6 +618,9 @@ func (l *Ledger) end(ctx context.Context, es []*entry) ([]Lease, error) {
 // feature's last license has expired. The server's sweeper calls it every
 // scan interval; it returns the leases it ended.
 func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
+	if err := l.dropExpiredBans(ctx); err != nil {
+		l.logger.Warn("ended bans not deleted from the store: will retry", "err", err)
+	}
 	l.mu.Lock()
 	at := l.tick()
 	if l.resortAt != 0 && at.mono >= l.resortAt {

@@ -23,6 +23,7 @@ type memStore struct {
 	mu       sync.Mutex
 	licenses map[string][]byte
 	leases   map[string]usher.Lease
+	bans     map[string]usher.Ban // see ban_test.go
 	fail     error
 	// gate, if set, holds DeleteLeases until it is closed; entered is
 	// told when a call waits at it.
@@ -42,6 +43,9 @@ func (m *memStore) Load(context.Context) (*usher.Snapshot, error) {
 	}
 	for _, l := range m.leases {
 		snap.Leases = append(snap.Leases, l)
+	}
+	for _, b := range m.bans {
+		snap.Bans = append(snap.Bans, b)
 	}
 	return snap, nil
 }

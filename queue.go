@@ -75,9 +75,10 @@ func (l *Ledger) serveQueueLocked(feature string, at instant) {
 			continue
 		}
 		e, err := l.grantLocked(w.req, at, true)
-		if ErrorCode(err) == ETooManyLeases {
-			// Its address took its fill of leases while it waited: it
-			// cannot have this seat, the next in line can.
+		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned {
+			// Its address took its fill of leases, or it was banned,
+			// while it waited: it cannot have this seat, the next in
+			// line can.
 			l.dequeueLocked(w)
 			w.granted <- queueGrant{err: err}
 			continue

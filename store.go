@@ -20,6 +20,10 @@ type Store interface {
 	PutLease(ctx context.Context, l Lease) error
 	// DeleteLeases removes leases; missing IDs are no error.
 	DeleteLeases(ctx context.Context, ids []string) error
+	// PutBan stores a ban, replacing one with the same ID.
+	PutBan(ctx context.Context, b Ban) error
+	// DeleteBans removes bans; missing IDs are no error.
+	DeleteBans(ctx context.Context, ids []string) error
 }
 
 // LicenseRecord is a license as stored: its ID and the signed file. The
@@ -34,4 +38,5 @@ type LicenseRecord struct {
 type Snapshot struct {
 	Licenses []LicenseRecord
 	Leases   []Lease
+	Bans     []Ban
 }

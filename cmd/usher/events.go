@@ -184,11 +184,12 @@ func printEvent(e *env, a *adminFlags, r wire.Event) {
 func cmdReport(ctx context.Context, e *env, args []string) error {
 	q := wire.UsageQuery{From: "24h", Step: "1h"}
 	var asCSV bool
-	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h] [--csv|--json]", args, func(fs *flag.FlagSet) {
+	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h | --by user|host|feature] [--csv|--json]", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&q.From, "from", q.From, "from `TIME` (RFC 3339) or DURATION ago")
 		fs.StringVar(&q.To, "to", "", "up to `TIME` (RFC 3339) or DURATION ago (default now)")
 		fs.StringVar(&q.Feature, "feature", "", "only `FEATURE`")
 		fs.StringVar(&q.Step, "step", q.Step, "one row per feature and `DURATION` (whole minutes)")
+		fs.StringVar(&q.By, "by", "", "one row per `user, host or feature` over the whole period")
 		fs.BoolVar(&asCSV, "csv", false, "print CSV")
 	})
 	if err != nil {
@@ -196,6 +197,10 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	}
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	if q.By != "" {
+		q.Step = "" // a report by user, host or feature covers the whole period
+		return reportBy(ctx, e, c, a, q, asCSV)
 	}
 	u, err := c.Usage(ctx, q)
 	if err != nil {
@@ -216,6 +221,31 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	t := newTable(e.stdout, "TIME (step "+u.Step+")", "FEATURE", "PEAK IN USE", "CHECKOUTS", "DENIALS")
 	for _, p := range u.Usage {
 		t.row(p.Time.Local().Format("2006-01-02 15:04"), p.Feature, p.Peak, p.Checkouts, p.Denials)
+	}
+	return t.flush()
+}
+
+// reportBy prints the usage of the period per user, host or feature.
+func reportBy(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags, q wire.UsageQuery, asCSV bool) error {
+	u, err := c.UsageBy(ctx, q)
+	if err != nil {
+		return err
+	}
+	switch {
+	case a.json:
+		return printJSON(e, u)
+	case asCSV:
+		w := csv.NewWriter(e.stdout)
+		w.Write([]string{u.By, "checkouts", "denials", "kicks", "held_seconds"})
+		for _, t := range u.Totals {
+			w.Write([]string{t.Key, strconv.Itoa(t.Checkouts), strconv.Itoa(t.Denials), strconv.Itoa(t.Kicks), strconv.FormatInt(t.HeldSeconds, 10)})
+		}
+		w.Flush()
+		return w.Error()
+	}
+	t := newTable(e.stdout, strings.ToUpper(u.By), "CHECKOUTS", "DENIALS", "KICKS", "HOURS HELD")
+	for _, r := range u.Totals {
+		t.row(firstNonEmpty(r.Key, "-"), r.Checkouts, r.Denials, r.Kicks, strconv.FormatFloat(float64(r.HeldSeconds)/3600, 'f', 2, 64))
 	}
 	return t.flush()
 }

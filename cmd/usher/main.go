@@ -34,16 +34,20 @@ Usage:
   usher kick LEASE_ID               free a seat at once
   usher login [--user NAME]         log in; later commands use the saved token
   usher logout                      forget the saved token for --server
+  usher passwd                      change your own password (after usher login)
   usher user add|remove|passwd|list manage users (admin, monitor, client)
   usher token create|list|revoke    manage API tokens for automation
-  usher kick --user U (--host, --feature, --client)
+  usher kick --user U (--host, --feature, --client) [--ban 10m]
                                     free every seat of a user, host, ...
+  usher kick --all                  free every seat
+  usher bans | unban BAN_ID         list or lift the bans of kick --ban
   usher events [--follow]           the event log; --follow streams it
   usher report --from 24h [--csv]   usage history: peak, checkouts, denials
   usher info                        version, uptime, hardware id, config
   usher config get|set|reset        runtime settings (keep-alive, ...)
   usher reload                      re-read the server's config (or SIGHUP)
   usher shutdown                    stop the server gracefully
+  usher restart                     stop it gracefully and start it again, same config
   usher bench --spawn --scenario S  load a server and report throughput and latency
   usher cluster status              members, deciding node, raft lag
   usher version                     print the version
@@ -57,6 +61,10 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	hangup         <-chan os.Signal // SIGHUP: the server reloads its config; nil in tests
+	// reexec replaces the process with the same program, arguments and
+	// environment, for a restart asked for through the API; nil where
+	// the process may not (in tests that run the server in process).
+	reexec func() error
 }
 
 type command func(ctx context.Context, e *env, args []string) error
@@ -65,7 +73,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hangup: hup})
+	code := run(ctx, os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, hangup: hup, reexec: reexec})
 	signal.Stop(hup)
 	stop()
 	os.Exit(code)
@@ -79,6 +87,10 @@ func run(ctx context.Context, args []string, e *env) int {
 		"status":   cmdStatus,
 		"leases":   cmdLeases,
 		"kick":     cmdKick,
+		"restart":  cmdRestart,
+		"passwd":   cmdPasswd,
+		"bans":     cmdBans,
+		"unban":    cmdUnban,
 		"events":   cmdEvents,
 		"report":   cmdReport,
 		"info":     cmdInfo,

@@ -57,8 +57,9 @@ func mustCLI(t *testing.T, getenv func(string) string, args ...string) string {
 
 // serverProc is a usher server running as a child process.
 type serverProc struct {
-	cmd *exec.Cmd
-	url string
+	cmd   *exec.Cmd
+	url   string
+	addrs chan string // the addresses it listens on later, after a restart
 }
 
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
@@ -75,7 +76,7 @@ func startServerProc(t *testing.T, args ...string) *serverProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := make(chan string, 1)
+	addr := make(chan string, 4)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -86,7 +87,7 @@ func startServerProc(t *testing.T, args ...string) *serverProc {
 	}()
 	select {
 	case a := <-addr:
-		return &serverProc{cmd: cmd, url: "http://" + a}
+		return &serverProc{cmd: cmd, url: "http://" + a, addrs: addr}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start listening")
 		return nil

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"sort"
 
@@ -154,6 +152,21 @@ func cmdReload(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+func cmdRestart(ctx context.Context, e *env, args []string) error {
+	c, a, _, err := adminCommand(e, "restart", "restart [--json]", args)
+	if err != nil {
+		return err
+	}
+	if err := c.Restart(ctx); err != nil {
+		return err
+	}
+	if a.json {
+		return printJSON(e, map[string]string{"status": "restarting"})
+	}
+	fmt.Fprintln(e.stdout, "the server is restarting: leases are kept, and clients carry on once it answers again")
+	return nil
+}
+
 func cmdShutdown(ctx context.Context, e *env, args []string) error {
 	c, a, _, err := adminCommand(e, "shutdown", "shutdown [--json]", args)
 	if err != nil {
@@ -166,57 +179,5 @@ func cmdShutdown(ctx context.Context, e *env, args []string) error {
 		return printJSON(e, map[string]string{"status": "shutting down"})
 	}
 	fmt.Fprintln(e.stdout, "the server is shutting down")
-	return nil
-}
-
-func cmdKick(ctx context.Context, e *env, args []string) error {
-	var k wire.KickRequest
-	c, a, pos, err := adminCommandWith(e, "kick", "kick LEASE_ID | kick [--user U] [--host H] [--feature F] [--client ID] [--json]", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&k.User, "user", "", "kick every lease of `USER`")
-		fs.StringVar(&k.Host, "host", "", "kick every lease from `HOST`")
-		fs.StringVar(&k.Feature, "feature", "", "kick every lease of `FEATURE`")
-		fs.StringVar(&k.ClientID, "client", "", "kick every lease of client `ID`")
-	})
-	if err != nil {
-		return err
-	}
-	if len(pos) > 1 {
-		return usageErrorf("want at most one lease id")
-	}
-	if len(pos) == 1 {
-		k.LeaseID = pos[0]
-	}
-	if k == (wire.KickRequest{}) {
-		return usageErrorf("say what to kick: a lease id, or --user, --host, --feature or --client")
-	}
-	if a.credential == "" {
-		return errors.New("kicking needs the admin token: give --token, USHER_TOKEN or --data DIR")
-	}
-	if k.LeaseID != "" && k.User == "" && k.Host == "" && k.Feature == "" && k.ClientID == "" {
-		return kickOne(ctx, e, a, c, k.LeaseID)
-	}
-	kicked, err := c.Kick(ctx, k)
-	if err != nil {
-		return err
-	}
-	if a.json {
-		return printJSON(e, map[string]any{"kicked": kicked})
-	}
-	fmt.Fprintf(e.stdout, "kicked %d leases\n", len(kicked))
-	for _, id := range kicked {
-		fmt.Fprintln(e.stdout, termSafe(id))
-	}
-	return nil
-}
-
-// kickOne kicks one lease by id, reporting a missing one as an error.
-func kickOne(ctx context.Context, e *env, a *adminFlags, c *apiclient.Client, id string) error {
-	if err := c.Release(ctx, id); err != nil {
-		return err
-	}
-	if a.json {
-		return printJSON(e, map[string]any{"kicked": id})
-	}
-	fmt.Fprintf(e.stdout, "kicked %s: its seat is free\n", id)
 	return nil
 }

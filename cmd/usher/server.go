@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -51,7 +52,15 @@ func cmdServer(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	printBanner(e, cfg, d)
-	return serve(ctx, e, d, logger.Logger)
+	if err := serve(ctx, e, d, logger.Logger); err != nil || !d.RestartRequested() {
+		return err
+	}
+	if e.reexec == nil {
+		return errors.New("a restart was asked for, but this process cannot start itself again: start the server again")
+	}
+	logger.Logger.Info("restarting: starting this program again with the same arguments and environment")
+	logger.Close() // the new process opens the log file again
+	return e.reexec()
 }
 
 // serve waits for SIGINT or SIGTERM (ctx), a shutdown through the API

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/client"
 	"github.com/usher-lm/usher/internal/wire"
 )
@@ -115,5 +116,42 @@ func (c *Client) CreateToken(ctx context.Context, name, role string) (wire.Token
 func (c *Client) RevokeToken(ctx context.Context, nameOrID string) (wire.TokenResponse, error) {
 	var out wire.TokenResponse
 	_, err := c.call(ctx, http.MethodDelete, wire.TokenPath(nameOrID), nil, &out)
+	return out, err
+}
+
+// Restart asks the server to stop gracefully and start again with the
+// same configuration (admin).
+func (c *Client) Restart(ctx context.Context) error {
+	_, err := c.call(ctx, http.MethodPost, wire.PathRestart, nil, nil)
+	return err
+}
+
+// KickBan ends every lease that matches req, as Kick does, and sets the
+// ban req asks for, which it returns with the leases kicked (admin).
+func (c *Client) KickBan(ctx context.Context, req wire.KickRequest) (wire.KickResponse, error) {
+	var out wire.KickResponse
+	_, err := c.call(ctx, http.MethodPost, wire.PathKick, req, &out)
+	return out, err
+}
+
+// Bans returns the bans in force (monitor).
+func (c *Client) Bans(ctx context.Context) ([]usher.Ban, error) {
+	var out wire.BansResponse
+	_, err := c.call(ctx, http.MethodGet, wire.PathBans, nil, &out)
+	return out.Bans, err
+}
+
+// Unban lifts a ban (admin).
+func (c *Client) Unban(ctx context.Context, id string) (usher.Ban, error) {
+	var out usher.Ban
+	_, err := c.call(ctx, http.MethodDelete, wire.BanPath(id), nil, &out)
+	return out, err
+}
+
+// ChangePassword changes the password of the user whose login c carries,
+// and returns the new login that replaces it.
+func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword string) (wire.LoginResponse, error) {
+	var out wire.LoginResponse
+	_, err := c.call(ctx, http.MethodPut, wire.PathOwnPassword, wire.OwnPasswordRequest{OldPassword: oldPassword, NewPassword: newPassword}, &out)
 	return out, err
 }

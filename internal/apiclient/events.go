@@ -130,3 +130,11 @@ func readSSE(r io.Reader, fn func(wire.Event) error) error {
 	}
 	return io.ErrUnexpectedEOF
 }
+
+// UsageBy returns the usage of the period per user, host or feature, as
+// q.By says (monitor).
+func (c *Client) UsageBy(ctx context.Context, q wire.UsageQuery) (wire.UsageByResponse, error) {
+	var out wire.UsageByResponse
+	_, err := c.call(ctx, http.MethodGet, q.Path(), nil, &out)
+	return out, err
+}

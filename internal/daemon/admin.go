@@ -44,6 +44,7 @@ type runtimeState struct {
 	scan    chan time.Duration // new sweeper intervals
 
 	stopOnce sync.Once
+	restart  atomic.Bool   // set when the shutdown asked for is a restart
 	stop     chan struct{} // closed when a shutdown is requested
 	done     chan struct{} // closed when Close has finished
 }
@@ -164,6 +165,19 @@ func (d *Daemon) Done() <-chan struct{} { return d.rt.done }
 func (d *Daemon) Shutdown() {
 	d.rt.stopOnce.Do(func() { close(d.rt.stop) })
 }
+
+// Restart starts a graceful shutdown, as Shutdown does, that asks for a
+// restart: once Done closes, RestartRequested says so, and the program
+// that runs the daemon starts it again. The daemon itself only signals.
+func (d *Daemon) Restart() {
+	d.rt.restart.Store(true)
+	d.logger.Info("restart requested through the API")
+	d.Shutdown()
+}
+
+// RestartRequested reports whether the daemon stopped (or is stopping)
+// for a restart asked for through the API.
+func (d *Daemon) RestartRequested() bool { return d.rt.restart.Load() }
 
 // watchShutdown closes the daemon when a shutdown is requested. It is not
 // counted in wg, since it calls Close, which waits for wg.

@@ -41,6 +41,10 @@ const (
 	// EventLicenseServedAgain: that other server stopped, and bound
 	// licenses are served again.
 	EventLicenseServedAgain = "license_served_again"
+	// EventPasswordChanged and EventPasswordChangeFailed: a user changed
+	// their own password, or was refused (reason: the code).
+	EventPasswordChanged      = "password_changed"
+	EventPasswordChangeFailed = "password_change_failed"
 )
 
 // Types lists every event type, in the order they are documented.
@@ -51,6 +55,7 @@ func Types() []string {
 		usher.EventCheckoutDenied, usher.EventLicenseAdded, usher.EventLicenseRemoved,
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
+		EventPasswordChanged, EventPasswordChangeFailed,
 	}
 }
 

@@ -25,12 +25,17 @@ type Admin interface {
 	Reload(ctx context.Context) (wire.ReloadResult, error)
 	// Shutdown starts a graceful shutdown and returns at once.
 	Shutdown()
+	// Restart starts a graceful shutdown after which the server starts
+	// again with the same configuration, and returns at once.
+	Restart()
 }
 
 // adminRoutes registers the administration endpoints. Read-only ones need
 // the monitor role, the others admin.
 func (s *Server) adminRoutes() {
 	s.mux.HandleFunc("POST /v1/admin/kick", s.admin(s.handleKick))
+	s.mux.HandleFunc("GET /v1/admin/bans", s.monitor(s.handleBans))
+	s.mux.HandleFunc("DELETE /v1/admin/bans/{id}", s.admin(s.handleUnban))
 	if s.adm == nil {
 		return
 	}
@@ -40,41 +45,7 @@ func (s *Server) adminRoutes() {
 	s.mux.HandleFunc("PATCH /v1/admin/settings", s.admin(s.handleSetSettings))
 	s.mux.HandleFunc("POST /v1/admin/reload", s.admin(s.handleReload))
 	s.mux.HandleFunc("POST /v1/admin/shutdown", s.admin(s.handleShutdown))
-}
-
-// kickMatches reports whether lease l matches every field given in k.
-func kickMatches(k wire.KickRequest, l usher.Lease) bool {
-	return (k.LeaseID == "" || k.LeaseID == l.ID) && (k.User == "" || k.User == l.Client.User) &&
-		(k.Host == "" || k.Host == l.Client.Host) && (k.Feature == "" || k.Feature == l.Feature) &&
-		(k.ClientID == "" || k.ClientID == l.Client.ID)
-}
-
-func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
-	var req wire.KickRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	if req == (wire.KickRequest{}) {
-		s.error(w, r, usher.Errorf(usher.EInvalid, "say which leases to kick: give lease_id, user, host, feature or client_id"))
-		return
-	}
-	out := wire.KickResponse{Kicked: []string{}}
-	for _, l := range s.ledger().Leases() {
-		if !kickMatches(req, l) {
-			continue
-		}
-		err := s.ledger().Release(r.Context(), l.ID, usher.Owner{}, true)
-		if usher.ErrorCode(err) == usher.ELeaseNotFound {
-			continue // ended meanwhile
-		}
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		out.Kicked = append(out.Kicked, l.ID)
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.mux.HandleFunc("POST /v1/admin/restart", s.admin(s.handleRestart))
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
@@ -115,4 +86,9 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, wire.StatusResponse{Status: "shutting down"})
 	s.adm.Shutdown()
+}
+
+func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusAccepted, wire.StatusResponse{Status: "restarting"})
+	s.adm.Restart()
 }

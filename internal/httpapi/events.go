@@ -102,6 +102,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Has("by") {
+		s.handleUsageBy(w, r)
+		return
+	}
 	uq := eventlog.UsageQuery{Feature: q.Get("feature"), Step: time.Minute}
 	var err error
 	if uq.From, err = s.parseTime(q, "from"); err == nil {

@@ -144,6 +144,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/users", s.admin(s.handleAddUser))
 	s.mux.HandleFunc("DELETE /v1/users/{name}", s.admin(s.handleRemoveUser))
 	s.mux.HandleFunc("PUT /v1/users/{name}/password", s.admin(s.handleSetPassword))
+	s.mux.HandleFunc("PUT /v1/users/me/password", s.require(auth.Public, s.handleOwnPassword)) // the user's own login
 	s.mux.HandleFunc("GET /v1/tokens", s.admin(s.handleTokens))
 	if s.cluster != nil {
 		s.mux.HandleFunc("GET /v1/cluster", s.admin(s.handleCluster))

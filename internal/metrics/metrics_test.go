@@ -105,6 +105,8 @@ func (nopStore) PutLicense(context.Context, usher.LicenseRecord) error { return 
 func (nopStore) DeleteLicense(context.Context, string) error           { return nil }
 func (nopStore) PutLease(context.Context, usher.Lease) error           { return nil }
 func (nopStore) DeleteLeases(context.Context, []string) error          { return nil }
+func (nopStore) PutBan(context.Context, usher.Ban) error               { return nil }
+func (nopStore) DeleteBans(context.Context, []string) error            { return nil }
 
 func TestInstrumentStore(t *testing.T) {
 	m := metrics.New(metrics.Options{})

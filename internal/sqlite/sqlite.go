@@ -45,6 +45,14 @@ CREATE TABLE IF NOT EXISTS leases (
 	owner     TEXT NOT NULL DEFAULT '',
 	address   TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bans (
+	id         TEXT PRIMARY KEY,
+	feature    TEXT NOT NULL DEFAULT '',
+	user       TEXT NOT NULL DEFAULT '',
+	host       TEXT NOT NULL DEFAULT '',
+	created_at TEXT NOT NULL,
+	until      TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
@@ -80,6 +88,8 @@ const (
 	opDeleteLease
 	opPutLicense
 	opDeleteLicense
+	opPutBan
+	opDeleteBan
 )
 
 // op is one change waiting for the writer.
@@ -88,6 +98,7 @@ type op struct {
 	lease usher.Lease
 	ids   []string
 	lic   usher.LicenseRecord
+	ban   usher.Ban
 }
 
 // Open opens (creating if needed) the database in dir and starts its
@@ -191,6 +202,9 @@ func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
 			l.Owner.String(), l.Addr)
 	case opPutLicense:
 		return exec(o.kind, o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
+	case opPutBan:
+		b := o.ban
+		return exec(o.kind, b.ID, b.Feature, b.User, b.Host, b.CreatedAt.UTC().Format(time.RFC3339Nano), b.Until.UTC().Format(time.RFC3339Nano))
 	}
 	for _, id := range o.ids { // the deletes
 		if err := exec(o.kind, id); err != nil {
@@ -242,6 +256,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	}
 	if snap.Leases, err = s.loadLeases(ctx); err != nil {
 		return nil, fmt.Errorf("load leases: %w", err)
+	}
+	if snap.Bans, err = s.loadBans(ctx); err != nil {
+		return nil, fmt.Errorf("load bans: %w", err)
 	}
 	return snap, nil
 }

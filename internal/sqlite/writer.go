@@ -14,6 +14,8 @@ var writerStatements = map[opKind]string{
 	opDeleteLease:   `DELETE FROM leases WHERE id = ?`,
 	opPutLicense:    `INSERT OR REPLACE INTO licenses (id, text, added_at) VALUES (?, ?, ?)`,
 	opDeleteLicense: `DELETE FROM licenses WHERE id = ?`,
+	opPutBan:        `INSERT OR REPLACE INTO bans (id, feature, user, host, created_at, until) VALUES (?, ?, ?, ?, ?, ?)`,
+	opDeleteBan:     `DELETE FROM bans WHERE id = ?`,
 }
 
 // writerConn is the writer goroutine's connection. It talks to the driver

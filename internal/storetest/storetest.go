@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"LeaseRoundTrip", testLeaseRoundTrip},
 		{"DeleteLeases", testDeleteLeases},
 		{"LicenseRoundTrip", testLicenseRoundTrip},
+		{"BanRoundTrip", testBanRoundTrip},
 		{"ConcurrentWritesAllDurable", testConcurrentWrites},
 		{"LedgerNeverOverAllocates", testLedgerNeverOverAllocates},
 	}

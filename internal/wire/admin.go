@@ -1,6 +1,11 @@
 package wire
 
-import "time"
+import (
+	"net/url"
+	"time"
+
+	usher "github.com/usher-lm/usher"
+)
 
 // Paths of the administration endpoints.
 const (
@@ -8,7 +13,9 @@ const (
 	PathSettings = "/v1/admin/settings"
 	PathReload   = "/v1/admin/reload"
 	PathShutdown = "/v1/admin/shutdown"
+	PathRestart  = "/v1/admin/restart"
 	PathKick     = "/v1/admin/kick"
+	PathBans     = "/v1/admin/bans"
 	PathCluster  = "/v1/cluster"
 	PathMetrics  = "/metrics"
 )
@@ -48,18 +55,32 @@ type ReloadResult struct {
 }
 
 // KickRequest is the body of POST /v1/admin/kick. Every lease that matches
-// all the fields given is kicked; at least one field is required.
+// all the filter fields given is kicked; All kicks every lease and takes
+// no filter. Ban, a duration like "10m", also bans the user or host the
+// filter names (on its feature, if it names one) for that long.
 type KickRequest struct {
 	LeaseID  string `json:"lease_id,omitempty"`
 	User     string `json:"user,omitempty"`
 	Host     string `json:"host,omitempty"`
 	Feature  string `json:"feature,omitempty"`
 	ClientID string `json:"client_id,omitempty"`
+	All      bool   `json:"all,omitempty"`
+	Ban      string `json:"ban,omitempty"`
 }
 
-// KickResponse lists the leases kicked.
+// KickResponse lists the leases kicked, and the ban set, if one was asked
+// for.
 type KickResponse struct {
-	Kicked []string `json:"kicked"`
+	Kicked []string   `json:"kicked"`
+	Ban    *usher.Ban `json:"ban,omitempty"`
+}
+
+// BanPath is the path of one ban: DELETE lifts it.
+func BanPath(id string) string { return PathBans + "/" + url.PathEscape(id) }
+
+// BansResponse is the body of GET /v1/admin/bans.
+type BansResponse struct {
+	Bans []usher.Ban `json:"bans"`
 }
 
 // SettingsRequest is the body of PUT or PATCH /v1/admin/settings: values

@@ -68,13 +68,37 @@ func (q EventsQuery) Path(base string) string {
 // 3339 or a duration ago; Step is a duration of whole minutes.
 type UsageQuery struct {
 	Feature, From, To, Step string
+	// By, if set (user, host or feature), asks for the period's usage per
+	// user, host or feature instead, answered as UsageByResponse; Step
+	// does not apply then.
+	By string
 }
 
 // Path returns the path of GET /v1/usage with the query.
 func (q UsageQuery) Path() string {
 	v := url.Values{}
-	setNonEmpty(v, map[string]string{"feature": q.Feature, "from": q.From, "to": q.To, "step": q.Step})
+	setNonEmpty(v, map[string]string{"feature": q.Feature, "from": q.From, "to": q.To, "step": q.Step, "by": q.By})
 	return withQuery(PathUsage, v)
+}
+
+// UsageTotal is the usage of one user, host or feature over a period.
+type UsageTotal struct {
+	Key       string `json:"key"`       // the user, host or feature; "" when checkouts named none
+	Checkouts int    `json:"checkouts"` // leases granted
+	Denials   int    `json:"denials"`   // checkouts refused
+	Kicks     int    `json:"kicks"`     // leases an admin ended
+	// HeldSeconds adds up how long its leases were held within the
+	// period; a lease still held counts up to the period's end.
+	HeldSeconds int64 `json:"held_seconds"`
+}
+
+// UsageByResponse is the body of GET /v1/usage?by=user|host|feature: the
+// period's usage per user, host or feature, most time held first.
+type UsageByResponse struct {
+	By     string       `json:"by"`
+	From   *time.Time   `json:"from,omitempty"` // absent: since the log began
+	To     time.Time    `json:"to"`
+	Totals []UsageTotal `json:"totals"`
 }
 
 func setNonEmpty(v url.Values, m map[string]string) {

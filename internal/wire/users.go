@@ -10,6 +10,8 @@ const (
 	PathLogin  = "/v1/auth/login"
 	PathUsers  = "/v1/users"
 	PathTokens = "/v1/tokens"
+	// PathOwnPassword is where a user changes their own password (PUT).
+	PathOwnPassword = "/v1/users/me/password"
 )
 
 // UserPath is the path of one user: DELETE removes it.
@@ -44,6 +46,12 @@ type UserRequest struct {
 // PasswordRequest is the body of PUT /v1/users/{name}/password.
 type PasswordRequest struct {
 	Password string `json:"password"`
+}
+
+// OwnPasswordRequest is the body of PUT /v1/users/me/password.
+type OwnPasswordRequest struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
 }
 
 // UserResponse is a user as the API lists it: never its password hash.

@@ -44,6 +44,9 @@ var codeStatus = map[string]int{
 	usher.EUserExists:         http.StatusConflict,
 	usher.ETokenNotFound:      http.StatusNotFound,
 	usher.ETokenExists:        http.StatusConflict,
+	usher.EWrongPassword:      http.StatusForbidden,
+	usher.EBanned:             http.StatusForbidden,
+	usher.EBanNotFound:        http.StatusNotFound,
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
