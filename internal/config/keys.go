@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +65,7 @@ func (k Key) zero() any {
 // settings follow.
 var registry = []Key{
 	{Name: "data", Usage: "data `DIR`: the store, the admin token"},
-	{Name: "listen", Usage: "`ADDR` to listen on (repeatable; default " + DefaultListen + ")"},
+	{Name: "listen", Usage: "`ADDR` to listen on (repeatable; default " + DefaultListen + ")", check: listenAddrs},
 	{Name: "vendor_key", Usage: "vendor public key `FILE` (repeatable: several vendors)"},
 	{Name: "keepalive_timeout", Default: dur(DefaultKeepaliveTimeout), Live: true, check: minDuration(time.Second),
 		Usage: "a lease without a heartbeat for this `DURATION` is reclaimed"},
@@ -225,6 +226,21 @@ func oneOf(choices ...string) func(v any) error {
 		}
 		return fmt.Errorf("%q is not valid: use %s", v, strings.Join(choices, " or "))
 	}
+}
+
+// listenAddrs is the rule of listen: each address is HOST:PORT (HOST may
+// be empty) with a port from 0 to 65535.
+func listenAddrs(v any) error {
+	for _, addr := range v.(List) {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("%q is not HOST:PORT: write it like %s or 127.0.0.1:7420", addr, DefaultListen)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+		}
+	}
+	return nil
 }
 
 func logLevel(v any) error {

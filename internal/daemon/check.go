@@ -1,20 +1,35 @@
 package daemon
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
 // Check validates cfg as Validate does, and also what only the file system
-// can tell: that every vendor key can be read and parsed, and that the
-// directory of log_file exists. Like Validate it names the bad key.
+// can tell, without changing anything lasting: that every vendor key can
+// be read and parsed, that the TLS certificate and key can, that the data
+// directory can be created or written, and that the directory of log_file
+// exists. Like Validate it names the bad key.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if _, err := loadKeyring(vendorKeys(cfg)); err != nil {
 		return err
+	}
+	if s := cfg.Security; s.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+			return fmt.Errorf("tls_cert, tls_key: %w: give a readable PEM certificate and its key", err)
+		}
+	}
+	if cfg.Data != "" {
+		if err := checkDataDir(cfg.Data); err != nil {
+			return fmt.Errorf("data: %w", err)
+		}
 	}
 	if cfg.LogFile != "" {
 		dir := filepath.Dir(cfg.LogFile)
@@ -23,4 +38,38 @@ func Check(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// checkDataDir checks that dir, or the nearest directory above it that
+// exists (where the server would create it), is a directory this process
+// can write to, by creating and removing an empty directory in it.
+func checkDataDir(dir string) error {
+	at := dir
+	for {
+		st, err := os.Stat(at)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is not a directory: choose another data directory", at)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(at) == at {
+			return fmt.Errorf("cannot use %s: %w", dir, err)
+		}
+		at = filepath.Dir(at)
+	}
+	probe, err := os.MkdirTemp(at, ".usher-check-")
+	if err != nil {
+		return fmt.Errorf("cannot create or write %s: %w: choose a directory this user may write", dir, unwrapPath(err))
+	}
+	return os.Remove(probe)
+}
+
+// unwrapPath drops the path from a *fs.PathError, which names the probe.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,6 +143,41 @@ func TestCheck(t *testing.T) {
 	bad.LogFile = filepath.Join(dir, "no", "such", "usher.log")
 	if err := daemon.Check(bad); err == nil || !strings.HasPrefix(err.Error(), "log_file") {
 		t.Errorf("log_file in a missing directory: got %v", err)
+	}
+	bad = cfg
+	bad.TLSCert, bad.TLSKey = filepath.Join(dir, "nonexist.crt"), filepath.Join(dir, "nonexist.key")
+	if err := daemon.Check(bad); err == nil || !strings.HasPrefix(err.Error(), "tls_cert") {
+		t.Errorf("unreadable TLS files: got %v", err)
+	}
+	bad = cfg
+	bad.Data = pub // a file, not a directory
+	if err := daemon.Check(bad); err == nil || !strings.HasPrefix(err.Error(), "data") {
+		t.Errorf("data directory that is a file: got %v", err)
+	}
+	bad = cfg
+	bad.Data = filepath.Join(pub, "below")
+	if err := daemon.Check(bad); err == nil || !strings.HasPrefix(err.Error(), "data") {
+		t.Errorf("data directory below a file: got %v", err)
+	}
+	if _, err := os.Stat("/proc/self"); err == nil {
+		bad = cfg
+		bad.Data = "/proc/nope"
+		if err := daemon.Check(bad); err == nil || !strings.HasPrefix(err.Error(), "data") {
+			t.Errorf("data directory that cannot be created: got %v", err)
+		}
+	}
+	fresh := cfg
+	fresh.Data = filepath.Join(dir, "new", "data")
+	if err := daemon.Check(fresh); err != nil {
+		t.Errorf("data directory to be created: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("check created the data directory's parent: %v", err)
+	}
+	bad = cfg
+	bad.Listen = []string{"127.0.0.1:99999"}
+	if err := daemon.Check(bad); err == nil || !strings.HasPrefix(err.Error(), "listen") {
+		t.Errorf("listen port out of range: got %v", err)
 	}
 }
 
