@@ -57,6 +57,21 @@ const (
 	ELicenseInUseElsewhere = "license_in_use_elsewhere"
 )
 
+// Codes of the trust a client puts in a server's answers, and of the
+// server's clock.
+const (
+	// EUntrustedServer: the SDK, given the vendor's keys, could not verify
+	// that a licensed server answered (see docs/sdk.md). The SDK makes it;
+	// no server sends it.
+	EUntrustedServer = "untrusted_server"
+	// EClockSkew: the server's time in a verified answer is far from the
+	// client's clock. The SDK makes it.
+	EClockSkew = "clock_skew"
+	// EClockTampered refuses a checkout of a feature with a start or
+	// expiry date while the server's clock is behind a time it has seen.
+	EClockTampered = "clock_tampered"
+)
+
 // Error is the one coded error type of Usher. Code is machine-readable and
 // stable; Message tells a person what happened and what to do about it.
 type Error struct {
@@ -139,4 +154,11 @@ var (
 var (
 	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
 	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
+)
+
+// Sentinel errors of trust in a server and of its clock.
+var (
+	ErrUntrustedServer = &Error{Code: EUntrustedServer}
+	ErrClockSkew       = &Error{Code: EClockSkew}
+	ErrClockTampered   = &Error{Code: EClockTampered}
 )

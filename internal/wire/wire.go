@@ -52,6 +52,9 @@ var codeStatus = map[string]int{
 
 	usher.ELicenseBoundElsewhere: http.StatusForbidden,
 	usher.ELicenseInUseElsewhere: http.StatusConflict,
+	usher.EClockTampered:         http.StatusForbidden,
+	usher.EUntrustedServer:       http.StatusBadGateway, // made by the SDK, never sent
+	usher.EClockSkew:             http.StatusBadGateway, // made by the SDK, never sent
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
