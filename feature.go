@@ -47,6 +47,9 @@ type pool struct {
 	// blocked, only unbound serve.
 	gate    *BindingGate
 	unbound []Grant
+	// from and unboundFrom name the license of each grant of grants and
+	// unbound, in order (see licenseAt).
+	from, unboundFrom []string
 }
 
 // capacity returns the seats available at now, or the coded error that
@@ -157,7 +160,7 @@ func buildPools(licenses map[string]*License, gate *BindingGate) map[string]*poo
 				p = &pool{name: g.Feature}
 				pools[g.Feature] = p
 			}
-			p.grants = append(p.grants, g)
+			p.grants, p.from = append(p.grants, g), append(p.from, l.ID)
 			if l.Bound() && gate != nil {
 				p.gate = gate
 			}
@@ -166,7 +169,7 @@ func buildPools(licenses map[string]*License, gate *BindingGate) map[string]*poo
 	for _, l := range licenses {
 		for _, g := range l.Grants {
 			if p := pools[g.Feature]; p.gate != nil && !l.Bound() {
-				p.unbound = append(p.unbound, g)
+				p.unbound, p.unboundFrom = append(p.unbound, g), append(p.unboundFrom, l.ID)
 			}
 		}
 	}

@@ -49,6 +49,9 @@ type Lease struct {
 	// Addr is the network address the checkout came from, as the
 	// transport saw it; "" when there was none. Stored with the lease.
 	Addr string `json:"address,omitempty"`
+	// License names the license that grants the feature, as of the
+	// checkout or the last heartbeat (see the lease token); not stored.
+	License string `json:"-"`
 }
 
 // Owner is who holds a lease: the credential that took it, or, when the

@@ -371,6 +371,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 		lease: Lease{
 			ID: NewLeaseID(), Feature: p.name, Client: req.Client, // p.name: one copy of the name for all leases
 			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive), Owner: req.Owner, Addr: req.Addr,
+			License: p.licenseAt(now),
 		},
 		deadline: at.mono + l.keepalive,
 		storing:  &storing{done: make(chan struct{})},
@@ -451,6 +452,7 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 func (l *Ledger) touchLocked(e *entry, at instant) {
 	e.lease.LastHeartbeat = at.wall
 	e.lease.ExpiresAt = at.wall.Add(l.keepalive)
+	e.lease.License = l.pools[e.lease.Feature].licenseAt(at.wall)
 	e.deadline = at.mono + l.keepalive
 	l.expiry.moveToBack(e)
 }

@@ -1,6 +1,7 @@
 package usher_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"strings"
@@ -154,5 +155,27 @@ func TestCheckSessionCert(t *testing.T) {
 		if tc.ok != (err == nil) || (err != nil && usher.ErrorCode(err) != usher.EUntrustedServer) {
 			t.Errorf("%s: got %v, want ok=%v", tc.name, err, tc.ok)
 		}
+	}
+}
+
+// TestLeaseNamesGrantingLicense checks which license a lease names where
+// licenses stack: the active grant that expires last, then one without
+// expiry; a heartbeat names the license in force at its time.
+func TestLeaseNamesGrantingLicense(t *testing.T) {
+	f := newFixture(t)
+	soon := f.add(usher.Grant{Feature: "cad", Seats: 1, ExpiresAt: t0.Add(time.Hour)})
+	later := f.add(usher.Grant{Feature: "cad", Seats: 1, ExpiresAt: t0.Add(48 * time.Hour)})
+	f.add(usher.Grant{Feature: "cad", Seats: 1, StartsAt: t0.Add(time.Hour)}) // not started yet
+	ls := f.mustCheckout("cad", "c1")
+	if ls.License != later.ID {
+		t.Errorf("checkout: got license %q, want %q (expires last; %q expires first)", ls.License, later.ID, soon.ID)
+	}
+	never := f.add(usher.Grant{Feature: "cad", Seats: 1})
+	hb, err := f.ledger.Heartbeat(context.Background(), ls.ID, ls.Owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb.License != never.ID {
+		t.Errorf("heartbeat: got license %q, want %q (never expires)", hb.License, never.ID)
 	}
 }

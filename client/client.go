@@ -101,6 +101,21 @@ type Options struct {
 	// DefaultRetryTimeout. A heartbeat retries until the lease expires.
 	RetryTimeout time.Duration
 
+	// VendorKeys, if set, are the PEM texts of the vendor's public keys
+	// (vendor.pub), compiled into the application. The client then
+	// verifies every checkout and heartbeat answer: a license signed by
+	// one of these keys grants the feature and is bound to the server
+	// whose identity signed the answer's lease token, and the token names
+	// this client, the feature and the nonce just sent. Anything else
+	// fails with usher.ErrUntrustedServer and no lease is held. See
+	// docs/sdk.md for what this proves, and what it does not without.
+	VendorKeys [][]byte
+	// MaxClockSkew is how far the server's time in a verified answer may
+	// be from this machine's clock; beyond it, checkouts and heartbeats
+	// fail with usher.ErrClockSkew. Default DefaultMaxClockSkew. Used
+	// only with VendorKeys.
+	MaxClockSkew time.Duration
+
 	// OnEvent, if set, is told what the client does on its own: retries,
 	// failovers, re-checkouts, lost seats. It is called synchronously from
 	// the client's goroutines, possibly from several at once, so it must be
@@ -115,7 +130,8 @@ type Client struct {
 	opts     Options
 	http     *http.Client
 	identity usher.Client
-	resolver Resolver // nil when the servers are configured
+	resolver Resolver  // nil when the servers are configured
+	verify   *verifier // nil without Options.VendorKeys; see verify.go
 
 	ctx    context.Context // cancelled by Close; parent of every lease
 	cancel context.CancelFunc
@@ -151,6 +167,9 @@ func New(opts Options) (*Client, error) {
 		opts.TLSFingerprint = opts.Getenv(EnvTLSFingerprint)
 	}
 	c := &Client{opts: opts, http: opts.HTTPClient, identity: identity(opts), servers: servers, leases: make(map[string]*Lease)}
+	if c.verify, err = newVerifier(opts); err != nil {
+		return nil, err
+	}
 	if c.http == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if opts.TLSFingerprint != "" {

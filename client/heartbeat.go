@@ -52,7 +52,15 @@ func (l *Lease) beat(ctx context.Context) error {
 	err := l.c.call(ctx, r, func(ctx context.Context, s string) error {
 		sent := time.Now()
 		var hb wire.HeartbeatResponse
-		if err := l.c.do(ctx, http.MethodPost, s, wire.HeartbeatPath(id), nil, &hb); err != nil {
+		var body any
+		nonce := l.c.verify.newNonce()
+		if nonce != "" {
+			body = wire.HeartbeatRequest{Nonce: nonce}
+		}
+		if err := l.c.do(ctx, http.MethodPost, s, wire.HeartbeatPath(id), body, &hb); err != nil {
+			return err
+		}
+		if err := l.c.check(ctx, hb.LeaseProof, expect{server: s, leaseID: id, feature: l.feature, clientID: l.c.identity.ID, nonce: nonce}); err != nil {
 			return err
 		}
 		l.renewed(s, sent)
@@ -84,6 +92,7 @@ func (l *Lease) reacquire(ctx context.Context, cause error) error {
 	l.c.emit(Event{Type: EventLeaseGone, Feature: l.feature, LeaseID: old, Err: cause})
 	lr, server, sent, err := l.c.checkout(ctx, l.feature, 0, Event{Feature: l.feature, LeaseID: old})
 	if err != nil {
+		l.c.dropUnverified(ctx, server, lr.ID, err)
 		if ctx.Err() != nil {
 			return err
 		}

@@ -74,6 +74,7 @@ func (c *Client) Checkout(ctx context.Context, feature string, opts ...CheckoutO
 	defer cancel()
 	lr, server, sent, err := c.checkout(ctx, feature, cfg.wait, Event{Feature: feature})
 	if err != nil {
+		c.dropUnverified(ctx, server, lr.ID, err)
 		l.stop()
 		c.forget(l)
 		if c.ctx.Err() != nil {
@@ -105,12 +106,16 @@ func (c *Client) checkout(ctx context.Context, feature string, wait time.Duratio
 	start := time.Now()
 	r := retry{deadline: start.Add(wait + c.opts.RetryTimeout), attempt: wait + c.opts.RequestTimeout, event: ev}
 	err = c.call(ctx, r, func(ctx context.Context, s string) error {
-		body := wire.CheckoutRequest{Feature: feature, Client: c.identity}
+		body := wire.CheckoutRequest{Feature: feature, Client: c.identity, Nonce: c.verify.newNonce()}
 		if left := wait - time.Since(start); left > 0 {
 			body.Wait = formatWait(left)
 		}
 		server, sent = s, time.Now()
-		return c.do(ctx, http.MethodPost, s, wire.PathLeases, body, &lr)
+		lr = wire.LeaseResponse{}
+		if err := c.do(ctx, http.MethodPost, s, wire.PathLeases, body, &lr); err != nil {
+			return err
+		}
+		return c.check(ctx, lr.LeaseProof, expect{server: s, leaseID: lr.ID, feature: feature, clientID: c.identity.ID, nonce: body.Nonce})
 	})
 	return lr, server, sent, err
 }

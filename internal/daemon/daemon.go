@@ -134,6 +134,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err := d.startIdentity(); err != nil { // identity.go
 		return nil, err
 	}
+	if err := d.startSession(); err != nil { // session.go
+		return nil, err
+	}
 	if err := d.run(ctx); err != nil {
 		return nil, err
 	}

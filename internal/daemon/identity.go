@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	usher "github.com/usher-lm/usher"
@@ -75,7 +76,9 @@ type identity struct {
 	self usher.ServerIdentity
 	guid string
 	gate usher.BindingGate
-	lock io.Closer // nil while another server holds the identity on this host
+	// session signs lease tokens; see session.go.
+	session atomic.Pointer[usher.Session]
+	lock    io.Closer // nil while another server holds the identity on this host
 }
 
 // startIdentity loads the identity and takes the host lock keyed by it;

@@ -44,6 +44,7 @@ type Server struct {
 	adm     Admin
 	cluster ClusterSource
 	server  *wire.ServerIdentity
+	session func() *usher.Session // nil: answers carry no lease token
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -66,6 +67,9 @@ type Config struct {
 	Admin   Admin                // /v1/admin/* except kick
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
+	// Session returns the session that signs lease tokens (token.go);
+	// nil, or a nil session, leaves them out.
+	Session func() *usher.Session
 
 	// Node names the server in GET /healthz.
 	Node string
@@ -79,7 +83,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
-		server: cfg.Server}
+		server: cfg.Server, session: cfg.Session}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,6 +139,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/licenses", s.admin(s.handleAddLicense))
 	s.mux.HandleFunc("GET /v1/licenses", s.monitor(s.handleLicenses))
 	s.mux.HandleFunc("DELETE /v1/licenses/{id}", s.admin(s.handleRemoveLicense))
+	s.mux.HandleFunc("GET /v1/licenses/{id}/text", s.require(auth.Use, s.handleLicenseText)) // token.go
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	if s.server != nil {
 		s.mux.HandleFunc("GET "+wire.PathServer, s.handleServer) // no credential: what a customer checks first
@@ -249,6 +254,10 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	if err := checkNonce(body.Nonce); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r)}
 	if principalOf(r.Context()).Role == auth.RoleAdmin {
 		req.Addr = "" // the admin is trusted with the server: no per-address limit counts its checkouts
@@ -270,16 +279,22 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval())})
+	writeJSON(w, status, wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval()),
+		LeaseProof: s.proof(lease, body.Nonce)})
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
+	nonce, err := heartbeatNonce(r)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
 	lease, err := s.ledger().Heartbeat(r.Context(), r.PathValue("id"), ownerOf(r))
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	writeHeartbeat(w, wire.HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt})
+	writeHeartbeat(w, wire.HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt, LeaseProof: s.proof(lease, nonce)})
 }
 
 // writeHeartbeat writes the answer to the most frequent request by hand:
@@ -292,11 +307,17 @@ func writeHeartbeat(w http.ResponseWriter, hb wire.HeartbeatResponse) {
 			return
 		}
 	}
-	buf := make([]byte, 0, 96)
+	buf := make([]byte, 0, 96+len(hb.Token)+len(hb.SessionCert))
 	buf = append(buf, `{"id":"`...)
 	buf = append(buf, hb.ID...)
 	buf = append(buf, `","expires_at":"`...)
 	buf = hb.ExpiresAt.AppendFormat(buf, time.RFC3339Nano)
+	if hb.Token != "" { // base64url and dots: nothing to escape
+		buf = append(buf, `","token":"`...)
+		buf = append(buf, hb.Token...)
+		buf = append(buf, `","session_cert":"`...)
+		buf = append(buf, hb.SessionCert...)
+	}
 	buf = append(buf, "\"}\n"...)
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}

@@ -26,18 +26,37 @@ type CheckoutRequest struct {
 	Feature string       `json:"feature"`
 	Client  usher.Client `json:"client"`
 	Wait    string       `json:"wait,omitempty"`
+	// Nonce, if sent, is signed back in the answer's token.
+	Nonce string `json:"nonce,omitempty"`
+}
+
+// HeartbeatRequest is the optional body of a heartbeat.
+type HeartbeatRequest struct {
+	// Nonce, if sent, is signed back in the answer's token.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // LeaseResponse is a lease as the API returns it.
 type LeaseResponse struct {
 	usher.Lease
 	HeartbeatInterval string `json:"heartbeat_interval"`
+	LeaseProof
 }
 
 // HeartbeatResponse is the body of a successful heartbeat.
 type HeartbeatResponse struct {
 	ID        string    `json:"id"`
 	ExpiresAt time.Time `json:"expires_at"`
+	LeaseProof
+}
+
+// LeaseProof is what lets a client check that a licensed server holds
+// its lease: Token, signed by the server's session key, and
+// SessionCert, by which the server's identity key certifies that key
+// (see usher.Token, usher.SessionCert and docs/trust.md).
+type LeaseProof struct {
+	Token       string `json:"token,omitempty"`
+	SessionCert string `json:"session_cert,omitempty"`
 }
 
 // FeaturesResponse is the body of GET /v1/features.

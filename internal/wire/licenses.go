@@ -44,3 +44,7 @@ type LicensesResponse struct {
 	Licenses []LicenseResponse      `json:"licenses"`
 	Refused  []usher.RefusedLicense `json:"refused"`
 }
+
+// LicenseTextPath is where a client fetches the signed text of the
+// license a lease token names.
+func LicenseTextPath(id string) string { return LicensePath(id) + "/text" }
