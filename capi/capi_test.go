@@ -241,3 +241,21 @@ func loseSeat(t *testing.T, bin, libdir string) {
 	p.expect(t, "ok")
 	p.wait(t)
 }
+
+// TestDocExamples checks that docs/sdk-c.md shows the examples the tests
+// compile, as they are.
+func TestDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/sdk-c.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"examples/checkout.c", "examples/raii.cpp"} {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(doc), "\n"+string(src)+"```\n") {
+			t.Errorf("docs/sdk-c.md does not show %s as it is: copy the file into its code block", name)
+		}
+	}
+}
