@@ -84,6 +84,9 @@ func (l *Ledger) verify(text []byte) (*License, error) {
 	if err := lic.CheckBinding(l.identity); err != nil {
 		return nil, err
 	}
+	if err := lic.checkServed(); err != nil {
+		return nil, err
+	}
 	return lic, nil
 }
 

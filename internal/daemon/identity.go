@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -65,7 +66,12 @@ func LoadIdentity(dir string) (ed25519.PrivateKey, error) {
 // identity is this server's identity and the host lock that lets it serve
 // its bound licenses.
 type identity struct {
-	key  ed25519.PrivateKey
+	// key signs for this server: the ed25519.PrivateKey of the data
+	// directory, or a key that never leaves a hardware token. Its Public()
+	// is an ed25519.PublicKey; sign with crypto.Hash(0) (pure Ed25519).
+	// A hardware token is slow and may be unplugged: sign with it rarely
+	// (certify a key made at start, say), never once per checkout.
+	key  crypto.Signer
 	self usher.ServerIdentity
 	guid string
 	gate usher.BindingGate
@@ -148,6 +154,12 @@ func (d *Daemon) serverInfo() *wire.ServerIdentity {
 		HardwareID: HardwareID(), Version: d.opts.Version,
 	}
 }
+
+// IdentityKey returns the key that signs for this server: its Public() is
+// an ed25519.PublicKey (the server key of GET /v1/server), and Sign takes
+// crypto.Hash(0) for pure Ed25519. It may live in a hardware token, where
+// Sign is slow and fails while the token is away.
+func (d *Daemon) IdentityKey() crypto.Signer { return d.ident.key }
 
 // ledgerIdentity returns what every ledger of this daemon checks bindings
 // against, and the gate of its bound licenses.
