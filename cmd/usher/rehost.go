@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"crypto/ed25519"
+	"flag"
 	"fmt"
 	"os"
 	"time"
