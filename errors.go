@@ -55,6 +55,9 @@ const (
 	// license while another server with the same identity serves it on
 	// this host.
 	ELicenseInUseElsewhere = "license_in_use_elsewhere"
+	// ELicenseReleased refuses to load a license this server released
+	// (usher license release): its seats moved to another server.
+	ELicenseReleased = "license_released"
 )
 
 // Codes of the trust a client puts in a server's answers, and of the
@@ -154,6 +157,7 @@ var (
 var (
 	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
 	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
+	ErrLicenseReleased       = &Error{Code: ELicenseReleased}
 )
 
 // Sentinel errors of trust in a server and of its clock.
