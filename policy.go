@@ -306,30 +306,44 @@ func (p *Policy) Rules() []string {
 // PolicyDiff is what changed between two policies, by rule.
 type PolicyDiff struct {
 	Added, Removed []string
+	// Changed are rules in both with another value, as "old -> new".
+	Changed []string
 }
 
-// DiffPolicies returns the rules of next that old lacks, and those of old
-// that next lacks. A changed rule shows as one removed and one added.
+// DiffPolicies returns the rules of next that old lacks, those of old that
+// next lacks, and those whose value changed.
 func DiffPolicies(old, next *Policy) PolicyDiff {
-	was, is := setOf(old.Rules()), setOf(next.Rules())
+	was, is := byRuleName(old.Rules()), byRuleName(next.Rules())
 	var d PolicyDiff
 	for _, r := range next.Rules() {
-		if !was[r] {
+		prev, ok := was[ruleName(r)]
+		switch {
+		case !ok:
 			d.Added = append(d.Added, r)
+		case prev != r:
+			d.Changed = append(d.Changed, prev+" -> "+r)
 		}
 	}
 	for _, r := range old.Rules() {
-		if !is[r] {
+		if _, ok := is[ruleName(r)]; !ok {
 			d.Removed = append(d.Removed, r)
 		}
 	}
 	return d
 }
 
-func setOf(list []string) map[string]bool {
-	out := make(map[string]bool, len(list))
-	for _, s := range list {
-		out[s] = true
+// ruleName is a rule without its value: feature.cad.max["user:*"].
+func ruleName(rule string) string {
+	if i := strings.LastIndex(rule, "="); i > strings.LastIndex(rule, "]") {
+		return rule[:i]
+	}
+	return rule
+}
+
+func byRuleName(rules []string) map[string]string {
+	out := make(map[string]string, len(rules))
+	for _, r := range rules {
+		out[ruleName(r)] = r
 	}
 	return out
 }

@@ -284,11 +284,14 @@ func TestDiffPolicies(t *testing.T) {
 	old := mustPolicy(t, usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Max: map[string]int{"user:*": 1}, Overdraft: 2}}})
 	next := mustPolicy(t, usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Max: map[string]int{"user:*": 2}, Overdraft: 2, Exclude: []string{"host:g*"}}}})
 	d := usher.DiffPolicies(old, next)
-	if want := []string{`feature.cad.exclude["host:g*"]`, `feature.cad.max["user:*"]=2`}; !slices.Equal(d.Added, want) {
+	if want := []string{`feature.cad.exclude["host:g*"]`}; !slices.Equal(d.Added, want) {
 		t.Errorf("added %q, want %q", d.Added, want)
 	}
-	if want := []string{`feature.cad.max["user:*"]=1`}; !slices.Equal(d.Removed, want) {
-		t.Errorf("removed %q, want %q", d.Removed, want)
+	if want := []string{`feature.cad.max["user:*"]=1 -> feature.cad.max["user:*"]=2`}; !slices.Equal(d.Changed, want) {
+		t.Errorf("changed %q, want %q", d.Changed, want)
+	}
+	if d := usher.DiffPolicies(next, old); !slices.Equal(d.Removed, []string{`feature.cad.exclude["host:g*"]`}) {
+		t.Errorf("removed %q, want the exclude rule", d.Removed)
 	}
 	if d := usher.DiffPolicies(nil, old); len(d.Added) != 2 || len(d.Removed) != 0 {
 		t.Errorf("from no policy: %+v, want two added", d)
