@@ -112,12 +112,12 @@ func TestPolicyReserveServesQueueInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	results := make(chan result, 2)
-	for _, w := range []struct{ id, user string }{{"o2", "oscar"}, {"a2", "alice"}} {
+	for i, w := range []struct{ id, user string }{{"o2", "oscar"}, {"a2", "alice"}} {
 		go func() {
 			l, _, err := f.ledger.Checkout(ctx, usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: w.id, User: w.user}, Wait: time.Minute})
 			results <- result{w.id, l, err}
 		}()
-		waitWaiters(t, f.ledger, len(f.ledger.Waiters())+1)
+		waitWaiters(t, f.ledger, i+1)
 	}
 	// alice's seat frees: it is kept for her, so oscar, first in line, is
 	// refused by the reserve and the second alice gets it.
