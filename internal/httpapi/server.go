@@ -45,6 +45,7 @@ type Server struct {
 	cluster ClusterSource
 	server  *wire.ServerIdentity
 	session func() *usher.Session // nil: answers carry no lease token
+	policy  PolicyAdmin
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -67,6 +68,7 @@ type Config struct {
 	Admin   Admin                // /v1/admin/* except kick
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
+	Policy  PolicyAdmin          // /v1/policy
 	// Session returns the session that signs lease tokens (token.go);
 	// nil, or a nil session, leaves them out.
 	Session func() *usher.Session
@@ -83,7 +85,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
-		server: cfg.Server, session: cfg.Session}
+		server: cfg.Server, session: cfg.Session, policy: cfg.Policy}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -159,6 +161,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.obsRoutes()
 	s.adminRoutes()
+	s.policyRoutes()
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 
