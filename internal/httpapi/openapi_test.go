@@ -277,6 +277,11 @@ func walkLicenses(w *walker, s *ushertest.Server) {
 	w.expect("GET", "/v1/licenses", s.Token, "", 200)
 	w.expect("DELETE", "/v1/licenses/"+str(lic, "id"), s.Token, "", 200)
 	w.expect("DELETE", "/v1/licenses/"+str(lic, "id"), s.Token, "", 404)
+
+	lic = w.expect("POST", "/v1/licenses", s.Token, string(s.Sign(usher.Grant{Feature: "moved", Seats: 1})), 201)
+	w.expect("POST", "/v1/licenses/"+str(lic, "id")+"/release", s.Token, "", 200)
+	w.expect("POST", "/v1/licenses/"+str(lic, "id")+"/release", s.Token, "", 404)
+	w.expect("GET", "/v1/licenses", s.Token, "", 200)
 }
 
 func walkUsers(w *walker, admin string) {
