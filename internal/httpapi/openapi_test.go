@@ -225,6 +225,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	walkUsers(w, s.Token)
 	walkObservability(w, s.Token)
 	walkAdmin(w, s.Token)
+	walkPolicy(w, s.Token)
 
 	w.expect("POST", "/v1/admin/restart", s.Token, "", 202)
 	other := ushertest.StartServer(t, ushertest.ServerOptions{})
@@ -327,4 +328,14 @@ func walkAdmin(w *walker, admin string) {
 	w.expect("PATCH", "/v1/admin/settings", admin, `{"reset":["keepalive_timeout"]}`, 200)
 	w.expect("PUT", "/v1/admin/settings", admin, `{}`, 400)
 	w.expect("POST", "/v1/admin/reload", admin, "", 200)
+}
+
+func walkPolicy(w *walker, admin string) {
+	const policy = "[feature.cad]\nmax = { \"user:*\" = 1 }\n"
+	check, _ := json.Marshal(map[string]string{"policy": policy, "since": "1h"})
+	w.expect("GET", "/v1/policy", admin, "", 200)
+	w.expect("POST", "/v1/policy/check", admin, string(check), 200)
+	w.expect("POST", "/v1/policy/check", admin, `{"policy":"max = 1"}`, 400)
+	w.expect("PUT", "/v1/policy", admin, policy, 200)
+	w.expect("PUT", "/v1/policy", admin, "max = 1\n", 400)
 }
