@@ -262,6 +262,7 @@ func walkLeases(w *walker, s *ushertest.Server) {
 	w.expect("POST", "/v1/leases", "", `{"feature":"nope","client":{"id":"c1"}}`, 404)
 	w.expect("POST", "/v1/leases", "", `{"feature":"cad"}`, 400)
 	w.expect("POST", "/v1/leases/"+id+"/heartbeat", "", "", 200)
+	w.expect("POST", "/v1/leases/"+id+"/heartbeat", "", `{"nonce":"n-1"}`, 200)
 	w.expect("POST", "/v1/leases/nope/heartbeat", "", "", 404)
 	w.expect("GET", "/v1/leases", s.Token, "", 200)
 	w.expect("GET", "/v1/features", "", "", 200)
@@ -276,6 +277,8 @@ func walkLicenses(w *walker, s *ushertest.Server) {
 	w.expect("POST", "/v1/licenses", s.Token, text, 409)
 	w.expect("POST", "/v1/licenses", s.Token, "-----BEGIN USHER LICENSE-----\nnot a license\n", 422)
 	w.expect("GET", "/v1/licenses", s.Token, "", 200)
+	w.expect("GET", "/v1/licenses/"+str(lic, "id")+"/text", "", "", 200)
+	w.expect("GET", "/v1/licenses/nope/text", "", "", 404)
 	w.expect("DELETE", "/v1/licenses/"+str(lic, "id"), s.Token, "", 200)
 	w.expect("DELETE", "/v1/licenses/"+str(lic, "id"), s.Token, "", 404)
 
