@@ -34,6 +34,9 @@ var traitNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 type ServerIdentity struct {
 	Key  ed25519.PublicKey
 	Host HostTraits
+	// HardwareKey is the serial of the hardware key the server holds its
+	// identity in, or "" when it has none.
+	HardwareKey string
 }
 
 // HostTraits maps a trait name (TraitMachineID, ...) to its hash.
@@ -125,7 +128,9 @@ func ServerGUID(pub ed25519.PublicKey) string {
 }
 
 // Bound reports whether the license is bound to a server or a host.
-func (l *License) Bound() bool { return l.BindServer != nil || l.BindHost != nil }
+func (l *License) Bound() bool {
+	return l.BindServer != nil || l.BindHost != nil || l.RequireHardwareKey != ""
+}
 
 // CheckBinding returns nil when the server id may serve l, and an
 // ELicenseBoundElsewhere error saying what differs otherwise. A server
@@ -136,6 +141,9 @@ func (l *License) CheckBinding(id *ServerIdentity) error {
 	}
 	if id == nil {
 		return Errorf(ELicenseBoundElsewhere, "license %s is bound to a server, and this one has no identity: serve it from a server started with a data directory", l.ID)
+	}
+	if err := l.checkHardwareKey(id); err != nil {
+		return err
 	}
 	if l.BindServer != nil && !l.BindServer.Equal(id.Key) {
 		return Errorf(ELicenseBoundElsewhere, "license %s is bound to server %s, and this server is %s: serve it there, or ask the vendor for a license bound to this server (usher server fingerprint prints its key)",
@@ -185,6 +193,9 @@ func (l *License) encodeBindings() string {
 	if l.BindHost != nil {
 		fmt.Fprintf(&b, "bind-host: min=%d %s\n", l.BindHost.Min, strings.ReplaceAll(l.BindHost.Traits.String(), ",", " "))
 	}
+	if l.RequireHardwareKey != "" {
+		fmt.Fprintf(&b, "require-hardware-key: %s\n", l.RequireHardwareKey)
+	}
 	return b.String()
 }
 
@@ -195,6 +206,8 @@ func (l *License) parseBinding(key, val string) (ok bool, err error) {
 		l.BindServer, err = ParseServerKey(val)
 	case "bind-host":
 		l.BindHost, err = parseHostBinding(val)
+	case "require-hardware-key":
+		l.RequireHardwareKey = val
 	default:
 		if strings.HasPrefix(key, "bind-") || strings.HasPrefix(key, "require-") {
 			return true, Errorf(ELicenseInvalid, "license %s is bound by %q, which this version of Usher does not know: upgrade Usher to serve it", l.ID, key)

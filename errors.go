@@ -55,6 +55,10 @@ const (
 	// license while another server with the same identity serves it on
 	// this host.
 	ELicenseInUseElsewhere = "license_in_use_elsewhere"
+	// EHardwareKeyNotAccessible refuses a checkout or heartbeat of a
+	// feature only licenses requiring a hardware key grant, while that
+	// key is not plugged in or does not answer.
+	EHardwareKeyNotAccessible = "hardware_key_not_accessible"
 )
 
 // Error is the one coded error type of Usher. Code is machine-readable and
@@ -137,6 +141,7 @@ var (
 
 // Sentinel errors of bound licenses.
 var (
-	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
-	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
+	ErrLicenseBoundElsewhere    = &Error{Code: ELicenseBoundElsewhere}
+	ErrLicenseInUseElsewhere    = &Error{Code: ELicenseInUseElsewhere}
+	ErrHardwareKeyNotAccessible = &Error{Code: EHardwareKeyNotAccessible}
 )

@@ -41,6 +41,9 @@ type License struct {
 	// identity key; BindHost, if set, to a host. See CheckBinding.
 	BindServer ed25519.PublicKey
 	BindHost   *HostBinding
+	// RequireHardwareKey, if set, is the serial of the hardware key the
+	// license is served with: only while that key is plugged in.
+	RequireHardwareKey string
 
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
@@ -119,9 +122,11 @@ func (l *License) Validate() error {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
 	}
 	if l.BindHost != nil {
-		return l.BindHost.validate()
+		if err := l.BindHost.validate(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return validateHardwareKeySerial(l.RequireHardwareKey)
 }
 
 func (g Grant) validate() error {

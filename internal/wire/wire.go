@@ -50,8 +50,9 @@ var codeStatus = map[string]int{
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
-	usher.ELicenseBoundElsewhere: http.StatusForbidden,
-	usher.ELicenseInUseElsewhere: http.StatusConflict,
+	usher.ELicenseBoundElsewhere:    http.StatusForbidden,
+	usher.ELicenseInUseElsewhere:    http.StatusConflict,
+	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
