@@ -22,6 +22,7 @@ type Config struct {
 	ConnectionTimeout     Duration `toml:"connection_timeout"`
 	Dev                   bool     `toml:"dev"`
 	Security                       // TLS, credentials and limits
+	HardwareKey                    // the hardware key holding the identity
 
 	// Observability.
 	LogLevel       int      `toml:"log_level"`

@@ -48,6 +48,9 @@ func Open(cfg Config) (*Token, error) {
 	}
 	if err := ctx.Initialize(); err != nil {
 		ctx.Destroy()
+		if code, ok := err.(pkcs11.Error); ok && code == pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
+			return nil, fmt.Errorf("hardware_key_module %s is in use already in this process: open the hardware key once", cfg.Module)
+		}
 		return nil, explain("initialize "+cfg.Module, err)
 	}
 	t := &Token{cfg: cfg, ctx: ctx}

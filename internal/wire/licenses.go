@@ -26,6 +26,9 @@ type LicenseResponse struct {
 	BindServer  string `json:"bind_server,omitempty"`
 	BindHost    string `json:"bind_host,omitempty"`
 	BindHostMin int    `json:"bind_host_min,omitempty"`
+	// RequireHardwareKey is the serial of the hardware key the license
+	// serves with, if it requires one.
+	RequireHardwareKey string `json:"require_hardware_key,omitempty"`
 }
 
 // GrantResponse is one feature line of a license.
