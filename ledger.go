@@ -339,8 +339,8 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 		return Lease{}, false, nil
 	}
 	at := l.tick()
-	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
-		return Lease{}, false, featureExpired(e.lease)
+	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
+		return Lease{}, false, err
 	}
 	l.touchLocked(e, at)
 	return e.lease, true, nil

@@ -40,6 +40,9 @@ func (d *Daemon) loadIdentityKey() (crypto.Signer, *hwkey.Token, error) {
 		return nil, nil, err
 	}
 	tok, err := hwkey.Open(hwkey.Config{Module: d.cfg.HardwareKeyModule, Token: d.cfg.HardwareKeyToken, PIN: pin})
+	if errors.Is(err, hwkey.ErrNeedsCgo) {
+		return nil, nil, err
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("hardware key: %w", err)
 	}

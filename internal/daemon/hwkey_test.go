@@ -43,15 +43,18 @@ func checkoutAs(c *apiclient.Client, feature, client string) (wire.LeaseResponse
 	return l, err
 }
 
-// refusedFor waits until a checkout of feature answers code.
-func refusedFor(t *testing.T, c *apiclient.Client, feature, code string) {
+// waitHardwareKey waits until GET /v1/features shows the hardware key of
+// feature as state.
+func waitHardwareKey(t *testing.T, c *apiclient.Client, feature, state string) {
 	t.Helper()
 	ushertest.WaitFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		_, err := checkoutAs(c, feature, "probe")
-		if usher.ErrorCode(err) != code {
-			return fmt.Errorf("checkout %s: got %v, want %s", feature, err, code)
+		fss, err := c.Features(context.Background())
+		for _, fs := range fss {
+			if fs.Name == feature && fs.HardwareKey == state {
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("feature %s: got %+v, %v, want hardware_key %s", feature, fss, err, state)
 	})
 }
 
@@ -110,7 +113,13 @@ func TestHardwareKeyUnplugged(t *testing.T) {
 
 	tok.Unplug()
 	ticks <- time.Now()
-	refusedFor(t, admin, "cad", usher.EHardwareKeyNotAccessible)
+	waitHardwareKey(t, admin, "cad", usher.HardwareKeyAbsent)
+	if _, err := checkoutAs(admin, "cad", "c2"); usher.ErrorCode(err) != usher.EHardwareKeyNotAccessible {
+		t.Fatalf("checkout with the token out: got %v, want %s", err, usher.EHardwareKeyNotAccessible)
+	}
+	if _, err := checkoutAs(admin, "cad", "c1"); usher.ErrorCode(err) != usher.EHardwareKeyNotAccessible {
+		t.Fatalf("checkout again by the lease's holder with the token out: got %v, want %s", err, usher.EHardwareKeyNotAccessible)
+	}
 	if st := wire.StatusOf(usher.EHardwareKeyNotAccessible); st != 400 {
 		t.Fatalf("got status %d for hardware_key_not_accessible, want 400", st)
 	}
@@ -128,10 +137,10 @@ func TestHardwareKeyUnplugged(t *testing.T) {
 
 	tok.Replug()
 	ticks <- time.Now()
-	ushertest.WaitFor(t, 5*time.Second, 20*time.Millisecond, func() error {
-		_, err := admin.Heartbeat(ctx, held.ID)
-		return err
-	})
+	waitHardwareKey(t, admin, "cad", usher.HardwareKeyPresent)
+	if _, err := admin.Heartbeat(ctx, held.ID); err != nil {
+		t.Fatalf("heartbeat after the token came back: %v", err)
+	}
 	if _, err := checkoutAs(admin, "cad", "c2"); err != nil {
 		t.Fatalf("checkout after the token came back: %v", err)
 	}
