@@ -55,6 +55,9 @@ const (
 	// license while another server with the same identity serves it on
 	// this host.
 	ELicenseInUseElsewhere = "license_in_use_elsewhere"
+	// ELicenseReleased refuses to load a license this server released
+	// (usher license release): its seats moved to another server.
+	ELicenseReleased = "license_released"
 	// EHardwareKeyNotAccessible refuses a checkout or heartbeat of a
 	// feature only licenses requiring a hardware key grant, while that
 	// key is not plugged in or does not answer.
@@ -143,5 +146,6 @@ var (
 var (
 	ErrLicenseBoundElsewhere    = &Error{Code: ELicenseBoundElsewhere}
 	ErrLicenseInUseElsewhere    = &Error{Code: ELicenseInUseElsewhere}
+	ErrLicenseReleased          = &Error{Code: ELicenseReleased}
 	ErrHardwareKeyNotAccessible = &Error{Code: EHardwareKeyNotAccessible}
 )

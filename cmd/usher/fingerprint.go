@@ -35,7 +35,7 @@ func cmdServerFingerprint(e *env, args []string) error {
 	if *asJSON {
 		return printJSON(e, fp)
 	}
-	fmt.Fprintf(e.stdout, "server_key:       %s\nhost_fingerprint: %s\n", fp.ServerKey, fp.HostFingerprint)
+	fmt.Fprintf(e.stdout, "server_key:       %s\nvolume_id:        %s\nhost_fingerprint: %s\n", fp.ServerKey, fp.VolumeID, fp.HostFingerprint)
 	for _, name := range []string{usher.TraitMachineID, usher.TraitProductUUID, usher.TraitMAC, usher.TraitDiskSerial, usher.TraitHostname} {
 		h, ok := fp.Traits[name]
 		if !ok {
@@ -48,14 +48,14 @@ func cmdServerFingerprint(e *env, args []string) error {
 		serial = *fp.HardwareKey
 	}
 	fmt.Fprintln(e.stdout, "hardware_key_serial: "+serial)
-	fmt.Fprintln(e.stdout, "\nSend server_key (for --bind-server), host_fingerprint (for --bind-host) or hardware_key_serial (for --require-hardware-key) to the vendor.")
+	fmt.Fprintln(e.stdout, "\nSend server_key (for --bind-server), volume_id (for --bind-volume), host_fingerprint (for --bind-host) or hardware_key_serial (for --require-hardware-key) to the vendor.")
 	return nil
 }
 
 // bindFlags are the vendor issue flags that bind a license.
 type bindFlags struct {
-	server, host, hardwareKey string
-	hostMin                   int
+	server, host, volume, hardwareKey string
+	hostMin                           int
 }
 
 // apply sets the bindings of lic from the flags.
@@ -67,6 +67,13 @@ func (b *bindFlags) apply(lic *usher.License) error {
 			return usageErrorf("--bind-server: %s", usher.ErrorMessage(err))
 		}
 		lic.BindServer = key
+	}
+	if b.volume != "" {
+		id, err := usher.ParseVolumeID(b.volume)
+		if err != nil {
+			return usageErrorf("--bind-volume: %s", usher.ErrorMessage(err))
+		}
+		lic.BindVolume = id
 	}
 	if b.host == "" {
 		if b.hostMin != 0 {

@@ -83,6 +83,10 @@ type identity struct {
 // when another server holds it, bound licenses wait, and a goroutine tries
 // again every hostLockRetry until it is free.
 func (d *Daemon) startIdentity() error {
+	volume, err := LoadVolumeID(d.cfg.Data)
+	if err != nil {
+		return err
+	}
 	key, tok, err := d.loadIdentityKey() // hwkey.go
 	if err != nil {
 		return err
@@ -92,7 +96,7 @@ func (d *Daemon) startIdentity() error {
 		traits = ReadHostTraits
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits()}, guid: usher.ServerGUID(pub)}
+	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits(), Volume: volume, Signer: key}, guid: usher.ServerGUID(pub)}
 	if tok != nil {
 		d.ident.hw.tok, d.ident.self.HardwareKey = tok, tok.Serial()
 		d.startHardwareKeyWatch()
@@ -173,6 +177,7 @@ func (d *Daemon) ledgerIdentity() (*usher.ServerIdentity, *usher.BindingGate) {
 // to a server or a host (usher server fingerprint).
 type Fingerprint struct {
 	ServerKey       string           `json:"server_key"`
+	VolumeID        string           `json:"volume_id"`
 	HostFingerprint string           `json:"host_fingerprint"`
 	Traits          usher.HostTraits `json:"traits"`
 	HardwareKey     *string          `json:"hardware_key_serial"` // null: no hardware key
@@ -185,11 +190,15 @@ func ReadFingerprint(dir string, traits func() usher.HostTraits) (Fingerprint, e
 	if err != nil {
 		return Fingerprint{}, err
 	}
+	volume, err := LoadVolumeID(dir)
+	if err != nil {
+		return Fingerprint{}, err
+	}
 	if traits == nil {
 		traits = ReadHostTraits
 	}
 	h := traits()
 	return Fingerprint{
-		ServerKey: usher.FormatServerKey(key.Public().(ed25519.PublicKey)), HostFingerprint: h.String(), Traits: h,
+		ServerKey: usher.FormatServerKey(key.Public().(ed25519.PublicKey)), VolumeID: volume, HostFingerprint: h.String(), Traits: h,
 	}, nil
 }
