@@ -51,12 +51,13 @@ var codeStatus = map[string]int{
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
-	usher.ELicenseBoundElsewhere: http.StatusForbidden,
-	usher.ELicenseInUseElsewhere: http.StatusConflict,
-	usher.EClockTampered:         http.StatusForbidden,
-	usher.EUntrustedServer:       http.StatusBadGateway, // made by the SDK, never sent
-	usher.EClockSkew:             http.StatusBadGateway, // made by the SDK, never sent
-	usher.ELicenseReleased:       http.StatusConflict,
+	usher.ELicenseBoundElsewhere:    http.StatusForbidden,
+	usher.ELicenseInUseElsewhere:    http.StatusConflict,
+	usher.ELicenseReleased:          http.StatusConflict,
+	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
+	usher.EClockTampered:            http.StatusForbidden,
+	usher.EUntrustedServer:          http.StatusBadGateway, // made by the SDK, never sent
+	usher.EClockSkew:                http.StatusBadGateway, // made by the SDK, never sent
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
