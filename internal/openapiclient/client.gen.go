@@ -17,6 +17,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for FeatureStatusHardwareKey.
+const (
+	Absent  FeatureStatusHardwareKey = "absent"
+	Present FeatureStatusHardwareKey = "present"
+)
+
+// Valid indicates whether the value is a known member of the FeatureStatusHardwareKey enum.
+func (e FeatureStatusHardwareKey) Valid() bool {
+	switch e {
+	case Absent:
+		return true
+	case Present:
+		return true
+	default:
+		return false
+	}
+}
+
 // Ban defines model for Ban.
 type Ban struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -118,16 +136,22 @@ type EventsResponse struct {
 // FeatureStatus defines model for FeatureStatus.
 type FeatureStatus struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	InUse     int        `json:"in_use"`
-	Name      string     `json:"name"`
-	Queued    int        `json:"queued"`
-	Seats     int        `json:"seats"`
-	StartsAt  *time.Time `json:"starts_at,omitempty"`
+
+	// HardwareKey For a feature a license requiring a hardware key grants: whether the key is accessible now
+	HardwareKey *FeatureStatusHardwareKey `json:"hardware_key,omitempty"`
+	InUse       int                       `json:"in_use"`
+	Name        string                    `json:"name"`
+	Queued      int                       `json:"queued"`
+	Seats       int                       `json:"seats"`
+	StartsAt    *time.Time                `json:"starts_at,omitempty"`
 
 	// State active, not_started or expired
 	State     string `json:"state"`
 	Unlimited bool   `json:"unlimited"`
 }
+
+// FeatureStatusHardwareKey For a feature a license requiring a hardware key grants: whether the key is accessible now
+type FeatureStatusHardwareKey string
 
 // FeaturesResponse defines model for FeaturesResponse.
 type FeaturesResponse struct {
@@ -221,6 +245,9 @@ type License struct {
 	IssuedAt    time.Time `json:"issued_at"`
 	KeyId       *string   `json:"key_id,omitempty"`
 	Licensee    string    `json:"licensee"`
+
+	// RequireHardwareKey The serial of the hardware key the license requires
+	RequireHardwareKey *string `json:"require_hardware_key,omitempty"`
 }
 
 // LicensesResponse defines model for LicensesResponse.
@@ -341,10 +368,13 @@ type ServerInfo struct {
 	DataDir    *string           `json:"data_dir,omitempty"`
 	GoVersion  string            `json:"go_version"`
 	HardwareId *string           `json:"hardware_id,omitempty"`
-	Hostname   *string           `json:"hostname,omitempty"`
-	StartedAt  time.Time         `json:"started_at"`
-	Uptime     string            `json:"uptime"`
-	Version    string            `json:"version"`
+
+	// HardwareKey The hardware key holding the server's identity: its serial and (present), absent and why, or none
+	HardwareKey *string   `json:"hardware_key,omitempty"`
+	Hostname    *string   `json:"hostname,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	Uptime      string    `json:"uptime"`
+	Version     string    `json:"version"`
 }
 
 // Setting defines model for Setting.
