@@ -28,6 +28,8 @@ type FeatureStatus struct {
 	State     string     `json:"state"`
 	StartsAt  *time.Time `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	// Consumption is the counter of a metered feature; nil for others.
+	Consumption *ConsumptionStatus `json:"consumption,omitempty"`
 }
 
 // Free returns the seats that are not in use; -1 means unlimited.

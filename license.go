@@ -48,6 +48,10 @@ type License struct {
 	// Text is the complete signed license file. Set by Sign and by
 	// Keyring.Verify; stores keep it so every load verifies it again.
 	Text []byte
+
+	// RenewalURL, if set, is where the server fetches renewals of this
+	// license's checkpoint grants (see renewal.go).
+	RenewalURL string
 }
 
 // Grant is one feature line of a license: a number of concurrent seats,
@@ -58,6 +62,12 @@ type Grant struct {
 	Unlimited bool
 	StartsAt  time.Time // zero: valid from the start
 	ExpiresAt time.Time // zero: never expires
+
+	// Meter, Subscription and RenewEvery are the licensing models of
+	// license_meter.go; their zero values leave the grant a plain one.
+	Meter        Meter
+	Subscription Subscription
+	RenewEvery   time.Duration // checkpoint: expires this long after the last renewal
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
@@ -118,6 +128,9 @@ func (l *License) Validate() error {
 	if l.BindServer != nil && len(l.BindServer) != ed25519.PublicKeySize {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
 	}
+	if err := l.validateRenewalURL(); err != nil {
+		return err
+	}
 	if l.BindHost != nil {
 		return l.BindHost.validate()
 	}
@@ -134,7 +147,7 @@ func (g Grant) validate() error {
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
 	}
-	return nil
+	return g.validateModels()
 }
 
 // encodeBody returns the canonical, signed part of a license file.
@@ -149,6 +162,7 @@ func (l *License) encodeBody() []byte {
 	fmt.Fprintf(&b, "licensee: %s\n", l.Licensee)
 	fmt.Fprintf(&b, "issued: %s\n", formatTime(l.IssuedAt))
 	b.WriteString(l.encodeBindings())
+	b.WriteString(l.encodeRenewalURL())
 	for _, g := range l.Grants {
 		fmt.Fprintf(&b, "feature: %s seats=", g.Feature)
 		if g.Unlimited {
@@ -162,6 +176,7 @@ func (l *License) encodeBody() []byte {
 		if !g.ExpiresAt.IsZero() {
 			fmt.Fprintf(&b, " expires=%s", formatTime(g.ExpiresAt))
 		}
+		b.WriteString(g.encodeModels())
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
@@ -360,6 +375,8 @@ func (l *License) parseField(key, val string) error {
 		l.Licensee = val
 	case "issued":
 		l.IssuedAt, err = time.Parse(time.RFC3339, val)
+	case "renewal_url":
+		l.RenewalURL = val
 	case "feature":
 		var g Grant
 		g, err = parseGrantLine(val)
@@ -402,7 +419,10 @@ func parseGrantLine(val string) (Grant, error) {
 		case "expires":
 			g.ExpiresAt, err = time.Parse(time.RFC3339, v)
 		default:
-			return g, fmt.Errorf("unknown attribute %q", k)
+			var known bool
+			if known, err = g.SetModelAttribute(k, v); !known {
+				return g, fmt.Errorf("unknown attribute %q", k)
+			}
 		}
 		if err != nil {
 			return g, fmt.Errorf("attribute %s: %v", k, err)

@@ -24,6 +24,14 @@ type Store interface {
 	PutBan(ctx context.Context, b Ban) error
 	// DeleteBans removes bans; missing IDs are no error.
 	DeleteBans(ctx context.Context, ids []string) error
+	// PutConsumption stores one accepted consumption of a metered feature.
+	PutConsumption(ctx context.Context, c Consumption) error
+	// DeleteConsumptions removes consumptions; missing IDs are no error.
+	DeleteConsumptions(ctx context.Context, ids []string) error
+	// PutLicenseState stores what a server keeps of a license beyond its
+	// text, replacing the state with the same ID. It outlives the license:
+	// DeleteLicense leaves it.
+	PutLicenseState(ctx context.Context, st LicenseState) error
 }
 
 // LicenseRecord is a license as stored: its ID and the signed file. The
@@ -39,4 +47,7 @@ type Snapshot struct {
 	Licenses []LicenseRecord
 	Leases   []Lease
 	Bans     []Ban
+
+	Consumptions  []Consumption
+	LicenseStates []LicenseState
 }

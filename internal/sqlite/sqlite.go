@@ -90,6 +90,9 @@ const (
 	opDeleteLicense
 	opPutBan
 	opDeleteBan
+	opPutConsumption
+	opDeleteConsumption
+	opPutLicenseState
 )
 
 // op is one change waiting for the writer.
@@ -99,6 +102,8 @@ type op struct {
 	ids   []string
 	lic   usher.LicenseRecord
 	ban   usher.Ban
+	cons  usher.Consumption
+	state []byte // a usher.LicenseState as JSON, with its ID in ids
 }
 
 // Open opens (creating if needed) the database in dir and starts its
@@ -120,7 +125,7 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 	// The writer keeps one connection; the others serve startup reads and
 	// the rare writes of users, tokens and settings.
 	db.SetMaxOpenConns(3)
-	if _, err := db.Exec(schema + authSchema); err != nil {
+	if _, err := db.Exec(schema + authSchema + meterSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
 	}
@@ -195,6 +200,9 @@ func (s *Store) commit(batch []op) error {
 }
 
 func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
+	if ok, err := applyMeter(exec, o); ok {
+		return err
+	}
 	switch o.kind {
 	case opPutLease:
 		l := o.lease
@@ -259,6 +267,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	}
 	if snap.Bans, err = s.loadBans(ctx); err != nil {
 		return nil, fmt.Errorf("load bans: %w", err)
+	}
+	if err := s.loadMeter(ctx, snap); err != nil {
+		return nil, err
 	}
 	return snap, nil
 }
