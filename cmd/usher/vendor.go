@@ -17,15 +17,17 @@ import (
 
 func cmdVendor(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: keygen or issue")
+		return usageErrorf("want a subcommand: keygen, issue or renew")
 	}
 	switch args[0] {
 	case "keygen":
 		return cmdVendorKeygen(e, args[1:])
 	case "issue":
 		return cmdVendorIssue(e, args[1:])
+	case "renew":
+		return cmdVendorRenew(e, args[1:]) // meter.go
 	}
-	return usageErrorf("unknown subcommand %q: want keygen or issue", args[0])
+	return usageErrorf("unknown subcommand %q: want keygen, issue or renew", args[0])
 }
 
 func cmdVendorKeygen(e *env, args []string) error {
@@ -53,13 +55,14 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--renewal-url URL] [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
 	force := fs.Bool("force", false, "overwrite an existing --out file")
 	var specs []string
-	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE]`; SEATS is a number or unlimited (repeatable)", func(v string) error {
+	renewalURL := fs.String("renewal-url", "", "`URL` of the directory the license's renewal files are published in (for renew_every grants)")
+	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...]`; SEATS is a number or unlimited; see docs/licensing-models.md for the keys (repeatable)", func(v string) error {
 		specs = append(specs, v)
 		return nil
 	})
@@ -81,7 +84,7 @@ func cmdVendorIssue(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *keyPath, err)
 	}
-	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: *licensee, IssuedAt: time.Now()}
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: *licensee, IssuedAt: time.Now(), RenewalURL: *renewalURL}
 	for _, spec := range specs {
 		g, err := parseFeatureSpec(spec)
 		if err != nil {
@@ -135,13 +138,16 @@ func parseFeatureSpec(spec string) (usher.Grant, error) {
 		case "expires":
 			g.ExpiresAt, err = parseDate(v, true)
 		default:
-			return g, fmt.Errorf("unknown attribute %q: want starts= or expires=", k)
+			var known bool
+			if known, err = g.SetModelAttribute(k, v); !known {
+				return g, fmt.Errorf("unknown attribute %q: want starts=, expires= or a key of docs/licensing-models.md", k)
+			}
 		}
 		if err != nil {
 			return g, err
 		}
 	}
-	return g, nil
+	return withModelDefaults(g), nil
 }
 
 func parseDate(v string, endOfDay bool) (time.Time, error) {

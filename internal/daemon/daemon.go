@@ -74,6 +74,10 @@ type Options struct {
 	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
 	// through it.
 	HostTraits func() usher.HostTraits
+
+	// RenewalTick, if set, replaces the minute ticker on which the node
+	// that decides fetches the renewals of checkpoint licenses.
+	RenewalTick <-chan time.Time
 }
 
 // startWait bounds how long Start waits to learn which node decides.

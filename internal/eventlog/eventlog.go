@@ -56,6 +56,8 @@ func Types() []string {
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
 		EventPasswordChanged, EventPasswordChangeFailed,
+		usher.EventConsumptionRecorded, usher.EventConsumptionDenied,
+		usher.EventLicenseRenewed, usher.EventLicenseRenewalFailed,
 	}
 }
 

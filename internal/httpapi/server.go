@@ -153,6 +153,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.obsRoutes()
 	s.adminRoutes()
+	s.meterRoutes() // meter.go
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

@@ -26,6 +26,7 @@ type LicenseResponse struct {
 	BindServer  string `json:"bind_server,omitempty"`
 	BindHost    string `json:"bind_host,omitempty"`
 	BindHostMin int    `json:"bind_host_min,omitempty"`
+	LicenseModels
 }
 
 // GrantResponse is one feature line of a license.
@@ -35,6 +36,7 @@ type GrantResponse struct {
 	Unlimited bool       `json:"unlimited"`
 	StartsAt  *time.Time `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	GrantModels
 }
 
 // LicensesResponse is the body of GET /v1/licenses: the licenses served,
