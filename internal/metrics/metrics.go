@@ -29,8 +29,8 @@ type Options struct {
 	// Checkpoints, if set, gives the technical expiry of each checkpoint
 	// license; usually Ledger.Checkpoints.
 	Checkpoints func() []usher.Checkpoint
-	EventLog EventLog
-	Version  string
+	EventLog    EventLog
+	Version     string
 }
 
 // Metrics is a registry with Usher's metrics. It is a usher.Observer.
