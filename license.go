@@ -41,6 +41,9 @@ type License struct {
 	// identity key; BindHost, if set, to a host. See CheckBinding.
 	BindServer ed25519.PublicKey
 	BindHost   *HostBinding
+	// BindVolume, if set, binds the license to the data volume with this
+	// ID (see NewVolumeID).
+	BindVolume string
 
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
@@ -62,6 +65,14 @@ type Grant struct {
 	Unlimited bool
 	StartsAt  time.Time // zero: valid from the start
 	ExpiresAt time.Time // zero: never expires
+
+	// Optional attributes, each written key=value after expires= (see
+	// grantAttrs and docs/licensing-models.md). Their zero values are
+	// today's behaviour.
+	Scope   string        // "" (session), process, host or user
+	Version string        // dotted version number; "" has none
+	Linger  time.Duration // how long a released seat stays with its client
+	Borrow  time.Duration // the longest borrow allowed; 0 allows none
 
 	// Meter, Subscription and RenewEvery are the licensing models of
 	// license_meter.go; their zero values leave the grant a plain one.
@@ -131,6 +142,9 @@ func (l *License) Validate() error {
 	if err := l.validateRenewalURL(); err != nil {
 		return err
 	}
+	if _, err := ParseVolumeID(l.BindVolume); l.BindVolume != "" && err != nil {
+		return err
+	}
 	if l.BindHost != nil {
 		return l.BindHost.validate()
 	}
@@ -147,6 +161,9 @@ func (g Grant) validate() error {
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
 	}
+	if err := g.validateAttrs(); err != nil {
+		return err
+	}
 	return g.validateModels()
 }
 
@@ -156,6 +173,9 @@ func (l *License) encodeBody() []byte {
 	format := licenseFormat
 	if l.Bound() {
 		format = boundFormat // older servers refuse it rather than serve it anywhere
+	}
+	if l.hasAttrs() {
+		format = attrFormat // older servers refuse it rather than ignore an attribute
 	}
 	fmt.Fprintf(&b, "format: %s\n", format)
 	fmt.Fprintf(&b, "id: %s\n", l.ID)
@@ -176,7 +196,9 @@ func (l *License) encodeBody() []byte {
 		if !g.ExpiresAt.IsZero() {
 			fmt.Fprintf(&b, " expires=%s", formatTime(g.ExpiresAt))
 		}
-		b.WriteString(g.encodeModels())
+		var attrs strings.Builder
+		g.encodeAttrs(&attrs)
+		b.WriteString(attrs.String())
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
@@ -339,8 +361,10 @@ func findMarker(lines []string, marker, missing string) (int, error) {
 func parseBody(body []byte) (*License, error) {
 	l := &License{}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if lines[0] != "format: "+licenseFormat && lines[0] != "format: "+boundFormat {
-		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s and %s; upgrade Usher to read newer licenses", licenseFormat, boundFormat)
+	switch lines[0] {
+	case "format: " + licenseFormat, "format: " + boundFormat, "format: " + attrFormat:
+	default:
+		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s, %s and %s; the license is in a newer format: upgrade Usher to read it", licenseFormat, boundFormat, attrFormat)
 	}
 	for _, line := range lines[1:] {
 		key, val, ok := strings.Cut(line, ": ")
@@ -419,10 +443,7 @@ func parseGrantLine(val string) (Grant, error) {
 		case "expires":
 			g.ExpiresAt, err = time.Parse(time.RFC3339, v)
 		default:
-			var known bool
-			if known, err = g.SetModelAttribute(k, v); !known {
-				return g, fmt.Errorf("unknown attribute %q", k)
-			}
+			err = g.parseAttrLine(k, v)
 		}
 		if err != nil {
 			return g, fmt.Errorf("attribute %s: %v", k, err)

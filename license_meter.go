@@ -36,92 +36,75 @@ type Subscription struct {
 	Group  string
 }
 
-// SetModelAttribute sets the licensing-model attribute key of a grant
-// (consumption, period, overage, subscription, group, renew_every) from
-// its text. It reports false for a key it does not know.
-func (g *Grant) SetModelAttribute(key, val string) (known bool, err error) {
-	switch key {
-	case "consumption":
-		g.Meter.Consumption, err = parseUnits(val)
-	case "period":
-		g.Meter.Period = val
-	case "overage":
-		if val == "unlimited" {
-			g.Meter.OverageUnlimited = true
-		} else {
-			g.Meter.Overage, err = parseUnits(val)
-		}
-	case "subscription":
-		g.Subscription.Length, err = ParseDays(val)
-	case "group":
-		g.Subscription.Group = val
-	case "renew_every":
-		g.RenewEvery, err = ParseDays(val)
-	default:
-		return false, nil
+func parseConsumptionAttr(g *Grant, v string) error {
+	n, err := parseUnits(v)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("consumption must be at least 1")
 	}
-	return true, err
+	g.Meter.Consumption = n
+	return err
+}
+
+func formatConsumption(g Grant) string {
+	if g.Meter.Consumption == 0 {
+		return ""
+	}
+	return strconv.FormatInt(g.Meter.Consumption, 10)
+}
+
+func parsePeriodAttr(g *Grant, v string) error {
+	if !validPeriod(v) {
+		return fmt.Errorf("%q is not a period: use none, day, month or year", v)
+	}
+	g.Meter.Period = v
+	return nil
+}
+
+func parseOverageAttr(g *Grant, v string) error {
+	if v == "unlimited" {
+		g.Meter.OverageUnlimited = true
+		return nil
+	}
+	n, err := parseUnits(v)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("overage 0 is the default: leave it out")
+	}
+	g.Meter.Overage = n
+	return err
+}
+
+func formatOverage(g Grant) string {
+	switch {
+	case g.Meter.OverageUnlimited && g.Meter.Overage == 0:
+		return "unlimited"
+	case g.Meter.Overage == 0:
+		return ""
+	}
+	return strconv.FormatInt(g.Meter.Overage, 10)
+}
+
+func parseGroupAttr(g *Grant, v string) error {
+	if !featureNameRE.MatchString(v) {
+		return fmt.Errorf("%q is not a group name: use 1-64 lower-case letters, digits, '.', '_' or '-'", v)
+	}
+	g.Subscription.Group = v
+	return nil
 }
 
 func parseUnits(v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != v {
 		return 0, fmt.Errorf("%q is not a whole number >= 0", v)
 	}
 	return n, nil
 }
 
-// ParseDays parses a positive duration: "30d" (d is 24 hours) or any Go
-// duration such as "36h".
-func ParseDays(v string) (time.Duration, error) {
-	var d time.Duration
-	if n, ok := strings.CutSuffix(v, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days > 1_000_000 {
-			return 0, fmt.Errorf("%q is not a duration: use a value like 30d or 12h", v)
-		}
-		d = time.Duration(days) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(v); err != nil {
-			return 0, fmt.Errorf("%q is not a duration: use a value like 30d or 12h", v)
-		}
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("duration %q must be positive", v)
-	}
-	return d, nil
-}
+// ParseDays parses a positive duration of whole seconds as a license
+// writes it: "30d" (d is 24 hours) or a Go duration such as "36h".
+func ParseDays(v string) (time.Duration, error) { return parseLicenseDuration(v) }
 
-// FormatDays formats a duration the way ParseDays reads it: whole days as
-// "30d", anything else as Go does.
-func FormatDays(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	}
-	return d.String()
-}
-
-// encodeModels returns the model attributes of a grant line, in their one
-// canonical order.
-func (g Grant) encodeModels() string {
-	var b strings.Builder
-	if m := g.Meter; m.Metered() {
-		fmt.Fprintf(&b, " consumption=%d period=%s", m.Consumption, m.Period)
-		if m.OverageUnlimited {
-			b.WriteString(" overage=unlimited")
-		} else if m.Overage > 0 {
-			fmt.Fprintf(&b, " overage=%d", m.Overage)
-		}
-	}
-	if s := g.Subscription; s.Length > 0 {
-		fmt.Fprintf(&b, " subscription=%s group=%s", FormatDays(s.Length), s.Group)
-	}
-	if g.RenewEvery > 0 {
-		fmt.Fprintf(&b, " renew_every=%s", FormatDays(g.RenewEvery))
-	}
-	return b.String()
-}
+// FormatDays writes a duration the way a license does: "30d", "36h", "90m".
+func FormatDays(d time.Duration) string { return formatLicenseDuration(d) }
 
 func (g Grant) validateModels() error {
 	m := g.Meter
@@ -165,6 +148,9 @@ func (l *License) validateRenewalURL() error {
 	u, err := url.Parse(l.RenewalURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(l.RenewalURL, " \t\r\n") {
 		return Errorf(EInvalid, "renewal URL %q is not valid: give an http:// or https:// URL of the directory the renewal files are published in", l.RenewalURL)
+	}
+	if !l.Checkpoint() {
+		return Errorf(EInvalid, "a renewal URL needs a feature with renew_every=DURATION: add one, or leave the URL out")
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func TestLicenseModelsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"consumption=1000 period=month overage=50", "overage=unlimited", "subscription=90d group=cad-pro", "renew_every=36h0m0s", "renewal_url: https://renew.example.com/acme/"} {
+	for _, s := range []string{"consumption=1000 period=month overage=50", "overage=unlimited", "subscription=90d group=cad-pro", "renew_every=36h", "renewal_url: https://renew.example.com/acme/"} {
 		if !strings.Contains(string(text), s) {
 			t.Errorf("license text lacks %q:\n%s", s, text)
 		}
@@ -55,9 +55,14 @@ func TestLicenseModelRefusals(t *testing.T) {
 			t.Errorf("%s: got %v, want invalid_request", name, err)
 		}
 	}
-	lic := &usher.License{ID: "lic_x", Licensee: "ACME", IssuedAt: t0, Grants: []usher.Grant{{Feature: "a", Seats: 1}}, RenewalURL: "ftp://x/"}
-	if _, err := usher.Sign(lic, priv); usher.ErrorCode(err) != usher.EInvalid {
-		t.Errorf("ftp renewal URL: got %v, want invalid_request", err)
+	for name, lic := range map[string]*usher.License{
+		"ftp renewal URL":                 {Grants: []usher.Grant{{Feature: "a", Seats: 1, RenewEvery: time.Hour}}, RenewalURL: "ftp://x/"},
+		"renewal URL without renew_every": {Grants: []usher.Grant{{Feature: "a", Seats: 1}}, RenewalURL: "https://x/"},
+	} {
+		lic.ID, lic.Licensee, lic.IssuedAt = "lic_x", "ACME", t0
+		if _, err := usher.Sign(lic, priv); usher.ErrorCode(err) != usher.EInvalid {
+			t.Errorf("%s: got %v, want invalid_request", name, err)
+		}
 	}
 }
 
@@ -68,7 +73,7 @@ func TestParseDays(t *testing.T) {
 			t.Errorf("ParseDays(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "d", "-1d", "0d", "x", "1.5d"} {
+	for _, in := range []string{"", "d", "-1d", "0d", "x", "1.5d", "1ms"} {
 		if _, err := usher.ParseDays(in); err == nil {
 			t.Errorf("ParseDays(%q): got nil error", in)
 		}

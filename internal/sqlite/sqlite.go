@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS released_licenses (
+	id          TEXT PRIMARY KEY,
+	released_at TEXT NOT NULL,
+	receipt     TEXT NOT NULL
+) WITHOUT ROWID;
 PRAGMA user_version = 1;
 `
 
@@ -93,6 +98,7 @@ const (
 	opPutConsumption
 	opDeleteConsumption
 	opPutLicenseState
+	opPutReleased
 )
 
 // op is one change waiting for the writer.
@@ -103,7 +109,8 @@ type op struct {
 	lic   usher.LicenseRecord
 	ban   usher.Ban
 	cons  usher.Consumption
-	state []byte // a usher.LicenseState as JSON, with its ID in ids
+	state []byte                 // a usher.LicenseState as JSON, with its ID in ids
+	rel   *usher.ReleasedLicense // opPutReleased only; a pointer keeps every other op small
 }
 
 // Open opens (creating if needed) the database in dir and starts its
@@ -210,6 +217,8 @@ func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
 			l.Owner.String(), l.Addr)
 	case opPutLicense:
 		return exec(o.kind, o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
+	case opPutReleased:
+		return exec(o.kind, o.rel.ID, o.rel.ReleasedAt.UTC().Format(time.RFC3339Nano), string(o.rel.Receipt))
 	case opPutBan:
 		b := o.ban
 		return exec(o.kind, b.ID, b.Feature, b.User, b.Host, b.CreatedAt.UTC().Format(time.RFC3339Nano), b.Until.UTC().Format(time.RFC3339Nano))
@@ -267,6 +276,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	}
 	if snap.Bans, err = s.loadBans(ctx); err != nil {
 		return nil, fmt.Errorf("load bans: %w", err)
+	}
+	if snap.Released, err = s.loadReleased(ctx); err != nil {
+		return nil, fmt.Errorf("load released licenses: %w", err)
 	}
 	if err := s.loadMeter(ctx, snap); err != nil {
 		return nil, err

@@ -53,6 +53,7 @@ var codeStatus = map[string]int{
 	usher.ELicenseBoundElsewhere: http.StatusForbidden,
 	usher.ELicenseInUseElsewhere: http.StatusConflict,
 	usher.EConsumptionExhausted:  http.StatusConflict,
+	usher.ELicenseReleased:       http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
