@@ -236,9 +236,10 @@ func (l *Ledger) meterOfLocked(feature, period string, now time.Time) *meter {
 // meterLimit sums the metered grants that serve at now.
 func (p *pool) meterLimit(now time.Time) (meterLimit, bool) {
 	grants := p.grants
-	if p.gate != nil {
-		if _, blocked := p.gate.Blocked(); blocked {
-			grants = p.unbound
+	if p.gate != nil || p.hw != nil {
+		var err error
+		if grants, err = p.servable(p.name); err != nil {
+			return meterLimit{}, false
 		}
 	}
 	var lim meterLimit

@@ -160,7 +160,7 @@ func (l *Ledger) rebuildPoolsLocked() {
 	for id, lic := range l.licenses {
 		eff[id] = l.effectiveLocked(lic, served[id])
 	}
-	l.pools = buildPools(eff, l.gate)
+	l.pools = buildPools(eff, l.gate, l.hwGate)
 }
 
 // effectiveLocked returns lic with its model grants resolved to plain time
