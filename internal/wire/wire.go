@@ -58,6 +58,7 @@ var codeStatus = map[string]int{
 	usher.EClockTampered:            http.StatusForbidden,
 	usher.EUntrustedServer:          http.StatusBadGateway, // made by the SDK, never sent
 	usher.EClockSkew:                http.StatusBadGateway, // made by the SDK, never sent
+	usher.EConsumptionExhausted:     http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
