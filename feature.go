@@ -56,11 +56,17 @@ type pool struct {
 	needs []gateNeed
 	// from names the license of each grant, in order (see licenseAt).
 	from []string
+	// clock, set for a feature with dates, refuses it while the clock is
+	// set back (see ClockGuard).
+	clock *ClockGuard
 }
 
 // capacity returns the seats available at now, or the coded error that
 // refuses a checkout when no grant is active.
 func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, err error) {
+	if err := p.clock.Check(now); err != nil {
+		return 0, false, err
+	}
 	grants := p.grants
 	if p.gate != nil || p.hw != nil {
 		if grants, err = p.servable(name); err != nil {
@@ -142,6 +148,8 @@ func (p *pool) status(name string, inUse int, now time.Time) FeatureStatus {
 		fs.State = FeatureInUseElsewhere
 	case EHardwareKeyNotAccessible:
 		fs.State = FeatureHardwareKeyAbsent
+	case EClockTampered:
+		fs.State = FeatureClockTampered
 	}
 	fs.HardwareKey = p.hardwareKeyState()
 	fs.Seats, fs.Unlimited = seats, unlimited

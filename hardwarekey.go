@@ -121,6 +121,8 @@ func (l *Ledger) heartbeatRefusalLocked(ls Lease, now time.Time) error {
 		return featureExpired(ls)
 	case EHardwareKeyNotAccessible:
 		return Errorf(EHardwareKeyNotAccessible, "lease %s is not renewed: %s", ls.ID, ErrorMessage(err))
+	case EClockTampered:
+		return err
 	}
 	return nil
 }

@@ -48,6 +48,9 @@ type LedgerConfig struct {
 	// HardwareKey, if set, says whether the hardware key is accessible:
 	// licenses requiring it serve only while it is open.
 	HardwareKey *BindingGate
+	// ClockGuard, if set, refuses features with dates while the clock is
+	// set back (clockguard.go); nil never refuses.
+	ClockGuard *ClockGuard
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -78,6 +81,8 @@ type Ledger struct {
 	identity *ServerIdentity
 	gate     *BindingGate
 	hwGate   *BindingGate
+
+	clockGuard *ClockGuard // nil: never refuses; see clockguard.go
 
 	licMu sync.Mutex // serializes license changes
 
@@ -163,7 +168,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 	}
 	l := &Ledger{
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
-		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate, hwGate: cfg.HardwareKey,
+		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate, hwGate: cfg.HardwareKey, clockGuard: cfg.ClockGuard,
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
@@ -213,6 +218,7 @@ func (l *Ledger) restore(snap *Snapshot) {
 	for _, b := range snap.Bans {
 		l.bans[b.key()] = b
 	}
+	l.sawStored(snap.Leases) // clockguard.go
 	at := l.tick()
 	for _, ls := range snap.Leases {
 		ls.LastHeartbeat = at.wall

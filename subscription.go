@@ -161,6 +161,7 @@ func (l *Ledger) rebuildPoolsLocked() {
 		eff[id] = l.effectiveLocked(lic, served[id])
 	}
 	l.pools = buildPools(eff, l.gate, l.hwGate)
+	l.guardPoolsLocked() // clockguard.go
 }
 
 // effectiveLocked returns lic with its model grants resolved to plain time

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/apiclient"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/wire"
@@ -166,6 +167,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
+	if err := noteClockTampered(e, features); err != nil {
+		return err
+	}
 	return printConsumptionStatus(e, features) // meter.go
 }
 
@@ -194,6 +198,17 @@ func cmdLeases(ctx context.Context, e *env, args []string) error {
 			l.IssuedAt.Local().Format(time.DateTime), l.LastHeartbeat.Local().Format(time.TimeOnly), l.ExpiresAt.Local().Format(time.TimeOnly))
 	}
 	return t.flush()
+}
+
+// noteClockTampered says why features show clock_tampered, if any does.
+func noteClockTampered(e *env, features []usher.FeatureStatus) error {
+	for _, f := range features {
+		if f.State == usher.FeatureClockTampered {
+			_, err := fmt.Fprintln(e.stdout, "\nThe server's clock is behind a time it has already seen: features with dates are refused\n(clock_tampered) until it is set right. See usher events --type clock_tampered.")
+			return err
+		}
+	}
+	return nil
 }
 
 func cmdLicense(ctx context.Context, e *env, args []string) error {

@@ -22,6 +22,7 @@ type Config struct {
 	ConnectionTimeout     Duration `toml:"connection_timeout"`
 	Dev                   bool     `toml:"dev"`
 	PolicyFile            string   `toml:"policy_file"`
+	ClockTolerance        Duration `toml:"clock_tolerance"`
 	Security                       // TLS, credentials and limits
 	HardwareKey                    // the hardware key holding the identity
 

@@ -76,6 +76,9 @@ var registry = []Key{
 	{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, " + DevListen},
 	{Name: "policy_file", Usage: "policy `FILE` (TOML): who may use which seats; see docs/policies.md"},
 
+	{Name: "clock_tolerance", Default: dur(usher.DefaultClockTolerance), check: minDuration(time.Minute),
+		Usage: "refuse features with dates while the clock is more than this `DURATION` behind a time the server has seen"},
+
 	{Name: "log_level", Default: strconv.Itoa(DefaultLogLevel), Live: true, check: logLevel,
 		Usage: "log `LEVEL`: 0 quiet, 1 errors, 2 warnings, 3 info, 4 debug"},
 	{Name: "log_format", Default: DefaultLogFormat, check: oneOf("text", "json"),

@@ -26,6 +26,7 @@ type Elector interface {
 type backing struct {
 	elector  Elector
 	settings SettingsStore
+	clock    ClockStore // the latest time seen; see clockwatch.go
 	users    auth.Store
 	history  eventlog.Backend // where the event log keeps events and usage
 	// sharedLog is set when history is shared by several nodes, whose
@@ -59,7 +60,7 @@ func (d *Daemon) openLocal(context.Context) (*backing, error) {
 	history.SetMaxSize(int64(d.cfg.EventMaxSize))
 	self := cluster.Peer{Node: d.cfg.NodeNameOrHost(), URL: d.URL()}
 	return &backing{
-		elector: cluster.NewLocal(self, store), settings: store, users: store, history: history,
+		elector: cluster.NewLocal(self, store), settings: store, clock: store, users: store, history: history,
 		share:         func(_ context.Context, _, mine string) (string, error) { return mine, nil },
 		watchSettings: func(ctx context.Context, _ func()) { <-ctx.Done() },
 		abort:         func() {},

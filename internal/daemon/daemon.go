@@ -43,6 +43,7 @@ type Daemon struct {
 	tls       *tls.Config // nil: plain HTTP
 	tlsPrint  string      // SHA-256 fingerprint of the TLS certificate
 	ident     *identity   // see identity.go
+	clock     *clockWatch // see clockwatch.go
 	lock      io.Closer   // the data directory's lock; see datalock.go
 
 	// Observability and administration; see admin.go.
@@ -75,6 +76,10 @@ type Options struct {
 	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
 	// through it.
 	HostTraits func() usher.HostTraits
+
+	// ClockInterval, if set, replaces DefaultClockInterval: how often the
+	// clock is checked for being set back (clockwatch.go).
+	ClockInterval time.Duration
 
 	// HardwareKeyTicks, if set, replaces the ticker of hardware_key_poll:
 	// the hardware key is checked at each of its ticks.
@@ -147,6 +152,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		return nil, err
 	}
 	if err := d.startSession(); err != nil { // session.go
+		return nil, err
+	}
+	if err := d.startClock(ctx); err != nil { // clockwatch.go
 		return nil, err
 	}
 	if err := d.run(ctx); err != nil {

@@ -34,4 +34,10 @@ func TestSharedConformance(t *testing.T) {
 			return func() storetest.SettingsStore { return etcdstore.NewShared(cli, name) }
 		})
 	})
+	t.Run("Clock", func(t *testing.T) {
+		storetest.RunClock(t, func(t *testing.T) func() storetest.ClockStore {
+			name := cluster()
+			return func() storetest.ClockStore { return etcdstore.NewShared(cli, name) }
+		})
+	})
 }

@@ -50,6 +50,10 @@ const (
 	// their own password, or was refused (reason: the code).
 	EventPasswordChanged      = "password_changed"
 	EventPasswordChangeFailed = "password_change_failed"
+	// EventClockTampered: the clock is set back, and features with dates
+	// are refused; EventClockRestored: it is right again.
+	EventClockTampered = "clock_tampered"
+	EventClockRestored = "clock_restored"
 )
 
 // Types lists every event type, in the order they are documented.
@@ -60,7 +64,7 @@ func Types() []string {
 		usher.EventCheckoutDenied, usher.EventLicenseAdded, usher.EventLicenseRemoved,
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
-		EventHardwareKeyRemoved, EventHardwareKeyInserted,
+		EventHardwareKeyRemoved, EventHardwareKeyInserted, EventClockTampered, EventClockRestored,
 		EventPasswordChanged, EventPasswordChangeFailed,
 		usher.EventConsumptionRecorded, usher.EventConsumptionDenied,
 		usher.EventLicenseRenewed, usher.EventLicenseRenewalFailed,

@@ -132,7 +132,7 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 	// The writer keeps one connection; the others serve startup reads and
 	// the rare writes of users, tokens and settings.
 	db.SetMaxOpenConns(3)
-	if _, err := db.Exec(schema + authSchema + meterSchema); err != nil {
+	if _, err := db.Exec(schema + authSchema + meterSchema + clockSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
 	}

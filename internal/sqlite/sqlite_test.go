@@ -62,3 +62,10 @@ func mustOpen(tb testing.TB, dir string) *sqlite.Store {
 	}
 	return s
 }
+
+func TestClockConformance(t *testing.T) {
+	storetest.RunClock(t, func(t *testing.T) func() storetest.ClockStore {
+		dir := t.TempDir()
+		return func() storetest.ClockStore { return mustOpen(t, dir) }
+	})
+}
