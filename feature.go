@@ -47,6 +47,10 @@ type pool struct {
 	// blocked, only unbound serve.
 	gate    *BindingGate
 	unbound []Grant
+	// secret is set when a license with a Licensee Secret grants the
+	// feature, and named when a grant serves registered users only.
+	secret *secretGate
+	named  bool
 }
 
 // capacity returns the seats available at now, or the coded error that
@@ -170,6 +174,7 @@ func buildPools(licenses map[string]*License, gate *BindingGate) map[string]*poo
 			}
 		}
 	}
+	attachSecretGates(pools, licenses)
 	return pools
 }
 

@@ -24,6 +24,7 @@ type memStore struct {
 	licenses map[string][]byte
 	leases   map[string]usher.Lease
 	bans     map[string]usher.Ban // see ban_test.go
+	access   memAccess            // see access_test.go
 	fail     error
 	// gate, if set, holds DeleteLeases until it is closed; entered is
 	// told when a call waits at it.
@@ -47,6 +48,7 @@ func (m *memStore) Load(context.Context) (*usher.Snapshot, error) {
 	for _, b := range m.bans {
 		snap.Bans = append(snap.Bans, b)
 	}
+	m.access.load(snap)
 	return snap, nil
 }
 

@@ -42,6 +42,12 @@ type License struct {
 	BindServer ed25519.PublicKey
 	BindHost   *HostBinding
 
+	// LicenseeSecret is the license's Licensee Secret mode: "" (none),
+	// SecretDisabled, SecretPredefined or SecretClient; SecretHash is the
+	// HashSecret of a predefined secret. See docs/security.md.
+	LicenseeSecret string
+	SecretHash     string
+
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
 	KeyID string
@@ -58,6 +64,8 @@ type Grant struct {
 	Unlimited bool
 	StartsAt  time.Time // zero: valid from the start
 	ExpiresAt time.Time // zero: never expires
+	// Users is UsersNamed when the grant serves registered users only.
+	Users string
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
@@ -119,9 +127,11 @@ func (l *License) Validate() error {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
 	}
 	if l.BindHost != nil {
-		return l.BindHost.validate()
+		if err := l.BindHost.validate(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return l.validateSecret()
 }
 
 func (g Grant) validate() error {
@@ -130,6 +140,9 @@ func (g Grant) validate() error {
 	}
 	if g.Seats < 0 || (g.Unlimited && g.Seats != 0) {
 		return Errorf(EInvalid, "feature %s: seats must be a whole number >= 0 or unlimited", g.Feature)
+	}
+	if g.Users != "" && g.Users != UsersNamed {
+		return Errorf(EInvalid, "feature %s: users=%s is not valid: the one value is users=%s", g.Feature, g.Users, UsersNamed)
 	}
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
@@ -144,11 +157,15 @@ func (l *License) encodeBody() []byte {
 	if l.Bound() {
 		format = boundFormat // older servers refuse it rather than serve it anywhere
 	}
+	if l.needsSecretFormat() {
+		format = secretFormat // older servers refuse it rather than serve it to anyone
+	}
 	fmt.Fprintf(&b, "format: %s\n", format)
 	fmt.Fprintf(&b, "id: %s\n", l.ID)
 	fmt.Fprintf(&b, "licensee: %s\n", l.Licensee)
 	fmt.Fprintf(&b, "issued: %s\n", formatTime(l.IssuedAt))
 	b.WriteString(l.encodeBindings())
+	b.WriteString(l.encodeSecret())
 	for _, g := range l.Grants {
 		fmt.Fprintf(&b, "feature: %s seats=", g.Feature)
 		if g.Unlimited {
@@ -161,6 +178,9 @@ func (l *License) encodeBody() []byte {
 		}
 		if !g.ExpiresAt.IsZero() {
 			fmt.Fprintf(&b, " expires=%s", formatTime(g.ExpiresAt))
+		}
+		if g.Users != "" {
+			fmt.Fprintf(&b, " users=%s", g.Users)
 		}
 		b.WriteByte('\n')
 	}
@@ -266,15 +286,21 @@ func bodyID(body []byte) string {
 // splitLicense finds the signed block and returns its body, key ID and
 // signature.
 func splitLicense(data []byte) (body []byte, keyID string, sig []byte, err error) {
+	return splitSigned(data, licenseBegin, licenseEnd)
+}
+
+// splitSigned finds the signed block between the markers begin and end
+// and returns its body, key ID and signature.
+func splitSigned(data []byte, beginMarker, endMarker string) (body []byte, keyID string, sig []byte, err error) {
 	if len(data) > maxLicenseSize {
 		return nil, "", nil, Errorf(ELicenseInvalid, "license file is larger than %d bytes", maxLicenseSize)
 	}
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
-	begin, err := findMarker(lines, licenseBegin, "not an Usher license")
+	begin, err := findMarker(lines, beginMarker, "not an Usher license")
 	if err != nil {
 		return nil, "", nil, err
 	}
-	end, err := findMarker(lines[begin+1:], licenseEnd, "license is cut short")
+	end, err := findMarker(lines[begin+1:], endMarker, "license is cut short")
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -324,8 +350,8 @@ func findMarker(lines []string, marker, missing string) (int, error) {
 func parseBody(body []byte) (*License, error) {
 	l := &License{}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if lines[0] != "format: "+licenseFormat && lines[0] != "format: "+boundFormat {
-		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s and %s; upgrade Usher to read newer licenses", licenseFormat, boundFormat)
+	if lines[0] != "format: "+licenseFormat && lines[0] != "format: "+boundFormat && lines[0] != "format: "+secretFormat {
+		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s, %s and %s; upgrade Usher to read newer licenses", licenseFormat, boundFormat, secretFormat)
 	}
 	for _, line := range lines[1:] {
 		key, val, ok := strings.Cut(line, ": ")
@@ -351,6 +377,9 @@ func (l *License) parseField(key, val string) error {
 			return Errorf(ELicenseInvalid, "license field %s: %s", key, errorText(err))
 		}
 		return err
+	}
+	if l.parseSecret(key, val) {
+		return nil // checked by Validate
 	}
 	var err error
 	switch key {
@@ -401,6 +430,8 @@ func parseGrantLine(val string) (Grant, error) {
 			g.StartsAt, err = time.Parse(time.RFC3339, v)
 		case "expires":
 			g.ExpiresAt, err = time.Parse(time.RFC3339, v)
+		case "users":
+			g.Users = v // checked by Validate
 		default:
 			return g, fmt.Errorf("unknown attribute %q", k)
 		}

@@ -107,6 +107,14 @@ func (nopStore) PutLease(context.Context, usher.Lease) error           { return 
 func (nopStore) DeleteLeases(context.Context, []string) error          { return nil }
 func (nopStore) PutBan(context.Context, usher.Ban) error               { return nil }
 func (nopStore) DeleteBans(context.Context, []string) error            { return nil }
+func (nopStore) PutSecretBinding(context.Context, usher.SecretBinding) error {
+	return nil
+}
+func (nopStore) DeleteSecretBinding(context.Context, string) error { return nil }
+func (nopStore) PutRegistrations(context.Context, []usher.Registration) error {
+	return nil
+}
+func (nopStore) DeleteRegistrations(context.Context, []string) error { return nil }
 
 func TestInstrumentStore(t *testing.T) {
 	m := metrics.New(metrics.Options{})
