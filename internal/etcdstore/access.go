@@ -11,7 +11,7 @@ import (
 )
 
 func (s *Store) bindingKey(licenseID string) string { return s.prefix + "secret-bindings/" + licenseID }
-func (s *Store) registrationKey(id string) string    { return s.prefix + "registrations/" + id }
+func (s *Store) registrationKey(id string) string   { return s.prefix + "registrations/" + id }
 
 // PutSecretBinding stores a Licensee Secret binding durably, under the
 // fence like every change of the ledger.

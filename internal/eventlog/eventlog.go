@@ -56,6 +56,7 @@ func Types() []string {
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
 		EventPasswordChanged, EventPasswordChangeFailed,
+		usher.EventSecretBound, usher.EventSecretUnbound,
 	}
 }
 

@@ -52,6 +52,13 @@ var codeStatus = map[string]int{
 
 	usher.ELicenseBoundElsewhere: http.StatusForbidden,
 	usher.ELicenseInUseElsewhere: http.StatusConflict,
+
+	usher.ELicenseeSecretMismatch: http.StatusForbidden,
+	usher.ELicenseeSecretRequired: http.StatusForbidden,
+	usher.ESecretNotBound:         http.StatusNotFound,
+	usher.EUnbindInvalid:          http.StatusUnprocessableEntity,
+	usher.EUserNotRegistered:      http.StatusForbidden,
+	usher.ETooManyUsers:           http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
