@@ -13,7 +13,7 @@ import (
 // is taken before the ledger's lock.
 type access struct {
 	writeMu sync.Mutex
-	binds   map[string]*secretBind               // by license ID
+	binds   map[string]*secretBind              // by license ID
 	users   map[string]map[string]*Registration // by feature, then user
 }
 
