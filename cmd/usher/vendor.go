@@ -17,15 +17,17 @@ import (
 
 func cmdVendor(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: keygen or issue")
+		return usageErrorf("want a subcommand: keygen, issue or unbind")
 	}
 	switch args[0] {
 	case "keygen":
 		return cmdVendorKeygen(e, args[1:])
 	case "issue":
 		return cmdVendorIssue(e, args[1:])
+	case "unbind":
+		return cmdVendorUnbind(e, args[1:])
 	}
-	return usageErrorf("unknown subcommand %q: want keygen or issue", args[0])
+	return usageErrorf("unknown subcommand %q: want keygen, issue or unbind", args[0])
 }
 
 func cmdVendorKeygen(e *env, args []string) error {
@@ -53,13 +55,13 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--licensee-secret MODE [--secret-hash sha256:HEX]] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
 	force := fs.Bool("force", false, "overwrite an existing --out file")
 	var specs []string
-	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE]`; SEATS is a number or unlimited (repeatable)", func(v string) error {
+	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE][,users=named]`; SEATS is a number or unlimited (repeatable)", func(v string) error {
 		specs = append(specs, v)
 		return nil
 	})
@@ -67,6 +69,8 @@ func cmdVendorIssue(e *env, args []string) error {
 	fs.StringVar(&bind.server, "bind-server", "", "bind the license to the server with this `SERVER_KEY` (usher server fingerprint prints it)")
 	fs.StringVar(&bind.host, "bind-host", "", "bind the license to the host with this `HOST_FINGERPRINT` (usher server fingerprint prints it)")
 	fs.IntVar(&bind.hostMin, "bind-host-min", 0, "how many host traits must match, `N` (default all but one)")
+	var secret secretFlags // access.go
+	secret.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -90,6 +94,9 @@ func cmdVendorIssue(e *env, args []string) error {
 		lic.Grants = append(lic.Grants, g)
 	}
 	if err := bind.apply(lic); err != nil {
+		return err
+	}
+	if err := secret.apply(lic); err != nil {
 		return err
 	}
 	text, err := usher.Sign(lic, priv)
@@ -134,8 +141,10 @@ func parseFeatureSpec(spec string) (usher.Grant, error) {
 			g.StartsAt, err = parseDate(v, false)
 		case "expires":
 			g.ExpiresAt, err = parseDate(v, true)
+		case "users":
+			g.Users = v
 		default:
-			return g, fmt.Errorf("unknown attribute %q: want starts= or expires=", k)
+			return g, fmt.Errorf("unknown attribute %q: want starts=, expires= or users=named", k)
 		}
 		if err != nil {
 			return g, err
