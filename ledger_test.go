@@ -23,8 +23,9 @@ type memStore struct {
 	mu       sync.Mutex
 	licenses map[string][]byte
 	leases   map[string]usher.Lease
-	bans     map[string]usher.Ban // see ban_test.go
-	access   memAccess            // see access_test.go
+	bans     map[string]usher.Ban             // see ban_test.go
+	access   memAccess                        // see secret_test.go
+	released map[string]usher.ReleasedLicense // see ledger_release_test.go
 	fail     error
 	// gate, if set, holds DeleteLeases until it is closed; entered is
 	// told when a call waits at it.
@@ -49,6 +50,9 @@ func (m *memStore) Load(context.Context) (*usher.Snapshot, error) {
 		snap.Bans = append(snap.Bans, b)
 	}
 	m.access.load(snap)
+	for _, r := range m.released {
+		snap.Released = append(snap.Released, r)
+	}
 	return snap, nil
 }
 

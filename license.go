@@ -41,6 +41,9 @@ type License struct {
 	// identity key; BindHost, if set, to a host. See CheckBinding.
 	BindServer ed25519.PublicKey
 	BindHost   *HostBinding
+	// BindVolume, if set, binds the license to the data volume with this
+	// ID (see NewVolumeID).
+	BindVolume string
 
 	// LicenseeSecret is the license's Licensee Secret mode: "" (none),
 	// SecretDisabled, SecretPredefined or SecretClient; SecretHash is the
@@ -64,8 +67,15 @@ type Grant struct {
 	Unlimited bool
 	StartsAt  time.Time // zero: valid from the start
 	ExpiresAt time.Time // zero: never expires
-	// Users is UsersNamed when the grant serves registered users only.
-	Users string
+
+	// Optional attributes, each written key=value after expires= (see
+	// grantAttrs and docs/licensing-models.md). Their zero values are
+	// today's behaviour.
+	Scope   string        // "" (session), process, host or user
+	Version string        // dotted version number; "" has none
+	Linger  time.Duration // how long a released seat stays with its client
+	Borrow  time.Duration // the longest borrow allowed; 0 allows none
+	Users   string        // UsersNamed: registered users only (see users.go)
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
@@ -126,6 +136,9 @@ func (l *License) Validate() error {
 	if l.BindServer != nil && len(l.BindServer) != ed25519.PublicKeySize {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
 	}
+	if _, err := ParseVolumeID(l.BindVolume); l.BindVolume != "" && err != nil {
+		return err
+	}
 	if l.BindHost != nil {
 		if err := l.BindHost.validate(); err != nil {
 			return err
@@ -147,7 +160,7 @@ func (g Grant) validate() error {
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
 	}
-	return nil
+	return g.validateAttrs()
 }
 
 // encodeBody returns the canonical, signed part of a license file.
@@ -157,8 +170,8 @@ func (l *License) encodeBody() []byte {
 	if l.Bound() {
 		format = boundFormat // older servers refuse it rather than serve it anywhere
 	}
-	if l.needsSecretFormat() {
-		format = secretFormat // older servers refuse it rather than serve it to anyone
+	if l.hasAttrs() || l.LicenseeSecret != "" {
+		format = attrFormat // older servers refuse it rather than ignore an attribute or a secret
 	}
 	fmt.Fprintf(&b, "format: %s\n", format)
 	fmt.Fprintf(&b, "id: %s\n", l.ID)
@@ -179,9 +192,9 @@ func (l *License) encodeBody() []byte {
 		if !g.ExpiresAt.IsZero() {
 			fmt.Fprintf(&b, " expires=%s", formatTime(g.ExpiresAt))
 		}
-		if g.Users != "" {
-			fmt.Fprintf(&b, " users=%s", g.Users)
-		}
+		var attrs strings.Builder
+		g.encodeAttrs(&attrs)
+		b.WriteString(attrs.String())
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
@@ -350,8 +363,10 @@ func findMarker(lines []string, marker, missing string) (int, error) {
 func parseBody(body []byte) (*License, error) {
 	l := &License{}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if lines[0] != "format: "+licenseFormat && lines[0] != "format: "+boundFormat && lines[0] != "format: "+secretFormat {
-		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s, %s and %s; upgrade Usher to read newer licenses", licenseFormat, boundFormat, secretFormat)
+	switch lines[0] {
+	case "format: " + licenseFormat, "format: " + boundFormat, "format: " + attrFormat:
+	default:
+		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s, %s and %s; the license is in a newer format: upgrade Usher to read it", licenseFormat, boundFormat, attrFormat)
 	}
 	for _, line := range lines[1:] {
 		key, val, ok := strings.Cut(line, ": ")
@@ -430,10 +445,8 @@ func parseGrantLine(val string) (Grant, error) {
 			g.StartsAt, err = time.Parse(time.RFC3339, v)
 		case "expires":
 			g.ExpiresAt, err = time.Parse(time.RFC3339, v)
-		case "users":
-			g.Users = v // checked by Validate
 		default:
-			return g, fmt.Errorf("unknown attribute %q", k)
+			err = g.parseAttrLine(k, v)
 		}
 		if err != nil {
 			return g, fmt.Errorf("attribute %s: %v", k, err)

@@ -40,11 +40,6 @@ var (
 	ErrLicenseeSecretRequired = &Error{Code: ELicenseeSecretRequired}
 )
 
-// secretFormat is the license format of a license with a licensee_secret
-// line: a server that does not know the line refuses the license (format
-// not supported) instead of serving it without the secret.
-const secretFormat = "3"
-
 // HashSecret returns the hash of a Licensee Secret as licenses and stores
 // keep it: "sha256:" and 64 lower-case hex digits. The secret itself is
 // never stored.
@@ -73,20 +68,6 @@ type SecretBinding struct {
 	LicenseID string    `json:"license_id"`
 	Hash      string    `json:"hash"`
 	BoundAt   time.Time `json:"bound_at"`
-}
-
-// needsSecretFormat reports whether the license uses a line or attribute
-// that servers reading formats 1 and 2 do not know.
-func (l *License) needsSecretFormat() bool {
-	if l.LicenseeSecret != "" {
-		return true
-	}
-	for _, g := range l.Grants {
-		if g.Users != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // gated reports whether the license's seats need a secret.

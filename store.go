@@ -1,6 +1,9 @@
 package usher
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps licenses and leases durably. Every method returns only once
 // its change is on stable storage (or has failed and changed nothing), so
@@ -35,6 +38,9 @@ type Store interface {
 	PutRegistrations(ctx context.Context, regs []Registration) error
 	// DeleteRegistrations removes registrations; missing IDs are no error.
 	DeleteRegistrations(ctx context.Context, ids []string) error
+	// PutReleased records for good that a license was released, replacing
+	// a record with the same ID.
+	PutReleased(ctx context.Context, r ReleasedLicense) error
 }
 
 // LicenseRecord is a license as stored: its ID and the signed file. The
@@ -50,8 +56,18 @@ type Snapshot struct {
 	Licenses []LicenseRecord
 	Leases   []Lease
 	Bans     []Ban
+	Released []ReleasedLicense
 	// SecretBindings and Registrations say who may use the seats (see
 	// docs/security.md).
 	SecretBindings []SecretBinding
 	Registrations  []Registration
+}
+
+// ReleasedLicense records a license this server released (see
+// Ledger.ReleaseLicense), and the receipt it signed, so that the license
+// is never loaded here again.
+type ReleasedLicense struct {
+	ID         string    `json:"id"`
+	ReleasedAt time.Time `json:"released_at"`
+	Receipt    []byte    `json:"receipt"`
 }

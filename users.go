@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +46,15 @@ type Registration struct {
 func RegistrationID(feature, user string) string {
 	sum := sha256.Sum256([]byte(feature + "\x00" + user))
 	return "reg_" + hex.EncodeToString(sum[:10])
+}
+
+// parseUsersAttr reads the users attribute of a grant: users=named.
+func parseUsersAttr(g *Grant, v string) error {
+	if v != UsersNamed {
+		return fmt.Errorf("want users=%s, the one value", UsersNamed)
+	}
+	g.Users = v
+	return nil
 }
 
 func userNotRegistered(req CheckoutRequest) error {

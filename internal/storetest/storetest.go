@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"LicenseRoundTrip", testLicenseRoundTrip},
 		{"BanRoundTrip", testBanRoundTrip},
 		{"AccessRoundTrip", testAccessRoundTrip},
+		{"ReleasedRoundTrip", testReleasedRoundTrip},
 		{"ConcurrentWritesAllDurable", testConcurrentWrites},
 		{"LedgerNeverOverAllocates", testLedgerNeverOverAllocates},
 	}
