@@ -55,11 +55,11 @@ func (a *access) feature(name string) map[string]*Registration {
 	return m
 }
 
-// admitLocked decides whether req may use the seats of a feature with a
+// accessLocked decides whether req may use the seats of a feature with a
 // Licensee Secret or registered users, and which: the seats of the grants
 // whose license's secret req satisfies. It returns them with what the
 // grant must store first.
-func (l *Ledger) admitLocked(p *pool, req CheckoutRequest, now time.Time, seats int, unlimited bool) (int, bool, *grantAccess, error) {
+func (l *Ledger) accessLocked(p *pool, req CheckoutRequest, now time.Time, seats int, unlimited bool) (int, bool, *grantAccess, error) {
 	acc := &grantAccess{}
 	if p.named {
 		reg := l.access.users[req.Feature][req.Client.User]
@@ -75,6 +75,13 @@ func (l *Ledger) admitLocked(p *pool, req CheckoutRequest, now time.Time, seats 
 		}
 	}
 	return seats, unlimited, acc, nil
+}
+
+// refusesWhoLocked reports whether code refuses a waiter for who it is (an
+// unregistered user, a secret that no longer matches), so that the seat
+// goes to the next in line.
+func refusesWhoLocked(code string) bool {
+	return code == EUserNotRegistered || code == ELicenseeSecretMismatch || code == ELicenseeSecretRequired
 }
 
 // secretSeatsLocked adds up the seats of the active grants whose license's

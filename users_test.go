@@ -6,6 +6,7 @@ import (
 	"time"
 
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/ushertest"
 )
 
 func (f *fixture) assign(feature string, users ...string) ([]usher.Registration, error) {
@@ -100,5 +101,44 @@ func TestNamedUsersGrantLineRoundTrip(t *testing.T) {
 	bad := &usher.License{ID: usher.NewLicenseID(), Licensee: "ACME", IssuedAt: t0, Grants: []usher.Grant{{Feature: "cad", Seats: 1, Users: "everyone"}}}
 	if _, err := usher.Sign(bad, f.priv); usher.ErrorCode(err) != usher.EInvalid {
 		t.Fatalf("Sign users=everyone: got %v, want invalid_request", err)
+	}
+}
+
+func TestUnassignedWaiterGivesTheSeatToTheNext(t *testing.T) {
+	f2 := newFixture(t)
+	f2.add(usher.Grant{Feature: "cad", Seats: 2, Users: usher.UsersNamed})
+	if _, err := f2.assign("cad", "alice", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	hold := func(client, user string) usher.Lease {
+		ls, _, err := f2.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: client, User: user}})
+		if err != nil {
+			t.Fatalf("checkout %s: %v", client, err)
+		}
+		return ls
+	}
+	first := hold("a1", "alice")
+	hold("b1", "bob")
+	waited := make(chan error, 2)
+	wait := func(client, user string) {
+		_, _, err := f2.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: client, User: user}, Wait: time.Minute})
+		waited <- err
+	}
+	go wait("b2", "bob")
+	ushertest.WaitFor(t, 5*time.Second, time.Millisecond, ushertest.Until("bob in line", func() bool { return len(f2.ledger.Waiters()) == 1 }))
+	go wait("a2", "alice")
+	ushertest.WaitFor(t, 5*time.Second, time.Millisecond, ushertest.Until("alice in line", func() bool { return len(f2.ledger.Waiters()) == 2 }))
+	if _, err := f2.ledger.Unassign(context.Background(), "cad", []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f2.ledger.Release(context.Background(), first.ID, first.Owner, false); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for range 2 {
+		got[usher.ErrorCode(<-waited)]++
+	}
+	if got[""] != 1 || got[usher.EUserNotRegistered] != 1 {
+		t.Fatalf("got outcomes %v, want alice served and bob refused as not registered", got)
 	}
 }
