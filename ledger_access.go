@@ -92,10 +92,10 @@ func (l *Ledger) secretSeatsLocked(p *pool, req CheckoutRequest, now time.Time) 
 	if req.Secret != "" {
 		hash = HashSecret(req.Secret)
 	}
-	_, blocked := p.gate.Blocked()
+	closed := p.closedNeeds()
 	usable := false
 	for _, g := range p.secret.grants {
-		if !g.ActiveAt(now) || (blocked && g.lic.Bound()) {
+		if !g.ActiveAt(now) || (closed != 0 && licenseNeeds(g.lic, p.gate, p.hw)&closed != 0) {
 			continue
 		}
 		b, rerr := l.secretEntitledLocked(g.lic, req.Feature, hash, now)
@@ -114,6 +114,18 @@ func (l *Ledger) secretSeatsLocked(p *pool, req CheckoutRequest, now time.Time) 
 		return 0, false, nil, err
 	}
 	return seats, unlimited, binds, nil
+}
+
+// closedNeeds returns the gates of p that are blocked now.
+func (p *pool) closedNeeds() gateNeed {
+	var closed gateNeed
+	if _, blocked := p.gate.Blocked(); blocked {
+		closed |= needIdentity
+	}
+	if _, blocked := p.hw.Blocked(); blocked {
+		closed |= needHardwareKey
+	}
+	return closed
 }
 
 func cmpOr(a, b error) error {

@@ -44,6 +44,9 @@ type License struct {
 	// BindVolume, if set, binds the license to the data volume with this
 	// ID (see NewVolumeID).
 	BindVolume string
+	// RequireHardwareKey, if set, is the serial of the hardware key the
+	// license is served with: only while that key is plugged in.
+	RequireHardwareKey string
 
 	// LicenseeSecret is the license's Licensee Secret mode: "" (none),
 	// SecretDisabled, SecretPredefined or SecretClient; SecretHash is the
@@ -143,6 +146,9 @@ func (l *License) Validate() error {
 		if err := l.BindHost.validate(); err != nil {
 			return err
 		}
+	}
+	if err := validateHardwareKeySerial(l.RequireHardwareKey); err != nil {
+		return err
 	}
 	return l.validateSecret()
 }

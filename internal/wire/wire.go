@@ -51,8 +51,10 @@ var codeStatus = map[string]int{
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
-	usher.ELicenseBoundElsewhere: http.StatusForbidden,
-	usher.ELicenseInUseElsewhere: http.StatusConflict,
+	usher.ELicenseBoundElsewhere:    http.StatusForbidden,
+	usher.ELicenseInUseElsewhere:    http.StatusConflict,
+	usher.ELicenseReleased:          http.StatusConflict,
+	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
 
 	usher.ELicenseeSecretMismatch: http.StatusForbidden,
 	usher.ELicenseeSecretRequired: http.StatusForbidden,
@@ -60,7 +62,6 @@ var codeStatus = map[string]int{
 	usher.EUnbindInvalid:          http.StatusUnprocessableEntity,
 	usher.EUserNotRegistered:      http.StatusForbidden,
 	usher.ETooManyUsers:           http.StatusConflict,
-	usher.ELicenseReleased:        http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
