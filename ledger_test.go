@@ -26,6 +26,7 @@ type memStore struct {
 	bans     map[string]usher.Ban             // see ban_test.go
 	access   memAccess                        // see secret_test.go
 	released map[string]usher.ReleasedLicense // see ledger_release_test.go
+	meter                                     // see consumption_test.go
 	fail     error
 	// gate, if set, holds DeleteLeases until it is closed; entered is
 	// told when a call waits at it.
@@ -50,6 +51,7 @@ func (m *memStore) Load(context.Context) (*usher.Snapshot, error) {
 		snap.Bans = append(snap.Bans, b)
 	}
 	m.access.load(snap)
+	m.loadMeter(snap)
 	for _, r := range m.released {
 		snap.Released = append(snap.Released, r)
 	}

@@ -63,6 +63,8 @@ func Types() []string {
 		EventHardwareKeyRemoved, EventHardwareKeyInserted,
 		EventPasswordChanged, EventPasswordChangeFailed,
 		usher.EventSecretBound, usher.EventSecretUnbound,
+		usher.EventConsumptionRecorded, usher.EventConsumptionDenied,
+		usher.EventLicenseRenewed, usher.EventLicenseRenewalFailed,
 	}
 }
 

@@ -19,7 +19,7 @@ func licenseResponse(l *usher.License) wire.LicenseResponse {
 	}
 	out.BindVolume = l.BindVolume
 	for _, g := range l.Grants {
-		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited, Users: g.Users}
+		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited, GrantModels: wire.GrantModelsOf(g), Users: g.Users}
 		if !g.StartsAt.IsZero() {
 			gr.StartsAt = &g.StartsAt
 		}
@@ -46,13 +46,13 @@ func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, licenseResponse(lic))
+	writeJSON(w, http.StatusCreated, s.withModels(licenseResponse(lic)))
 }
 
 func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	out := []wire.LicenseResponse{}
 	for _, l := range s.ledger().Licenses() {
-		lr := licenseResponse(l)
+		lr := s.withModels(licenseResponse(l))
 		if b, ok := s.ledger().SecretBinding(l.ID); ok {
 			lr.SecretBoundAt = &b.BoundAt
 		}

@@ -159,6 +159,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.accessRoutes()
 	s.policyRoutes()
+	s.meterRoutes() // meter.go
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

@@ -36,6 +36,7 @@ type LicenseResponse struct {
 	// RequireHardwareKey is the serial of the hardware key the license
 	// serves with, if it requires one.
 	RequireHardwareKey string `json:"require_hardware_key,omitempty"`
+	LicenseModels
 }
 
 // GrantResponse is one feature line of a license.
@@ -47,6 +48,7 @@ type GrantResponse struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 	// Users is "named" when the grant serves registered users only.
 	Users string `json:"users,omitempty"`
+	GrantModels
 }
 
 // LicensesResponse is the body of GET /v1/licenses: the licenses served,

@@ -62,6 +62,7 @@ var codeStatus = map[string]int{
 	usher.EUnbindInvalid:          http.StatusUnprocessableEntity,
 	usher.EUserNotRegistered:      http.StatusForbidden,
 	usher.ETooManyUsers:           http.StatusConflict,
+	usher.EConsumptionExhausted:   http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
