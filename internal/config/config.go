@@ -22,6 +22,7 @@ type Config struct {
 	ConnectionTimeout     Duration `toml:"connection_timeout"`
 	Dev                   bool     `toml:"dev"`
 	IdentityLockDir       string   `toml:"identity_lock_dir"`
+	PolicyFile            string   `toml:"policy_file"`
 	Security                       // TLS, credentials and limits
 
 	// Observability.

@@ -75,6 +75,7 @@ var registry = []Key{
 		Usage: "idle connections are closed after this `DURATION`"},
 	{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, " + DevListen},
 	{Name: "identity_lock_dir", Usage: "`DIR` of the identity lock files, shared by every server on a host (mount it into each container); default /run/usher where writable, else the temporary directory"},
+	{Name: "policy_file", Usage: "policy `FILE` (TOML): who may use which seats; see docs/policies.md"},
 
 	{Name: "log_level", Default: strconv.Itoa(DefaultLogLevel), Live: true, check: logLevel,
 		Usage: "log `LEVEL`: 0 quiet, 1 errors, 2 warnings, 3 info, 4 debug"},

@@ -222,4 +222,3 @@ func (g *identityGuard) block(why string) {
 	g.d.logger.Warn("bound licenses are not served: "+why+"; they will be once it stops", "guid", g.d.ident.guid)
 	g.d.events.Record(usher.Event{Type: eventlog.EventLicenseInUseElsewhere, Reason: why})
 }
-

@@ -44,6 +44,7 @@ type Server struct {
 	adm     Admin
 	cluster ClusterSource
 	server  *wire.ServerIdentity
+	policy  PolicyAdmin
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -66,6 +67,7 @@ type Config struct {
 	Admin   Admin                // /v1/admin/* except kick
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
+	Policy  PolicyAdmin          // /v1/policy
 
 	// Node names the server in GET /healthz.
 	Node string
@@ -79,7 +81,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
-		server: cfg.Server}
+		server: cfg.Server, policy: cfg.Policy}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,6 +156,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.obsRoutes()
 	s.adminRoutes()
+	s.policyRoutes()
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 
