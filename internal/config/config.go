@@ -24,6 +24,7 @@ type Config struct {
 	IdentityLockDir       string   `toml:"identity_lock_dir"`
 	PolicyFile            string   `toml:"policy_file"`
 	Security                       // TLS, credentials and limits
+	HardwareKey                    // the hardware key holding the identity
 
 	// Observability.
 	LogLevel       int      `toml:"log_level"`

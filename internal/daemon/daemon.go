@@ -75,6 +75,10 @@ type Options struct {
 	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
 	// through it.
 	HostTraits func() usher.HostTraits
+
+	// HardwareKeyTicks, if set, replaces the ticker of hardware_key_poll:
+	// the hardware key is checked at each of its ticks.
+	HardwareKeyTicks <-chan time.Time
 }
 
 // startWait bounds how long Start waits to learn which node decides.
@@ -268,6 +272,7 @@ func (d *Daemon) Close() error {
 		if d.back != nil {
 			err = errors.Join(err, d.back.close())
 		}
+		d.closeIdentity()
 		err = errors.Join(err, d.lock.Close())
 		close(d.rt.done)
 	})

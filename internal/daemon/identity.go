@@ -72,15 +72,25 @@ type identity struct {
 	// locks are taken by the deciding node for as long as it decides:
 	// while another server holds one, bound licenses are not served.
 	locks []usher.IdentityLock
+	hw    hardwareKey // see hwkey.go
 }
 
 // startIdentity loads the identity (in a cluster, the cluster's: see
 // shareIdentity) and the identity locks that the deciding node takes (see
 // holdIdentity).
 func (d *Daemon) startIdentity(ctx context.Context) error {
-	key, volume, err := d.loadIdentity(ctx)
+	volume, err := LoadVolumeID(d.cfg.Data)
 	if err != nil {
 		return err
+	}
+	key, tok, err := d.loadIdentityKey() // hwkey.go
+	if err != nil {
+		return err
+	}
+	if d.cfg.ClusterMode() {
+		if key, volume, err = d.shareIdentity(ctx, key, volume); err != nil {
+			return err
+		}
 	}
 	traits := d.opts.HostTraits
 	if traits == nil {
@@ -88,6 +98,10 @@ func (d *Daemon) startIdentity(ctx context.Context) error {
 	}
 	pub := key.Public().(ed25519.PublicKey)
 	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits(), Volume: volume, Signer: key}, guid: usher.ServerGUID(pub)}
+	if tok != nil {
+		d.ident.hw.tok, d.ident.self.HardwareKey = tok, tok.Serial()
+		d.startHardwareKeyWatch()
+	}
 	dir, err := identityLockDir(d.cfg.IdentityLockDir)
 	if err != nil {
 		return err
@@ -100,28 +114,17 @@ func (d *Daemon) startIdentity(ctx context.Context) error {
 	return nil
 }
 
-// loadIdentity returns the identity key and the data volume ID of this
-// server, or of its cluster.
-func (d *Daemon) loadIdentity(ctx context.Context) (crypto.Signer, string, error) {
-	key, err := LoadIdentity(d.cfg.Data)
-	if err != nil {
-		return nil, "", err
-	}
-	volume, err := LoadVolumeID(d.cfg.Data)
-	if err != nil {
-		return nil, "", err
-	}
-	if !d.cfg.ClusterMode() {
-		return key, volume, nil
-	}
-	return d.shareIdentity(ctx, key, volume)
+// closeIdentity logs out of the hardware key. Close calls it after every
+// goroutine has stopped; the identity locks ended with the last term.
+func (d *Daemon) closeIdentity() {
+	d.closeHardwareKey()
 }
 
 // serverInfo is what GET /v1/server answers.
 func (d *Daemon) serverInfo() *wire.ServerIdentity {
 	return &wire.ServerIdentity{
 		ServerKey: usher.FormatServerKey(d.ident.self.Key), GUID: d.ident.guid,
-		HardwareID: HardwareID(), Version: d.opts.Version,
+		HardwareID: d.hardwareID(), Version: d.opts.Version,
 	}
 }
 

@@ -17,11 +17,15 @@ import (
 // data volume ID of the first node that started, kept in etcd, which every
 // node adopts (and writes into its data directory, so that usher server
 // fingerprint prints it). A license bound to the cluster then serves on
-// whichever node decides, before and after a failover.
+// whichever node decides, before and after a failover. A node whose key
+// is in a hardware token keeps its own.
 func (d *Daemon) shareIdentity(ctx context.Context, key crypto.Signer, volume string) (crypto.Signer, string, error) {
 	priv, ok := key.(ed25519.PrivateKey)
 	if !ok {
-		return nil, "", fmt.Errorf("the nodes of a cluster share one identity key through etcd, and this node's key cannot leave its store: start cluster nodes with an identity.key file")
+		// A key in a hardware token never leaves it: this node keeps its
+		// own identity, and licenses bound to it serve only while it decides.
+		d.logger.Warn("this node's identity is in a hardware key, which cannot be shared with the other nodes: licenses bound to it serve only while this node decides")
+		return key, volume, nil
 	}
 	mine, err := usher.MarshalPrivateKey(priv)
 	if err != nil {
