@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -176,4 +177,21 @@ func (fp *Fingerprint) UseHardwareKey(cfg Config) error {
 	serial := tok.Serial()
 	fp.ServerKey, fp.HardwareKey = usher.FormatServerKey(tok.Public().(ed25519.PublicKey)), &serial
 	return nil
+}
+
+// checkHardwareKey checks what usher server check can tell of the hardware
+// key without opening it (a running server may hold it): that this build
+// can use one, that the module and the PIN file can be read.
+func checkHardwareKey(cfg Config) error {
+	if cfg.HardwareKeyModule == "" {
+		return nil
+	}
+	if !hwkey.Supported {
+		return hwkey.ErrNeedsCgo
+	}
+	if _, err := os.Stat(cfg.HardwareKeyModule); err != nil {
+		return fmt.Errorf("hardware_key_module: %w: give the path of a PKCS#11 module (install opensc for YubiKey and smart cards, softhsm2 for SoftHSM2)", err)
+	}
+	_, err := hwkey.ReadPIN(cfg.HardwareKeyPINFile)
+	return err
 }

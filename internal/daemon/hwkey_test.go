@@ -216,6 +216,28 @@ func TestHardwareKeyStartErrors(t *testing.T) {
 	}
 }
 
+func TestCheckNamesHardwareKeyFiles(t *testing.T) {
+	for name, tc := range map[string]struct {
+		set  func(*daemon.Config)
+		want string
+	}{
+		"module": {func(c *daemon.Config) { c.HardwareKeyModule = "/nonexistent/opensc-pkcs11.so" }, "hardware_key_module"},
+		"PIN file": {func(c *daemon.Config) {
+			c.HardwareKeyModule, c.HardwareKeyPINFile = writeFile(t, "module"), "/nonexistent/pin"
+		}, "hardware_key_pin_file"},
+	} {
+		cfg := daemon.DefaultConfig()
+		cfg.Data, cfg.Dev = filepath.Join(t.TempDir(), "data"), true
+		if err := daemon.PrepareDev(&cfg); err != nil {
+			t.Fatal(err)
+		}
+		tc.set(&cfg)
+		if err := daemon.Check(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error naming %s", name, err, tc.want)
+		}
+	}
+}
+
 func TestLicenseRequiringHardwareKeyRefusedWithoutOne(t *testing.T) {
 	s := ushertest.StartServer(t, ushertest.ServerOptions{})
 	_, err := s.Admin().AddLicense(context.Background(), signForKey(t, s, "4d2a9c51e0b3f7a8", usher.Grant{Feature: "cad", Seats: 1}))
