@@ -169,3 +169,27 @@ func TestLostClusterIdentityLockIsTakenAgain(t *testing.T) {
 		t.Fatalf("checkout once the lock is held again: %v", err)
 	}
 }
+
+// TestIdentityLockDirMustBeADirectory checks that server check and start
+// both name identity_lock_dir when it cannot hold lock files.
+func TestIdentityLockDirMustBeADirectory(t *testing.T) {
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "v.pub")
+	if err := daemon.WriteVendorKeys(filepath.Join(dir, "v.key"), pub); err != nil {
+		t.Fatal(err)
+	}
+	cfg := daemon.DefaultConfig()
+	cfg.Data, cfg.VendorKey, cfg.Listen = filepath.Join(dir, "data"), []string{pub}, []string{"127.0.0.1:0"}
+	cfg.IdentityLockDir = pub // a file
+	if err := daemon.Check(cfg); err == nil || !strings.HasPrefix(err.Error(), "identity_lock_dir") {
+		t.Errorf("server check with identity_lock_dir a file: got %v, want an error naming identity_lock_dir", err)
+	}
+	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
+	if err == nil {
+		d.Close()
+		t.Fatal("a server started with identity_lock_dir a file")
+	}
+	if !strings.Contains(err.Error(), "identity_lock_dir") {
+		t.Fatalf("start with identity_lock_dir a file: got %v, want it named", err)
+	}
+}
