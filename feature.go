@@ -59,6 +59,10 @@ type pool struct {
 	// clock, set for a feature with dates, refuses it while the clock is
 	// set back (see ClockGuard).
 	clock *ClockGuard
+	// secret is set when a license with a Licensee Secret grants the
+	// feature, and named when a grant serves registered users only.
+	secret *secretGate
+	named  bool
 }
 
 // capacity returns the seats available at now, or the coded error that
@@ -191,6 +195,7 @@ func buildPools(licenses map[string]*License, gate, hw *BindingGate) map[string]
 			p.needs = nil // nothing gates it: the hot path reads no gate
 		}
 	}
+	attachSecretGates(pools, licenses)
 	return pools
 }
 

@@ -61,7 +61,7 @@ func (c *SessionCert) ValidAt(t time.Time) bool {
 // names signed it. Whether that key is one to trust is the caller's to
 // decide (License.CheckSessionCert). It returns EUntrustedServer errors.
 func VerifySessionCert(text string) (*SessionCert, error) {
-	body, sig, err := splitSigned(text, "session certificate")
+	body, sig, err := splitTokenText(text, "session certificate")
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func NewSession(identity crypto.Signer, now time.Time, validity, skew time.Durat
 	if !ed25519.Verify(serverKey, append([]byte(certContext), body...), sig) {
 		return nil, fmt.Errorf("the server identity key made a signature its public key does not verify: check the hardware key")
 	}
-	s.certText = joinSigned(body, sig)
+	s.certText = joinTokenText(body, sig)
 	return s, nil
 }
 

@@ -80,14 +80,14 @@ func decodeToken(b []byte) (*Token, error) {
 func SignToken(t Token, key ed25519.PrivateKey) string {
 	body := t.encode()
 	sig := ed25519.Sign(key, append([]byte(tokenContext), body...))
-	return joinSigned(body, sig)
+	return joinTokenText(body, sig)
 }
 
 // VerifyToken returns the token in text if key signed it. It does not
 // judge what the token says: the caller compares its fields with what it
 // expects. It returns EUntrustedServer errors.
 func VerifyToken(text string, key ed25519.PublicKey) (*Token, error) {
-	body, sig, err := splitSigned(text, "token")
+	body, sig, err := splitTokenText(text, "token")
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +97,8 @@ func VerifyToken(text string, key ed25519.PublicKey) (*Token, error) {
 	return decodeToken(body)
 }
 
-// joinSigned writes a signed statement as text.
-func joinSigned(body, sig []byte) string {
+// joinTokenText writes a signed statement as text.
+func joinTokenText(body, sig []byte) string {
 	enc := base64.RawURLEncoding
 	out := make([]byte, 0, enc.EncodedLen(len(body))+1+enc.EncodedLen(len(sig)))
 	out = enc.AppendEncode(out, body)
@@ -106,8 +106,8 @@ func joinSigned(body, sig []byte) string {
 	return string(enc.AppendEncode(out, sig))
 }
 
-// splitSigned reads what joinSigned wrote.
-func splitSigned(text, what string) (body, sig []byte, err error) {
+// splitTokenText reads what joinTokenText wrote.
+func splitTokenText(text, what string) (body, sig []byte, err error) {
 	b64, s64, ok := strings.Cut(text, ".")
 	if !ok || len(text) > 8*maxTokenField {
 		return nil, nil, untrusted("the %s is not a signed %s: want two base64url parts joined by a dot", what, what)

@@ -73,7 +73,7 @@ type Options struct {
 	// through it.
 	Events func(*eventlog.Options)
 
-	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
+	// HostTraits, if set, replaces usher.ReadHostTraits: tests vary the host
 	// through it.
 	HostTraits func() usher.HostTraits
 
@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if d.authority, err = d.openAuth(ctx, token, opts.Now); err != nil {
 		return nil, err
 	}
-	if err := d.startIdentity(); err != nil { // identity.go
+	if err := d.startIdentity(ctx); err != nil { // identity.go
 		return nil, err
 	}
 	if err := d.startSession(); err != nil { // session.go
@@ -287,7 +287,7 @@ func (d *Daemon) Close() error {
 		if d.back != nil {
 			err = errors.Join(err, d.back.close())
 		}
-		d.closeIdentity() // last: a copy of this server may take over
+		d.closeIdentity()
 		err = errors.Join(err, d.lock.Close())
 		close(d.rt.done)
 	})

@@ -66,6 +66,7 @@ func Types() []string {
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
 		EventHardwareKeyRemoved, EventHardwareKeyInserted, EventClockTampered, EventClockRestored,
 		EventPasswordChanged, EventPasswordChangeFailed,
+		usher.EventSecretBound, usher.EventSecretUnbound,
 		usher.EventConsumptionRecorded, usher.EventConsumptionDenied,
 		usher.EventLicenseRenewed, usher.EventLicenseRenewalFailed,
 	}

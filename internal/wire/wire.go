@@ -58,7 +58,14 @@ var codeStatus = map[string]int{
 	usher.EClockTampered:            http.StatusForbidden,
 	usher.EUntrustedServer:          http.StatusBadGateway, // made by the SDK, never sent
 	usher.EClockSkew:                http.StatusBadGateway, // made by the SDK, never sent
-	usher.EConsumptionExhausted:     http.StatusConflict,
+
+	usher.ELicenseeSecretMismatch: http.StatusForbidden,
+	usher.ELicenseeSecretRequired: http.StatusForbidden,
+	usher.ESecretNotBound:         http.StatusNotFound,
+	usher.EUnbindInvalid:          http.StatusUnprocessableEntity,
+	usher.EUserNotRegistered:      http.StatusForbidden,
+	usher.ETooManyUsers:           http.StatusConflict,
+	usher.EConsumptionExhausted:   http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
