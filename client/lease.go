@@ -232,11 +232,12 @@ func (c *Client) release(ctx context.Context, id, feature string) error {
 	return fmt.Errorf("release lease %s of feature %s: %w (the server reclaims it after its keep-alive timeout)", id, feature, err)
 }
 
-// end records why the lease ended and closes Done.
+// end records why the lease ended, forgets it and closes Done: whoever
+// sees Done may check the feature out again at once.
 func (l *Lease) end(err error) {
 	l.mu.Lock()
 	l.ended, l.err = true, err
 	l.mu.Unlock()
-	close(l.done)
 	l.c.forget(l)
+	close(l.done)
 }
