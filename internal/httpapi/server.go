@@ -160,7 +160,8 @@ func (s *Server) routes() {
 	s.obsRoutes()
 	s.adminRoutes()
 	s.policyRoutes()
-	s.consoleRoutes()
+	s.meterRoutes()   // meter.go
+	s.consoleRoutes() // console.go
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

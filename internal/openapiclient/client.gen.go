@@ -17,6 +17,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ConsumptionStatusPeriod.
+const (
+	ConsumptionStatusPeriodDay   ConsumptionStatusPeriod = "day"
+	ConsumptionStatusPeriodMonth ConsumptionStatusPeriod = "month"
+	ConsumptionStatusPeriodNone  ConsumptionStatusPeriod = "none"
+	ConsumptionStatusPeriodYear  ConsumptionStatusPeriod = "year"
+)
+
+// Valid indicates whether the value is a known member of the ConsumptionStatusPeriod enum.
+func (e ConsumptionStatusPeriod) Valid() bool {
+	switch e {
+	case ConsumptionStatusPeriodDay:
+		return true
+	case ConsumptionStatusPeriodMonth:
+		return true
+	case ConsumptionStatusPeriodNone:
+		return true
+	case ConsumptionStatusPeriodYear:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FeatureStatusHardwareKey.
 const (
 	Absent  FeatureStatusHardwareKey = "absent"
@@ -29,6 +53,30 @@ func (e FeatureStatusHardwareKey) Valid() bool {
 	case Absent:
 		return true
 	case Present:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GrantPeriod.
+const (
+	GrantPeriodDay   GrantPeriod = "day"
+	GrantPeriodMonth GrantPeriod = "month"
+	GrantPeriodNone  GrantPeriod = "none"
+	GrantPeriodYear  GrantPeriod = "year"
+)
+
+// Valid indicates whether the value is a known member of the GrantPeriod enum.
+func (e GrantPeriod) Valid() bool {
+	switch e {
+	case GrantPeriodDay:
+		return true
+	case GrantPeriodMonth:
+		return true
+	case GrantPeriodNone:
+		return true
+	case GrantPeriodYear:
 		return true
 	default:
 		return false
@@ -77,6 +125,17 @@ type ClientIdentity struct {
 	User *string `json:"user,omitempty"`
 }
 
+// ClientConsumption defines model for ClientConsumption.
+type ClientConsumption struct {
+	// ClientIdentity Who checks out a seat.
+	ClientIdentity ClientIdentity `json:"client"`
+	Consumptions   int            `json:"consumptions"`
+	Feature        string         `json:"feature"`
+	PeriodEndsAt   *time.Time     `json:"period_ends_at,omitempty"`
+	PeriodStartsAt *time.Time     `json:"period_starts_at,omitempty"`
+	Used           int            `json:"used"`
+}
+
 // ClusterMember defines model for ClusterMember.
 type ClusterMember struct {
 	ClientUrls       *[]string `json:"client_urls,omitempty"`
@@ -101,6 +160,51 @@ type ClusterStatus struct {
 	EtcdLeader *string         `json:"etcd_leader,omitempty"`
 	Members    []ClusterMember `json:"members"`
 	Node       string          `json:"node"`
+}
+
+// ConsumeRequest defines model for ConsumeRequest.
+type ConsumeRequest struct {
+	Amount int `json:"amount"`
+
+	// ClientIdentity Who checks out a seat.
+	ClientIdentity ClientIdentity `json:"client"`
+	Feature        string         `json:"feature"`
+
+	// Id Idempotency id: a retried id of the same client is counted once
+	Id *string `json:"id,omitempty"`
+}
+
+// ConsumeResult defines model for ConsumeResult.
+type ConsumeResult struct {
+	Feature string `json:"feature"`
+
+	// PeriodEndsAt null for period none
+	PeriodEndsAt *time.Time `json:"period_ends_at"`
+
+	// Remaining Units left before the overage begins
+	Remaining int `json:"remaining"`
+	Used      int `json:"used"`
+}
+
+// ConsumptionStatus defines model for ConsumptionStatus.
+type ConsumptionStatus struct {
+	Limit            int                     `json:"limit"`
+	Overage          int                     `json:"overage"`
+	OverageUnlimited bool                    `json:"overage_unlimited"`
+	Period           ConsumptionStatusPeriod `json:"period"`
+
+	// PeriodEndsAt null for period none
+	PeriodEndsAt *time.Time `json:"period_ends_at"`
+	Remaining    int        `json:"remaining"`
+	Used         int        `json:"used"`
+}
+
+// ConsumptionStatusPeriod defines model for ConsumptionStatus.Period.
+type ConsumptionStatusPeriod string
+
+// ConsumptionsResponse defines model for ConsumptionsResponse.
+type ConsumptionsResponse struct {
+	Consumptions []ClientConsumption `json:"consumptions"`
 }
 
 // Error The body of every error answer.
@@ -135,7 +239,9 @@ type EventsResponse struct {
 
 // FeatureStatus defines model for FeatureStatus.
 type FeatureStatus struct {
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Consumption The counter of a metered feature; absent for others
+	Consumption *ConsumptionStatus `json:"consumption,omitempty"`
+	ExpiresAt   *time.Time         `json:"expires_at,omitempty"`
 
 	// HardwareKey For a feature a license requiring a hardware key grants: whether the key is accessible now
 	HardwareKey *FeatureStatusHardwareKey `json:"hardware_key,omitempty"`
@@ -160,12 +266,29 @@ type FeaturesResponse struct {
 
 // Grant defines model for Grant.
 type Grant struct {
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Name      string     `json:"name"`
-	Seats     int        `json:"seats"`
-	StartsAt  *time.Time `json:"starts_at,omitempty"`
-	Unlimited bool       `json:"unlimited"`
+	// Consumption Units per period of a metered grant
+	Consumption *int       `json:"consumption,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+
+	// Group The subscription's group
+	Group            *string      `json:"group,omitempty"`
+	Name             string       `json:"name"`
+	Overage          *int         `json:"overage,omitempty"`
+	OverageUnlimited *bool        `json:"overage_unlimited,omitempty"`
+	Period           *GrantPeriod `json:"period,omitempty"`
+
+	// RenewEvery Checkpoint grants: the technical expiry after each renewal, like 30d
+	RenewEvery *string    `json:"renew_every,omitempty"`
+	Seats      int        `json:"seats"`
+	StartsAt   *time.Time `json:"starts_at,omitempty"`
+
+	// Subscription How long a subscription runs from its activation, like 30d
+	Subscription *string `json:"subscription,omitempty"`
+	Unlimited    bool    `json:"unlimited"`
 }
+
+// GrantPeriod defines model for Grant.Period.
+type GrantPeriod string
 
 // HealthResponse defines model for HealthResponse.
 type HealthResponse struct {
@@ -237,17 +360,25 @@ type LeasesResponse struct {
 
 // License defines model for License.
 type License struct {
-	BindHost    *string   `json:"bind_host,omitempty"`
-	BindHostMin *int      `json:"bind_host_min,omitempty"`
-	BindServer  *string   `json:"bind_server,omitempty"`
-	Features    []Grant   `json:"features"`
-	Id          string    `json:"id"`
-	IssuedAt    time.Time `json:"issued_at"`
-	KeyId       *string   `json:"key_id,omitempty"`
-	Licensee    string    `json:"licensee"`
+	// ActivatedAt When the license was first added to this server or cluster; null for licenses added before activations were kept
+	ActivatedAt *time.Time `json:"activated_at,omitempty"`
+	BindHost    *string    `json:"bind_host,omitempty"`
+	BindHostMin *int       `json:"bind_host_min,omitempty"`
+	BindServer  *string    `json:"bind_server,omitempty"`
+	Features    []Grant    `json:"features"`
+	Id          string     `json:"id"`
+	IssuedAt    time.Time  `json:"issued_at"`
+	KeyId       *string    `json:"key_id,omitempty"`
+	Licensee    string     `json:"licensee"`
+
+	// RenewalUrl Checkpoint licenses: where the renewal file is fetched
+	RenewalUrl *string `json:"renewal_url,omitempty"`
 
 	// RequireHardwareKey The serial of the hardware key the license requires
 	RequireHardwareKey *string `json:"require_hardware_key,omitempty"`
+
+	// TechnicalExpiry Checkpoint licenses: when their features stop unless renewed
+	TechnicalExpiry *time.Time `json:"technical_expiry,omitempty"`
 }
 
 // LicensesResponse defines model for LicensesResponse.
@@ -352,6 +483,14 @@ type ReleasedLicense struct {
 type ReloadResult struct {
 	Applied         *[]Change `json:"applied"`
 	RestartRequired *[]Change `json:"restart_required"`
+}
+
+// RenewalResponse defines model for RenewalResponse.
+type RenewalResponse struct {
+	LicenseId       string    `json:"license_id"`
+	RenewedAt       time.Time `json:"renewed_at"`
+	TechnicalExpiry time.Time `json:"technical_expiry"`
+	Until           time.Time `json:"until"`
 }
 
 // ServerIdentity defines model for ServerIdentity.
@@ -548,6 +687,9 @@ type AddLicenseTextBody = string
 // SetPolicyTextBody defines parameters for SetPolicy.
 type SetPolicyTextBody = string
 
+// RenewLicenseTextBody defines parameters for RenewLicense.
+type RenewLicenseTextBody = string
+
 // UsageParams defines parameters for Usage.
 type UsageParams struct {
 	// Feature Feature name
@@ -583,6 +725,9 @@ type ChangeSettingsJSONRequestBody = SettingsRequest
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
 
+// ConsumeJSONRequestBody defines body for Consume for application/json ContentType.
+type ConsumeJSONRequestBody = ConsumeRequest
+
 // CheckoutJSONRequestBody defines body for Checkout for application/json ContentType.
 type CheckoutJSONRequestBody = CheckoutRequest
 
@@ -594,6 +739,9 @@ type SetPolicyTextRequestBody = SetPolicyTextBody
 
 // CheckPolicyJSONRequestBody defines body for CheckPolicy for application/json ContentType.
 type CheckPolicyJSONRequestBody = PolicyCheckRequest
+
+// RenewLicenseTextRequestBody defines body for RenewLicense for text/plain ContentType.
+type RenewLicenseTextRequestBody = RenewLicenseTextBody
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenRequest
@@ -849,6 +997,29 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/cluster (the `Cluster` operationId).
 	Cluster(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListConsumptions What each client spent of each metered feature in its current period (monitor role)
+	//
+	// Corresponds with GET /v1/consumptions (the `ListConsumptions` operationId).
+	ListConsumptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConsumeWithBody Spend units of a metered feature
+	//
+	// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+	ConsumeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Consume Spend units of a metered feature
+	//
+	// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+	Consume(ctx context.Context, body ConsumeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListEvents Query the event log (monitor role)
 	//
 	// Corresponds with GET /v1/events (the `ListEvents` operationId).
@@ -964,6 +1135,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/queue (the `ListQueue` operationId).
 	ListQueue(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenewLicenseWithBody Load a signed renewal of a checkpoint license (admin)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+	RenewLicenseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenewLicenseWithTextBody Load a signed renewal of a checkpoint license (admin)
+	//
+	// Takes a body of the `text/plain` content type.
+	//
+	// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+	RenewLicenseWithTextBody(ctx context.Context, body RenewLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ServerIdentity The server's identity: its public key, GUID and hardware ID
 	//
@@ -1338,6 +1523,59 @@ func (c *Client) Cluster(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
+// ListConsumptions What each client spent of each metered feature in its current period (monitor role)
+//
+// Corresponds with GET /v1/consumptions (the `ListConsumptions` operationId).
+func (c *Client) ListConsumptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListConsumptionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConsumeWithBody Spend units of a metered feature
+//
+// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+func (c *Client) ConsumeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConsumeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Consume Spend units of a metered feature
+//
+// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+func (c *Client) Consume(ctx context.Context, body ConsumeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConsumeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListEvents Query the event log (monitor role)
 //
 // Corresponds with GET /v1/events (the `ListEvents` operationId).
@@ -1644,6 +1882,40 @@ func (c *Client) CheckPolicy(ctx context.Context, body CheckPolicyJSONRequestBod
 // Corresponds with GET /v1/queue (the `ListQueue` operationId).
 func (c *Client) ListQueue(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListQueueRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenewLicenseWithBody Load a signed renewal of a checkpoint license (admin)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+func (c *Client) RenewLicenseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenewLicenseRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenewLicenseWithTextBody Load a signed renewal of a checkpoint license (admin)
+//
+// Takes a body of the `text/plain` content type.
+//
+// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+func (c *Client) RenewLicenseWithTextBody(ctx context.Context, body RenewLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenewLicenseRequestWithTextBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2317,6 +2589,73 @@ func NewClusterRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListConsumptionsRequest constructs an http.Request for the ListConsumptions method
+func NewListConsumptionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/consumptions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewConsumeRequest calls the generic Consume builder with application/json body
+func NewConsumeRequest(server string, body ConsumeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewConsumeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewConsumeRequestWithBody constructs an http.Request for the Consume method, with any body, and a specified content type
+func NewConsumeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/consumptions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListEventsRequest constructs an http.Request for the ListEvents method
 func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
 	var err error
@@ -2967,6 +3306,46 @@ func NewListQueueRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewRenewLicenseRequestWithTextBody calls the generic RenewLicense builder with text/plain body
+func NewRenewLicenseRequestWithTextBody(server string, body RenewLicenseTextRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	if stringer, ok := interface{}(body).(fmt.Stringer); ok {
+		bodyReader = strings.NewReader(stringer.String())
+	} else {
+		bodyReader = strings.NewReader(fmt.Sprint(body))
+	}
+	return NewRenewLicenseRequestWithBody(server, "text/plain", bodyReader)
+}
+
+// NewRenewLicenseRequestWithBody constructs an http.Request for the RenewLicense method, with any body, and a specified content type
+func NewRenewLicenseRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/renewals")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewServerIdentityRequest constructs an http.Request for the ServerIdentity method
 func NewServerIdentityRequest(server string) (*http.Request, error) {
 	var err error
@@ -3555,6 +3934,31 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/cluster (the `Cluster` operationId).
 	ClusterWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ClusterAnswer, error)
 
+	// ListConsumptionsWithResponse What each client spent of each metered feature in its current period (monitor role)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/consumptions (the `ListConsumptions` operationId).
+	ListConsumptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListConsumptionsAnswer, error)
+
+	// ConsumeWithBodyWithResponse Spend units of a metered feature
+	//
+	// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+	ConsumeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConsumeAnswer, error)
+
+	// ConsumeWithResponse Spend units of a metered feature
+	//
+	// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+	ConsumeWithResponse(ctx context.Context, body ConsumeJSONRequestBody, reqEditors ...RequestEditorFn) (*ConsumeAnswer, error)
+
 	// ListEventsWithResponse Query the event log (monitor role)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -3694,6 +4098,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/queue (the `ListQueue` operationId).
 	ListQueueWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListQueueAnswer, error)
+
+	// RenewLicenseWithBodyWithResponse Load a signed renewal of a checkpoint license (admin)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+	RenewLicenseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenewLicenseAnswer, error)
+
+	// RenewLicenseWithTextBodyWithResponse Load a signed renewal of a checkpoint license (admin)
+	//
+	// Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+	RenewLicenseWithTextBodyWithResponse(ctx context.Context, body RenewLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*RenewLicenseAnswer, error)
 
 	// ServerIdentityWithResponse The server's identity: its public key, GUID and hardware ID
 	//
@@ -4579,6 +4997,144 @@ func (r ClusterAnswer) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ClusterAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListConsumptionsAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConsumptionsResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListConsumptionsAnswer) GetJSON200() *ConsumptionsResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListConsumptionsAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListConsumptionsAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListConsumptionsAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListConsumptionsAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListConsumptionsAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListConsumptionsAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ConsumeAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConsumeResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooMany
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ConsumeAnswer) GetJSON200() *ConsumeResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ConsumeAnswer) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ConsumeAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ConsumeAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ConsumeAnswer) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ConsumeAnswer) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ConsumeAnswer) GetJSON429() *TooMany {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ConsumeAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConsumeAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConsumeAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConsumeAnswer) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5591,6 +6147,82 @@ func (r ListQueueAnswer) ContentType() string {
 	return ""
 }
 
+type RenewLicenseAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RenewalResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RenewLicenseAnswer) GetJSON200() *RenewalResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RenewLicenseAnswer) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RenewLicenseAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RenewLicenseAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RenewLicenseAnswer) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RenewLicenseAnswer) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r RenewLicenseAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RenewLicenseAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RenewLicenseAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RenewLicenseAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ServerIdentityAnswer struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6417,6 +7049,49 @@ func (c *ClientWithResponses) ClusterWithResponse(ctx context.Context, reqEditor
 	return ParseClusterAnswer(rsp)
 }
 
+// ListConsumptionsWithResponse What each client spent of each metered feature in its current period (monitor role)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/consumptions (the `ListConsumptions` operationId).
+func (c *ClientWithResponses) ListConsumptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListConsumptionsAnswer, error) {
+	rsp, err := c.ListConsumptions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListConsumptionsAnswer(rsp)
+}
+
+// ConsumeWithBodyWithResponse Spend units of a metered feature
+//
+// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+func (c *ClientWithResponses) ConsumeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConsumeAnswer, error) {
+	rsp, err := c.ConsumeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConsumeAnswer(rsp)
+}
+
+// ConsumeWithResponse Spend units of a metered feature
+//
+// Open to anyone on a server without auth, as checkouts are; with auth, a use credential.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/consumptions (the `Consume` operationId).
+func (c *ClientWithResponses) ConsumeWithResponse(ctx context.Context, body ConsumeJSONRequestBody, reqEditors ...RequestEditorFn) (*ConsumeAnswer, error) {
+	rsp, err := c.Consume(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConsumeAnswer(rsp)
+}
+
 // ListEventsWithResponse Query the event log (monitor role)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -6675,6 +7350,32 @@ func (c *ClientWithResponses) ListQueueWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseListQueueAnswer(rsp)
+}
+
+// RenewLicenseWithBodyWithResponse Load a signed renewal of a checkpoint license (admin)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+func (c *ClientWithResponses) RenewLicenseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenewLicenseAnswer, error) {
+	rsp, err := c.RenewLicenseWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenewLicenseAnswer(rsp)
+}
+
+// RenewLicenseWithTextBodyWithResponse Load a signed renewal of a checkpoint license (admin)
+//
+// Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
+func (c *ClientWithResponses) RenewLicenseWithTextBodyWithResponse(ctx context.Context, body RenewLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*RenewLicenseAnswer, error) {
+	rsp, err := c.RenewLicenseWithTextBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenewLicenseAnswer(rsp)
 }
 
 // ServerIdentityWithResponse The server's identity: its public key, GUID and hardware ID
@@ -7434,6 +8135,114 @@ func ParseClusterAnswer(rsp *http.Response) (*ClusterAnswer, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListConsumptionsAnswer parses an HTTP response from a ListConsumptionsWithResponse call
+func ParseListConsumptionsAnswer(rsp *http.Response) (*ListConsumptionsAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListConsumptionsAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConsumptionsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseConsumeAnswer parses an HTTP response from a ConsumeWithResponse call
+func ParseConsumeAnswer(rsp *http.Response) (*ConsumeAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConsumeAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConsumeResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	}
 
@@ -8203,6 +9012,67 @@ func ParseListQueueAnswer(rsp *http.Response) (*ListQueueAnswer, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRenewLicenseAnswer parses an HTTP response from a RenewLicenseWithResponse call
+func ParseRenewLicenseAnswer(rsp *http.Response) (*RenewLicenseAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RenewLicenseAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RenewalResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	}
 
