@@ -4,7 +4,7 @@
 import { h, fmtTime } from './ui.js';
 
 const NS = 'http://www.w3.org/2000/svg';
-const W = 640, H = 200, PAD = 32;
+const W = 640, H = 240, PAD = 40;
 
 function s(tag, attrs, ...kids) {
   const el = document.createElementNS(NS, tag);
@@ -24,8 +24,8 @@ export function chart(title, points, from, to, onZoom) {
     s('line', { x1: PAD, y1: PAD, x2: PAD, y2: H - PAD, class: 'axis' }),
     s('text', { x: PAD - 4, y: PAD + 4, class: 'tick', 'text-anchor': 'end' }, max),
     s('text', { x: PAD - 4, y: H - PAD, class: 'tick', 'text-anchor': 'end' }, 0),
-    s('text', { x: PAD, y: H - 8, class: 'tick' }, fmtTime(from)),
-    s('text', { x: W - PAD, y: H - 8, class: 'tick', 'text-anchor': 'end' }, fmtTime(to)));
+    s('text', { x: PAD, y: H - 12, class: 'tick' }, fmtTime(from)),
+    s('text', { x: W - PAD, y: H - 12, class: 'tick', 'text-anchor': 'end' }, fmtTime(to)));
   const bw = Math.max(2, (W - 2 * PAD) / Math.max(points.length, 60) * 0.6);
   for (const p of points) {
     if (p.denials > 0) {

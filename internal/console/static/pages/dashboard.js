@@ -31,8 +31,9 @@ function warnings(features) {
       const left = Date.parse(f.expires_at) - now;
       if (left > 0 && left < 30 * DAY) out.push(`${f.name} expires in ${Math.ceil(left / DAY)} days (${fmtTime(f.expires_at)})`);
     }
-    if (f.subscription_ends_at || f.subscription_expires_at) {
-      out.push(`${f.name}: subscription until ${fmtTime(f.subscription_ends_at || f.subscription_expires_at)}`);
+    const c = f.consumption;
+    if (c && !c.overage_unlimited && c.remaining <= Math.max(1, c.limit / 10)) {
+      out.push(`${f.name}: ${c.remaining} of ${c.limit} units left this ${c.period || 'period'}`);
     }
     if (f.hardware_key === 'absent') out.push(`${f.name}: the hardware key is absent`);
     if (f.queued) out.push(`${f.name}: ${f.queued} waiting for a seat`);
@@ -40,9 +41,28 @@ function warnings(features) {
   return out;
 }
 
+// licenseWarnings names the licenses whose subscription or renewal
+// (technical expiry) ends within 30 days.
+function licenseWarnings(licenses) {
+  const out = [];
+  const now = Date.now();
+  for (const l of licenses) {
+    const t = l.technical_expiry;
+    if (t && Date.parse(t) - now < 30 * DAY) out.push(`license ${l.id} (${l.licensee}) must be renewed by ${fmtTime(t)}`);
+    if (l.activated_at === null && l.features.some((g) => g.subscription)) out.push(`license ${l.id}: subscription not activated yet`);
+  }
+  return out;
+}
+
+function consumption(c) {
+  if (!c) return '';
+  const ends = c.period_ends_at ? ', period ends ' + fmtTime(c.period_ends_at) : '';
+  return h('p', { class: 'hint' }, `Consumption: ${c.used} of ${c.limit} used, ${c.remaining} left${ends}`);
+}
+
 function featureCards(features) {
   return h('div', { class: 'grid' }, features.map((f) => h('article', { class: 'card feature', dataset: { feature: f.name } },
-    h('h3', {}, f.name), bar(f),
+    h('h3', {}, f.name), bar(f), consumption(f.consumption),
     h('p', { class: 'hint' }, 'State: ' + f.state.replaceAll('_', ' '),
       f.expires_at ? ' · expires ' + fmtTime(f.expires_at) : '',
       f.hardware_key ? ' · hardware key ' + f.hardware_key : ''))));
@@ -67,11 +87,11 @@ function members(cl) {
 export function render(ctx) {
   const el = h('section', { 'aria-labelledby': 'h-dash' }, h('h1', { id: 'h-dash' }, 'Dashboard'), h('p', {}, 'Loading…'));
   async function load() {
-    const [feat, hz, info, cl] = await Promise.all([
-      act(() => get('/v1/features')), get('/healthz').catch(() => null),
+    const [feat, lics, hz, info, cl] = await Promise.all([
+      act(() => get('/v1/features')), get('/v1/licenses').catch(() => null), get('/healthz').catch(() => null),
       get('/v1/admin/info').catch(() => null), ctx.admin ? get('/v1/cluster').catch(() => null) : null]);
     const features = (feat && feat.features) || [];
-    const warn = warnings(features);
+    const warn = warnings(features).concat(licenseWarnings((lics && lics.licenses) || []));
     el.replaceChildren(h('h1', { id: 'h-dash' }, 'Dashboard'),
       h('section', { 'aria-labelledby': 'h-warn' }, h('h2', { id: 'h-warn' }, 'Warnings'),
         warn.length ? h('ul', { class: 'warnings' }, warn.map((w) => h('li', {}, w))) : h('p', { class: 'hint' }, 'None.')),

@@ -18,6 +18,27 @@ function step(span) {
   return nice + 'm';
 }
 
+// durationMs reads a Go duration as the server writes a step ("15m0s").
+function durationMs(d) {
+  let ms = 0;
+  for (const [, n, unit] of d.matchAll(/([\d.]+)(h|m|s)/g)) ms += Number(n) * { h: 3600000, m: 60000, s: 1000 }[unit];
+  return ms;
+}
+
+// fill adds a zero point for every step with none: the server stores no
+// step in which a feature had no seat in use, checkout or denial.
+function fill(points, from, to, stepMs) {
+  if (!stepMs) return points;
+  const out = points.slice();
+  let i = 0;
+  for (let t = Math.floor(from / stepMs) * stepMs; t < to; t += stepMs) {
+    while (i < points.length && points[i].t < t) i++;
+    if (i < points.length && points[i].t < t + stepMs) continue;
+    out.push({ time: new Date(t).toISOString(), t, peak: 0, checkouts: 0, denials: 0 });
+  }
+  return out.sort((a, b) => a.t - b.t);
+}
+
 export function render() {
   let view = null; // {from, to, step, byFeature, by, totals}
   const range = h('select', { name: 'range' }, RANGES.map(([label, ms], i) => h('option', { value: String(ms), selected: i === 2 }, label)));
@@ -42,6 +63,7 @@ export function render() {
       if (!byFeature.has(p.feature)) byFeature.set(p.feature, []);
       byFeature.get(p.feature).push({ ...p, t: Date.parse(p.time) });
     }
+    for (const [f, pts] of byFeature) byFeature.set(f, fill(pts.sort((a, b) => a.t - b.t), from, to, durationMs(u.step)));
     view = { from, to, step: u.step, byFeature, by: by.value, totals: (t && t.totals) || [] };
     draw();
   }
