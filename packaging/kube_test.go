@@ -20,8 +20,8 @@ const (
 // kubeSchemas maps a kubeconform schema file name to the OpenAPI document
 // and the schema of each kind the manifests use.
 var kubeSchemas = map[string][2]string{
-	"statefulset-apps-v1.json":          {"apis__apps__v1_openapi.json", "io.k8s.api.apps.v1.StatefulSet"},
-	"service-v1.json":                   {"api__v1_openapi.json", "io.k8s.api.core.v1.Service"},
+	"statefulset-apps-v1.json":           {"apis__apps__v1_openapi.json", "io.k8s.api.apps.v1.StatefulSet"},
+	"service-v1.json":                    {"api__v1_openapi.json", "io.k8s.api.core.v1.Service"},
 	"poddisruptionbudget-policy-v1.json": {"apis__policy__v1_openapi.json", "io.k8s.api.policy.v1.PodDisruptionBudget"},
 }
 
