@@ -1,0 +1,101 @@
+# Release artifacts: "make dist" builds every binary, the .deb and .rpm
+# packages, the container image and SHA256SUMS into dist/. Two builds of
+# one commit give the same binaries: paths are trimmed, the build id is
+# empty and the build date is the commit's time.
+
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+DIST       ?= dist
+GO         ?= go
+NFPM       ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+PODMAN     ?= podman
+IMAGE      ?= usher:$(VERSION)
+# The package version: Debian and RPM want it to start with a digit.
+PKG_VERSION = $(shell echo "$(VERSION)" | sed -e 's/^v//' -e 's/^\([^0-9]\)/0.0.0~\1/' -e 's/-/~/g')
+
+LDFLAGS = -s -w -buildid= -X main.Version=$(VERSION) -X main.Commit=$(COMMIT) -X main.BuildDate=$(BUILD_DATE)
+BUILD   = $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
+
+# cgo builds can use hardware keys over PKCS#11; static builds cannot, and
+# run on any Linux without a C library.
+BINARIES = \
+	$(DIST)/usher_$(VERSION)_linux_amd64_cgo \
+	$(DIST)/usher_$(VERSION)_linux_amd64_static \
+	$(DIST)/usher_$(VERSION)_linux_arm64_cgo \
+	$(DIST)/usher_$(VERSION)_linux_arm64_static \
+	$(DIST)/usher_$(VERSION)_windows_amd64.exe \
+	$(DIST)/usher_$(VERSION)_darwin_arm64
+
+PACKAGES = \
+	$(DIST)/usher_$(PKG_VERSION)_amd64.deb \
+	$(DIST)/usher_$(PKG_VERSION)_arm64.deb \
+	$(DIST)/usher-$(PKG_VERSION).x86_64.rpm \
+	$(DIST)/usher-$(PKG_VERSION).aarch64.rpm
+
+.PHONY: dist binaries packages image checksums clean
+
+dist: binaries packages image checksums
+
+binaries: $(BINARIES)
+
+packages: $(PACKAGES)
+
+$(DIST)/usher_$(VERSION)_linux_amd64_cgo:
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 CC=$${CC_AMD64:-gcc} $(BUILD) -o $@ ./cmd/usher
+
+$(DIST)/usher_$(VERSION)_linux_arm64_cgo:
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=$${CC_ARM64:-aarch64-linux-gnu-gcc} $(BUILD) -o $@ ./cmd/usher
+
+$(DIST)/usher_$(VERSION)_linux_%_static:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(BUILD) -o $@ ./cmd/usher
+
+$(DIST)/usher_$(VERSION)_windows_amd64.exe:
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(BUILD) -o $@ ./cmd/usher
+
+$(DIST)/usher_$(VERSION)_darwin_arm64:
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(BUILD) -o $@ ./cmd/usher
+
+# The configuration file the packages install: every key, commented, with
+# its default; data and vendor_key set.
+$(DIST)/usher.toml: $(DIST)/usher_$(VERSION)_linux_amd64_static
+	$(DIST)/usher_$(VERSION)_linux_amd64_static server example-config \
+		--set data=/var/lib/usher --set vendor_key=/etc/usher/vendor.pub > $@
+
+$(DIST)/changelog.gz:
+	mkdir -p $(DIST)
+	printf 'usher (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- Usher maintainers <maintainers@usher.invalid>  %s\n' \
+		"$(PKG_VERSION)" "$(VERSION)" "$$(date -u -R -d '$(BUILD_DATE)' 2>/dev/null || date -u -R)" | gzip -n -9 > $@
+
+define package
+	USHER_ARCH=$(2) USHER_VERSION=$(PKG_VERSION) USHER_BINARY=$(3) USHER_CONFIG=$(DIST)/usher.toml USHER_DIST=$(DIST) \
+		SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+		$(NFPM) package --config packaging/nfpm.yaml --packager $(1) --target $@
+endef
+
+$(DIST)/usher_$(PKG_VERSION)_%.deb: $(DIST)/usher_$(VERSION)_linux_%_cgo $(DIST)/usher.toml $(DIST)/changelog.gz
+	$(call package,deb,$*,$<)
+
+$(DIST)/usher-$(PKG_VERSION).x86_64.rpm: $(DIST)/usher_$(VERSION)_linux_amd64_cgo $(DIST)/usher.toml $(DIST)/changelog.gz
+	$(call package,rpm,amd64,$<)
+
+$(DIST)/usher-$(PKG_VERSION).aarch64.rpm: $(DIST)/usher_$(VERSION)_linux_arm64_cgo $(DIST)/usher.toml $(DIST)/changelog.gz
+	$(call package,rpm,arm64,$<)
+
+# The container image: the static binary on an empty base, saved to dist/
+# as an OCI archive (podman load -i ...). Also tagged :latest, with the
+# seatholder example's image that deploy/compose.yaml runs as a client.
+image: $(DIST)/usher_$(VERSION)_linux_amd64_static
+	cp $< $(DIST)/usher-image-binary
+	CGO_ENABLED=0 $(BUILD) -o $(DIST)/seatholder-image-binary ./examples/seatholder
+	$(PODMAN) build --format docker --build-arg BINARY=$(DIST)/usher-image-binary -t $(IMAGE) -t usher:latest -f Containerfile .
+	$(PODMAN) build --format docker --build-arg BINARY=$(DIST)/seatholder-image-binary -t usher-seatholder:latest -f examples/seatholder/Containerfile .
+	rm -f $(DIST)/usher_$(VERSION)_image.tar
+	$(PODMAN) save --format oci-archive -o $(DIST)/usher_$(VERSION)_image.tar $(IMAGE)
+	rm -f $(DIST)/usher-image-binary $(DIST)/seatholder-image-binary
+
+checksums:
+	cd $(DIST) && rm -f SHA256SUMS && sha256sum $$(ls | grep -v '^SHA256SUMS$$' | grep -v '^usher.toml$$' | grep -v '^changelog.gz$$') > SHA256SUMS
+
+clean:
+	rm -rf $(DIST)
