@@ -33,9 +33,9 @@ PACKAGES = \
 	$(DIST)/usher-$(PKG_VERSION).x86_64.rpm \
 	$(DIST)/usher-$(PKG_VERSION).aarch64.rpm
 
-.PHONY: dist binaries packages image checksums clean
+.PHONY: dist binaries packages image checksums clean libusher
 
-dist: binaries packages image checksums
+dist: binaries packages image libusher checksums
 
 binaries: $(BINARIES)
 
@@ -94,8 +94,17 @@ image: $(DIST)/usher_$(VERSION)_linux_amd64_static
 	$(PODMAN) save --format oci-archive -o $(DIST)/usher_$(VERSION)_image.tar $(IMAGE)
 	rm -f $(DIST)/usher-image-binary $(DIST)/seatholder-image-binary
 
+# libusher: the C library of Usher, shared and static, with its C and C++
+# headers. See docs/sdk-c.md.
+libusher:
+	mkdir -p $(DIST)
+	$(GO) build -buildmode=c-shared -o $(DIST)/libusher.so ./capi
+	$(GO) build -buildmode=c-archive -o $(DIST)/libusher.a ./capi
+	rm -f $(DIST)/libusher.h
+	cp capi/usher.h capi/usher.hpp $(DIST)/
+
 checksums:
-	cd $(DIST) && rm -f SHA256SUMS && sha256sum $$(ls | grep -v '^SHA256SUMS$$' | grep -v '^usher.toml$$' | grep -v '^changelog.gz$$') > SHA256SUMS
+	cd $(DIST) && rm -f SHA256SUMS && sha256sum $$(ls | grep -v '^SHA256SUMS$$' | grep -v '^usher.toml$$' | grep -v '^changelog.gz$$' | grep -v '^usher.hp*$$') > SHA256SUMS
 
 clean:
 	rm -rf $(DIST)

@@ -55,6 +55,9 @@ const (
 	// license while another server with the same identity serves it on
 	// this host.
 	ELicenseInUseElsewhere = "license_in_use_elsewhere"
+	// ELicenseReleased refuses to load a license this server released
+	// (usher license release): its seats moved to another server.
+	ELicenseReleased = "license_released"
 )
 
 // Error is the one coded error type of Usher. Code is machine-readable and
@@ -139,4 +142,5 @@ var (
 var (
 	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
 	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
+	ErrLicenseReleased       = &Error{Code: ELicenseReleased}
 )

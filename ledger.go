@@ -43,6 +43,8 @@ type LedgerConfig struct {
 	// Gate, if set, says whether bound licenses may be served now (see
 	// BindingGate); nil serves them.
 	Gate *BindingGate
+	// Policy, if set, is the admin's policy in force (see SetPolicy).
+	Policy *Policy
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -80,6 +82,7 @@ type Ledger struct {
 	resortAt  time.Duration // set after the timeout shrank: re-sort the expiry list at this monotonic reading
 	licenses  map[string]*License
 	refused   map[string]error // stored licenses that failed verification at start, and why
+	released  map[string]ReleasedLicense
 	pools     map[string]*pool
 	leases    map[string]*entry
 	byClient  map[clientKey]*entry
@@ -94,6 +97,9 @@ type Ledger struct {
 
 	banMu sync.Mutex     // serializes ban changes, taken before mu
 	bans  map[banKey]Ban // the stored bans, some perhaps ended
+
+	policy    *Policy                  // nil: no rules; see policy_ledger.go
+	policyUse map[string]*policyCounts // what the policy's rules count, per feature
 }
 
 type clientKey struct{ feature, client string }
@@ -152,7 +158,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
 		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate,
 		keepalive: cfg.KeepaliveTimeout,
-		licenses:  make(map[string]*License), refused: make(map[string]error), leases: make(map[string]*entry),
+		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
 		bans: make(map[banKey]Ban),
@@ -172,14 +178,21 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger: load store: %w", err)
 	}
 	l.restore(snap)
+	l.setPolicyLocked(cfg.Policy)
 	return l, nil
 }
 
 func (l *Ledger) restore(snap *Snapshot) {
+	for _, r := range snap.Released {
+		l.released[r.ID] = r
+	}
 	for _, rec := range snap.Licenses {
 		lic, err := l.verify(rec.Text)
 		if err == nil && lic.ID != rec.ID {
 			err = fmt.Errorf("stored under id %s but the signed text says %s", rec.ID, lic.ID)
+		}
+		if err == nil {
+			err = l.checkReleasedLocked(rec.ID)
 		}
 		if err != nil {
 			l.logger.Error("stored license refused: its seats are not served; remove it with usher license remove, or add an intact copy", "license", rec.ID, "err", err)
@@ -319,7 +332,7 @@ func (l *Ledger) refuse(ctx context.Context, req CheckoutRequest, err error) err
 			return Errorf(EUnavailable, "this server could not confirm that it still decides (%v): retry, and the request will reach the server that decides now", cerr)
 		}
 	}
-	l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: ErrorCode(err)})
+	l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: denialReason(err)})
 	return err
 }
 
@@ -360,6 +373,11 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 	if err != nil {
 		return nil, err
 	}
+	if l.policy != nil {
+		if seats, err = l.admitLocked(&req, seats, unlimited); err != nil {
+			return nil, err
+		}
+	}
 	inUse := l.inUse[req.Feature]
 	if !unlimited && inUse >= seats {
 		return nil, Errorf(ENoSeats, "all seats of feature %s are in use (%d of %d): try again later, wait in line, or ask your admin for more seats", req.Feature, inUse, seats)
@@ -379,6 +397,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 	l.byClient[e.key()] = e
 	l.inUse[req.Feature] = inUse + 1
 	l.countLocked(req.Addr, 1, 0)
+	l.policyCountLocked(&e.lease, 1)
 	l.expiry.pushBack(e)
 	l.addPendingLocked(e)
 	return e, nil
@@ -439,12 +458,13 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 	close(st.done)
 	l.settleLocked(e)
 	inUse := l.inUse[lease.Feature]
+	over := l.overdraftLocked(lease.Feature, inUse)
 	l.mu.Unlock()
 	if err != nil {
 		l.logger.Error("checkout not stored", "feature", LogSafe(lease.Feature), "err", err)
 		return Lease{}, err
 	}
-	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse})
+	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse, Reason: over})
 	return lease, nil
 }
 
@@ -471,6 +491,7 @@ func (l *Ledger) removeLocked(e *entry) {
 		delete(l.inUse, f)
 	}
 	l.countLocked(e.lease.Addr, -1, 0)
+	l.policyCountLocked(&e.lease, -1)
 	l.serveQueueLocked(f, l.tick())
 }
 

@@ -8,8 +8,8 @@ import (
 // AddLicense verifies a signed license file and starts serving its seats.
 // Grants for a feature that is already licensed stack with it.
 //
-// Errors: ELicenseInvalid, ELicenseBoundElsewhere, ELicenseExists, or a
-// store failure.
+// Errors: ELicenseInvalid, ELicenseBoundElsewhere, ELicenseExists,
+// ELicenseReleased, or a store failure.
 func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) {
 	lic, err := l.verify(text)
 	if err != nil {
@@ -19,7 +19,11 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	defer l.licMu.Unlock()
 	l.mu.Lock()
 	_, exists := l.licenses[lic.ID]
+	released := l.checkReleasedLocked(lic.ID)
 	l.mu.Unlock()
+	if released != nil {
+		return nil, released
+	}
 	if exists {
 		return nil, Errorf(ELicenseExists, "license %s is already loaded: remove it first to load it again", lic.ID)
 	}
@@ -78,6 +82,9 @@ func (l *Ledger) verify(text []byte) (*License, error) {
 		return nil, err
 	}
 	if err := lic.CheckBinding(l.identity); err != nil {
+		return nil, err
+	}
+	if err := lic.checkServed(); err != nil {
 		return nil, err
 	}
 	return lic, nil

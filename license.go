@@ -41,6 +41,9 @@ type License struct {
 	// identity key; BindHost, if set, to a host. See CheckBinding.
 	BindServer ed25519.PublicKey
 	BindHost   *HostBinding
+	// BindVolume, if set, binds the license to the data volume with this
+	// ID (see NewVolumeID).
+	BindVolume string
 
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
@@ -58,6 +61,14 @@ type Grant struct {
 	Unlimited bool
 	StartsAt  time.Time // zero: valid from the start
 	ExpiresAt time.Time // zero: never expires
+
+	// Optional attributes, each written key=value after expires= (see
+	// grantAttrs and docs/licensing-models.md). Their zero values are
+	// today's behaviour.
+	Scope   string        // "" (session), process, host or user
+	Version string        // dotted version number; "" has none
+	Linger  time.Duration // how long a released seat stays with its client
+	Borrow  time.Duration // the longest borrow allowed; 0 allows none
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
@@ -118,6 +129,9 @@ func (l *License) Validate() error {
 	if l.BindServer != nil && len(l.BindServer) != ed25519.PublicKeySize {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
 	}
+	if _, err := ParseVolumeID(l.BindVolume); l.BindVolume != "" && err != nil {
+		return err
+	}
 	if l.BindHost != nil {
 		return l.BindHost.validate()
 	}
@@ -134,7 +148,7 @@ func (g Grant) validate() error {
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
 	}
-	return nil
+	return g.validateAttrs()
 }
 
 // encodeBody returns the canonical, signed part of a license file.
@@ -143,6 +157,9 @@ func (l *License) encodeBody() []byte {
 	format := licenseFormat
 	if l.Bound() {
 		format = boundFormat // older servers refuse it rather than serve it anywhere
+	}
+	if l.hasAttrs() {
+		format = attrFormat // older servers refuse it rather than ignore an attribute
 	}
 	fmt.Fprintf(&b, "format: %s\n", format)
 	fmt.Fprintf(&b, "id: %s\n", l.ID)
@@ -162,6 +179,9 @@ func (l *License) encodeBody() []byte {
 		if !g.ExpiresAt.IsZero() {
 			fmt.Fprintf(&b, " expires=%s", formatTime(g.ExpiresAt))
 		}
+		var attrs strings.Builder
+		g.encodeAttrs(&attrs)
+		b.WriteString(attrs.String())
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
@@ -324,8 +344,10 @@ func findMarker(lines []string, marker, missing string) (int, error) {
 func parseBody(body []byte) (*License, error) {
 	l := &License{}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if lines[0] != "format: "+licenseFormat && lines[0] != "format: "+boundFormat {
-		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s and %s; upgrade Usher to read newer licenses", licenseFormat, boundFormat)
+	switch lines[0] {
+	case "format: " + licenseFormat, "format: " + boundFormat, "format: " + attrFormat:
+	default:
+		return nil, Errorf(ELicenseInvalid, "license format is not supported: this server reads formats %s, %s and %s; the license is in a newer format: upgrade Usher to read it", licenseFormat, boundFormat, attrFormat)
 	}
 	for _, line := range lines[1:] {
 		key, val, ok := strings.Cut(line, ": ")
@@ -402,7 +424,7 @@ func parseGrantLine(val string) (Grant, error) {
 		case "expires":
 			g.ExpiresAt, err = time.Parse(time.RFC3339, v)
 		default:
-			return g, fmt.Errorf("unknown attribute %q", k)
+			err = g.parseAttrLine(k, v)
 		}
 		if err != nil {
 			return g, fmt.Errorf("attribute %s: %v", k, err)

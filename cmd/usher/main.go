@@ -36,9 +36,11 @@ Usage:
   usher server example-config       a config file with every key and its default
   usher vendor keygen --out DIR     create a vendor signing key
   usher vendor issue [flags]        sign a license file
+  usher vendor rehost [flags]       issue a released license for a new server
   usher license add FILE            load a license into the server
   usher license list                list loaded licenses
   usher license remove ID           unload a license
+  usher license release ID          give a license up to move it; prints a receipt
   usher status                      seats per feature
   usher leases                      live leases
   usher kick LEASE_ID               free a seat at once
@@ -55,7 +57,10 @@ Usage:
   usher report --from 24h [--csv]   usage history: peak, checkouts, denials
   usher info                        version, uptime, hardware id, config
   usher config get|set|reset        runtime settings (keep-alive, ...)
-  usher reload                      re-read the server's config (or SIGHUP)
+  usher reload                      re-read the server's config and policy (or SIGHUP)
+  usher policy show|set FILE        the policy in force: groups, reserve, max, ...
+  usher policy check FILE [--since 24h]
+                                    who a policy would have denied, by which rule
   usher shutdown                    stop the server gracefully
   usher restart                     stop it gracefully and start it again, same config
   usher bench --spawn --scenario S  load a server and report throughput and latency
@@ -112,6 +117,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"info":     cmdInfo,
 		"config":   cmdConfig,
 		"reload":   cmdReload,
+		"policy":   cmdPolicy,
 		"shutdown": cmdShutdown,
 		"login":    cmdLogin,
 		"logout":   cmdLogout,

@@ -17,15 +17,17 @@ import (
 
 func cmdVendor(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: keygen or issue")
+		return usageErrorf("want a subcommand: keygen, issue or rehost")
 	}
 	switch args[0] {
 	case "keygen":
 		return cmdVendorKeygen(e, args[1:])
 	case "issue":
 		return cmdVendorIssue(e, args[1:])
+	case "rehost":
+		return cmdVendorRehost(e, args[1:]) // rehost.go
 	}
-	return usageErrorf("unknown subcommand %q: want keygen or issue", args[0])
+	return usageErrorf("unknown subcommand %q: want keygen, issue or rehost", args[0])
 }
 
 func cmdVendorKeygen(e *env, args []string) error {
@@ -53,13 +55,13 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
 	force := fs.Bool("force", false, "overwrite an existing --out file")
 	var specs []string
-	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE]`; SEATS is a number or unlimited (repeatable)", func(v string) error {
+	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...]`; SEATS is a number or unlimited; keys as in docs/licensing-models.md (repeatable)", func(v string) error {
 		specs = append(specs, v)
 		return nil
 	})
@@ -67,6 +69,7 @@ func cmdVendorIssue(e *env, args []string) error {
 	fs.StringVar(&bind.server, "bind-server", "", "bind the license to the server with this `SERVER_KEY` (usher server fingerprint prints it)")
 	fs.StringVar(&bind.host, "bind-host", "", "bind the license to the host with this `HOST_FINGERPRINT` (usher server fingerprint prints it)")
 	fs.IntVar(&bind.hostMin, "bind-host-min", 0, "how many host traits must match, `N` (default all but one)")
+	fs.StringVar(&bind.volume, "bind-volume", "", "bind the license to the data volume with this `VOLUME_ID` (usher server fingerprint prints it)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -108,8 +111,9 @@ func cmdVendorIssue(e *env, args []string) error {
 }
 
 // parseFeatureSpec parses "cad=5", "viewer=unlimited" or
-// "sim=2,starts=2027-01-01,expires=2027-06-30". A date alone starts at the
-// beginning of that day and expires at its end, in UTC.
+// "sim=2,starts=2027-01-01,expires=2027-06-30,scope=host". A date alone
+// starts at the beginning of that day and expires at its end, in UTC. Other
+// key=value pairs are the grant's optional attributes (usher.Grant.SetAttr).
 func parseFeatureSpec(spec string) (usher.Grant, error) {
 	parts := strings.Split(spec, ",")
 	name, seats, ok := strings.Cut(parts[0], "=")
@@ -135,7 +139,7 @@ func parseFeatureSpec(spec string) (usher.Grant, error) {
 		case "expires":
 			g.ExpiresAt, err = parseDate(v, true)
 		default:
-			return g, fmt.Errorf("unknown attribute %q: want starts= or expires=", k)
+			err = g.SetAttr(k, v)
 		}
 		if err != nil {
 			return g, err

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -65,7 +66,12 @@ func LoadIdentity(dir string) (ed25519.PrivateKey, error) {
 // identity is this server's identity and the host lock that lets it serve
 // its bound licenses.
 type identity struct {
-	key  ed25519.PrivateKey
+	// key signs for this server: the ed25519.PrivateKey of the data
+	// directory, or a key that never leaves a hardware token. Its Public()
+	// is an ed25519.PublicKey; sign with crypto.Hash(0) (pure Ed25519).
+	// A hardware token is slow and may be unplugged: sign with it rarely
+	// (certify a key made at start, say), never once per checkout.
+	key  crypto.Signer
 	self usher.ServerIdentity
 	guid string
 	gate usher.BindingGate
@@ -84,8 +90,12 @@ func (d *Daemon) startIdentity() error {
 	if traits == nil {
 		traits = ReadHostTraits
 	}
+	volume, err := LoadVolumeID(d.cfg.Data)
+	if err != nil {
+		return err
+	}
 	pub := key.Public().(ed25519.PublicKey)
-	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits()}, guid: usher.ServerGUID(pub)}
+	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits(), Volume: volume, Signer: key}, guid: usher.ServerGUID(pub)}
 	if d.tryHostLock() {
 		return nil
 	}
@@ -145,6 +155,12 @@ func (d *Daemon) serverInfo() *wire.ServerIdentity {
 	}
 }
 
+// IdentityKey returns the key that signs for this server: its Public() is
+// an ed25519.PublicKey (the server key of GET /v1/server), and Sign takes
+// crypto.Hash(0) for pure Ed25519. It may live in a hardware token, where
+// Sign is slow and fails while the token is away.
+func (d *Daemon) IdentityKey() crypto.Signer { return d.ident.key }
+
 // ledgerIdentity returns what every ledger of this daemon checks bindings
 // against, and the gate of its bound licenses.
 func (d *Daemon) ledgerIdentity() (*usher.ServerIdentity, *usher.BindingGate) {
@@ -155,6 +171,7 @@ func (d *Daemon) ledgerIdentity() (*usher.ServerIdentity, *usher.BindingGate) {
 // to a server or a host (usher server fingerprint).
 type Fingerprint struct {
 	ServerKey       string           `json:"server_key"`
+	VolumeID        string           `json:"volume_id"`
 	HostFingerprint string           `json:"host_fingerprint"`
 	Traits          usher.HostTraits `json:"traits"`
 	HardwareKey     *string          `json:"hardware_key_serial"` // null: no hardware key
@@ -167,11 +184,15 @@ func ReadFingerprint(dir string, traits func() usher.HostTraits) (Fingerprint, e
 	if err != nil {
 		return Fingerprint{}, err
 	}
+	volume, err := LoadVolumeID(dir)
+	if err != nil {
+		return Fingerprint{}, err
+	}
 	if traits == nil {
 		traits = ReadHostTraits
 	}
 	h := traits()
 	return Fingerprint{
-		ServerKey: usher.FormatServerKey(key.Public().(ed25519.PublicKey)), HostFingerprint: h.String(), Traits: h,
+		ServerKey: usher.FormatServerKey(key.Public().(ed25519.PublicKey)), VolumeID: volume, HostFingerprint: h.String(), Traits: h,
 	}, nil
 }

@@ -36,7 +36,7 @@ type Server struct {
 	observer usher.Observer
 	now      func() time.Time
 	logger   *slog.Logger
-	mux      *http.ServeMux
+	mux      *routeMux
 
 	// Observability and administration (events.go, admin.go).
 	events  *eventlog.Log
@@ -44,6 +44,7 @@ type Server struct {
 	adm     Admin
 	cluster ClusterSource
 	server  *wire.ServerIdentity
+	policy  PolicyAdmin
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -66,6 +67,7 @@ type Config struct {
 	Admin   Admin                // /v1/admin/* except kick
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
+	Policy  PolicyAdmin          // /v1/policy
 
 	// Node names the server in GET /healthz.
 	Node string
@@ -78,8 +80,8 @@ type Config struct {
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
-		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
-		server: cfg.Server}
+		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
+		server: cfg.Server, policy: cfg.Policy}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,10 +137,12 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/licenses", s.admin(s.handleAddLicense))
 	s.mux.HandleFunc("GET /v1/licenses", s.monitor(s.handleLicenses))
 	s.mux.HandleFunc("DELETE /v1/licenses/{id}", s.admin(s.handleRemoveLicense))
+	s.mux.HandleFunc("POST /v1/licenses/{id}/release", s.admin(s.handleReleaseLicense))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	if s.server != nil {
 		s.mux.HandleFunc("GET "+wire.PathServer, s.handleServer) // no credential: what a customer checks first
 	}
+	s.mux.HandleFunc("GET "+PathOpenAPI, s.handleOpenAPI)  // no credential: the contract is public
 	s.mux.HandleFunc("POST /v1/auth/login", s.handleLogin) // ignores any credential sent
 	s.mux.HandleFunc("GET /v1/users", s.admin(s.handleUsers))
 	s.mux.HandleFunc("POST /v1/users", s.admin(s.handleAddUser))
@@ -153,6 +157,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.obsRoutes()
 	s.adminRoutes()
+	s.policyRoutes()
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

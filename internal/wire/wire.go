@@ -47,11 +47,13 @@ var codeStatus = map[string]int{
 	usher.EWrongPassword:      http.StatusForbidden,
 	usher.EBanned:             http.StatusForbidden,
 	usher.EBanNotFound:        http.StatusNotFound,
+	usher.EPolicyDenied:       http.StatusForbidden,
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
 	usher.ELicenseBoundElsewhere: http.StatusForbidden,
 	usher.ELicenseInUseElsewhere: http.StatusConflict,
+	usher.ELicenseReleased:       http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
