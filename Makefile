@@ -104,7 +104,7 @@ libusher:
 	cp capi/usher.h capi/usher.hpp $(DIST)/
 
 checksums:
-	cd $(DIST) && rm -f SHA256SUMS && sha256sum $$(ls | grep -v '^SHA256SUMS$$' | grep -v '^usher.toml$$' | grep -v '^changelog.gz$$' | grep -v '^usher.hp*$$') > SHA256SUMS
+	cd $(DIST) && rm -f SHA256SUMS && sha256sum $$(ls | grep -v '^SHA256SUMS$$' | grep -v '^usher.toml$$' | grep -v '^changelog.gz$$') > SHA256SUMS
 
 clean:
 	rm -rf $(DIST)
