@@ -41,11 +41,15 @@ binaries: $(BINARIES)
 
 packages: $(PACKAGES)
 
+# The cgo builds are position independent with read-only relocations, as
+# Debian's hardening expects of a dynamically linked program.
+CGO_BUILD = $(GO) build -trimpath -buildvcs=false -buildmode=pie -ldflags "$(LDFLAGS) -linkmode=external -extldflags '-Wl,-z,relro -Wl,-z,now'"
+
 $(DIST)/usher_$(VERSION)_linux_amd64_cgo:
-	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 CC=$${CC_AMD64:-gcc} $(BUILD) -o $@ ./cmd/usher
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 CC=$${CC_AMD64:-gcc} $(CGO_BUILD) -o $@ ./cmd/usher
 
 $(DIST)/usher_$(VERSION)_linux_arm64_cgo:
-	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=$${CC_ARM64:-aarch64-linux-gnu-gcc} $(BUILD) -o $@ ./cmd/usher
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=$${CC_ARM64:-aarch64-linux-gnu-gcc} $(CGO_BUILD) -o $@ ./cmd/usher
 
 $(DIST)/usher_$(VERSION)_linux_%_static:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(BUILD) -o $@ ./cmd/usher
@@ -55,6 +59,10 @@ $(DIST)/usher_$(VERSION)_windows_amd64.exe:
 
 $(DIST)/usher_$(VERSION)_darwin_arm64:
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(BUILD) -o $@ ./cmd/usher
+
+$(DIST)/usher.1.gz: packaging/usher.1
+	mkdir -p $(DIST)
+	gzip -n -9 -c $< > $@
 
 # The configuration file the packages install: every key, commented, with
 # its default; data and vendor_key set.
@@ -67,13 +75,17 @@ $(DIST)/changelog.gz:
 	printf 'usher (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- Usher maintainers <maintainers@usher.invalid>  %s\n' \
 		"$(PKG_VERSION)" "$(VERSION)" "$$(date -u -R -d '$(BUILD_DATE)' 2>/dev/null || date -u -R)" | gzip -n -9 > $@
 
+# nfpm expands variables in some fields only: the paths of the contents are
+# filled in here.
 define package
-	USHER_ARCH=$(2) USHER_VERSION=$(PKG_VERSION) USHER_BINARY=$(3) USHER_CONFIG=$(DIST)/usher.toml USHER_DIST=$(DIST) \
-		SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
-		$(NFPM) package --config packaging/nfpm.yaml --packager $(1) --target $@
+	sed -e 's|$${USHER_ARCH}|$(2)|g' -e 's|$${USHER_VERSION}|$(PKG_VERSION)|g' -e 's|$${USHER_BINARY}|$(3)|g' \
+		-e 's|$${USHER_CONFIG}|$(DIST)/usher.toml|g' -e 's|$${USHER_DIST}|$(DIST)|g' packaging/nfpm.yaml > $(DIST)/nfpm-$(1)-$(2).yaml
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+		$(NFPM) package --config $(DIST)/nfpm-$(1)-$(2).yaml --packager $(1) --target $@
+	rm -f $(DIST)/nfpm-$(1)-$(2).yaml
 endef
 
-$(DIST)/usher_$(PKG_VERSION)_%.deb: $(DIST)/usher_$(VERSION)_linux_%_cgo $(DIST)/usher.toml $(DIST)/changelog.gz
+$(DIST)/usher_$(PKG_VERSION)_%.deb: $(DIST)/usher_$(VERSION)_linux_%_cgo $(DIST)/usher.toml $(DIST)/changelog.gz $(DIST)/usher.1.gz
 	$(call package,deb,$*,$<)
 
 $(DIST)/usher-$(PKG_VERSION).x86_64.rpm: $(DIST)/usher_$(VERSION)_linux_amd64_cgo $(DIST)/usher.toml $(DIST)/changelog.gz
@@ -104,7 +116,7 @@ libusher:
 	cp capi/usher.h capi/usher.hpp $(DIST)/
 
 checksums:
-	cd $(DIST) && rm -f SHA256SUMS && sha256sum $$(ls | grep -v '^SHA256SUMS$$' | grep -v '^usher.toml$$' | grep -v '^changelog.gz$$') > SHA256SUMS
+	cd $(DIST) && rm -f SHA256SUMS && sha256sum $$(ls | grep -v '^SHA256SUMS$$' | grep -v '^usher.toml$$' | grep -v '^changelog.gz$$' | grep -v '^usher.1.gz$$') > SHA256SUMS
 
 clean:
 	rm -rf $(DIST)

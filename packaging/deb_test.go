@@ -14,9 +14,11 @@ import (
 	"time"
 )
 
-// debianRoot returns a fresh copy of a minimal Debian root file system,
-// made once by debootstrap and kept in the user's cache directory
-// ($USHER_TEST_CACHE overrides it; $USHER_DEBIAN_MIRROR the mirror).
+// debianRoot returns a fresh copy of a minimal Debian root file system
+// with systemd (for systemd-analyze verify to find the units a unit
+// depends on), made once by debootstrap and kept in the user's cache
+// directory ($USHER_TEST_CACHE overrides it; $USHER_DEBIAN_MIRROR the
+// mirror).
 func debianRoot(t *testing.T) string {
 	t.Helper()
 	require(t, os.Geteuid() == 0, "installing a package in a root file system needs root")
@@ -29,7 +31,7 @@ func debianRoot(t *testing.T) string {
 		}
 		cache = filepath.Join(d, "usher-test")
 	}
-	base := filepath.Join(cache, "debian-bookworm-minbase")
+	base := filepath.Join(cache, "debian-bookworm-systemd")
 	if _, err := os.Stat(filepath.Join(base, "usr", "bin", "dpkg")); err != nil {
 		mirror := os.Getenv("USHER_DEBIAN_MIRROR")
 		if mirror == "" {
@@ -40,7 +42,7 @@ func debianRoot(t *testing.T) string {
 		if err := os.MkdirAll(cache, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command("debootstrap", "--variant=minbase", "--include=adduser,init-system-helpers", "bookworm", tmp, mirror).CombinedOutput()
+		out, err := exec.Command("debootstrap", "--variant=minbase", "--include=adduser,init-system-helpers,systemd,procps", "bookworm", tmp, mirror).CombinedOutput()
 		require(t, err == nil, fmt.Sprintf("debootstrap failed: %v\n%s", err, lastLines(out, 20)))
 		if err := os.Rename(tmp, base); err != nil {
 			t.Fatal(err)
@@ -68,6 +70,11 @@ func inRoot(t *testing.T, root string, args ...string) string {
 func TestDebInstallsRunsRemovesAndPurges(t *testing.T) {
 	deb := artifact(t, "usher_*_"+runtime.GOARCH+".deb")
 	require(t, deb != "", "no .deb for "+runtime.GOARCH+" in "+distDir()+": run make dist")
+	if haveCommand("lintian") {
+		if out, err := exec.Command("lintian", "--fail-on", "error,warning", "--tag-display-limit", "0", deb).CombinedOutput(); err != nil {
+			t.Errorf("lintian: %v\n%s", err, out)
+		}
+	}
 	root := debianRoot(t)
 
 	// Make the root look like a running systemd whose admin forbids

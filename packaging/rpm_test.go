@@ -1,7 +1,9 @@
 package packaging_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,5 +46,21 @@ func TestRPMHoldsTheFilesScriptsAndDependencies(t *testing.T) {
 	}
 	if out, _ := exec.Command("rpm", "-qp", "--requires", rpm).CombinedOutput(); !strings.Contains(string(out), "shadow-utils") {
 		t.Errorf("the rpm does not require shadow-utils (useradd): %s", out)
+	}
+
+	// Installed into a root of its own (a Debian root: its shell and
+	// adduser serve the scripts), then removed.
+	root := debianRoot(t)
+	run(t, "rpm", "--root="+root, "--initdb")
+	run(t, "rpm", "--root="+root, "-i", "--nodeps", rpm)
+	wantMode(t, root, "/usr/bin/usher", 0o755, "root", "root")
+	wantMode(t, root, "/etc/usher/usher.toml", 0o640, "root", "usher")
+	wantMode(t, root, "/var/lib/usher", 0o700|os.ModeDir, "usher", "usher")
+	run(t, "rpm", "--root="+root, "-e", "--nodeps", "usher")
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/usher")); err == nil {
+		t.Error("after rpm -e, /usr/bin/usher is still there")
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/usher")); err != nil {
+		t.Errorf("rpm -e removed the data directory: %v", err)
 	}
 }
