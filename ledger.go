@@ -45,6 +45,9 @@ type LedgerConfig struct {
 	Gate *BindingGate
 	// Policy, if set, is the admin's policy in force (see SetPolicy).
 	Policy *Policy
+	// HardwareKey, if set, says whether the hardware key is accessible:
+	// licenses requiring it serve only while it is open.
+	HardwareKey *BindingGate
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -74,6 +77,7 @@ type Ledger struct {
 	confirm  Confirmer // nil: every refusal stands
 	identity *ServerIdentity
 	gate     *BindingGate
+	hwGate   *BindingGate
 
 	licMu sync.Mutex // serializes license changes
 
@@ -98,8 +102,12 @@ type Ledger struct {
 	banMu sync.Mutex     // serializes ban changes, taken before mu
 	bans  map[banKey]Ban // the stored bans, some perhaps ended
 
+	access    access                   // Licensee Secret bindings and registered users
 	policy    *Policy                  // nil: no rules; see policy_ledger.go
 	policyUse map[string]*policyCounts // what the policy's rules count, per feature
+
+	meters map[string]*meter        // counters of metered features (consumption.go)
+	states map[string]*LicenseState // activations and renewals (subscription.go, renewal.go)
 }
 
 type clientKey struct{ feature, client string }
@@ -125,6 +133,7 @@ type storing struct {
 	done       chan struct{} // closed when the write ended
 	err        error         // set before done closes if the write failed
 	prev, next *entry        // in the feature's pending list until done
+	access     *grantAccess  // what the grant stores with it: nil for most
 }
 
 func (e *entry) key() clientKey { return clientKey{e.lease.Feature, e.lease.Client.ID} }
@@ -156,7 +165,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 	}
 	l := &Ledger{
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
-		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate,
+		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate, hwGate: cfg.HardwareKey,
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
@@ -201,10 +210,12 @@ func (l *Ledger) restore(snap *Snapshot) {
 		}
 		l.licenses[lic.ID] = lic
 	}
-	l.pools = buildPools(l.licenses, l.gate)
+	l.restoreModels(snap)
+	l.rebuildPoolsLocked()
 	for _, b := range snap.Bans {
 		l.bans[b.key()] = b
 	}
+	l.access.restore(snap)
 	at := l.tick()
 	for _, ls := range snap.Leases {
 		ls.LastHeartbeat = at.wall
@@ -278,6 +289,9 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	if err := req.Validate(); err != nil {
 		return Lease{}, false, err
 	}
+	if req.Client.Secret != "" {
+		req.Secret, req.Client.Secret = req.Client.Secret, "" // never kept with the lease
+	}
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
 		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && e.ending == nil {
@@ -348,8 +362,8 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 		return Lease{}, false, nil
 	}
 	at := l.tick()
-	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
-		return Lease{}, false, featureExpired(e.lease)
+	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
+		return Lease{}, false, err
 	}
 	l.touchLocked(e, at)
 	return e.lease, true, nil
@@ -370,6 +384,10 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 		return nil, err
 	}
 	seats, unlimited, err := p.capacity(now, req.Feature)
+	var acc *grantAccess
+	if err == nil && (p.secret != nil || p.named) {
+		seats, unlimited, acc, err = l.accessLocked(p, req, now, seats, unlimited)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +409,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive), Owner: req.Owner, Addr: req.Addr,
 		},
 		deadline: at.mono + l.keepalive,
-		storing:  &storing{done: make(chan struct{})},
+		storing:  &storing{done: make(chan struct{}), access: l.takeAccessLocked(acc)},
 	}
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
@@ -449,7 +467,10 @@ func (l *Ledger) settleLocked(e *entry) {
 // once queued it completes either way, and memory follows the outcome.
 func (l *Ledger) persist(e *entry) (Lease, error) {
 	st, lease := e.storing, e.lease // nobody else knows e before the write ends
-	err := l.store.PutLease(context.Background(), lease)
+	err := l.storeAccess(st.access)
+	if err == nil {
+		err = l.store.PutLease(context.Background(), lease)
+	}
 	l.mu.Lock()
 	if err != nil {
 		st.err = err
@@ -465,6 +486,9 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 		return Lease{}, err
 	}
 	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse, Reason: over})
+	if st.access != nil {
+		l.noteCheckout(st.access, lease)
+	}
 	return lease, nil
 }
 
@@ -512,8 +536,8 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, err
 		return Lease{}, leaseHeldElsewhere(id)
 	}
 	at := l.tick()
-	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
-		return Lease{}, featureExpired(e.lease)
+	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
+		return Lease{}, err
 	}
 	if at.mono > e.deadline {
 		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet
@@ -642,6 +666,7 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 	if err := l.dropExpiredBans(ctx); err != nil {
 		l.logger.Warn("ended bans not deleted from the store: will retry", "err", err)
 	}
+	l.pruneConsumptions(ctx) // consumption.go
 	l.mu.Lock()
 	at := l.tick()
 	if l.resortAt != 0 && at.mono >= l.resortAt {
@@ -744,6 +769,7 @@ func (l *Ledger) Features() []FeatureStatus {
 		if q := l.queues[n]; q != nil {
 			fs.Queued = q.Len()
 		}
+		fs.Consumption = l.consumptionStatusLocked(n, now)
 		out = append(out, fs)
 	}
 	return out

@@ -44,6 +44,15 @@ type License struct {
 	// BindVolume, if set, binds the license to the data volume with this
 	// ID (see NewVolumeID).
 	BindVolume string
+	// RequireHardwareKey, if set, is the serial of the hardware key the
+	// license is served with: only while that key is plugged in.
+	RequireHardwareKey string
+
+	// LicenseeSecret is the license's Licensee Secret mode: "" (none),
+	// SecretDisabled, SecretPredefined or SecretClient; SecretHash is the
+	// HashSecret of a predefined secret. See docs/security.md.
+	LicenseeSecret string
+	SecretHash     string
 
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
@@ -51,6 +60,10 @@ type License struct {
 	// Text is the complete signed license file. Set by Sign and by
 	// Keyring.Verify; stores keep it so every load verifies it again.
 	Text []byte
+
+	// RenewalURL, if set, is where the server fetches renewals of this
+	// license's checkpoint grants (see renewal.go).
+	RenewalURL string
 }
 
 // Grant is one feature line of a license: a number of concurrent seats,
@@ -69,6 +82,13 @@ type Grant struct {
 	Version string        // dotted version number; "" has none
 	Linger  time.Duration // how long a released seat stays with its client
 	Borrow  time.Duration // the longest borrow allowed; 0 allows none
+
+	// Meter, Subscription and RenewEvery are the licensing models of
+	// license_meter.go; their zero values leave the grant a plain one.
+	Meter        Meter
+	Subscription Subscription
+	RenewEvery   time.Duration // checkpoint: expires this long after the last renewal
+	Users        string        // UsersNamed: registered users only (see users.go)
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
@@ -129,13 +149,21 @@ func (l *License) Validate() error {
 	if l.BindServer != nil && len(l.BindServer) != ed25519.PublicKeySize {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
 	}
+	if err := l.validateRenewalURL(); err != nil {
+		return err
+	}
 	if _, err := ParseVolumeID(l.BindVolume); l.BindVolume != "" && err != nil {
 		return err
 	}
 	if l.BindHost != nil {
-		return l.BindHost.validate()
+		if err := l.BindHost.validate(); err != nil {
+			return err
+		}
 	}
-	return nil
+	if err := validateHardwareKeySerial(l.RequireHardwareKey); err != nil {
+		return err
+	}
+	return l.validateSecret()
 }
 
 func (g Grant) validate() error {
@@ -145,10 +173,16 @@ func (g Grant) validate() error {
 	if g.Seats < 0 || (g.Unlimited && g.Seats != 0) {
 		return Errorf(EInvalid, "feature %s: seats must be a whole number >= 0 or unlimited", g.Feature)
 	}
+	if g.Users != "" && g.Users != UsersNamed {
+		return Errorf(EInvalid, "feature %s: users=%s is not valid: the one value is users=%s", g.Feature, g.Users, UsersNamed)
+	}
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
 	}
-	return g.validateAttrs()
+	if err := g.validateAttrs(); err != nil {
+		return err
+	}
+	return g.validateModels()
 }
 
 // encodeBody returns the canonical, signed part of a license file.
@@ -158,14 +192,16 @@ func (l *License) encodeBody() []byte {
 	if l.Bound() {
 		format = boundFormat // older servers refuse it rather than serve it anywhere
 	}
-	if l.hasAttrs() {
-		format = attrFormat // older servers refuse it rather than ignore an attribute
+	if l.hasAttrs() || l.LicenseeSecret != "" {
+		format = attrFormat // older servers refuse it rather than ignore an attribute or a secret
 	}
 	fmt.Fprintf(&b, "format: %s\n", format)
 	fmt.Fprintf(&b, "id: %s\n", l.ID)
 	fmt.Fprintf(&b, "licensee: %s\n", l.Licensee)
 	fmt.Fprintf(&b, "issued: %s\n", formatTime(l.IssuedAt))
 	b.WriteString(l.encodeBindings())
+	b.WriteString(l.encodeRenewalURL())
+	b.WriteString(l.encodeSecret())
 	for _, g := range l.Grants {
 		fmt.Fprintf(&b, "feature: %s seats=", g.Feature)
 		if g.Unlimited {
@@ -286,15 +322,21 @@ func bodyID(body []byte) string {
 // splitLicense finds the signed block and returns its body, key ID and
 // signature.
 func splitLicense(data []byte) (body []byte, keyID string, sig []byte, err error) {
+	return splitSigned(data, licenseBegin, licenseEnd)
+}
+
+// splitSigned finds the signed block between the markers begin and end
+// and returns its body, key ID and signature.
+func splitSigned(data []byte, beginMarker, endMarker string) (body []byte, keyID string, sig []byte, err error) {
 	if len(data) > maxLicenseSize {
 		return nil, "", nil, Errorf(ELicenseInvalid, "license file is larger than %d bytes", maxLicenseSize)
 	}
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
-	begin, err := findMarker(lines, licenseBegin, "not an Usher license")
+	begin, err := findMarker(lines, beginMarker, "not an Usher license")
 	if err != nil {
 		return nil, "", nil, err
 	}
-	end, err := findMarker(lines[begin+1:], licenseEnd, "license is cut short")
+	end, err := findMarker(lines[begin+1:], endMarker, "license is cut short")
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -374,6 +416,9 @@ func (l *License) parseField(key, val string) error {
 		}
 		return err
 	}
+	if l.parseSecret(key, val) {
+		return nil // checked by Validate
+	}
 	var err error
 	switch key {
 	case "id":
@@ -382,6 +427,8 @@ func (l *License) parseField(key, val string) error {
 		l.Licensee = val
 	case "issued":
 		l.IssuedAt, err = time.Parse(time.RFC3339, val)
+	case "renewal_url":
+		l.RenewalURL = val
 	case "feature":
 		var g Grant
 		g, err = parseGrantLine(val)

@@ -56,6 +56,24 @@ func TestLibrary(t *testing.T) {
 		}
 		ushertest.WaitFor(t, 5*time.Second, 20*time.Millisecond, ushertest.Until("no lease left after the clients closed", func() bool { return len(s.Ledger().Leases()) == 0 }))
 	})
+	t.Run("threads", func(t *testing.T) {
+		t.Parallel()
+		bin := filepath.Join(dir, "threads")
+		compile(t, gcc, "-Wall", "-Wextra", "-Werror", "-o", bin, "testdata/threads.c", "-I.", "-L"+dir, "-lusher", "-lpthread")
+		s := startServer(t, map[string]int{"cad": 1, "cam": 1, "eda": 1, "sim": 1})
+		if out := run(t, bin, dir, s.Addr()); out != "ok\n" {
+			t.Errorf("threads printed %q, want ok", out)
+		}
+		if n := len(s.Ledger().Leases()); n != 0 {
+			t.Errorf("the server holds %d leases after the threads released theirs, want 0", n)
+		}
+	})
+	t.Run("secret", func(t *testing.T) {
+		t.Parallel()
+		bin := filepath.Join(dir, "secret")
+		compile(t, gcc, "-Wall", "-Wextra", "-Werror", "-o", bin, "testdata/secret.c", "-I.", "-L"+dir, "-lusher")
+		licenseeSecret(t, bin, dir)
+	})
 	t.Run("lost", func(t *testing.T) {
 		t.Parallel()
 		bin := filepath.Join(dir, "lost")
@@ -97,10 +115,14 @@ func compile(t *testing.T, cc string, args ...string) {
 	}
 }
 
-// startServer starts a server with one seat of "cad".
-func startServer(t *testing.T) *ushertest.Server {
+// startServer starts a server with seats of each feature; by default
+// one seat of "cad".
+func startServer(t *testing.T, seats ...map[string]int) *ushertest.Server {
+	if len(seats) == 0 {
+		seats = append(seats, map[string]int{"cad": 1})
+	}
 	return ushertest.StartServer(t, ushertest.ServerOptions{
-		Seats: map[string]int{"cad": 1},
+		Seats: seats[0],
 		Configure: func(cfg *daemon.Config) {
 			cfg.KeepaliveTimeout = daemon.Duration(keepalive)
 			cfg.KeepaliveScanInterval = daemon.Duration(keepalive / 4)
@@ -256,6 +278,31 @@ func TestDocExamples(t *testing.T) {
 		}
 		if !strings.Contains(string(doc), "\n"+string(src)+"```\n") {
 			t.Errorf("docs/sdk-c.md does not show %s as it is: copy the file into its code block", name)
+		}
+	}
+}
+
+// licenseeSecret runs testdata/secret.c against a license in Licensee
+// Secret client mode: the first secret binds it, another is refused.
+func licenseeSecret(t *testing.T, bin, libdir string) {
+	s := ushertest.StartServer(t, ushertest.ServerOptions{})
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: "Test", IssuedAt: time.Now().Add(-time.Hour),
+		Grants: []usher.Grant{{Feature: "cad", Seats: 3}}, LicenseeSecret: usher.SecretClient}
+	text, err := usher.Sign(lic, s.Vendor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ledger().AddLicense(context.Background(), text); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, secret, want string }{
+		{"first", "alpha", "ok"},
+		{"second", "alpha", "ok"},
+		{"third", "beta", "licensee_secret_mismatch"},
+		{"fourth", "", "licensee_secret_required"},
+	} {
+		if got := strings.TrimSpace(run(t, bin, libdir, s.Addr(), c.id, c.secret)); got != c.want {
+			t.Errorf("checkout as %s with secret %q: got %s, want %s", c.id, c.secret, got, c.want)
 		}
 	}
 }

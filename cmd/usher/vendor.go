@@ -17,7 +17,7 @@ import (
 
 func cmdVendor(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: keygen, issue or rehost")
+		return usageErrorf("want a subcommand: keygen, issue, rehost, renew or unbind")
 	}
 	switch args[0] {
 	case "keygen":
@@ -26,8 +26,12 @@ func cmdVendor(ctx context.Context, e *env, args []string) error {
 		return cmdVendorIssue(e, args[1:])
 	case "rehost":
 		return cmdVendorRehost(e, args[1:]) // rehost.go
+	case "renew":
+		return cmdVendorRenew(e, args[1:]) // meter.go
+	case "unbind":
+		return cmdVendorUnbind(e, args[1:]) // access.go
 	}
-	return usageErrorf("unknown subcommand %q: want keygen, issue or rehost", args[0])
+	return usageErrorf("unknown subcommand %q: want keygen, issue, rehost, renew or unbind", args[0])
 }
 
 func cmdVendorKeygen(e *env, args []string) error {
@@ -55,12 +59,13 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--renewal-url URL] [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--require-hardware-key SERIAL] [--licensee-secret MODE [--secret-hash sha256:HEX]] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
 	force := fs.Bool("force", false, "overwrite an existing --out file")
 	var specs []string
+	renewalURL := fs.String("renewal-url", "", "`URL` of the directory the license's renewal files are published in (for renew_every grants)")
 	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...]`; SEATS is a number or unlimited; keys as in docs/licensing-models.md (repeatable)", func(v string) error {
 		specs = append(specs, v)
 		return nil
@@ -70,6 +75,9 @@ func cmdVendorIssue(e *env, args []string) error {
 	fs.StringVar(&bind.host, "bind-host", "", "bind the license to the host with this `HOST_FINGERPRINT` (usher server fingerprint prints it)")
 	fs.IntVar(&bind.hostMin, "bind-host-min", 0, "how many host traits must match, `N` (default all but one)")
 	fs.StringVar(&bind.volume, "bind-volume", "", "bind the license to the data volume with this `VOLUME_ID` (usher server fingerprint prints it)")
+	fs.StringVar(&bind.hardwareKey, "require-hardware-key", "", "serve the license only while the hardware key with this `SERIAL` is plugged in (usher server fingerprint prints it)")
+	var secret secretFlags // access.go
+	secret.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,7 +92,7 @@ func cmdVendorIssue(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *keyPath, err)
 	}
-	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: *licensee, IssuedAt: time.Now()}
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: *licensee, IssuedAt: time.Now(), RenewalURL: *renewalURL}
 	for _, spec := range specs {
 		g, err := parseFeatureSpec(spec)
 		if err != nil {
@@ -93,6 +101,9 @@ func cmdVendorIssue(e *env, args []string) error {
 		lic.Grants = append(lic.Grants, g)
 	}
 	if err := bind.apply(lic); err != nil {
+		return err
+	}
+	if err := secret.apply(lic); err != nil {
 		return err
 	}
 	text, err := usher.Sign(lic, priv)
@@ -145,7 +156,7 @@ func parseFeatureSpec(spec string) (usher.Grant, error) {
 			return g, err
 		}
 	}
-	return g, nil
+	return withModelDefaults(g), nil
 }
 
 func parseDate(v string, endOfDay bool) (time.Time, error) {

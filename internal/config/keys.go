@@ -74,6 +74,7 @@ var registry = []Key{
 	{Name: "connection_timeout", Default: dur(DefaultConnectionTimeout), Live: true, check: minDuration(time.Second),
 		Usage: "idle connections are closed after this `DURATION`"},
 	{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, " + DevListen},
+	{Name: "identity_lock_dir", Usage: "`DIR` of the identity lock files, shared by every server on a host (mount it into each container); default /run/usher where writable, else the temporary directory"},
 	{Name: "policy_file", Usage: "policy `FILE` (TOML): who may use which seats; see docs/policies.md"},
 
 	{Name: "log_level", Default: strconv.Itoa(DefaultLogLevel), Live: true, check: logLevel,
@@ -131,6 +132,13 @@ var registry = []Key{
 	{Name: "advertise", Usage: "`URL` where the other nodes reach this node's API (default from listen and peer_listen)"},
 	{Name: "cluster_event_limit", Default: strconv.Itoa(DefaultEventLimit), check: minNumber(1000),
 		Usage: "keep at most this `COUNT` of events in etcd, whatever event_retention says"},
+
+	{Name: "hardware_key_module", Usage: "`PATH` of the PKCS#11 module of the hardware key that holds the server's identity (OpenSC, SoftHSM2, a vendor's)"},
+	{Name: "hardware_key_token", Usage: "`LABEL` or serial of the hardware key (default the only one plugged in)"},
+	{Name: "hardware_key_pin_file", Usage: "`FILE` holding the hardware key's PIN"},
+	{Name: "hardware_key_poll", Default: dur(DefaultHardwareKeyPoll), check: minDuration(100 * time.Millisecond),
+		Usage: "check the hardware key is plugged in every `DURATION`"},
+	{Name: "crash_if_no_hardware_key", Usage: "exit with an error when the hardware key is unplugged, instead of refusing its features"},
 }
 
 func dur(d time.Duration) string { return Duration(d).String() }

@@ -105,7 +105,7 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 	if err != nil {
 		return err
 	}
-	d.metrics = metrics.New(metrics.Options{Features: d.features, EventLog: d.events, Version: d.opts.Version})
+	d.metrics = metrics.New(metrics.Options{Features: d.features, Checkpoints: d.checkpoints, EventLog: d.events, Version: d.opts.Version})
 	return nil
 }
 
@@ -204,7 +204,7 @@ func (d *Daemon) Info() wire.ServerInfo {
 	return wire.ServerInfo{
 		Version: d.opts.Version, GoVersion: runtime.Version(),
 		StartedAt: d.rt.started, Uptime: d.rt.now().Sub(d.rt.started).Round(time.Second).String(),
-		HardwareID: HardwareID(), Hostname: host, DataDir: d.cfg.Data, Config: cfg,
+		HardwareID: d.hardwareID(), HardwareKey: d.hardwareKeyInfo(), Hostname: host, DataDir: d.cfg.Data, Config: cfg,
 	}
 }
 

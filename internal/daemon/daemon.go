@@ -72,9 +72,17 @@ type Options struct {
 	// through it.
 	Events func(*eventlog.Options)
 
-	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
+	// HostTraits, if set, replaces usher.ReadHostTraits: tests vary the host
 	// through it.
 	HostTraits func() usher.HostTraits
+
+	// HardwareKeyTicks, if set, replaces the ticker of hardware_key_poll:
+	// the hardware key is checked at each of its ticks.
+	HardwareKeyTicks <-chan time.Time
+
+	// RenewalTick, if set, replaces the minute ticker on which the node
+	// that decides fetches the renewals of checkpoint licenses.
+	RenewalTick <-chan time.Time
 }
 
 // startWait bounds how long Start waits to learn which node decides.
@@ -135,7 +143,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if d.authority, err = d.openAuth(ctx, token, opts.Now); err != nil {
 		return nil, err
 	}
-	if err := d.startIdentity(); err != nil { // identity.go
+	if err := d.startIdentity(ctx); err != nil { // identity.go
 		return nil, err
 	}
 	if err := d.run(ctx); err != nil {
@@ -268,7 +276,7 @@ func (d *Daemon) Close() error {
 		if d.back != nil {
 			err = errors.Join(err, d.back.close())
 		}
-		d.closeIdentity() // last: a copy of this server may take over
+		d.closeIdentity()
 		err = errors.Join(err, d.lock.Close())
 		close(d.rt.done)
 	})

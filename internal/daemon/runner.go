@@ -130,13 +130,16 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	led, err := usher.OpenLedger(t.Context(), usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(t.Store), Keyring: d.keys, KeepaliveTimeout: keepalive,
 		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t, Limits: d.cfg.AddressLimits(),
-		Identity: self, Gate: gate, Policy: d.refreshPolicy(t.Context()),
+		Identity: self, Gate: gate, HardwareKey: d.hardwareKeyGate(), Policy: d.refreshPolicy(t.Context()),
 	})
 	if err != nil {
 		err = fmt.Errorf("open the ledger: %w", err)
 		d.setReady(err)
 		return err
 	}
+	// Bound licenses are served only while this node holds the identity
+	// locks (identitylock.go); it takes them before it serves.
+	defer d.holdIdentity(t.Context())()
 	// Take the users and tokens that other nodes changed meanwhile.
 	if err := d.authority.Reload(t.Context()); err != nil {
 		d.logger.Error("reload users and API tokens", "err", err)
@@ -157,7 +160,9 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.rt.mu.Unlock()
 	d.logger.Debug("serving the ledger of this term")
 	d.setReady(nil)
+	stopRenewals := d.startRenewals(t.Context(), led) // renewal.go
 	d.sweep(t, led)
+	stopRenewals()
 	return context.Cause(t.Context())
 }
 

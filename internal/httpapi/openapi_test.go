@@ -222,10 +222,12 @@ func TestOpenAPIAnswers(t *testing.T) {
 	walkPublic(w)
 	walkLeases(w, s)
 	walkLicenses(w, s)
+	walkAccess(w, s) // openapi_access_test.go
 	walkUsers(w, s.Token)
 	walkObservability(w, s.Token)
 	walkAdmin(w, s.Token)
 	walkPolicy(w, s.Token)
+	walkMeter(w, s) // meter_openapi_test.go
 
 	w.expect("POST", "/v1/admin/restart", s.Token, "", 202)
 	other := ushertest.StartServer(t, ushertest.ServerOptions{})

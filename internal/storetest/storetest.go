@@ -33,9 +33,13 @@ func Run(t *testing.T, newStore Factory) {
 		{"DeleteLeases", testDeleteLeases},
 		{"LicenseRoundTrip", testLicenseRoundTrip},
 		{"BanRoundTrip", testBanRoundTrip},
+		{"AccessRoundTrip", testAccessRoundTrip},
 		{"ReleasedRoundTrip", testReleasedRoundTrip},
 		{"ConcurrentWritesAllDurable", testConcurrentWrites},
 		{"LedgerNeverOverAllocates", testLedgerNeverOverAllocates},
+		{"ConsumptionRoundTrip", testConsumptionRoundTrip},
+		{"LicenseStateRoundTrip", testLicenseStateRoundTrip},
+		{"LedgerKeepsConsumptions", testLedgerKeepsConsumptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,9 +51,18 @@ var codeStatus = map[string]int{
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
-	usher.ELicenseBoundElsewhere: http.StatusForbidden,
-	usher.ELicenseInUseElsewhere: http.StatusConflict,
-	usher.ELicenseReleased:       http.StatusConflict,
+	usher.ELicenseBoundElsewhere:    http.StatusForbidden,
+	usher.ELicenseInUseElsewhere:    http.StatusConflict,
+	usher.ELicenseReleased:          http.StatusConflict,
+	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
+
+	usher.ELicenseeSecretMismatch: http.StatusForbidden,
+	usher.ELicenseeSecretRequired: http.StatusForbidden,
+	usher.ESecretNotBound:         http.StatusNotFound,
+	usher.EUnbindInvalid:          http.StatusUnprocessableEntity,
+	usher.EUserNotRegistered:      http.StatusForbidden,
+	usher.ETooManyUsers:           http.StatusConflict,
+	usher.EConsumptionExhausted:   http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it

@@ -38,7 +38,12 @@ func env(extra ...string) []string {
 func TestPythonSDK(t *testing.T) {
 	python := ushertest.Tool(t, "python3", "PYTHON")
 	s := startServer(t)
+	tls := ushertest.StartServer(t, ushertest.ServerOptions{Seats: map[string]int{"cad": 1}, Configure: func(cfg *daemon.Config) { cfg.TLSAuto = true }})
+	vars := []string{"USHER_TEST_SERVER=" + s.Addr(), "USHER_TEST_ADMIN_TOKEN=" + s.Token, // read before a restart may change s
+		"USHER_TEST_TLS_SERVER=https://" + tls.Addr(), "USHER_TEST_TLS_FINGERPRINT=" + tls.Daemon.TLSFingerprint()}
 	// The tests ask for a restart over HTTP; only the Go side can do it.
+	// control.Close, a cleanup that runs before the server's, waits for
+	// the handler to return.
 	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/restart" {
 			http.NotFound(w, r)
@@ -53,7 +58,7 @@ func TestPythonSDK(t *testing.T) {
 		args = []string{"-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"}
 	}
 	cmd := exec.Command(python, args...)
-	cmd.Env = env("USHER_TEST_SERVER="+s.Addr(), "USHER_TEST_ADMIN_TOKEN="+s.Token, "USHER_TEST_CONTROL="+control.URL)
+	cmd.Env = env(append(vars, "USHER_TEST_CONTROL="+control.URL)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("python3 %s: %v\n%s", strings.Join(args, " "), err, out)
