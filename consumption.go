@@ -374,11 +374,7 @@ func (l *Ledger) pruneConsumptions(ctx context.Context) {
 			continue // period none keeps every consumption
 		}
 		prevStart, _ := periodBounds(m.period, m.start.Add(-time.Nanosecond))
-		for len(m.log) > 0 && m.log[0].done == nil && m.log[0].rec.At.Before(prevStart) {
-			c := m.log[0]
-			m.removeLocked(c)
-			ids = append(ids, c.rec.ID)
-		}
+		ids = append(ids, m.dropBeforeLocked(prevStart)...)
 	}
 	l.mu.Unlock()
 	if len(ids) == 0 {
@@ -387,6 +383,28 @@ func (l *Ledger) pruneConsumptions(ctx context.Context) {
 	if err := l.store.DeleteConsumptions(context.WithoutCancel(ctx), ids); err != nil {
 		l.logger.Warn("old consumptions not deleted from the store: they are deleted after the next restart", "err", err)
 	}
+}
+
+// dropBeforeLocked forgets the stored consumptions before t, which are
+// outside the current period, and returns their IDs. The log is in time
+// order, so they are a prefix of it.
+func (m *meter) dropBeforeLocked(t time.Time) []string {
+	k := 0
+	for k < len(m.log) && m.log[k].done == nil && m.log[k].rec.At.Before(t) {
+		k++
+	}
+	if k == 0 {
+		return nil
+	}
+	ids := make([]string, k)
+	for i, c := range m.log[:k] {
+		ids[i] = c.rec.ID
+		if key := (reqKey{c.rec.Client.ID, c.rec.RequestID}); m.byReq[key] == c {
+			delete(m.byReq, key)
+		}
+	}
+	m.log = append([]*consumed(nil), m.log[k:]...) // let the dropped ones go
+	return ids
 }
 
 // ClientConsumption is what one client spent of a metered feature in the
