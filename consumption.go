@@ -3,6 +3,7 @@ package usher
 import (
 	"context"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -165,7 +166,7 @@ func (l *Ledger) storeConsumption(ctx context.Context, m *meter, c *consumed) (C
 		l.logger.Error("consumption not stored", "feature", LogSafe(c.rec.Feature), "err", err)
 		return ConsumeResult{}, err
 	}
-	l.emit(Event{Type: EventConsumptionRecorded, Feature: c.rec.Feature, Client: c.rec.Client, Time: c.rec.At})
+	l.emit(Event{Type: EventConsumptionRecorded, Feature: c.rec.Feature, Client: c.rec.Client, Time: c.rec.At, Reason: strconv.FormatInt(c.rec.Amount, 10) + " units"})
 	return l.consumeResult(c.rec.Feature, nil)
 }
 
