@@ -12,6 +12,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/auth"
+	"github.com/usher-lm/usher/internal/console"
 	"github.com/usher-lm/usher/internal/httpapi"
 )
 
@@ -66,6 +67,7 @@ func (d *Daemon) apiConfig(led *usher.Ledger, a *auth.Authority, now func() time
 		Events:         d.events, Metrics: d.metrics.Handler(), Admin: d, Policy: d,
 		Server:  d.serverInfo(), // identity.go
 		Session: d.session,      // session.go
+		Console: console.Handler(),
 	}
 }
 

@@ -46,6 +46,7 @@ type Server struct {
 	server  *wire.ServerIdentity
 	session func() *usher.Session // nil: answers carry no lease token
 	policy  PolicyAdmin
+	console http.Handler // the web console; nil: none
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -69,6 +70,7 @@ type Config struct {
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
 	Policy  PolicyAdmin          // /v1/policy
+	Console http.Handler         // GET /ui/, the web console; every node serves it itself
 	// Session returns the session that signs lease tokens (token.go);
 	// nil, or a nil session, leaves them out.
 	Session func() *usher.Session
@@ -85,7 +87,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
-		server: cfg.Server, session: cfg.Session, policy: cfg.Policy}
+		server: cfg.Server, session: cfg.Session, policy: cfg.Policy, console: cfg.Console}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -126,7 +128,7 @@ func nodeLocal(r *http.Request) bool {
 	case "/healthz", "/metrics", "/v1/cluster", wire.PathServer:
 		return true
 	}
-	return false
+	return isConsole(r.URL.Path)
 }
 
 // routes registers every endpoint with the access it needs; see
@@ -164,7 +166,8 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.accessRoutes()
 	s.policyRoutes()
-	s.meterRoutes() // meter.go
+	s.meterRoutes()   // meter.go
+	s.consoleRoutes() // console.go
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 
