@@ -184,6 +184,15 @@ func TestUsageChartPoints(t *testing.T) {
 	if !contains(totals, "alice") || !contains(totals, "bob") {
 		t.Errorf("totals by user: got %q, want alice and bob", totals)
 	}
+	b.run(t, "export CSV", chromedp.Evaluate[chromedp.Void](
+		`(orig => { URL.createObjectURL = (blob) => { blob.text().then((t) => { window.exported = t; }); return orig.call(URL, blob); }; })(URL.createObjectURL)`),
+		chromedp.Click(button("Export CSV")))
+	csv := value(t, b, "read the CSV", chromedp.Poll[string](`window.exported`, chromedp.WithPollingTimeout(5*time.Second)))
+	for _, want := range []string{"feature,time,peak,checkouts,denials\n", "\ncad,", "\nbob,0,1,0,"} {
+		if !contains(csv, want) {
+			t.Errorf("CSV: got %q, want it to hold %q", csv, want)
+		}
+	}
 	b.noPageErrors(t)
 }
 
