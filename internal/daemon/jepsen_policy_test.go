@@ -199,4 +199,3 @@ func (c *testCluster) reserveWorker(t *testing.T, ctx context.Context, h *histor
 	}
 	return ""
 }
-
