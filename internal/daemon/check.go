@@ -7,13 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/usher-lm/usher/internal/policyfile"
 )
 
 // Check validates cfg as Validate does, and also what only the file system
 // can tell, without changing anything lasting: that every vendor key can
 // be read and parsed, that the TLS certificate and key can, that the data
-// directory can be created or written, and that the directory of log_file
-// exists. Like Validate it names the bad key.
+// directory can be created or written, that the policy file parses, and
+// that the directory of log_file exists. Like Validate it names the bad key.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -29,6 +31,11 @@ func Check(cfg Config) error {
 	if cfg.Data != "" {
 		if err := checkDataDir(cfg.Data); err != nil {
 			return fmt.Errorf("data: %w", err)
+		}
+	}
+	if cfg.PolicyFile != "" {
+		if _, _, err := policyfile.Read(cfg.PolicyFile); err != nil {
+			return fmt.Errorf("policy_file: %w", err)
 		}
 	}
 	if cfg.LogFile != "" {
