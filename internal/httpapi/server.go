@@ -36,7 +36,7 @@ type Server struct {
 	observer usher.Observer
 	now      func() time.Time
 	logger   *slog.Logger
-	mux      *http.ServeMux
+	mux      *routeMux
 
 	// Observability and administration (events.go, admin.go).
 	events  *eventlog.Log
@@ -80,7 +80,7 @@ type Config struct {
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
-		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
+		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
 		server: cfg.Server, policy: cfg.Policy}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -142,6 +142,7 @@ func (s *Server) routes() {
 	if s.server != nil {
 		s.mux.HandleFunc("GET "+wire.PathServer, s.handleServer) // no credential: what a customer checks first
 	}
+	s.mux.HandleFunc("GET "+PathOpenAPI, s.handleOpenAPI)  // no credential: the contract is public
 	s.mux.HandleFunc("POST /v1/auth/login", s.handleLogin) // ignores any credential sent
 	s.mux.HandleFunc("GET /v1/users", s.admin(s.handleUsers))
 	s.mux.HandleFunc("POST /v1/users", s.admin(s.handleAddUser))
