@@ -58,6 +58,10 @@ const (
 	// ELicenseReleased refuses to load a license this server released
 	// (usher license release): its seats moved to another server.
 	ELicenseReleased = "license_released"
+	// EHardwareKeyNotAccessible refuses a checkout or heartbeat of a
+	// feature only licenses requiring a hardware key grant, while that
+	// key is not plugged in or does not answer.
+	EHardwareKeyNotAccessible = "hardware_key_not_accessible"
 )
 
 // Error is the one coded error type of Usher. Code is machine-readable and
@@ -140,7 +144,8 @@ var (
 
 // Sentinel errors of bound licenses.
 var (
-	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
-	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
-	ErrLicenseReleased       = &Error{Code: ELicenseReleased}
+	ErrLicenseBoundElsewhere    = &Error{Code: ELicenseBoundElsewhere}
+	ErrLicenseInUseElsewhere    = &Error{Code: ELicenseInUseElsewhere}
+	ErrLicenseReleased          = &Error{Code: ELicenseReleased}
+	ErrHardwareKeyNotAccessible = &Error{Code: EHardwareKeyNotAccessible}
 )

@@ -45,6 +45,9 @@ type LedgerConfig struct {
 	Gate *BindingGate
 	// Policy, if set, is the admin's policy in force (see SetPolicy).
 	Policy *Policy
+	// HardwareKey, if set, says whether the hardware key is accessible:
+	// licenses requiring it serve only while it is open.
+	HardwareKey *BindingGate
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -74,6 +77,7 @@ type Ledger struct {
 	confirm  Confirmer // nil: every refusal stands
 	identity *ServerIdentity
 	gate     *BindingGate
+	hwGate   *BindingGate
 
 	licMu sync.Mutex // serializes license changes
 
@@ -156,7 +160,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 	}
 	l := &Ledger{
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
-		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate,
+		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate, hwGate: cfg.HardwareKey,
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
@@ -201,7 +205,7 @@ func (l *Ledger) restore(snap *Snapshot) {
 		}
 		l.licenses[lic.ID] = lic
 	}
-	l.pools = buildPools(l.licenses, l.gate)
+	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
 	for _, b := range snap.Bans {
 		l.bans[b.key()] = b
 	}
@@ -348,8 +352,8 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 		return Lease{}, false, nil
 	}
 	at := l.tick()
-	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
-		return Lease{}, false, featureExpired(e.lease)
+	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
+		return Lease{}, false, err
 	}
 	l.touchLocked(e, at)
 	return e.lease, true, nil
@@ -512,8 +516,8 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, err
 		return Lease{}, leaseHeldElsewhere(id)
 	}
 	at := l.tick()
-	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
-		return Lease{}, featureExpired(e.lease)
+	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
+		return Lease{}, err
 	}
 	if at.mono > e.deadline {
 		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet

@@ -14,8 +14,9 @@ import (
 // Check validates cfg as Validate does, and also what only the file system
 // can tell, without changing anything lasting: that every vendor key can
 // be read and parsed, that the TLS certificate and key can, that the data
-// directory can be created or written, that the policy file parses, and
-// that the directory of log_file exists. Like Validate it names the bad key.
+// directory can be created or written, that the policy file parses, that
+// the directory of log_file exists, and that the hardware key's module and
+// PIN file can be read. Like Validate it names the bad key.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -37,6 +38,9 @@ func Check(cfg Config) error {
 		if _, _, err := policyfile.Read(cfg.PolicyFile); err != nil {
 			return fmt.Errorf("policy_file: %w", err)
 		}
+	}
+	if err := checkHardwareKey(cfg); err != nil { // hwkey.go
+		return err
 	}
 	if cfg.LogFile != "" {
 		dir := filepath.Dir(cfg.LogFile)
