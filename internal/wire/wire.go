@@ -55,6 +55,7 @@ var codeStatus = map[string]int{
 	usher.ELicenseInUseElsewhere:    http.StatusConflict,
 	usher.ELicenseReleased:          http.StatusConflict,
 	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
+	usher.EConsumptionExhausted:     http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
