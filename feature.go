@@ -54,6 +54,10 @@ type pool struct {
 	gate  *BindingGate
 	hw    *BindingGate
 	needs []gateNeed
+	// secret is set when a license with a Licensee Secret grants the
+	// feature, and named when a grant serves registered users only.
+	secret *secretGate
+	named  bool
 }
 
 // capacity returns the seats available at now, or the coded error that
@@ -181,6 +185,7 @@ func buildPools(licenses map[string]*License, gate, hw *BindingGate) map[string]
 			p.needs = nil // nothing gates it: the hot path reads no gate
 		}
 	}
+	attachSecretGates(pools, licenses)
 	return pools
 }
 

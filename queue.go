@@ -75,7 +75,7 @@ func (l *Ledger) serveQueueLocked(feature string, at instant) {
 			continue
 		}
 		e, err := l.grantLocked(w.req, at, true)
-		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned || c == EPolicyDenied {
+		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned || c == EPolicyDenied || refusesWhoLocked(c) {
 			// Its address took its fill of leases, it was banned, or the
 			// policy refuses it (a reserve keeps this seat for others)
 			// while it waited: it cannot have this seat, the next in

@@ -106,6 +106,7 @@ func (c *Client) checkout(ctx context.Context, feature string, wait time.Duratio
 	r := retry{deadline: start.Add(wait + c.opts.RetryTimeout), attempt: wait + c.opts.RequestTimeout, event: ev}
 	err = c.call(ctx, r, func(ctx context.Context, s string) error {
 		body := wire.CheckoutRequest{Feature: feature, Client: c.identity}
+		body.Client.Secret = c.opts.LicenseeSecret
 		if left := wait - time.Since(start); left > 0 {
 			body.Wait = formatWait(left)
 		}

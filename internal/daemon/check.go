@@ -14,9 +14,10 @@ import (
 // Check validates cfg as Validate does, and also what only the file system
 // can tell, without changing anything lasting: that every vendor key can
 // be read and parsed, that the TLS certificate and key can, that the data
-// directory can be created or written, that the policy file parses, that
-// the directory of log_file exists, and that the hardware key's module and
-// PIN file can be read. Like Validate it names the bad key.
+// directory and identity_lock_dir can be created or written, that the
+// policy file parses, that the directory of log_file exists, and that the
+// hardware key's module and PIN file can be read. Like Validate it names
+// the bad key.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -32,6 +33,11 @@ func Check(cfg Config) error {
 	if cfg.Data != "" {
 		if err := checkDataDir(cfg.Data); err != nil {
 			return fmt.Errorf("data: %w", err)
+		}
+	}
+	if cfg.IdentityLockDir != "" {
+		if err := checkDataDir(cfg.IdentityLockDir); err != nil {
+			return fmt.Errorf("identity_lock_dir: %w", err)
 		}
 	}
 	if cfg.PolicyFile != "" {
