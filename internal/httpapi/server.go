@@ -45,6 +45,7 @@ type Server struct {
 	cluster ClusterSource
 	server  *wire.ServerIdentity
 	policy  PolicyAdmin
+	console http.Handler // the web console; nil: none
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -68,6 +69,7 @@ type Config struct {
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
 	Policy  PolicyAdmin          // /v1/policy
+	Console http.Handler         // GET /ui/, the web console; every node serves it itself
 
 	// Node names the server in GET /healthz.
 	Node string
@@ -81,7 +83,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
-		server: cfg.Server, policy: cfg.Policy}
+		server: cfg.Server, policy: cfg.Policy, console: cfg.Console}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,7 +124,7 @@ func nodeLocal(r *http.Request) bool {
 	case "/healthz", "/metrics", "/v1/cluster", wire.PathServer:
 		return true
 	}
-	return false
+	return isConsole(r.URL.Path)
 }
 
 // routes registers every endpoint with the access it needs; see
@@ -159,7 +161,8 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.accessRoutes()
 	s.policyRoutes()
-	s.meterRoutes() // meter.go
+	s.meterRoutes()   // meter.go
+	s.consoleRoutes() // console.go
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 
