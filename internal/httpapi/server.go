@@ -305,7 +305,13 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeHeartbeat(w, wire.HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt, LeaseProof: s.proof(lease, nonce)})
+	hb := wire.HeartbeatResponse{ID: lease.ID, ExpiresAt: lease.ExpiresAt}
+	if nonce != "" {
+		// The most frequent request: signed only for a client that asks
+		// for proof. Without a nonce a token proves nothing new.
+		hb.LeaseProof = s.proof(lease, nonce)
+	}
+	writeHeartbeat(w, hb)
 }
 
 // writeHeartbeat writes the answer to the most frequent request by hand:
