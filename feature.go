@@ -25,6 +25,8 @@ type FeatureStatus struct {
 	Unlimited bool       `json:"unlimited"`
 	InUse     int        `json:"in_use"`
 	Queued    int        `json:"queued"`
+	Borrowed  int        `json:"borrowed"`  // leases borrowed for offline use
+	Lingering int        `json:"lingering"` // released leases whose seat still lingers
 	State     string     `json:"state"`
 	StartsAt  *time.Time `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
@@ -47,19 +49,17 @@ type pool struct {
 	// blocked, only unbound serve.
 	gate    *BindingGate
 	unbound []Grant
+	// models is set when a grant uses a licensing model's attribute: the
+	// ledger then counts the pool's leases by their terms.
+	models *poolModels
 }
 
 // capacity returns the seats available at now, or the coded error that
 // refuses a checkout when no grant is active.
 func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, err error) {
-	grants := p.grants
-	if p.gate != nil {
-		if why, blocked := p.gate.Blocked(); blocked {
-			if len(p.unbound) == 0 {
-				return 0, false, Errorf(ELicenseInUseElsewhere, "feature %s is granted by a license bound to this server, and %s: stop the other server, or serve the license from one server only", name, why)
-			}
-			grants = p.unbound
-		}
+	grants, err := p.serving(name)
+	if err != nil {
+		return 0, false, err
 	}
 	active, future := false, false
 	for _, g := range grants {
@@ -80,6 +80,20 @@ func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, 
 	default:
 		return 0, false, Errorf(EFeatureExpired, "the license for feature %s expired on %s: ask the vendor for a renewal", name, formatTime(p.window(now).end))
 	}
+}
+
+// serving returns the grants that may serve now: all, or only those of
+// unbound licenses while the binding gate is blocked.
+func (p *pool) serving(name string) ([]Grant, error) {
+	if p.gate != nil {
+		if why, blocked := p.gate.Blocked(); blocked {
+			if len(p.unbound) == 0 {
+				return nil, Errorf(ELicenseInUseElsewhere, "feature %s is granted by a license bound to this server, and %s: stop the other server, or serve the license from one server only", name, why)
+			}
+			return p.unbound, nil
+		}
+	}
+	return p.grants, nil
 }
 
 type window struct{ start, end time.Time }
@@ -158,6 +172,7 @@ func buildPools(licenses map[string]*License, gate *BindingGate) map[string]*poo
 				pools[g.Feature] = p
 			}
 			p.grants = append(p.grants, g)
+			p.note(g)
 			if l.Bound() && gate != nil {
 				p.gate = gate
 			}

@@ -49,6 +49,9 @@ type Lease struct {
 	// Addr is the network address the checkout came from, as the
 	// transport saw it; "" when there was none. Stored with the lease.
 	Addr string `json:"address,omitempty"`
+	// LeaseTerms are what licensing models add; the zero value is a plain
+	// one-seat lease. Stored with the lease.
+	LeaseTerms
 }
 
 // Owner is who holds a lease: the credential that took it, or, when the
@@ -105,6 +108,14 @@ type CheckoutRequest struct {
 	// Addr is the network address the request came from. The per-address
 	// limits count leases and waiters by it; "" is not counted.
 	Addr string
+	// Count is how many seats to take at once, all or none; 0 means 1.
+	Count int
+	// Version, if set, is the lowest grant version that may serve the
+	// checkout (a dotted number, see ParseVersion).
+	Version string
+	// Borrow, if positive, borrows the seat for that long: it needs no
+	// heartbeat until then (see docs/licensing-models.md).
+	Borrow time.Duration
 }
 
 // Validate returns an EInvalid error for a malformed request.
@@ -117,6 +128,9 @@ func (r CheckoutRequest) Validate() error {
 	}
 	if r.Wait < 0 || r.Wait > MaxWait {
 		return Errorf(EInvalid, "wait must be between 0 and %s", MaxWait)
+	}
+	if err := r.validateTerms(); err != nil {
+		return err
 	}
 	return r.Client.Validate()
 }

@@ -43,6 +43,9 @@ type LedgerConfig struct {
 	// Gate, if set, says whether bound licenses may be served now (see
 	// BindingGate); nil serves them.
 	Gate *BindingGate
+	// Linger, if set, decides how long released seats linger (see
+	// LingerPolicy); nil leaves it to the grants' linger= attribute.
+	Linger LingerPolicy
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -94,6 +97,8 @@ type Ledger struct {
 
 	banMu sync.Mutex     // serializes ban changes, taken before mu
 	bans  map[banKey]Ban // the stored bans, some perhaps ended
+
+	models ledgerModels // leases with terms: shared, multi-seat, versioned, borrowed, lingering
 }
 
 type clientKey struct{ feature, client string }
@@ -112,6 +117,10 @@ type entry struct {
 	// storing failed; it is nil once the lease is stored, so that a
 	// million held leases keep nothing of it.
 	storing *storing
+	// terms is set when the lease has LeaseTerms: the ledger counts it
+	// through ledgerModels. offList is set for a borrowed or lingering
+	// lease, which heartbeats do not keep: it is not on the expiry list.
+	terms, offList bool
 }
 
 // storing is the state of a lease's first write.
@@ -155,7 +164,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		licenses:  make(map[string]*License), refused: make(map[string]error), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
-		bans: make(map[banKey]Ban),
+		bans: make(map[banKey]Ban), models: newLedgerModels(cfg.Linger),
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -197,10 +206,16 @@ func (l *Ledger) restore(snap *Snapshot) {
 		ls.LastHeartbeat = at.wall
 		ls.ExpiresAt = at.wall.Add(l.keepalive)
 		e := &entry{lease: ls, deadline: at.mono + l.keepalive}
-		l.expiry.pushBack(e)
+		taken := 1
+		if ls.LeaseTerms != (LeaseTerms{}) {
+			taken = l.attachLocked(e)
+		}
+		if !e.offList {
+			l.expiry.pushBack(e)
+		}
 		l.leases[ls.ID] = e
 		l.byClient[e.key()] = e
-		l.inUse[ls.Feature]++
+		l.inUse[ls.Feature] += taken
 		l.countLocked(ls.Addr, 1, 0)
 	}
 }
@@ -324,21 +339,30 @@ func (l *Ledger) refuse(ctx context.Context, req CheckoutRequest, err error) err
 }
 
 // rejoin returns the live lease e once it is durable. ok is false when the
-// lease ended before it could be returned.
+// lease ended before it could be returned. A lingering lease is held
+// again.
 func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 	if err := l.waitDurable(e); err != nil {
 		return Lease{}, false, err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.leases[e.lease.ID] != e || e.ending != nil {
+		l.mu.Unlock()
 		return Lease{}, false, nil
 	}
 	at := l.tick()
 	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
+		l.mu.Unlock()
 		return Lease{}, false, featureExpired(e.lease)
 	}
+	if e.offList && !e.lease.LingerUntil.IsZero() {
+		l.reviveLocked(e, at)
+		l.mu.Unlock()
+		lease, err := l.persist(e)
+		return lease, err == nil, err
+	}
 	l.touchLocked(e, at)
+	l.mu.Unlock()
 	return e.lease, true, nil
 }
 
@@ -361,7 +385,12 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 		return nil, err
 	}
 	inUse := l.inUse[req.Feature]
-	if !unlimited && inUse >= seats {
+	var terms LeaseTerms
+	if p.models != nil || req.modelled() {
+		if terms, err = l.termsLocked(p, req, now, seats, unlimited, inUse); err != nil {
+			return nil, err
+		}
+	} else if !unlimited && inUse >= seats {
 		return nil, Errorf(ENoSeats, "all seats of feature %s are in use (%d of %d): try again later, wait in line, or ask your admin for more seats", req.Feature, inUse, seats)
 	}
 	if q := l.queues[req.Feature]; !fromQueue && q != nil && q.Len() > 0 {
@@ -371,15 +400,22 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 		lease: Lease{
 			ID: NewLeaseID(), Feature: p.name, Client: req.Client, // p.name: one copy of the name for all leases
 			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive), Owner: req.Owner, Addr: req.Addr,
+			LeaseTerms: terms,
 		},
 		deadline: at.mono + l.keepalive,
 		storing:  &storing{done: make(chan struct{})},
 	}
+	taken := 1
+	if terms != (LeaseTerms{}) {
+		taken = l.attachLocked(e)
+	}
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
-	l.inUse[req.Feature] = inUse + 1
+	l.inUse[req.Feature] = inUse + taken
 	l.countLocked(req.Addr, 1, 0)
-	l.expiry.pushBack(e)
+	if !e.offList {
+		l.expiry.pushBack(e)
+	}
 	l.addPendingLocked(e)
 	return e, nil
 }
@@ -449,6 +485,10 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 }
 
 func (l *Ledger) touchLocked(e *entry, at instant) {
+	if e.offList { // borrowed: its end is fixed
+		e.lease.LastHeartbeat = at.wall
+		return
+	}
 	e.lease.LastHeartbeat = at.wall
 	e.lease.ExpiresAt = at.wall.Add(l.keepalive)
 	e.deadline = at.mono + l.keepalive
@@ -466,8 +506,11 @@ func (l *Ledger) removeLocked(e *entry) {
 	if l.byClient[e.key()] == e {
 		delete(l.byClient, e.key())
 	}
-	f := e.lease.Feature
-	if l.inUse[f]--; l.inUse[f] <= 0 {
+	f, freed := e.lease.Feature, 1
+	if e.terms {
+		freed = l.detachLocked(e)
+	}
+	if l.inUse[f] -= freed; l.inUse[f] <= 0 {
 		delete(l.inUse, f)
 	}
 	l.countLocked(e.lease.Addr, -1, 0)
@@ -493,6 +536,9 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, err
 	at := l.tick()
 	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
 		return Lease{}, featureExpired(e.lease)
+	}
+	if e.offList {
+		return l.heartbeatOffListLocked(e, at)
 	}
 	if at.mono > e.deadline {
 		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet
@@ -565,8 +611,19 @@ func (l *Ledger) Release(ctx context.Context, id string, by Owner, kicked bool) 
 		l.mu.Unlock()
 		return leaseHeldElsewhere(id)
 	}
+	if !kicked && e.offList && !e.lease.LingerUntil.IsZero() {
+		l.mu.Unlock()
+		return leaseNotFound(id) // released already; it lingers
+	}
 	e.ending = make(chan struct{})
+	var linger time.Duration
+	if !kicked {
+		linger = l.lingerForLocked(e)
+	}
 	l.mu.Unlock()
+	if linger > 0 {
+		return l.releaseLingering(ctx, e, linger)
+	}
 	ended, err := l.end(ctx, []*entry{e})
 	if err != nil {
 		return err
@@ -644,6 +701,7 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 		}
 	}
 	l.takeExpiredFeaturesLocked(at.wall, take)
+	l.takeOffListLocked(at.wall, take)
 	l.serveQueuesLocked(at) // seats may have come with time: a grant started
 	l.mu.Unlock()
 	if len(victims) == 0 {
@@ -723,6 +781,7 @@ func (l *Ledger) Features() []FeatureStatus {
 		if q := l.queues[n]; q != nil {
 			fs.Queued = q.Len()
 		}
+		fs.Borrowed, fs.Lingering = l.models.counts(n)
 		out = append(out, fs)
 	}
 	return out

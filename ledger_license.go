@@ -19,9 +19,13 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	defer l.licMu.Unlock()
 	l.mu.Lock()
 	_, exists := l.licenses[lic.ID]
+	scopeErr := l.checkScopesLocked(lic)
 	l.mu.Unlock()
 	if exists {
 		return nil, Errorf(ELicenseExists, "license %s is already loaded: remove it first to load it again", lic.ID)
+	}
+	if scopeErr != nil {
+		return nil, scopeErr
 	}
 	if err := l.store.PutLicense(ctx, LicenseRecord{ID: lic.ID, Text: lic.Text}); err != nil {
 		return nil, err
@@ -78,9 +82,6 @@ func (l *Ledger) verify(text []byte) (*License, error) {
 		return nil, err
 	}
 	if err := lic.CheckBinding(l.identity); err != nil {
-		return nil, err
-	}
-	if err := lic.checkServed(); err != nil {
 		return nil, err
 	}
 	return lic, nil

@@ -75,7 +75,7 @@ func (l *Ledger) serveQueueLocked(feature string, at instant) {
 			continue
 		}
 		e, err := l.grantLocked(w.req, at, true)
-		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned {
+		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned || c == EInvalid || c == EBorrowNotAllowed {
 			// Its address took its fill of leases, or it was banned,
 			// while it waited: it cannot have this seat, the next in
 			// line can.

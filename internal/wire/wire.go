@@ -52,6 +52,8 @@ var codeStatus = map[string]int{
 
 	usher.ELicenseBoundElsewhere: http.StatusForbidden,
 	usher.ELicenseInUseElsewhere: http.StatusConflict,
+
+	usher.EBorrowNotAllowed: http.StatusForbidden,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it
