@@ -201,7 +201,9 @@ func TestLingerKeepsTheSeatForItsClient(t *testing.T) {
 
 type fixedLinger time.Duration
 
-func (d fixedLinger) Linger(string, usher.Client, time.Duration) time.Duration { return time.Duration(d) }
+func (d fixedLinger) Linger(string, usher.Client, time.Duration) time.Duration {
+	return time.Duration(d)
+}
 
 func TestLingerPolicyOverrides(t *testing.T) {
 	f := newFixture(t)
