@@ -1,0 +1,29 @@
+package main
+
+import (
+	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/client"
+)
+
+// applyTrust maps the options of signed leases and of the Licensee Secret
+// onto the SDK's. The SDK this library is built from has neither, so a
+// client that asks for them is refused rather than run without the
+// protection it asked for.
+func applyTrust(_ *client.Options, o clientOptions) error {
+	if len(o.VendorKeys) > 0 {
+		return usher.Errorf(usher.EInvalid, "options_json: vendor_keys is not supported by this libusher: its SDK does not verify signed leases; build libusher from a release that does, or leave vendor_keys out")
+	}
+	if o.LicenseeSecret != "" {
+		return usher.Errorf(usher.EInvalid, "options_json: licensee_secret is not supported by this libusher: its SDK does not send a Licensee Secret; build libusher from a release that does, or leave licensee_secret out")
+	}
+	return nil
+}
+
+// countOption maps the count of checkout_json onto the SDK's. The SDK this
+// library is built from checks out one seat at a time.
+func countOption(n int) ([]client.CheckoutOption, error) {
+	if n != 1 {
+		return nil, usher.Errorf(usher.EInvalid, "checkout_json: count %d is not supported by this libusher: it checks out one seat at a time; leave count out or set it to 1", n)
+	}
+	return nil, nil
+}
