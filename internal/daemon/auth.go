@@ -64,7 +64,8 @@ func (d *Daemon) apiConfig(led *usher.Ledger, a *auth.Authority, now func() time
 		MaxRequestSize: d.cfg.MaxRequestSize,
 		Observer:       d.events, // login_failed, rate_limited
 		Events:         d.events, Metrics: d.metrics.Handler(), Admin: d,
-		Server: d.serverInfo(), // identity.go
+		Server:       d.serverInfo(), // identity.go
+		BorrowSigner: d.ident.key,
 	}
 }
 

@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -44,6 +45,8 @@ type Server struct {
 	adm     Admin
 	cluster ClusterSource
 	server  *wire.ServerIdentity
+
+	borrowSigner crypto.Signer // nil: borrowed leases get no token
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -69,6 +72,9 @@ type Config struct {
 
 	// Node names the server in GET /healthz.
 	Node string
+	// BorrowSigner, if set, signs the borrow tokens of borrowed leases:
+	// the server's identity (its Public() an ed25519.PublicKey).
+	BorrowSigner crypto.Signer
 	// Forward, if set, wraps every route but those a node answers itself
 	// (GET /healthz, /metrics and /v1/cluster): in a cluster, it sends
 	// them to the node that decides.
@@ -79,7 +85,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
-		server: cfg.Server}
+		server: cfg.Server, borrowSigner: cfg.BorrowSigner}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -249,7 +255,7 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r)}
+	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r), Count: body.Count, Version: body.Version}
 	if principalOf(r.Context()).Role == auth.RoleAdmin {
 		req.Addr = "" // the admin is trusted with the server: no per-address limit counts its checkouts
 	}
@@ -261,6 +267,14 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Wait = d
 	}
+	if body.Borrow != "" {
+		d, err := time.ParseDuration(body.Borrow)
+		if err != nil || d <= 0 {
+			s.error(w, r, usher.Errorf(usher.EInvalid, "borrow %q is not a positive duration: use a value like \"72h\"", body.Borrow))
+			return
+		}
+		req.Borrow = d
+	}
 	lease, created, err := s.ledger().Checkout(r.Context(), req)
 	if err != nil {
 		s.error(w, r, err)
@@ -270,7 +284,14 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval())})
+	resp := wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval())}
+	if !lease.BorrowedUntil.IsZero() {
+		if resp.BorrowToken, err = s.borrowToken(lease); err != nil {
+			s.error(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, status, resp)
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
