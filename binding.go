@@ -1,6 +1,7 @@
 package usher
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -34,6 +35,12 @@ var traitNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 type ServerIdentity struct {
 	Key  ed25519.PublicKey
 	Host HostTraits
+	// Volume is the ID of the data volume the server runs on (see
+	// NewVolumeID); empty when it has none.
+	Volume string
+	// Signer, if set, holds the private half of Key: the server signs
+	// release receipts with it (see Ledger.ReleaseLicense).
+	Signer crypto.Signer
 }
 
 // HostTraits maps a trait name (TraitMachineID, ...) to its hash.
@@ -125,7 +132,9 @@ func ServerGUID(pub ed25519.PublicKey) string {
 }
 
 // Bound reports whether the license is bound to a server or a host.
-func (l *License) Bound() bool { return l.BindServer != nil || l.BindHost != nil }
+func (l *License) Bound() bool {
+	return l.BindServer != nil || l.BindHost != nil || l.BindVolume != ""
+}
 
 // CheckBinding returns nil when the server id may serve l, and an
 // ELicenseBoundElsewhere error saying what differs otherwise. A server
@@ -140,6 +149,9 @@ func (l *License) CheckBinding(id *ServerIdentity) error {
 	if l.BindServer != nil && !l.BindServer.Equal(id.Key) {
 		return Errorf(ELicenseBoundElsewhere, "license %s is bound to server %s, and this server is %s: serve it there, or ask the vendor for a license bound to this server (usher server fingerprint prints its key)",
 			l.ID, FormatServerKey(l.BindServer), FormatServerKey(id.Key))
+	}
+	if err := l.checkVolume(id.Volume); err != nil {
+		return err
 	}
 	if l.BindHost != nil {
 		return l.BindHost.check(l.ID, id.Host)
@@ -185,6 +197,9 @@ func (l *License) encodeBindings() string {
 	if l.BindHost != nil {
 		fmt.Fprintf(&b, "bind-host: min=%d %s\n", l.BindHost.Min, strings.ReplaceAll(l.BindHost.Traits.String(), ",", " "))
 	}
+	if l.BindVolume != "" {
+		fmt.Fprintf(&b, "bind-volume: %s\n", l.BindVolume)
+	}
 	return b.String()
 }
 
@@ -195,6 +210,8 @@ func (l *License) parseBinding(key, val string) (ok bool, err error) {
 		l.BindServer, err = ParseServerKey(val)
 	case "bind-host":
 		l.BindHost, err = parseHostBinding(val)
+	case "bind-volume":
+		l.BindVolume, err = ParseVolumeID(val)
 	default:
 		if strings.HasPrefix(key, "bind-") || strings.HasPrefix(key, "require-") {
 			return true, Errorf(ELicenseInvalid, "license %s is bound by %q, which this version of Usher does not know: upgrade Usher to serve it", l.ID, key)

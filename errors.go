@@ -55,6 +55,9 @@ const (
 	// license while another server with the same identity serves it on
 	// this host.
 	ELicenseInUseElsewhere = "license_in_use_elsewhere"
+	// ELicenseReleased refuses to load a license this server released
+	// (usher license release): its seats moved to another server.
+	ELicenseReleased = "license_released"
 )
 
 // Codes of the licensing models (docs/licensing-models.md).
@@ -149,4 +152,5 @@ var ErrBorrowNotAllowed = &Error{Code: EBorrowNotAllowed}
 var (
 	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
 	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
+	ErrLicenseReleased       = &Error{Code: ELicenseReleased}
 )

@@ -83,6 +83,7 @@ type Ledger struct {
 	resortAt  time.Duration // set after the timeout shrank: re-sort the expiry list at this monotonic reading
 	licenses  map[string]*License
 	refused   map[string]error // stored licenses that failed verification at start, and why
+	released  map[string]ReleasedLicense
 	pools     map[string]*pool
 	leases    map[string]*entry
 	byClient  map[clientKey]*entry
@@ -161,7 +162,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
 		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate,
 		keepalive: cfg.KeepaliveTimeout,
-		licenses:  make(map[string]*License), refused: make(map[string]error), leases: make(map[string]*entry),
+		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
 		bans: make(map[banKey]Ban), models: newLedgerModels(cfg.Linger),
@@ -185,10 +186,16 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 }
 
 func (l *Ledger) restore(snap *Snapshot) {
+	for _, r := range snap.Released {
+		l.released[r.ID] = r
+	}
 	for _, rec := range snap.Licenses {
 		lic, err := l.verify(rec.Text)
 		if err == nil && lic.ID != rec.ID {
 			err = fmt.Errorf("stored under id %s but the signed text says %s", rec.ID, lic.ID)
+		}
+		if err == nil {
+			err = l.checkReleasedLocked(rec.ID)
 		}
 		if err != nil {
 			l.logger.Error("stored license refused: its seats are not served; remove it with usher license remove, or add an intact copy", "license", rec.ID, "err", err)

@@ -8,8 +8,8 @@ import (
 // AddLicense verifies a signed license file and starts serving its seats.
 // Grants for a feature that is already licensed stack with it.
 //
-// Errors: ELicenseInvalid, ELicenseBoundElsewhere, ELicenseExists, or a
-// store failure.
+// Errors: ELicenseInvalid, ELicenseBoundElsewhere, ELicenseExists,
+// ELicenseReleased, or a store failure.
 func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) {
 	lic, err := l.verify(text)
 	if err != nil {
@@ -20,7 +20,11 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	l.mu.Lock()
 	_, exists := l.licenses[lic.ID]
 	scopeErr := l.checkScopesLocked(lic)
+	released := l.checkReleasedLocked(lic.ID)
 	l.mu.Unlock()
+	if released != nil {
+		return nil, released
+	}
 	if exists {
 		return nil, Errorf(ELicenseExists, "license %s is already loaded: remove it first to load it again", lic.ID)
 	}

@@ -23,7 +23,8 @@ type memStore struct {
 	mu       sync.Mutex
 	licenses map[string][]byte
 	leases   map[string]usher.Lease
-	bans     map[string]usher.Ban // see ban_test.go
+	bans     map[string]usher.Ban             // see ban_test.go
+	released map[string]usher.ReleasedLicense // see ledger_release_test.go
 	fail     error
 	// gate, if set, holds DeleteLeases until it is closed; entered is
 	// told when a call waits at it.
@@ -46,6 +47,9 @@ func (m *memStore) Load(context.Context) (*usher.Snapshot, error) {
 	}
 	for _, b := range m.bans {
 		snap.Bans = append(snap.Bans, b)
+	}
+	for _, r := range m.released {
+		snap.Released = append(snap.Released, r)
 	}
 	return snap, nil
 }

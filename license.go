@@ -41,6 +41,9 @@ type License struct {
 	// identity key; BindHost, if set, to a host. See CheckBinding.
 	BindServer ed25519.PublicKey
 	BindHost   *HostBinding
+	// BindVolume, if set, binds the license to the data volume with this
+	// ID (see NewVolumeID).
+	BindVolume string
 
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
@@ -125,6 +128,9 @@ func (l *License) Validate() error {
 	}
 	if l.BindServer != nil && len(l.BindServer) != ed25519.PublicKeySize {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
+	}
+	if _, err := ParseVolumeID(l.BindVolume); l.BindVolume != "" && err != nil {
+		return err
 	}
 	if l.BindHost != nil {
 		return l.BindHost.validate()

@@ -1,6 +1,9 @@
 package usher
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps licenses and leases durably. Every method returns only once
 // its change is on stable storage (or has failed and changed nothing), so
@@ -24,6 +27,9 @@ type Store interface {
 	PutBan(ctx context.Context, b Ban) error
 	// DeleteBans removes bans; missing IDs are no error.
 	DeleteBans(ctx context.Context, ids []string) error
+	// PutReleased records for good that a license was released, replacing
+	// a record with the same ID.
+	PutReleased(ctx context.Context, r ReleasedLicense) error
 }
 
 // LicenseRecord is a license as stored: its ID and the signed file. The
@@ -39,4 +45,14 @@ type Snapshot struct {
 	Licenses []LicenseRecord
 	Leases   []Lease
 	Bans     []Ban
+	Released []ReleasedLicense
+}
+
+// ReleasedLicense records a license this server released (see
+// Ledger.ReleaseLicense), and the receipt it signed, so that the license
+// is never loaded here again.
+type ReleasedLicense struct {
+	ID         string    `json:"id"`
+	ReleasedAt time.Time `json:"released_at"`
+	Receipt    []byte    `json:"receipt"`
 }

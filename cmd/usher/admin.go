@@ -195,9 +195,12 @@ func cmdLeases(ctx context.Context, e *env, args []string) error {
 
 func cmdLicense(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: add, list or remove")
+		return usageErrorf("want a subcommand: add, list, remove or release")
 	}
-	c, a, pos, err := adminCommand(e, "license "+args[0], "license add FILE | list | remove ID [--json]", args[1:])
+	if args[0] == "release" {
+		return cmdLicenseRelease(ctx, e, args[1:]) // rehost.go
+	}
+	c, a, pos, err := adminCommand(e, "license "+args[0], "license add FILE | list | remove ID | release ID [--json]", args[1:])
 	if err != nil {
 		return err
 	}
@@ -229,6 +232,9 @@ func cmdLicense(ctx context.Context, e *env, args []string) error {
 		for _, r := range list.Refused {
 			fmt.Fprintf(e.stdout, "refused license %s (%s), not served: %s\n", termSafe(r.ID), r.Code, termSafe(r.Reason))
 		}
+		for _, r := range list.Released {
+			fmt.Fprintf(e.stdout, "released license %s at %s: never loaded here again\n", termSafe(r.ID), r.ReleasedAt.Format(time.RFC3339))
+		}
 		return nil
 	case "remove":
 		if len(pos) != 1 {
@@ -240,7 +246,7 @@ func cmdLicense(ctx context.Context, e *env, args []string) error {
 		}
 		return printLicense(e, a, "removed", lic)
 	}
-	return usageErrorf("unknown subcommand %q: want add, list or remove", args[0])
+	return usageErrorf("unknown subcommand %q: want add, list, remove or release", args[0])
 }
 
 func printLicense(e *env, a *adminFlags, verb string, lic wire.LicenseResponse) error {

@@ -26,7 +26,7 @@ func cmdServerFingerprint(e *env, args []string) error {
 	if *asJSON {
 		return printJSON(e, fp)
 	}
-	fmt.Fprintf(e.stdout, "server_key:       %s\nhost_fingerprint: %s\n", fp.ServerKey, fp.HostFingerprint)
+	fmt.Fprintf(e.stdout, "server_key:       %s\nvolume_id:        %s\nhost_fingerprint: %s\n", fp.ServerKey, fp.VolumeID, fp.HostFingerprint)
 	for _, name := range []string{usher.TraitMachineID, usher.TraitProductUUID, usher.TraitMAC, usher.TraitDiskSerial, usher.TraitHostname} {
 		h, ok := fp.Traits[name]
 		if !ok {
@@ -35,14 +35,14 @@ func cmdServerFingerprint(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  %-13s %s\n", name+":", h)
 	}
 	fmt.Fprintln(e.stdout, "hardware_key_serial: none")
-	fmt.Fprintln(e.stdout, "\nSend server_key (for --bind-server) or host_fingerprint (for --bind-host) to the vendor.")
+	fmt.Fprintln(e.stdout, "\nSend server_key (for --bind-server), volume_id (for --bind-volume) or host_fingerprint (for --bind-host) to the vendor.")
 	return nil
 }
 
 // bindFlags are the vendor issue flags that bind a license.
 type bindFlags struct {
-	server, host string
-	hostMin      int
+	server, host, volume string
+	hostMin              int
 }
 
 // apply sets the bindings of lic from the flags.
@@ -53,6 +53,13 @@ func (b *bindFlags) apply(lic *usher.License) error {
 			return usageErrorf("--bind-server: %s", usher.ErrorMessage(err))
 		}
 		lic.BindServer = key
+	}
+	if b.volume != "" {
+		id, err := usher.ParseVolumeID(b.volume)
+		if err != nil {
+			return usageErrorf("--bind-volume: %s", usher.ErrorMessage(err))
+		}
+		lic.BindVolume = id
 	}
 	if b.host == "" {
 		if b.hostMin != 0 {

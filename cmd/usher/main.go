@@ -26,9 +26,11 @@ Usage:
   usher server fingerprint          the server key and host fingerprint to bind licenses to
   usher vendor keygen --out DIR     create a vendor signing key
   usher vendor issue [flags]        sign a license file
+  usher vendor rehost [flags]       issue a released license for a new server
   usher license add FILE            load a license into the server
   usher license list                list loaded licenses
   usher license remove ID           unload a license
+  usher license release ID          give a license up to move it; prints a receipt
   usher status                      seats per feature
   usher leases                      live leases
   usher kick LEASE_ID               free a seat at once

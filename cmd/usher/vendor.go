@@ -17,15 +17,17 @@ import (
 
 func cmdVendor(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: keygen or issue")
+		return usageErrorf("want a subcommand: keygen, issue or rehost")
 	}
 	switch args[0] {
 	case "keygen":
 		return cmdVendorKeygen(e, args[1:])
 	case "issue":
 		return cmdVendorIssue(e, args[1:])
+	case "rehost":
+		return cmdVendorRehost(e, args[1:]) // rehost.go
 	}
-	return usageErrorf("unknown subcommand %q: want keygen or issue", args[0])
+	return usageErrorf("unknown subcommand %q: want keygen, issue or rehost", args[0])
 }
 
 func cmdVendorKeygen(e *env, args []string) error {
@@ -53,7 +55,7 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--bind-server KEY] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
@@ -67,6 +69,7 @@ func cmdVendorIssue(e *env, args []string) error {
 	fs.StringVar(&bind.server, "bind-server", "", "bind the license to the server with this `SERVER_KEY` (usher server fingerprint prints it)")
 	fs.StringVar(&bind.host, "bind-host", "", "bind the license to the host with this `HOST_FINGERPRINT` (usher server fingerprint prints it)")
 	fs.IntVar(&bind.hostMin, "bind-host-min", 0, "how many host traits must match, `N` (default all but one)")
+	fs.StringVar(&bind.volume, "bind-volume", "", "bind the license to the data volume with this `VOLUME_ID` (usher server fingerprint prints it)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -90,8 +90,12 @@ func (d *Daemon) startIdentity() error {
 	if traits == nil {
 		traits = ReadHostTraits
 	}
+	volume, err := LoadVolumeID(d.cfg.Data)
+	if err != nil {
+		return err
+	}
 	pub := key.Public().(ed25519.PublicKey)
-	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits()}, guid: usher.ServerGUID(pub)}
+	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits(), Volume: volume, Signer: key}, guid: usher.ServerGUID(pub)}
 	if d.tryHostLock() {
 		return nil
 	}
@@ -167,6 +171,7 @@ func (d *Daemon) ledgerIdentity() (*usher.ServerIdentity, *usher.BindingGate) {
 // to a server or a host (usher server fingerprint).
 type Fingerprint struct {
 	ServerKey       string           `json:"server_key"`
+	VolumeID        string           `json:"volume_id"`
 	HostFingerprint string           `json:"host_fingerprint"`
 	Traits          usher.HostTraits `json:"traits"`
 	HardwareKey     *string          `json:"hardware_key_serial"` // null: no hardware key
@@ -179,11 +184,15 @@ func ReadFingerprint(dir string, traits func() usher.HostTraits) (Fingerprint, e
 	if err != nil {
 		return Fingerprint{}, err
 	}
+	volume, err := LoadVolumeID(dir)
+	if err != nil {
+		return Fingerprint{}, err
+	}
 	if traits == nil {
 		traits = ReadHostTraits
 	}
 	h := traits()
 	return Fingerprint{
-		ServerKey: usher.FormatServerKey(key.Public().(ed25519.PublicKey)), HostFingerprint: h.String(), Traits: h,
+		ServerKey: usher.FormatServerKey(key.Public().(ed25519.PublicKey)), VolumeID: volume, HostFingerprint: h.String(), Traits: h,
 	}, nil
 }

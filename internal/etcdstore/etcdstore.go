@@ -241,6 +241,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	if snap.Bans, err = s.loadBans(ctx, lics.Header.Revision); err != nil {
 		return nil, err
 	}
+	if snap.Released, err = s.loadReleased(ctx, lics.Header.Revision); err != nil {
+		return nil, err
+	}
 	for _, kv := range lics.Kvs {
 		id := strings.TrimPrefix(string(kv.Key), s.prefix+"licenses/")
 		snap.Licenses = append(snap.Licenses, usher.LicenseRecord{ID: id, Text: kv.Value})

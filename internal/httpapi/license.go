@@ -17,6 +17,7 @@ func licenseResponse(l *usher.License) wire.LicenseResponse {
 	if l.BindHost != nil {
 		out.BindHost, out.BindHostMin = l.BindHost.Traits.String(), l.BindHost.Min
 	}
+	out.BindVolume = l.BindVolume
 	for _, g := range l.Grants {
 		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited}
 		if !g.StartsAt.IsZero() {
@@ -53,7 +54,7 @@ func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	for _, l := range s.ledger().Licenses() {
 		out = append(out, licenseResponse(l))
 	}
-	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out, Refused: s.ledger().RefusedLicenses()})
+	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out, Refused: s.ledger().RefusedLicenses(), Released: releasedLicenses(s.ledger())})
 }
 
 func (s *Server) handleRemoveLicense(w http.ResponseWriter, r *http.Request) {

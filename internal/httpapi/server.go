@@ -141,6 +141,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/licenses", s.admin(s.handleAddLicense))
 	s.mux.HandleFunc("GET /v1/licenses", s.monitor(s.handleLicenses))
 	s.mux.HandleFunc("DELETE /v1/licenses/{id}", s.admin(s.handleRemoveLicense))
+	s.mux.HandleFunc("POST /v1/licenses/{id}/release", s.admin(s.handleReleaseLicense))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	if s.server != nil {
 		s.mux.HandleFunc("GET "+wire.PathServer, s.handleServer) // no credential: what a customer checks first

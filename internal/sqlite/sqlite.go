@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS released_licenses (
+	id          TEXT PRIMARY KEY,
+	released_at TEXT NOT NULL,
+	receipt     TEXT NOT NULL
+) WITHOUT ROWID;
 PRAGMA user_version = 1;
 `
 
@@ -92,6 +97,7 @@ const (
 	opDeleteLicense
 	opPutBan
 	opDeleteBan
+	opPutReleased
 )
 
 // op is one change waiting for the writer.
@@ -101,6 +107,7 @@ type op struct {
 	ids   []string
 	lic   usher.LicenseRecord
 	ban   usher.Ban
+	rel   *usher.ReleasedLicense // opPutReleased only; a pointer keeps every other op small
 }
 
 // Open opens (creating if needed) the database in dir and starts its
@@ -208,6 +215,8 @@ func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
 			l.Owner.String(), l.Addr, terms)
 	case opPutLicense:
 		return exec(o.kind, o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
+	case opPutReleased:
+		return exec(o.kind, o.rel.ID, o.rel.ReleasedAt.UTC().Format(time.RFC3339Nano), string(o.rel.Receipt))
 	case opPutBan:
 		b := o.ban
 		return exec(o.kind, b.ID, b.Feature, b.User, b.Host, b.CreatedAt.UTC().Format(time.RFC3339Nano), b.Until.UTC().Format(time.RFC3339Nano))
@@ -265,6 +274,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	}
 	if snap.Bans, err = s.loadBans(ctx); err != nil {
 		return nil, fmt.Errorf("load bans: %w", err)
+	}
+	if snap.Released, err = s.loadReleased(ctx); err != nil {
+		return nil, fmt.Errorf("load released licenses: %w", err)
 	}
 	return snap, nil
 }

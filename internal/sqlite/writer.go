@@ -16,6 +16,7 @@ var writerStatements = map[opKind]string{
 	opDeleteLicense: `DELETE FROM licenses WHERE id = ?`,
 	opPutBan:        `INSERT OR REPLACE INTO bans (id, feature, user, host, created_at, until) VALUES (?, ?, ?, ?, ?, ?)`,
 	opDeleteBan:     `DELETE FROM bans WHERE id = ?`,
+	opPutReleased:   `INSERT OR REPLACE INTO released_licenses (id, released_at, receipt) VALUES (?, ?, ?)`,
 }
 
 // writerConn is the writer goroutine's connection. It talks to the driver

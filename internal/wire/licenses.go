@@ -26,6 +26,8 @@ type LicenseResponse struct {
 	BindServer  string `json:"bind_server,omitempty"`
 	BindHost    string `json:"bind_host,omitempty"`
 	BindHostMin int    `json:"bind_host_min,omitempty"`
+	// BindVolume is the data volume ID the license is bound to, if any.
+	BindVolume string `json:"bind_volume,omitempty"`
 }
 
 // GrantResponse is one feature line of a license.
@@ -39,8 +41,10 @@ type GrantResponse struct {
 
 // LicensesResponse is the body of GET /v1/licenses: the licenses served,
 // and the stored ones refused at start (a signature that no longer
-// verifies, a license bound to another server or host), not served.
+// verifies, a license bound to another server or host), not served, and
+// the ones this server released, which it never loads again.
 type LicensesResponse struct {
 	Licenses []LicenseResponse      `json:"licenses"`
 	Refused  []usher.RefusedLicense `json:"refused"`
+	Released []ReleasedLicense      `json:"released"`
 }

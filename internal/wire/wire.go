@@ -52,6 +52,7 @@ var codeStatus = map[string]int{
 
 	usher.ELicenseBoundElsewhere: http.StatusForbidden,
 	usher.ELicenseInUseElsewhere: http.StatusConflict,
+	usher.ELicenseReleased:       http.StatusConflict,
 
 	usher.EBorrowNotAllowed: http.StatusForbidden,
 }
