@@ -101,6 +101,12 @@ type Options struct {
 	// DefaultRetryTimeout. A heartbeat retries until the lease expires.
 	RetryTimeout time.Duration
 
+	// BorrowDir is where borrowed leases keep their signed tokens, one
+	// file per feature, so that they survive a restart of the
+	// application; default the usher/borrowed directory in the user's
+	// configuration directory (os.UserConfigDir).
+	BorrowDir string
+
 	// OnEvent, if set, is told what the client does on its own: retries,
 	// failovers, re-checkouts, lost seats. It is called synchronously from
 	// the client's goroutines, possibly from several at once, so it must be
