@@ -43,6 +43,8 @@ type LedgerConfig struct {
 	// Gate, if set, says whether bound licenses may be served now (see
 	// BindingGate); nil serves them.
 	Gate *BindingGate
+	// Policy, if set, is the admin's policy in force (see SetPolicy).
+	Policy *Policy
 	// Linger, if set, decides how long released seats linger (see
 	// LingerPolicy); nil leaves it to the grants' linger= attribute.
 	Linger LingerPolicy
@@ -98,6 +100,9 @@ type Ledger struct {
 
 	banMu sync.Mutex     // serializes ban changes, taken before mu
 	bans  map[banKey]Ban // the stored bans, some perhaps ended
+
+	policy    *Policy                  // nil: no rules; see policy_ledger.go
+	policyUse map[string]*policyCounts // what the policy's rules count, per feature
 
 	models ledgerModels // leases with terms: shared, multi-seat, versioned, borrowed, lingering
 }
@@ -182,6 +187,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger: load store: %w", err)
 	}
 	l.restore(snap)
+	l.setPolicyLocked(cfg.Policy)
 	return l, nil
 }
 
@@ -341,7 +347,7 @@ func (l *Ledger) refuse(ctx context.Context, req CheckoutRequest, err error) err
 			return Errorf(EUnavailable, "this server could not confirm that it still decides (%v): retry, and the request will reach the server that decides now", cerr)
 		}
 	}
-	l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: ErrorCode(err)})
+	l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: denialReason(err)})
 	return err
 }
 
@@ -391,6 +397,11 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 	if err != nil {
 		return nil, err
 	}
+	if l.policy != nil {
+		if seats, err = l.admitLocked(&req, seats, unlimited); err != nil {
+			return nil, err
+		}
+	}
 	inUse := l.inUse[req.Feature]
 	var terms LeaseTerms
 	if p.models != nil || req.modelled() {
@@ -420,6 +431,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 	l.byClient[e.key()] = e
 	l.inUse[req.Feature] = inUse + taken
 	l.countLocked(req.Addr, 1, 0)
+	l.policyCountLocked(&e.lease, e.lease.seats())
 	if !e.offList {
 		l.expiry.pushBack(e)
 	}
@@ -482,12 +494,13 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 	close(st.done)
 	l.settleLocked(e)
 	inUse := l.inUse[lease.Feature]
+	over := l.overdraftLocked(lease.Feature, inUse)
 	l.mu.Unlock()
 	if err != nil {
 		l.logger.Error("checkout not stored", "feature", LogSafe(lease.Feature), "err", err)
 		return Lease{}, err
 	}
-	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse})
+	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse, Reason: over})
 	return lease, nil
 }
 
@@ -521,6 +534,7 @@ func (l *Ledger) removeLocked(e *entry) {
 		delete(l.inUse, f)
 	}
 	l.countLocked(e.lease.Addr, -1, 0)
+	l.policyCountLocked(&e.lease, -e.lease.seats())
 	l.serveQueueLocked(f, l.tick())
 }
 

@@ -75,8 +75,10 @@ func (l *Ledger) serveQueueLocked(feature string, at instant) {
 			continue
 		}
 		e, err := l.grantLocked(w.req, at, true)
-		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned || c == EInvalid || c == EBorrowNotAllowed {
-			// Its address took its fill of leases, or it was banned,
+		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned || c == EPolicyDenied || c == EInvalid || c == EBorrowNotAllowed {
+			// Its address took its fill of leases, it was banned, the
+			// policy refuses it (a reserve keeps this seat for others),
+			// or its terms cannot be met
 			// while it waited: it cannot have this seat, the next in
 			// line can.
 			l.dequeueLocked(w)
@@ -120,6 +122,9 @@ func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool
 		g = <-w.granted // granted just as the wait ran out
 	}
 	if g.err != nil {
+		if ErrorCode(g.err) == EPolicyDenied {
+			l.emit(Event{Type: EventCheckoutDenied, Feature: w.req.Feature, Client: w.req.Client, Reason: denialReason(g.err)})
+		}
 		return Lease{}, false, g.err
 	}
 	var lease Lease

@@ -47,7 +47,10 @@ Usage:
   usher report --from 24h [--csv]   usage history: peak, checkouts, denials
   usher info                        version, uptime, hardware id, config
   usher config get|set|reset        runtime settings (keep-alive, ...)
-  usher reload                      re-read the server's config (or SIGHUP)
+  usher reload                      re-read the server's config and policy (or SIGHUP)
+  usher policy show|set FILE        the policy in force: groups, reserve, max, ...
+  usher policy check FILE [--since 24h]
+                                    who a policy would have denied, by which rule
   usher shutdown                    stop the server gracefully
   usher restart                     stop it gracefully and start it again, same config
   usher bench --spawn --scenario S  load a server and report throughput and latency
@@ -98,6 +101,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"info":     cmdInfo,
 		"config":   cmdConfig,
 		"reload":   cmdReload,
+		"policy":   cmdPolicy,
 		"shutdown": cmdShutdown,
 		"login":    cmdLogin,
 		"logout":   cmdLogout,

@@ -65,13 +65,14 @@ func TestServerCheck(t *testing.T) {
 
 // startServer runs "usher server --dev" in process and returns its URL and
 // data directory, the SIGHUP channel, its stderr and its exit code channel.
-func startServer(t *testing.T) (url, dir string, hup chan os.Signal, stderr *ushertest.Buffer, exit chan int) {
+func startServer(t *testing.T, extra ...string) (url, dir string, hup chan os.Signal, stderr *ushertest.Buffer, exit chan int) {
 	t.Helper()
 	dir = t.TempDir()
 	hup, stderr, exit = make(chan os.Signal, 1), &ushertest.Buffer{}, make(chan int, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &env{stdout: &ushertest.Buffer{}, stderr: stderr, getenv: func(string) string { return "" }, hangup: hup}
-	go func() { exit <- run(ctx, []string{"server", "--dev", "--data", dir, "--listen", "127.0.0.1:0"}, e) }()
+	args := append([]string{"server", "--dev", "--data", dir, "--listen", "127.0.0.1:0"}, extra...)
+	go func() { exit <- run(ctx, args, e) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -155,3 +155,25 @@ func (c *Client) ChangePassword(ctx context.Context, oldPassword, newPassword st
 	_, err := c.call(ctx, http.MethodPut, wire.PathOwnPassword, wire.OwnPasswordRequest{OldPassword: oldPassword, NewPassword: newPassword}, &out)
 	return out, err
 }
+
+// Policy returns the policy in force (monitor).
+func (c *Client) Policy(ctx context.Context) (wire.PolicyResponse, error) {
+	var out wire.PolicyResponse
+	_, err := c.call(ctx, http.MethodGet, wire.PathPolicy, nil, &out)
+	return out, err
+}
+
+// SetPolicy puts a policy, as TOML text, in force (admin).
+func (c *Client) SetPolicy(ctx context.Context, text []byte) (wire.PolicyResponse, error) {
+	var out wire.PolicyResponse
+	_, err := c.read(ctx, client.Request{Method: http.MethodPut, Path: wire.PathPolicy, Body: text, ContentType: "application/toml"}, &out)
+	return out, err
+}
+
+// CheckPolicy dry-runs a policy against the leases held and the checkouts
+// recorded (admin).
+func (c *Client) CheckPolicy(ctx context.Context, req wire.PolicyCheckRequest) (wire.PolicyCheckResponse, error) {
+	var out wire.PolicyCheckResponse
+	_, err := c.call(ctx, http.MethodPost, wire.PathPolicyCheck, req, &out)
+	return out, err
+}

@@ -126,6 +126,9 @@ func (d *Daemon) loadOverrides(ctx context.Context) error {
 func (d *Daemon) overlay(base Config, stored map[string]string) (Config, map[string]string) {
 	overrides := make(map[string]string)
 	for _, k := range sortedKeys(stored) {
+		if isPolicySetting(k) {
+			continue // policy.go
+		}
 		next := base
 		err := next.Set(k, stored[k])
 		if err == nil && !isLive(k) {
@@ -300,6 +303,9 @@ func (d *Daemon) Reload(ctx context.Context) (wire.ReloadResult, error) {
 	if err != nil {
 		return res, usher.Errorf(usher.EInvalid, "reload: %v; nothing was changed", err)
 	}
+	if err := d.reloadPolicy(ctx); err != nil {
+		return res, usher.Errorf(usher.EInvalid, "reload: %v; nothing was changed", err)
+	}
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
 	next := fileCfg
@@ -334,6 +340,7 @@ func (d *Daemon) applyShared() {
 		d.logger.Warn("read runtime settings from etcd", "err", err)
 		return
 	}
+	d.applySharedPolicy(stored)
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
 	next, overrides := d.overlay(d.rt.fileCfg, stored)

@@ -63,7 +63,7 @@ func (d *Daemon) apiConfig(led *usher.Ledger, a *auth.Authority, now func() time
 		RateLimit:      httpapi.RateLimit{Requests: d.cfg.RateLimit.Requests, Interval: time.Duration(d.cfg.RateLimit.Interval)},
 		MaxRequestSize: d.cfg.MaxRequestSize,
 		Observer:       d.events, // login_failed, rate_limited
-		Events:         d.events, Metrics: d.metrics.Handler(), Admin: d,
+		Events:         d.events, Metrics: d.metrics.Handler(), Admin: d, Policy: d,
 		Server:       d.serverInfo(), // identity.go
 		BorrowSigner: d.ident.key,
 	}

@@ -50,6 +50,7 @@ type Daemon struct {
 	events  *eventlog.Log
 	metrics *metrics.Metrics
 	rt      runtimeState
+	pol     policyState // see policy.go
 
 	ctx    context.Context // cancelled on Close; parent of every request
 	cancel context.CancelFunc
@@ -125,6 +126,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 		return nil, err
 	}
 	if err := d.openObservability(ctx, d.back.settings); err != nil {
+		return nil, err
+	}
+	if err := d.startPolicy(ctx); err != nil {
 		return nil, err
 	}
 	d.events.Record(usher.Event{Type: eventlog.EventServerStarted, Reason: "version " + opts.Version + d.onNode()})

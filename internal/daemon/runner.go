@@ -130,7 +130,7 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	led, err := usher.OpenLedger(t.Context(), usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(t.Store), Keyring: d.keys, KeepaliveTimeout: keepalive,
 		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t, Limits: d.cfg.AddressLimits(),
-		Identity: self, Gate: gate,
+		Identity: self, Gate: gate, Policy: d.refreshPolicy(t.Context()),
 	})
 	if err != nil {
 		err = fmt.Errorf("open the ledger: %w", err)
@@ -144,6 +144,7 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.api.SetLedger(led)
 	d.rt.term.Store(&termState{term: t, ledger: led})
 	defer d.rt.term.Store(nil)
+	led.SetPolicy(d.pol.current().policy) // in case it changed while the ledger was loading
 	if d.cfg.Dev {
 		if err := d.addDemoLicense(t.Context()); err != nil {
 			err = fmt.Errorf("dev mode: %w", err)

@@ -24,6 +24,7 @@ type endpoint struct {
 // endpoints lists every route of the API.
 var endpoints = []endpoint{
 	{"GET", "/healthz", "", auth.Public, 200},
+	{"GET", "/v1/openapi.json", "", auth.Public, 200},
 	{"POST", "/v1/auth/login", `{}`, auth.Public, 401},
 	{"POST", "/v1/leases", `{"feature":"missing","client":{"id":"c1"}}`, auth.Use, 404},
 	{"POST", "/v1/leases/nope/heartbeat", "", auth.Use, 404},

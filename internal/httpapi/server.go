@@ -37,7 +37,7 @@ type Server struct {
 	observer usher.Observer
 	now      func() time.Time
 	logger   *slog.Logger
-	mux      *http.ServeMux
+	mux      *routeMux
 
 	// Observability and administration (events.go, admin.go).
 	events  *eventlog.Log
@@ -45,6 +45,7 @@ type Server struct {
 	adm     Admin
 	cluster ClusterSource
 	server  *wire.ServerIdentity
+	policy  PolicyAdmin
 
 	borrowSigner crypto.Signer // nil: borrowed leases get no token
 }
@@ -69,6 +70,7 @@ type Config struct {
 	Admin   Admin                // /v1/admin/* except kick
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
+	Policy  PolicyAdmin          // /v1/policy
 
 	// Node names the server in GET /healthz.
 	Node string
@@ -84,8 +86,8 @@ type Config struct {
 // NewServer returns a Server with its routes registered.
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
-		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: http.NewServeMux(),
-		server: cfg.Server, borrowSigner: cfg.BorrowSigner}
+		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
+		server: cfg.Server, policy: cfg.Policy, borrowSigner: cfg.BorrowSigner}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,6 +148,7 @@ func (s *Server) routes() {
 	if s.server != nil {
 		s.mux.HandleFunc("GET "+wire.PathServer, s.handleServer) // no credential: what a customer checks first
 	}
+	s.mux.HandleFunc("GET "+PathOpenAPI, s.handleOpenAPI)  // no credential: the contract is public
 	s.mux.HandleFunc("POST /v1/auth/login", s.handleLogin) // ignores any credential sent
 	s.mux.HandleFunc("GET /v1/users", s.admin(s.handleUsers))
 	s.mux.HandleFunc("POST /v1/users", s.admin(s.handleAddUser))
@@ -160,6 +163,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.obsRoutes()
 	s.adminRoutes()
+	s.policyRoutes()
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,7 @@ type Metrics struct {
 	reg       *prometheus.Registry
 	checkouts *prometheus.CounterVec
 	denials   *prometheus.CounterVec
+	overdraft *prometheus.CounterVec
 	ended     *prometheus.CounterVec
 	requests  *prometheus.HistogramVec
 	commits   *prometheus.HistogramVec
@@ -59,6 +61,9 @@ func New(opts Options) *Metrics {
 		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "usher_checkout_denials_total", Help: "Checkouts refused, by feature and reason (the error code).",
 		}, []string{"feature", "reason"}),
+		overdraft: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "usher_overdraft_checkouts_total", Help: "Leases granted beyond the licensed seats, as a policy's overdraft allows, by feature.",
+		}, []string{"feature"}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "usher_leases_ended_total", Help: "Leases ended, by feature and how: released, expired or kicked.",
 		}, []string{"feature", "how"}),
@@ -80,7 +85,7 @@ func New(opts Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	m.reg.MustRegister(m.checkouts, m.denials, m.ended, m.requests, m.commits, build,
+	m.reg.MustRegister(m.checkouts, m.denials, m.overdraft, m.ended, m.requests, m.commits, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Features != nil {
 		m.reg.MustRegister(&ledgerCollector{features: opts.Features})
@@ -116,8 +121,12 @@ func (m *Metrics) Observe(ev usher.Event) {
 	switch ev.Type {
 	case usher.EventLeaseGranted:
 		m.checkouts.WithLabelValues(ev.Feature).Inc()
+		if ev.Reason != "" { // overdraft: see usher.Ledger.SetPolicy
+			m.overdraft.WithLabelValues(ev.Feature).Inc()
+		}
 	case usher.EventCheckoutDenied:
-		m.denials.WithLabelValues(ev.Feature, ev.Reason).Inc()
+		code, _, _ := strings.Cut(ev.Reason, ":") // a policy denial names its rule after the code
+		m.denials.WithLabelValues(ev.Feature, code).Inc()
 	case usher.EventLeaseReleased:
 		m.ended.WithLabelValues(ev.Feature, "released").Inc()
 	case usher.EventLeaseExpired:

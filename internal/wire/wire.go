@@ -47,6 +47,7 @@ var codeStatus = map[string]int{
 	usher.EWrongPassword:      http.StatusForbidden,
 	usher.EBanned:             http.StatusForbidden,
 	usher.EBanNotFound:        http.StatusNotFound,
+	usher.EPolicyDenied:       http.StatusForbidden,
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
