@@ -41,6 +41,9 @@ type ServerIdentity struct {
 	// Signer, if set, holds the private half of Key: the server signs
 	// release receipts with it (see Ledger.ReleaseLicense).
 	Signer crypto.Signer
+	// HardwareKey is the serial of the hardware key the server holds its
+	// identity in, or "" when it has none.
+	HardwareKey string
 }
 
 // HostTraits maps a trait name (TraitMachineID, ...) to its hash.
@@ -133,7 +136,7 @@ func ServerGUID(pub ed25519.PublicKey) string {
 
 // Bound reports whether the license is bound to a server or a host.
 func (l *License) Bound() bool {
-	return l.BindServer != nil || l.BindHost != nil || l.BindVolume != ""
+	return l.BindServer != nil || l.BindHost != nil || l.BindVolume != "" || l.RequireHardwareKey != ""
 }
 
 // CheckBinding returns nil when the server id may serve l, and an
@@ -145,6 +148,9 @@ func (l *License) CheckBinding(id *ServerIdentity) error {
 	}
 	if id == nil {
 		return Errorf(ELicenseBoundElsewhere, "license %s is bound to a server, and this one has no identity: serve it from a server started with a data directory", l.ID)
+	}
+	if err := l.checkHardwareKey(id); err != nil {
+		return err
 	}
 	if l.BindServer != nil && !l.BindServer.Equal(id.Key) {
 		return Errorf(ELicenseBoundElsewhere, "license %s is bound to server %s, and this server is %s: serve it there, or ask the vendor for a license bound to this server (usher server fingerprint prints its key)",
@@ -200,6 +206,9 @@ func (l *License) encodeBindings() string {
 	if l.BindVolume != "" {
 		fmt.Fprintf(&b, "bind-volume: %s\n", l.BindVolume)
 	}
+	if l.RequireHardwareKey != "" {
+		fmt.Fprintf(&b, "require-hardware-key: %s\n", l.RequireHardwareKey)
+	}
 	return b.String()
 }
 
@@ -212,6 +221,8 @@ func (l *License) parseBinding(key, val string) (ok bool, err error) {
 		l.BindHost, err = parseHostBinding(val)
 	case "bind-volume":
 		l.BindVolume, err = ParseVolumeID(val)
+	case "require-hardware-key":
+		l.RequireHardwareKey = val
 	default:
 		if strings.HasPrefix(key, "bind-") || strings.HasPrefix(key, "require-") {
 			return true, Errorf(ELicenseInvalid, "license %s is bound by %q, which this version of Usher does not know: upgrade Usher to serve it", l.ID, key)

@@ -58,6 +58,10 @@ const (
 	// ELicenseReleased refuses to load a license this server released
 	// (usher license release): its seats moved to another server.
 	ELicenseReleased = "license_released"
+	// EHardwareKeyNotAccessible refuses a checkout or heartbeat of a
+	// feature only licenses requiring a hardware key grant, while that
+	// key is not plugged in or does not answer.
+	EHardwareKeyNotAccessible = "hardware_key_not_accessible"
 )
 
 // Codes of the licensing models (docs/licensing-models.md).
@@ -150,7 +154,8 @@ var ErrBorrowNotAllowed = &Error{Code: EBorrowNotAllowed}
 
 // Sentinel errors of bound licenses.
 var (
-	ErrLicenseBoundElsewhere = &Error{Code: ELicenseBoundElsewhere}
-	ErrLicenseInUseElsewhere = &Error{Code: ELicenseInUseElsewhere}
-	ErrLicenseReleased       = &Error{Code: ELicenseReleased}
+	ErrLicenseBoundElsewhere    = &Error{Code: ELicenseBoundElsewhere}
+	ErrLicenseInUseElsewhere    = &Error{Code: ELicenseInUseElsewhere}
+	ErrLicenseReleased          = &Error{Code: ELicenseReleased}
+	ErrHardwareKeyNotAccessible = &Error{Code: EHardwareKeyNotAccessible}
 )

@@ -30,6 +30,9 @@ type FeatureStatus struct {
 	State     string     `json:"state"`
 	StartsAt  *time.Time `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	// HardwareKey is HardwareKeyPresent or HardwareKeyAbsent for a feature
+	// some license requiring a hardware key grants, and "" otherwise.
+	HardwareKey string `json:"hardware_key,omitempty"`
 }
 
 // Free returns the seats that are not in use; -1 means unlimited.
@@ -45,10 +48,12 @@ func (f FeatureStatus) Free() int {
 type pool struct {
 	name   string
 	grants []Grant
-	// gate is set when some grants come from bound licenses: while it is
-	// blocked, only unbound serve.
-	gate    *BindingGate
-	unbound []Grant
+	// gate is set when some grants come from bound licenses, hw when some
+	// come from licenses requiring the hardware key: while one is blocked,
+	// the grants that need it (needs, one per grant) do not serve.
+	gate  *BindingGate
+	hw    *BindingGate
+	needs []gateNeed
 	// models is set when a grant uses a licensing model's attribute: the
 	// ledger then counts the pool's leases by their terms.
 	models *poolModels
@@ -57,9 +62,11 @@ type pool struct {
 // capacity returns the seats available at now, or the coded error that
 // refuses a checkout when no grant is active.
 func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, err error) {
-	grants, err := p.serving(name)
-	if err != nil {
-		return 0, false, err
+	grants := p.grants
+	if p.gate != nil || p.hw != nil {
+		if grants, err = p.servable(name); err != nil {
+			return 0, false, err
+		}
 	}
 	active, future := false, false
 	for _, g := range grants {
@@ -80,20 +87,6 @@ func (p *pool) capacity(now time.Time, name string) (seats int, unlimited bool, 
 	default:
 		return 0, false, Errorf(EFeatureExpired, "the license for feature %s expired on %s: ask the vendor for a renewal", name, formatTime(p.window(now).end))
 	}
-}
-
-// serving returns the grants that may serve now: all, or only those of
-// unbound licenses while the binding gate is blocked.
-func (p *pool) serving(name string) ([]Grant, error) {
-	if p.gate != nil {
-		if why, blocked := p.gate.Blocked(); blocked {
-			if len(p.unbound) == 0 {
-				return nil, Errorf(ELicenseInUseElsewhere, "feature %s is granted by a license bound to this server, and %s: stop the other server, or serve the license from one server only", name, why)
-			}
-			return p.unbound, nil
-		}
-	}
-	return p.grants, nil
 }
 
 type window struct{ start, end time.Time }
@@ -148,7 +141,10 @@ func (p *pool) status(name string, inUse int, now time.Time) FeatureStatus {
 		fs.State = FeatureExpired
 	case ELicenseInUseElsewhere:
 		fs.State = FeatureInUseElsewhere
+	case EHardwareKeyNotAccessible:
+		fs.State = FeatureHardwareKeyAbsent
 	}
+	fs.HardwareKey = p.hardwareKeyState()
 	fs.Seats, fs.Unlimited = seats, unlimited
 	w := p.window(now)
 	if !w.start.IsZero() {
@@ -161,10 +157,12 @@ func (p *pool) status(name string, inUse int, now time.Time) FeatureStatus {
 }
 
 // buildPools groups the grants of all licenses by feature. The grants of
-// bound licenses serve only while gate is open.
-func buildPools(licenses map[string]*License, gate *BindingGate) map[string]*pool {
+// bound licenses serve only while gate is open, those of licenses that
+// require the hardware key only while hw is open.
+func buildPools(licenses map[string]*License, gate, hw *BindingGate) map[string]*pool {
 	pools := make(map[string]*pool)
 	for _, l := range licenses {
+		need := licenseNeeds(l, gate, hw)
 		for _, g := range l.Grants {
 			p := pools[g.Feature]
 			if p == nil {
@@ -172,17 +170,19 @@ func buildPools(licenses map[string]*License, gate *BindingGate) map[string]*poo
 				pools[g.Feature] = p
 			}
 			p.grants = append(p.grants, g)
+			p.needs = append(p.needs, need)
 			p.note(g)
-			if l.Bound() && gate != nil {
+			if need&needIdentity != 0 {
 				p.gate = gate
+			}
+			if need&needHardwareKey != 0 {
+				p.hw = hw
 			}
 		}
 	}
-	for _, l := range licenses {
-		for _, g := range l.Grants {
-			if p := pools[g.Feature]; p.gate != nil && !l.Bound() {
-				p.unbound = append(p.unbound, g)
-			}
+	for _, p := range pools {
+		if p.gate == nil && p.hw == nil {
+			p.needs = nil // nothing gates it: the hot path reads no gate
 		}
 	}
 	return pools

@@ -45,6 +45,9 @@ type LedgerConfig struct {
 	Gate *BindingGate
 	// Policy, if set, is the admin's policy in force (see SetPolicy).
 	Policy *Policy
+	// HardwareKey, if set, says whether the hardware key is accessible:
+	// licenses requiring it serve only while it is open.
+	HardwareKey *BindingGate
 	// Linger, if set, decides how long released seats linger (see
 	// LingerPolicy); nil leaves it to the grants' linger= attribute.
 	Linger LingerPolicy
@@ -77,6 +80,7 @@ type Ledger struct {
 	confirm  Confirmer // nil: every refusal stands
 	identity *ServerIdentity
 	gate     *BindingGate
+	hwGate   *BindingGate
 
 	licMu sync.Mutex // serializes license changes
 
@@ -165,7 +169,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 	}
 	l := &Ledger{
 		store: cfg.Store, keys: cfg.Keyring, clock: cfg.Now, mono: cfg.Monotonic, logger: cfg.Logger, observer: cfg.Observer,
-		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate,
+		confirm: cfg.Confirmer, identity: cfg.Identity, gate: cfg.Gate, hwGate: cfg.HardwareKey,
 		keepalive: cfg.KeepaliveTimeout,
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
@@ -210,7 +214,7 @@ func (l *Ledger) restore(snap *Snapshot) {
 		}
 		l.licenses[lic.ID] = lic
 	}
-	l.pools = buildPools(l.licenses, l.gate)
+	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
 	for _, b := range snap.Bans {
 		l.bans[b.key()] = b
 	}
@@ -364,9 +368,9 @@ func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 		return Lease{}, false, nil
 	}
 	at := l.tick()
-	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
+	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
 		l.mu.Unlock()
-		return Lease{}, false, featureExpired(e.lease)
+		return Lease{}, false, err
 	}
 	if e.offList && !e.lease.LingerUntil.IsZero() {
 		l.reviveLocked(e, at)
@@ -555,8 +559,8 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, err
 		return Lease{}, leaseHeldElsewhere(id)
 	}
 	at := l.tick()
-	if l.featureExpiredLocked(e.lease.Feature, at.wall) {
-		return Lease{}, featureExpired(e.lease)
+	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
+		return Lease{}, err
 	}
 	if e.offList {
 		return l.heartbeatOffListLocked(e, at)

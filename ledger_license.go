@@ -37,7 +37,7 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	l.mu.Lock()
 	delete(l.refused, lic.ID) // an intact copy replaces a refused one
 	l.licenses[lic.ID] = lic
-	l.pools = buildPools(l.licenses, l.gate)
+	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
 	at := l.tick()
 	for _, g := range lic.Grants {
 		l.serveQueueLocked(g.Feature, at)
@@ -72,7 +72,7 @@ func (l *Ledger) RemoveLicense(ctx context.Context, id string) (*License, error)
 	l.mu.Lock()
 	delete(l.licenses, id)
 	delete(l.refused, id)
-	l.pools = buildPools(l.licenses, l.gate)
+	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
 	l.mu.Unlock()
 	l.emit(Event{Type: EventLicenseRemoved, LicenseID: id})
 	return lic, nil

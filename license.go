@@ -44,6 +44,9 @@ type License struct {
 	// BindVolume, if set, binds the license to the data volume with this
 	// ID (see NewVolumeID).
 	BindVolume string
+	// RequireHardwareKey, if set, is the serial of the hardware key the
+	// license is served with: only while that key is plugged in.
+	RequireHardwareKey string
 
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
@@ -133,9 +136,11 @@ func (l *License) Validate() error {
 		return err
 	}
 	if l.BindHost != nil {
-		return l.BindHost.validate()
+		if err := l.BindHost.validate(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return validateHardwareKeySerial(l.RequireHardwareKey)
 }
 
 func (g Grant) validate() error {

@@ -244,9 +244,12 @@ func (l *Ledger) pickVersionLocked(p *pool, req CheckoutRequest, now time.Time, 
 // versionClasses returns the active grants of p that serve req, summed by
 // version, lowest first ("" before any version).
 func (p *pool) versionClasses(req CheckoutRequest, now time.Time) ([]versionClass, error) {
-	grants, err := p.serving(req.Feature)
-	if err != nil {
-		return nil, err
+	grants := p.grants
+	if p.gate != nil || p.hw != nil {
+		var err error
+		if grants, err = p.servable(req.Feature); err != nil {
+			return nil, err
+		}
 	}
 	byName := make(map[string]*versionClass)
 	var out []*versionClass

@@ -10,8 +10,12 @@ import (
 // cmdServerFingerprint prints what a customer sends the vendor to have a
 // license bound to this server or host.
 func cmdServerFingerprint(e *env, args []string) error {
-	fs := newFlagSet(e, "server fingerprint", "server fingerprint [--data DIR] [--json]")
+	fs := newFlagSet(e, "server fingerprint", "server fingerprint [--data DIR] [--hardware-key-module PATH [--hardware-key-token LABEL] [--hardware-key-pin-file FILE]] [--json]")
 	data := fs.String("data", e.getenv("USHER_DATA"), "the server's data `DIR` (default $USHER_DATA); its identity is created there if absent")
+	var hw daemon.Config
+	fs.StringVar(&hw.HardwareKeyModule, "hardware-key-module", e.getenv("USHER_HARDWARE_KEY_MODULE"), "`PATH` of the PKCS#11 module of the server's hardware key (default $USHER_HARDWARE_KEY_MODULE)")
+	fs.StringVar(&hw.HardwareKeyToken, "hardware-key-token", e.getenv("USHER_HARDWARE_KEY_TOKEN"), "`LABEL` or serial of the hardware key (default $USHER_HARDWARE_KEY_TOKEN)")
+	fs.StringVar(&hw.HardwareKeyPINFile, "hardware-key-pin-file", e.getenv("USHER_HARDWARE_KEY_PIN_FILE"), "`FILE` holding its PIN (default $USHER_HARDWARE_KEY_PIN_FILE)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -22,6 +26,11 @@ func cmdServerFingerprint(e *env, args []string) error {
 	fp, err := daemon.ReadFingerprint(*data, nil)
 	if err != nil {
 		return err
+	}
+	if hw.HardwareKeyModule != "" {
+		if err := fp.UseHardwareKey(hw); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return printJSON(e, fp)
@@ -34,19 +43,24 @@ func cmdServerFingerprint(e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "  %-13s %s\n", name+":", h)
 	}
-	fmt.Fprintln(e.stdout, "hardware_key_serial: none")
-	fmt.Fprintln(e.stdout, "\nSend server_key (for --bind-server), volume_id (for --bind-volume) or host_fingerprint (for --bind-host) to the vendor.")
+	serial := "none"
+	if fp.HardwareKey != nil {
+		serial = *fp.HardwareKey
+	}
+	fmt.Fprintln(e.stdout, "hardware_key_serial: "+serial)
+	fmt.Fprintln(e.stdout, "\nSend server_key (for --bind-server), volume_id (for --bind-volume), host_fingerprint (for --bind-host) or hardware_key_serial (for --require-hardware-key) to the vendor.")
 	return nil
 }
 
 // bindFlags are the vendor issue flags that bind a license.
 type bindFlags struct {
-	server, host, volume string
-	hostMin              int
+	server, host, volume, hardwareKey string
+	hostMin                           int
 }
 
 // apply sets the bindings of lic from the flags.
 func (b *bindFlags) apply(lic *usher.License) error {
+	lic.RequireHardwareKey = b.hardwareKey
 	if b.server != "" {
 		key, err := usher.ParseServerKey(b.server)
 		if err != nil {

@@ -29,6 +29,7 @@ func cmdInfo(ctx context.Context, e *env, args []string) error {
 	t.row("started", info.StartedAt.Local().Format("2006-01-02 15:04:05")+" (up "+info.Uptime+")")
 	t.row("hostname", info.Hostname)
 	t.row("hardware id", info.HardwareID)
+	t.row("hardware key", info.HardwareKey)
 	t.row("data dir", info.DataDir)
 	t.row()
 	t.row("configuration:")

@@ -86,7 +86,8 @@ func serve(ctx context.Context, e *env, d *daemon.Daemon, logger *slog.Logger) e
 			return fmt.Errorf("shutdown: %w", err)
 		}
 		logger.Info("stopped")
-		return nil
+		return d.Err() // the hardware key went away, with crash_if_no_hardware_key
+
 	}
 }
 

@@ -55,7 +55,7 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--require-hardware-key SERIAL] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
@@ -70,6 +70,7 @@ func cmdVendorIssue(e *env, args []string) error {
 	fs.StringVar(&bind.host, "bind-host", "", "bind the license to the host with this `HOST_FINGERPRINT` (usher server fingerprint prints it)")
 	fs.IntVar(&bind.hostMin, "bind-host-min", 0, "how many host traits must match, `N` (default all but one)")
 	fs.StringVar(&bind.volume, "bind-volume", "", "bind the license to the data volume with this `VOLUME_ID` (usher server fingerprint prints it)")
+	fs.StringVar(&bind.hardwareKey, "require-hardware-key", "", "serve the license only while the hardware key with this `SERIAL` is plugged in (usher server fingerprint prints it)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}

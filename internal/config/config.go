@@ -23,6 +23,7 @@ type Config struct {
 	Dev                   bool     `toml:"dev"`
 	PolicyFile            string   `toml:"policy_file"`
 	Security                       // TLS, credentials and limits
+	HardwareKey                    // the hardware key holding the identity
 
 	// Observability.
 	LogLevel       int      `toml:"log_level"`

@@ -131,6 +131,13 @@ var registry = []Key{
 	{Name: "advertise", Usage: "`URL` where the other nodes reach this node's API (default from listen and peer_listen)"},
 	{Name: "cluster_event_limit", Default: strconv.Itoa(DefaultEventLimit), check: minNumber(1000),
 		Usage: "keep at most this `COUNT` of events in etcd, whatever event_retention says"},
+
+	{Name: "hardware_key_module", Usage: "`PATH` of the PKCS#11 module of the hardware key that holds the server's identity (OpenSC, SoftHSM2, a vendor's)"},
+	{Name: "hardware_key_token", Usage: "`LABEL` or serial of the hardware key (default the only one plugged in)"},
+	{Name: "hardware_key_pin_file", Usage: "`FILE` holding the hardware key's PIN"},
+	{Name: "hardware_key_poll", Default: dur(DefaultHardwareKeyPoll), check: minDuration(100 * time.Millisecond),
+		Usage: "check the hardware key is plugged in every `DURATION`"},
+	{Name: "crash_if_no_hardware_key", Usage: "exit with an error when the hardware key is unplugged, instead of refusing its features"},
 }
 
 func dur(d time.Duration) string { return Duration(d).String() }

@@ -204,7 +204,7 @@ func (d *Daemon) Info() wire.ServerInfo {
 	return wire.ServerInfo{
 		Version: d.opts.Version, GoVersion: runtime.Version(),
 		StartedAt: d.rt.started, Uptime: d.rt.now().Sub(d.rt.started).Round(time.Second).String(),
-		HardwareID: HardwareID(), Hostname: host, DataDir: d.cfg.Data, Config: cfg,
+		HardwareID: d.hardwareID(), HardwareKey: d.hardwareKeyInfo(), Hostname: host, DataDir: d.cfg.Data, Config: cfg,
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 // Check validates cfg as Validate does, and also what only the file system
 // can tell, without changing anything lasting: that every vendor key can
 // be read and parsed, that the TLS certificate and key can, that the data
-// directory can be created or written, and that the directory of log_file
-// exists. Like Validate it names the bad key.
+// directory can be created or written, that the directory of log_file
+// exists, and that the hardware key's module and PIN file can be read. Like Validate it names the bad key.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -30,6 +30,9 @@ func Check(cfg Config) error {
 		if err := checkDataDir(cfg.Data); err != nil {
 			return fmt.Errorf("data: %w", err)
 		}
+	}
+	if err := checkHardwareKey(cfg); err != nil { // hwkey.go
+		return err
 	}
 	if cfg.LogFile != "" {
 		dir := filepath.Dir(cfg.LogFile)

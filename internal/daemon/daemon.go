@@ -75,6 +75,10 @@ type Options struct {
 	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
 	// through it.
 	HostTraits func() usher.HostTraits
+
+	// HardwareKeyTicks, if set, replaces the ticker of hardware_key_poll:
+	// the hardware key is checked at each of its ticks.
+	HardwareKeyTicks <-chan time.Time
 }
 
 // startWait bounds how long Start waits to learn which node decides.

@@ -75,14 +75,19 @@ type identity struct {
 	self usher.ServerIdentity
 	guid string
 	gate usher.BindingGate
-	lock io.Closer // nil while another server holds the identity on this host
+	lock io.Closer   // nil while another server holds the identity on this host
+	hw   hardwareKey // see hwkey.go
 }
 
 // startIdentity loads the identity and takes the host lock keyed by it;
 // when another server holds it, bound licenses wait, and a goroutine tries
 // again every hostLockRetry until it is free.
 func (d *Daemon) startIdentity() error {
-	key, err := LoadIdentity(d.cfg.Data)
+	volume, err := LoadVolumeID(d.cfg.Data)
+	if err != nil {
+		return err
+	}
+	key, tok, err := d.loadIdentityKey() // hwkey.go
 	if err != nil {
 		return err
 	}
@@ -90,12 +95,12 @@ func (d *Daemon) startIdentity() error {
 	if traits == nil {
 		traits = ReadHostTraits
 	}
-	volume, err := LoadVolumeID(d.cfg.Data)
-	if err != nil {
-		return err
-	}
 	pub := key.Public().(ed25519.PublicKey)
 	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits(), Volume: volume, Signer: key}, guid: usher.ServerGUID(pub)}
+	if tok != nil {
+		d.ident.hw.tok, d.ident.self.HardwareKey = tok, tok.Serial()
+		d.startHardwareKeyWatch()
+	}
 	if d.tryHostLock() {
 		return nil
 	}
@@ -141,6 +146,7 @@ func (d *Daemon) retryHostLock() {
 // closeIdentity releases the host lock. Close calls it after every
 // goroutine has stopped.
 func (d *Daemon) closeIdentity() {
+	d.closeHardwareKey()
 	if d.ident != nil && d.ident.lock != nil {
 		d.ident.lock.Close()
 		d.ident.lock = nil
@@ -151,7 +157,7 @@ func (d *Daemon) closeIdentity() {
 func (d *Daemon) serverInfo() *wire.ServerIdentity {
 	return &wire.ServerIdentity{
 		ServerKey: usher.FormatServerKey(d.ident.self.Key), GUID: d.ident.guid,
-		HardwareID: HardwareID(), Version: d.opts.Version,
+		HardwareID: d.hardwareID(), Version: d.opts.Version,
 	}
 }
 

@@ -130,7 +130,7 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	led, err := usher.OpenLedger(t.Context(), usher.LedgerConfig{
 		Store: d.metrics.InstrumentStore(t.Store), Keyring: d.keys, KeepaliveTimeout: keepalive,
 		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t, Limits: d.cfg.AddressLimits(),
-		Identity: self, Gate: gate, Policy: d.refreshPolicy(t.Context()),
+		Identity: self, Gate: gate, HardwareKey: d.hardwareKeyGate(), Policy: d.refreshPolicy(t.Context()),
 	})
 	if err != nil {
 		err = fmt.Errorf("open the ledger: %w", err)

@@ -41,6 +41,11 @@ const (
 	// EventLicenseServedAgain: that other server stopped, and bound
 	// licenses are served again.
 	EventLicenseServedAgain = "license_served_again"
+	// EventHardwareKeyRemoved: the hardware key holding the server's
+	// identity went away, so licenses that require it are not served;
+	// EventHardwareKeyInserted: it is back.
+	EventHardwareKeyRemoved  = "hardware_key_removed"
+	EventHardwareKeyInserted = "hardware_key_inserted"
 	// EventPasswordChanged and EventPasswordChangeFailed: a user changed
 	// their own password, or was refused (reason: the code).
 	EventPasswordChanged      = "password_changed"
@@ -55,6 +60,7 @@ func Types() []string {
 		usher.EventCheckoutDenied, usher.EventLicenseAdded, usher.EventLicenseRemoved,
 		EventConfigChanged, EventLoginFailed, EventRateLimited,
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
+		EventHardwareKeyRemoved, EventHardwareKeyInserted,
 		EventPasswordChanged, EventPasswordChangeFailed,
 	}
 }

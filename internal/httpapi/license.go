@@ -10,7 +10,7 @@ import (
 )
 
 func licenseResponse(l *usher.License) wire.LicenseResponse {
-	out := wire.LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []wire.GrantResponse{}}
+	out := wire.LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []wire.GrantResponse{}, RequireHardwareKey: l.RequireHardwareKey}
 	if l.BindServer != nil {
 		out.BindServer = usher.FormatServerKey(l.BindServer)
 	}

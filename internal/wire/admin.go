@@ -22,14 +22,17 @@ const (
 
 // ServerInfo is the body of GET /v1/admin/info.
 type ServerInfo struct {
-	Version    string            `json:"version"`
-	GoVersion  string            `json:"go_version"`
-	StartedAt  time.Time         `json:"started_at"`
-	Uptime     string            `json:"uptime"`
-	HardwareID string            `json:"hardware_id"`
-	Hostname   string            `json:"hostname"`
-	DataDir    string            `json:"data_dir"`
-	Config     map[string]string `json:"config"` // the effective configuration
+	Version    string    `json:"version"`
+	GoVersion  string    `json:"go_version"`
+	StartedAt  time.Time `json:"started_at"`
+	Uptime     string    `json:"uptime"`
+	HardwareID string    `json:"hardware_id"`
+	// HardwareKey is the hardware key holding the server's identity: its
+	// serial and "(present)", "absent: " and why, or "none".
+	HardwareKey string            `json:"hardware_key"`
+	Hostname    string            `json:"hostname"`
+	DataDir     string            `json:"data_dir"`
+	Config      map[string]string `json:"config"` // the effective configuration
 }
 
 // Setting is one runtime setting. Source is "runtime" when a value set

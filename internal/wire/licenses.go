@@ -28,6 +28,9 @@ type LicenseResponse struct {
 	BindHostMin int    `json:"bind_host_min,omitempty"`
 	// BindVolume is the data volume ID the license is bound to, if any.
 	BindVolume string `json:"bind_volume,omitempty"`
+	// RequireHardwareKey is the serial of the hardware key the license
+	// serves with, if it requires one.
+	RequireHardwareKey string `json:"require_hardware_key,omitempty"`
 }
 
 // GrantResponse is one feature line of a license.

@@ -51,9 +51,10 @@ var codeStatus = map[string]int{
 	ENotFound:                 http.StatusNotFound,
 	EMethodNotAllowed:         http.StatusMethodNotAllowed,
 
-	usher.ELicenseBoundElsewhere: http.StatusForbidden,
-	usher.ELicenseInUseElsewhere: http.StatusConflict,
-	usher.ELicenseReleased:       http.StatusConflict,
+	usher.ELicenseBoundElsewhere:    http.StatusForbidden,
+	usher.ELicenseInUseElsewhere:    http.StatusConflict,
+	usher.ELicenseReleased:          http.StatusConflict,
+	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
 
 	usher.EBorrowNotAllowed: http.StatusForbidden,
 }
