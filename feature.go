@@ -33,6 +33,8 @@ type FeatureStatus struct {
 	// HardwareKey is HardwareKeyPresent or HardwareKeyAbsent for a feature
 	// some license requiring a hardware key grants, and "" otherwise.
 	HardwareKey string `json:"hardware_key,omitempty"`
+	// Consumption is the counter of a metered feature; nil for others.
+	Consumption *ConsumptionStatus `json:"consumption,omitempty"`
 }
 
 // Free returns the seats that are not in use; -1 means unlimited.

@@ -39,6 +39,13 @@ var grantAttrs = []grantAttr{
 	{"version", parseVersionAttr, func(g Grant) string { return g.Version }},
 	{"linger", durationAttr(func(g *Grant) *time.Duration { return &g.Linger }), func(g Grant) string { return formatLicenseDuration(g.Linger) }},
 	{"borrow", durationAttr(func(g *Grant) *time.Duration { return &g.Borrow }), func(g Grant) string { return formatLicenseDuration(g.Borrow) }},
+	// consumption, subscriptions and checkpoint renewals: license_meter.go
+	{"consumption", parseConsumptionAttr, formatConsumption},
+	{"period", parsePeriodAttr, func(g Grant) string { return g.Meter.Period }},
+	{"overage", parseOverageAttr, formatOverage},
+	{"subscription", durationAttr(func(g *Grant) *time.Duration { return &g.Subscription.Length }), func(g Grant) string { return formatLicenseDuration(g.Subscription.Length) }},
+	{"group", parseGroupAttr, func(g Grant) string { return g.Subscription.Group }},
+	{"renew_every", durationAttr(func(g *Grant) *time.Duration { return &g.RenewEvery }), func(g Grant) string { return formatLicenseDuration(g.RenewEvery) }},
 }
 
 // SetAttr sets one optional attribute of g, given as in a grant line

@@ -108,6 +108,9 @@ type Ledger struct {
 	policy    *Policy                  // nil: no rules; see policy_ledger.go
 	policyUse map[string]*policyCounts // what the policy's rules count, per feature
 
+	meters map[string]*meter        // counters of metered features (consumption.go)
+	states map[string]*LicenseState // activations and renewals (subscription.go, renewal.go)
+
 	models ledgerModels // leases with terms: shared, multi-seat, versioned, borrowed, lingering
 }
 
@@ -214,7 +217,8 @@ func (l *Ledger) restore(snap *Snapshot) {
 		}
 		l.licenses[lic.ID] = lic
 	}
-	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
+	l.restoreModels(snap)
+	l.rebuildPoolsLocked()
 	for _, b := range snap.Bans {
 		l.bans[b.key()] = b
 	}
@@ -703,6 +707,7 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 	if err := l.dropExpiredBans(ctx); err != nil {
 		l.logger.Warn("ended bans not deleted from the store: will retry", "err", err)
 	}
+	l.pruneConsumptions(ctx) // consumption.go
 	l.mu.Lock()
 	at := l.tick()
 	if l.resortAt != 0 && at.mono >= l.resortAt {
@@ -807,6 +812,7 @@ func (l *Ledger) Features() []FeatureStatus {
 			fs.Queued = q.Len()
 		}
 		fs.Borrowed, fs.Lingering = l.models.counts(n)
+		fs.Consumption = l.consumptionStatusLocked(n, now)
 		out = append(out, fs)
 	}
 	return out

@@ -11,6 +11,15 @@ import (
 // Errors: ELicenseInvalid, ELicenseBoundElsewhere, ELicenseExists,
 // ELicenseReleased, or a store failure.
 func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) {
+	lic, err := l.addLicense(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	l.removeEndedTickets(ctx, lic) // subscription.go
+	return lic, nil
+}
+
+func (l *Ledger) addLicense(ctx context.Context, text []byte) (*License, error) {
 	lic, err := l.verify(text)
 	if err != nil {
 		return nil, err
@@ -31,13 +40,16 @@ func (l *Ledger) AddLicense(ctx context.Context, text []byte) (*License, error) 
 	if scopeErr != nil {
 		return nil, scopeErr
 	}
+	if err := l.activate(ctx, lic); err != nil { // subscription.go
+		return nil, err
+	}
 	if err := l.store.PutLicense(ctx, LicenseRecord{ID: lic.ID, Text: lic.Text}); err != nil {
 		return nil, err
 	}
 	l.mu.Lock()
 	delete(l.refused, lic.ID) // an intact copy replaces a refused one
 	l.licenses[lic.ID] = lic
-	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
+	l.rebuildPoolsLocked()
 	at := l.tick()
 	for _, g := range lic.Grants {
 		l.serveQueueLocked(g.Feature, at)
@@ -72,7 +84,7 @@ func (l *Ledger) RemoveLicense(ctx context.Context, id string) (*License, error)
 	l.mu.Lock()
 	delete(l.licenses, id)
 	delete(l.refused, id)
-	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
+	l.rebuildPoolsLocked()
 	l.mu.Unlock()
 	l.emit(Event{Type: EventLicenseRemoved, LicenseID: id})
 	return lic, nil

@@ -49,7 +49,7 @@ func (l *Ledger) ReleaseLicense(ctx context.Context, id string) (*License, []byt
 	l.mu.Lock()
 	delete(l.licenses, id)
 	l.released[id] = rec
-	l.pools = buildPools(l.licenses, l.gate, l.hwGate)
+	l.rebuildPoolsLocked() // subscription.go
 	l.mu.Unlock()
 	l.emit(Event{Type: EventLicenseRemoved, LicenseID: id})
 	return lic, text, nil

@@ -25,6 +25,7 @@ type memStore struct {
 	leases   map[string]usher.Lease
 	bans     map[string]usher.Ban             // see ban_test.go
 	released map[string]usher.ReleasedLicense // see ledger_release_test.go
+	meter                                     // see consumption_test.go
 	fail     error
 	// gate, if set, holds DeleteLeases until it is closed; entered is
 	// told when a call waits at it.
@@ -48,6 +49,7 @@ func (m *memStore) Load(context.Context) (*usher.Snapshot, error) {
 	for _, b := range m.bans {
 		snap.Bans = append(snap.Bans, b)
 	}
+	m.loadMeter(snap)
 	for _, r := range m.released {
 		snap.Released = append(snap.Released, r)
 	}

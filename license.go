@@ -54,6 +54,10 @@ type License struct {
 	// Text is the complete signed license file. Set by Sign and by
 	// Keyring.Verify; stores keep it so every load verifies it again.
 	Text []byte
+
+	// RenewalURL, if set, is where the server fetches renewals of this
+	// license's checkpoint grants (see renewal.go).
+	RenewalURL string
 }
 
 // Grant is one feature line of a license: a number of concurrent seats,
@@ -72,6 +76,12 @@ type Grant struct {
 	Version string        // dotted version number; "" has none
 	Linger  time.Duration // how long a released seat stays with its client
 	Borrow  time.Duration // the longest borrow allowed; 0 allows none
+
+	// Meter, Subscription and RenewEvery are the licensing models of
+	// license_meter.go; their zero values leave the grant a plain one.
+	Meter        Meter
+	Subscription Subscription
+	RenewEvery   time.Duration // checkpoint: expires this long after the last renewal
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
@@ -132,6 +142,9 @@ func (l *License) Validate() error {
 	if l.BindServer != nil && len(l.BindServer) != ed25519.PublicKeySize {
 		return Errorf(EInvalid, "the server key a license is bound to must be an Ed25519 public key")
 	}
+	if err := l.validateRenewalURL(); err != nil {
+		return err
+	}
 	if _, err := ParseVolumeID(l.BindVolume); l.BindVolume != "" && err != nil {
 		return err
 	}
@@ -153,7 +166,10 @@ func (g Grant) validate() error {
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
 	}
-	return g.validateAttrs()
+	if err := g.validateAttrs(); err != nil {
+		return err
+	}
+	return g.validateModels()
 }
 
 // encodeBody returns the canonical, signed part of a license file.
@@ -171,6 +187,7 @@ func (l *License) encodeBody() []byte {
 	fmt.Fprintf(&b, "licensee: %s\n", l.Licensee)
 	fmt.Fprintf(&b, "issued: %s\n", formatTime(l.IssuedAt))
 	b.WriteString(l.encodeBindings())
+	b.WriteString(l.encodeRenewalURL())
 	for _, g := range l.Grants {
 		fmt.Fprintf(&b, "feature: %s seats=", g.Feature)
 		if g.Unlimited {
@@ -387,6 +404,8 @@ func (l *License) parseField(key, val string) error {
 		l.Licensee = val
 	case "issued":
 		l.IssuedAt, err = time.Parse(time.RFC3339, val)
+	case "renewal_url":
+		l.RenewalURL = val
 	case "feature":
 		var g Grant
 		g, err = parseGrantLine(val)

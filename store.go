@@ -27,6 +27,14 @@ type Store interface {
 	PutBan(ctx context.Context, b Ban) error
 	// DeleteBans removes bans; missing IDs are no error.
 	DeleteBans(ctx context.Context, ids []string) error
+	// PutConsumption stores one accepted consumption of a metered feature.
+	PutConsumption(ctx context.Context, c Consumption) error
+	// DeleteConsumptions removes consumptions; missing IDs are no error.
+	DeleteConsumptions(ctx context.Context, ids []string) error
+	// PutLicenseState stores what a server keeps of a license beyond its
+	// text, replacing the state with the same ID. It outlives the license:
+	// DeleteLicense leaves it.
+	PutLicenseState(ctx context.Context, st LicenseState) error
 	// PutReleased records for good that a license was released, replacing
 	// a record with the same ID.
 	PutReleased(ctx context.Context, r ReleasedLicense) error
@@ -46,6 +54,9 @@ type Snapshot struct {
 	Leases   []Lease
 	Bans     []Ban
 	Released []ReleasedLicense
+
+	Consumptions  []Consumption
+	LicenseStates []LicenseState
 }
 
 // ReleasedLicense records a license this server released (see

@@ -164,7 +164,10 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		}
 		t.row(f.Name, seats, f.InUse, free, f.Queued, f.Borrowed, f.State, formatOptTime(f.ExpiresAt, "never"))
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return printConsumptionStatus(e, features) // meter.go
 }
 
 func formatOptTime(t *time.Time, none string) string {
@@ -196,12 +199,12 @@ func cmdLeases(ctx context.Context, e *env, args []string) error {
 
 func cmdLicense(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: add, list, remove or release")
+		return usageErrorf("want a subcommand: add, list, remove, release or renew")
 	}
 	if args[0] == "release" {
 		return cmdLicenseRelease(ctx, e, args[1:]) // rehost.go
 	}
-	c, a, pos, err := adminCommand(e, "license "+args[0], "license add FILE | list | remove ID | release ID [--json]", args[1:])
+	c, a, pos, err := adminCommand(e, "license "+args[0], "license add FILE | list | remove ID | release ID | renew FILE [--json]", args[1:])
 	if err != nil {
 		return err
 	}
@@ -246,8 +249,10 @@ func cmdLicense(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		return printLicense(e, a, "removed", lic)
+	case "renew":
+		return licenseRenew(ctx, e, c, a, pos) // meter.go
 	}
-	return usageErrorf("unknown subcommand %q: want add, list, remove or release", args[0])
+	return usageErrorf("unknown subcommand %q: want add, list, remove, release or renew", args[0])
 }
 
 func printLicense(e *env, a *adminFlags, verb string, lic wire.LicenseResponse) error {
@@ -277,7 +282,10 @@ func printLicenseTable(e *env, lics []wire.LicenseResponse) error {
 				formatOptTime(f.StartsAt, "-"), formatOptTime(f.ExpiresAt, "never"))
 		}
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return printLicenseModels(e, lics) // meter.go
 }
 
 // leaseSeats says what a lease counts: its seats, and the seat it shares

@@ -183,8 +183,9 @@ func printEvent(e *env, a *adminFlags, r wire.Event) {
 
 func cmdReport(ctx context.Context, e *env, args []string) error {
 	q := wire.UsageQuery{From: "24h", Step: "1h"}
-	var asCSV bool
-	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h | --by user|host|feature] [--csv|--json]", args, func(fs *flag.FlagSet) {
+	var asCSV, consumption bool
+	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h | --by user|host|feature | --consumption] [--csv|--json]", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&consumption, "consumption", false, "the units each client spent of each metered feature in its current period")
 		fs.StringVar(&q.From, "from", q.From, "from `TIME` (RFC 3339) or DURATION ago")
 		fs.StringVar(&q.To, "to", "", "up to `TIME` (RFC 3339) or DURATION ago (default now)")
 		fs.StringVar(&q.Feature, "feature", "", "only `FEATURE`")
@@ -197,6 +198,9 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	}
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	if consumption {
+		return reportConsumption(ctx, e, c, a, asCSV) // meter.go
 	}
 	if q.By != "" {
 		q.Step = "" // a report by user, host or feature covers the whole period

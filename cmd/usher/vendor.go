@@ -17,7 +17,7 @@ import (
 
 func cmdVendor(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: keygen, issue or rehost")
+		return usageErrorf("want a subcommand: keygen, issue, rehost or renew")
 	}
 	switch args[0] {
 	case "keygen":
@@ -26,8 +26,10 @@ func cmdVendor(ctx context.Context, e *env, args []string) error {
 		return cmdVendorIssue(e, args[1:])
 	case "rehost":
 		return cmdVendorRehost(e, args[1:]) // rehost.go
+	case "renew":
+		return cmdVendorRenew(e, args[1:]) // meter.go
 	}
-	return usageErrorf("unknown subcommand %q: want keygen, issue or rehost", args[0])
+	return usageErrorf("unknown subcommand %q: want keygen, issue, rehost or renew", args[0])
 }
 
 func cmdVendorKeygen(e *env, args []string) error {
@@ -55,12 +57,13 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--require-hardware-key SERIAL] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--renewal-url URL] [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--require-hardware-key SERIAL] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
 	force := fs.Bool("force", false, "overwrite an existing --out file")
 	var specs []string
+	renewalURL := fs.String("renewal-url", "", "`URL` of the directory the license's renewal files are published in (for renew_every grants)")
 	fs.Func("feature", "`NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...]`; SEATS is a number or unlimited; keys as in docs/licensing-models.md (repeatable)", func(v string) error {
 		specs = append(specs, v)
 		return nil
@@ -85,7 +88,7 @@ func cmdVendorIssue(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *keyPath, err)
 	}
-	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: *licensee, IssuedAt: time.Now()}
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: *licensee, IssuedAt: time.Now(), RenewalURL: *renewalURL}
 	for _, spec := range specs {
 		g, err := parseFeatureSpec(spec)
 		if err != nil {
@@ -146,7 +149,7 @@ func parseFeatureSpec(spec string) (usher.Grant, error) {
 			return g, err
 		}
 	}
-	return g, nil
+	return withModelDefaults(g), nil
 }
 
 func parseDate(v string, endOfDay bool) (time.Time, error) {

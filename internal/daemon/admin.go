@@ -105,7 +105,7 @@ func (d *Daemon) openObservability(ctx context.Context, settings SettingsStore) 
 	if err != nil {
 		return err
 	}
-	d.metrics = metrics.New(metrics.Options{Features: d.features, EventLog: d.events, Version: d.opts.Version})
+	d.metrics = metrics.New(metrics.Options{Features: d.features, Checkpoints: d.checkpoints, EventLog: d.events, Version: d.opts.Version})
 	return nil
 }
 

@@ -79,6 +79,10 @@ type Options struct {
 	// HardwareKeyTicks, if set, replaces the ticker of hardware_key_poll:
 	// the hardware key is checked at each of its ticks.
 	HardwareKeyTicks <-chan time.Time
+
+	// RenewalTick, if set, replaces the minute ticker on which the node
+	// that decides fetches the renewals of checkpoint licenses.
+	RenewalTick <-chan time.Time
 }
 
 // startWait bounds how long Start waits to learn which node decides.

@@ -157,7 +157,9 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.rt.mu.Unlock()
 	d.logger.Debug("serving the ledger of this term")
 	d.setReady(nil)
+	stopRenewals := d.startRenewals(t.Context(), led) // renewal.go
 	d.sweep(t, led)
+	stopRenewals()
 	return context.Cause(t.Context())
 }
 

@@ -244,6 +244,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	if snap.Released, err = s.loadReleased(ctx, lics.Header.Revision); err != nil {
 		return nil, err
 	}
+	if err := s.loadMeter(ctx, lics.Header.Revision, snap); err != nil {
+		return nil, err
+	}
 	for _, kv := range lics.Kvs {
 		id := strings.TrimPrefix(string(kv.Key), s.prefix+"licenses/")
 		snap.Licenses = append(snap.Licenses, usher.LicenseRecord{ID: id, Text: kv.Value})

@@ -62,6 +62,8 @@ func Types() []string {
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
 		EventHardwareKeyRemoved, EventHardwareKeyInserted,
 		EventPasswordChanged, EventPasswordChangeFailed,
+		usher.EventConsumptionRecorded, usher.EventConsumptionDenied,
+		usher.EventLicenseRenewed, usher.EventLicenseRenewalFailed,
 	}
 }
 

@@ -19,7 +19,7 @@ func licenseResponse(l *usher.License) wire.LicenseResponse {
 	}
 	out.BindVolume = l.BindVolume
 	for _, g := range l.Grants {
-		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited}
+		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited, GrantModels: wire.GrantModelsOf(g)}
 		if !g.StartsAt.IsZero() {
 			gr.StartsAt = &g.StartsAt
 		}
@@ -46,13 +46,13 @@ func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, licenseResponse(lic))
+	writeJSON(w, http.StatusCreated, s.withModels(licenseResponse(lic)))
 }
 
 func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	out := []wire.LicenseResponse{}
 	for _, l := range s.ledger().Licenses() {
-		out = append(out, licenseResponse(l))
+		out = append(out, s.withModels(licenseResponse(l)))
 	}
 	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out, Refused: s.ledger().RefusedLicenses(), Released: releasedLicenses(s.ledger())})
 }

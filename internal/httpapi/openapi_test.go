@@ -226,6 +226,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	walkObservability(w, s.Token)
 	walkAdmin(w, s.Token)
 	walkPolicy(w, s.Token)
+	walkMeter(w, s) // meter_openapi_test.go
 
 	w.expect("POST", "/v1/admin/restart", s.Token, "", 202)
 	other := ushertest.StartServer(t, ushertest.ServerOptions{})

@@ -164,6 +164,7 @@ func (s *Server) routes() {
 	s.obsRoutes()
 	s.adminRoutes()
 	s.policyRoutes()
+	s.meterRoutes() // meter.go
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

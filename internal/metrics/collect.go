@@ -33,7 +33,7 @@ type ledgerCollector struct {
 }
 
 func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSeats, descUnlimited, descInUse, descQueue, descExpiry, descLeases, descBorrowed, descLingering} {
+	for _, d := range []*prometheus.Desc{descSeats, descUnlimited, descInUse, descQueue, descExpiry, descLeases, descUnitsUsed, descUnitsLimit, descBorrowed, descLingering} {
 		ch <- d
 	}
 }
@@ -55,6 +55,7 @@ func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
 		if f.ExpiresAt != nil {
 			ch <- prometheus.MustNewConstMetric(descExpiry, prometheus.GaugeValue, float64(f.ExpiresAt.Unix()), f.Name)
 		}
+		collectConsumption(ch, f) // meter.go
 	}
 	ch <- prometheus.MustNewConstMetric(descLeases, prometheus.GaugeValue, float64(leases))
 }

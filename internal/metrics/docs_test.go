@@ -19,7 +19,7 @@ func TestMetricDocsCoverEveryMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New(metrics.Options{Features: features, EventLog: fakeEventLog{}})
+	m := metrics.New(metrics.Options{Features: features, Checkpoints: checkpoints, EventLog: fakeEventLog{}})
 	for _, typ := range []string{usher.EventLeaseGranted, usher.EventCheckoutDenied, usher.EventLeaseReleased} {
 		m.Observe(usher.Event{Type: typ, Feature: "cad"})
 	}

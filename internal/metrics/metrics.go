@@ -27,8 +27,11 @@ type EventLog interface {
 // Options configure Metrics. All fields are optional.
 type Options struct {
 	Features func() []usher.FeatureStatus // usually Ledger.Features
-	EventLog EventLog
-	Version  string
+	// Checkpoints, if set, gives the technical expiry of each checkpoint
+	// license; usually Ledger.Checkpoints.
+	Checkpoints func() []usher.Checkpoint
+	EventLog    EventLog
+	Version     string
 }
 
 // Metrics is a registry with Usher's metrics. It is a usher.Observer.
@@ -89,6 +92,9 @@ func New(opts Options) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if opts.Features != nil {
 		m.reg.MustRegister(&ledgerCollector{features: opts.Features})
+	}
+	if opts.Checkpoints != nil {
+		m.reg.MustRegister(&checkpointCollector{checkpoints: opts.Checkpoints})
 	}
 	if opts.EventLog != nil {
 		m.registerEventLog(opts.EventLog)

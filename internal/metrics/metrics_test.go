@@ -25,7 +25,12 @@ func features() []usher.FeatureStatus {
 	return []usher.FeatureStatus{
 		{Name: "cad", Seats: 5, InUse: 2, Queued: 1, State: usher.FeatureActive, ExpiresAt: &exp},
 		{Name: "viewer", Unlimited: true, InUse: 7, State: usher.FeatureActive},
+		{Name: "render", State: usher.FeatureActive, Consumption: &usher.ConsumptionStatus{Limit: 100, Used: 42, Remaining: 58, Period: usher.PeriodMonth}},
 	}
+}
+
+func checkpoints() []usher.Checkpoint {
+	return []usher.Checkpoint{{LicenseID: "lic_1", TechnicalExpiry: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}}
 }
 
 // scrape returns the metrics text.
@@ -40,7 +45,7 @@ func scrape(tb testing.TB, m *metrics.Metrics) string {
 }
 
 func TestMetrics(t *testing.T) {
-	m := metrics.New(metrics.Options{Features: features, EventLog: fakeEventLog{}, Version: "1.2.3"})
+	m := metrics.New(metrics.Options{Features: features, Checkpoints: checkpoints, EventLog: fakeEventLog{}, Version: "1.2.3"})
 	m.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad"})
 	m.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad"})
 	m.Observe(usher.Event{Type: usher.EventCheckoutDenied, Feature: "cad", Reason: usher.ENoSeats})
@@ -57,6 +62,9 @@ func TestMetrics(t *testing.T) {
 		`usher_feature_queue_length{feature="cad"} 1`,
 		`usher_feature_expiry_timestamp_seconds{feature="cad"} 1.7987616e+09`,
 		`usher_leases 9`,
+		`usher_feature_consumption_used{feature="render"} 42`,
+		`usher_feature_consumption_limit{feature="render"} 100`,
+		`usher_license_technical_expiry_timestamp_seconds{license="lic_1"} 1.7987616e+09`,
 		`usher_checkouts_total{feature="cad"} 2`,
 		`usher_checkout_denials_total{feature="cad",reason="no_seats_available"} 1`,
 		`usher_leases_ended_total{feature="cad",how="expired"} 1`,
@@ -108,6 +116,11 @@ func (nopStore) DeleteLeases(context.Context, []string) error             { retu
 func (nopStore) PutBan(context.Context, usher.Ban) error                  { return nil }
 func (nopStore) DeleteBans(context.Context, []string) error               { return nil }
 func (nopStore) PutReleased(context.Context, usher.ReleasedLicense) error { return nil }
+func (nopStore) PutConsumption(context.Context, usher.Consumption) error  { return nil }
+func (nopStore) DeleteConsumptions(context.Context, []string) error       { return nil }
+func (nopStore) PutLicenseState(context.Context, usher.LicenseState) error {
+	return nil
+}
 
 func TestInstrumentStore(t *testing.T) {
 	m := metrics.New(metrics.Options{})
@@ -142,7 +155,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		}
 		t.Skip("promtool not on PATH; set USHER_REQUIRE_PROMTOOL=1 to make this a failure")
 	}
-	m := metrics.New(metrics.Options{Features: features, EventLog: fakeEventLog{}, Version: "1.2.3"})
+	m := metrics.New(metrics.Options{Features: features, Checkpoints: checkpoints, EventLog: fakeEventLog{}, Version: "1.2.3"})
 	for _, typ := range []string{usher.EventLeaseGranted, usher.EventCheckoutDenied, usher.EventLeaseReleased, usher.EventLeaseExpired, usher.EventLeaseKicked} {
 		m.Observe(usher.Event{Type: typ, Feature: "cad", Reason: usher.ENoSeats})
 	}

@@ -97,6 +97,9 @@ const (
 	opDeleteLicense
 	opPutBan
 	opDeleteBan
+	opPutConsumption
+	opDeleteConsumption
+	opPutLicenseState
 	opPutReleased
 )
 
@@ -107,6 +110,8 @@ type op struct {
 	ids   []string
 	lic   usher.LicenseRecord
 	ban   usher.Ban
+	cons  usher.Consumption
+	state []byte                 // a usher.LicenseState as JSON, with its ID in ids
 	rel   *usher.ReleasedLicense // opPutReleased only; a pointer keeps every other op small
 }
 
@@ -129,7 +134,7 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 	// The writer keeps one connection; the others serve startup reads and
 	// the rare writes of users, tokens and settings.
 	db.SetMaxOpenConns(3)
-	if _, err := db.Exec(schema + authSchema); err != nil {
+	if _, err := db.Exec(schema + authSchema + meterSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
 	}
@@ -204,6 +209,9 @@ func (s *Store) commit(batch []op) error {
 }
 
 func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
+	if ok, err := applyMeter(exec, o); ok {
+		return err
+	}
 	switch o.kind {
 	case opPutLease:
 		l := o.lease
@@ -277,6 +285,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	}
 	if snap.Released, err = s.loadReleased(ctx); err != nil {
 		return nil, fmt.Errorf("load released licenses: %w", err)
+	}
+	if err := s.loadMeter(ctx, snap); err != nil {
+		return nil, err
 	}
 	return snap, nil
 }

@@ -16,7 +16,11 @@ var writerStatements = map[opKind]string{
 	opDeleteLicense: `DELETE FROM licenses WHERE id = ?`,
 	opPutBan:        `INSERT OR REPLACE INTO bans (id, feature, user, host, created_at, until) VALUES (?, ?, ?, ?, ?, ?)`,
 	opDeleteBan:     `DELETE FROM bans WHERE id = ?`,
-	opPutReleased:   `INSERT OR REPLACE INTO released_licenses (id, released_at, receipt) VALUES (?, ?, ?)`,
+
+	opPutConsumption:    `INSERT OR REPLACE INTO consumptions (id, request_id, feature, client_id, user, host, pid, amount, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	opDeleteConsumption: `DELETE FROM consumptions WHERE id = ?`,
+	opPutLicenseState:   `INSERT OR REPLACE INTO license_states (id, state) VALUES (?, ?)`,
+	opPutReleased:       `INSERT OR REPLACE INTO released_licenses (id, released_at, receipt) VALUES (?, ?, ?)`,
 }
 
 // writerConn is the writer goroutine's connection. It talks to the driver

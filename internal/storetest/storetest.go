@@ -37,6 +37,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReleasedRoundTrip", testReleasedRoundTrip},
 		{"ConcurrentWritesAllDurable", testConcurrentWrites},
 		{"LedgerNeverOverAllocates", testLedgerNeverOverAllocates},
+		{"ConsumptionRoundTrip", testConsumptionRoundTrip},
+		{"LicenseStateRoundTrip", testLicenseStateRoundTrip},
+		{"LedgerKeepsConsumptions", testLedgerKeepsConsumptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ type LicenseResponse struct {
 	// RequireHardwareKey is the serial of the hardware key the license
 	// serves with, if it requires one.
 	RequireHardwareKey string `json:"require_hardware_key,omitempty"`
+	LicenseModels
 }
 
 // GrantResponse is one feature line of a license.
@@ -40,6 +41,7 @@ type GrantResponse struct {
 	Unlimited bool       `json:"unlimited"`
 	StartsAt  *time.Time `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	GrantModels
 }
 
 // LicensesResponse is the body of GET /v1/licenses: the licenses served,

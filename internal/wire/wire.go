@@ -55,6 +55,7 @@ var codeStatus = map[string]int{
 	usher.ELicenseInUseElsewhere:    http.StatusConflict,
 	usher.ELicenseReleased:          http.StatusConflict,
 	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
+	usher.EConsumptionExhausted:     http.StatusConflict,
 
 	usher.EBorrowNotAllowed: http.StatusForbidden,
 }

@@ -38,7 +38,10 @@ func env(extra ...string) []string {
 func TestPythonSDK(t *testing.T) {
 	python := ushertest.Tool(t, "python3", "PYTHON")
 	s := startServer(t)
+	vars := []string{"USHER_TEST_SERVER=" + s.Addr(), "USHER_TEST_ADMIN_TOKEN=" + s.Token} // read before a restart may change s
 	// The tests ask for a restart over HTTP; only the Go side can do it.
+	// control.Close, a cleanup that runs before the server's, waits for
+	// the handler to return.
 	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/restart" {
 			http.NotFound(w, r)
@@ -53,7 +56,7 @@ func TestPythonSDK(t *testing.T) {
 		args = []string{"-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"}
 	}
 	cmd := exec.Command(python, args...)
-	cmd.Env = env("USHER_TEST_SERVER="+s.Addr(), "USHER_TEST_ADMIN_TOKEN="+s.Token, "USHER_TEST_CONTROL="+control.URL)
+	cmd.Env = env(append(vars, "USHER_TEST_CONTROL="+control.URL)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("python3 %s: %v\n%s", strings.Join(args, " "), err, out)
