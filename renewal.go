@@ -94,22 +94,39 @@ func (k *Keyring) VerifyRenewal(data []byte) (*Renewal, error) {
 		return nil, Errorf(ELicenseInvalid, "renewal is malformed: ask the vendor for a file made by usher vendor renew")
 	}
 	body := []byte(strings.Join(block[:4], "\n") + "\n")
-	r := &Renewal{}
-	if _, err := fmt.Sscanf(string(body), "format: "+renewalFormat+"\nlicense: %s\nissued: %s\nuntil: %s\n", &r.LicenseID, new(string), new(string)); err != nil {
-		return nil, Errorf(ELicenseInvalid, "renewal is malformed or of a newer format: upgrade Usher, or ask the vendor for a file made by usher vendor renew")
-	}
-	r.IssuedAt, err = time.Parse(time.RFC3339, strings.TrimPrefix(block[2], "issued: "))
-	if err == nil {
-		r.Until, err = time.Parse(time.RFC3339, strings.TrimPrefix(block[3], "until: "))
-	}
+	r, err := parseRenewalBody(block[:4])
 	if err != nil || !bytes.Equal(r.encodeBody(), body) {
-		return nil, Errorf(ELicenseInvalid, "renewal is not in canonical form: ask the vendor for a file made by usher vendor renew")
+		return nil, Errorf(ELicenseInvalid, "renewal is malformed, not in canonical form or of a newer format: upgrade Usher, or ask the vendor for a file made by usher vendor renew")
 	}
 	if err := k.checkSignature(block[4], body, "renewal of license "+r.LicenseID); err != nil {
 		return nil, err
 	}
 	r.KeyID = strings.TrimPrefix(strings.Fields(block[4])[2], "key=")
 	r.Text = append([]byte(nil), data...)
+	return r, nil
+}
+
+// parseRenewalBody reads the four lines of a renewal's signed body.
+func parseRenewalBody(lines []string) (*Renewal, error) {
+	var vals [4]string
+	for i, key := range [4]string{"format: ", "license: ", "issued: ", "until: "} {
+		v, ok := strings.CutPrefix(lines[i], key)
+		if !ok {
+			return nil, fmt.Errorf("line %d is not %q", i+1, key)
+		}
+		vals[i] = v
+	}
+	if vals[0] != renewalFormat {
+		return nil, fmt.Errorf("format %q", vals[0])
+	}
+	r := &Renewal{LicenseID: vals[1]}
+	var err error
+	if r.IssuedAt, err = time.Parse(time.RFC3339, vals[2]); err != nil {
+		return nil, err
+	}
+	if r.Until, err = time.Parse(time.RFC3339, vals[3]); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -56,6 +56,18 @@ func TestLibrary(t *testing.T) {
 		}
 		ushertest.WaitFor(t, 5*time.Second, 20*time.Millisecond, ushertest.Until("no lease left after the clients closed", func() bool { return len(s.Ledger().Leases()) == 0 }))
 	})
+	t.Run("threads", func(t *testing.T) {
+		t.Parallel()
+		bin := filepath.Join(dir, "threads")
+		compile(t, gcc, "-Wall", "-Wextra", "-Werror", "-o", bin, "testdata/threads.c", "-I.", "-L"+dir, "-lusher", "-lpthread")
+		s := startServer(t, map[string]int{"cad": 1, "cam": 1, "eda": 1, "sim": 1})
+		if out := run(t, bin, dir, s.Addr()); out != "ok\n" {
+			t.Errorf("threads printed %q, want ok", out)
+		}
+		if n := len(s.Ledger().Leases()); n != 0 {
+			t.Errorf("the server holds %d leases after the threads released theirs, want 0", n)
+		}
+	})
 	t.Run("lost", func(t *testing.T) {
 		t.Parallel()
 		bin := filepath.Join(dir, "lost")
@@ -97,10 +109,14 @@ func compile(t *testing.T, cc string, args ...string) {
 	}
 }
 
-// startServer starts a server with one seat of "cad".
-func startServer(t *testing.T) *ushertest.Server {
+// startServer starts a server with seats of each feature; by default
+// one seat of "cad".
+func startServer(t *testing.T, seats ...map[string]int) *ushertest.Server {
+	if len(seats) == 0 {
+		seats = append(seats, map[string]int{"cad": 1})
+	}
 	return ushertest.StartServer(t, ushertest.ServerOptions{
-		Seats: map[string]int{"cad": 1},
+		Seats: seats[0],
 		Configure: func(cfg *daemon.Config) {
 			cfg.KeepaliveTimeout = daemon.Duration(keepalive)
 			cfg.KeepaliveScanInterval = daemon.Duration(keepalive / 4)

@@ -46,6 +46,11 @@ func printLicenseModels(e *env, lics []wire.LicenseResponse) error {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "license %s activated %s", termSafe(l.ID), l.ActivatedAt.UTC().Format(time.RFC3339))
+		for _, f := range l.Features {
+			if f.Subscription != "" {
+				fmt.Fprintf(e.stdout, ", %s: subscription %s of group %s", termSafe(f.Name), f.Subscription, termSafe(f.Group))
+			}
+		}
 		if l.TechnicalExpiry != nil {
 			fmt.Fprintf(e.stdout, ", technical expiry %s", l.TechnicalExpiry.UTC().Format(time.RFC3339))
 			if l.RenewalURL != "" {

@@ -49,7 +49,7 @@ func TestKillNineKeepsConsumptions(t *testing.T) {
 		t.Errorf("report --consumption --csv:\n%s", out)
 	}
 	out := mustCLI(t, env, "license", "list", "--data", data)
-	if !strings.Contains(out, "activated "+time.Now().UTC().Format("2006-01-02")) {
+	if !strings.Contains(out, "activated "+time.Now().UTC().Format("2006-01-02")) || !strings.Contains(out, "cad: subscription 30d of group cad") {
 		t.Errorf("license list lacks the activation:\n%s", out)
 	}
 }

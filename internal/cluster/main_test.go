@@ -3,9 +3,9 @@ package cluster_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/usher-lm/usher/internal/etcdtest"
 )
 
-// TestMain fails the tests when a forwarding node or a connection to one
-// outlives them.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the tests when a forwarding node, a connection to one or
+// an etcd session outlives them.
+func TestMain(m *testing.M) { etcdtest.VerifyNoLeaks(m) }

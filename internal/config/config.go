@@ -21,6 +21,7 @@ type Config struct {
 	KeepaliveScanInterval Duration `toml:"keepalive_scan_interval"`
 	ConnectionTimeout     Duration `toml:"connection_timeout"`
 	Dev                   bool     `toml:"dev"`
+	IdentityLockDir       string   `toml:"identity_lock_dir"`
 	PolicyFile            string   `toml:"policy_file"`
 	Security                       // TLS, credentials and limits
 	HardwareKey                    // the hardware key holding the identity

@@ -74,6 +74,7 @@ var registry = []Key{
 	{Name: "connection_timeout", Default: dur(DefaultConnectionTimeout), Live: true, check: minDuration(time.Second),
 		Usage: "idle connections are closed after this `DURATION`"},
 	{Name: "dev", Usage: "dev mode: throwaway vendor key, demo license, " + DevListen},
+	{Name: "identity_lock_dir", Usage: "`DIR` of the identity lock files, shared by every server on a host (mount it into each container); default /run/usher where writable, else the temporary directory"},
 	{Name: "policy_file", Usage: "policy `FILE` (TOML): who may use which seats; see docs/policies.md"},
 
 	{Name: "log_level", Default: strconv.Itoa(DefaultLogLevel), Live: true, check: logLevel,

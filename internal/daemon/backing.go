@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 
+	usher "github.com/usher-lm/usher"
+
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/eventlog"
@@ -28,6 +30,9 @@ type backing struct {
 	settings SettingsStore
 	users    auth.Store
 	history  eventlog.Backend // where the event log keeps events and usage
+	// identityLock, if set, keeps one server of an identity serving its
+	// bound licenses across the backing's reach (the etcd of a cluster).
+	identityLock usher.IdentityLock
 	// sharedLog is set when history is shared by several nodes, whose
 	// own events then name them.
 	sharedLog bool

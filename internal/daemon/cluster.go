@@ -78,6 +78,7 @@ func (d *Daemon) openCluster(ctx context.Context) (_ *backing, err error) {
 	if cfg.Embedded() {
 		ecfg.MaxTxnOps = cluster.EmbeddedMaxTxnOps
 	}
+	b.identityLock = &cluster.IdentityLock{Client: etcd, Cluster: cfg.ClusterNameOrDefault(), Node: cfg.NodeNameOrHost()}
 	if b.elector, err = cluster.NewElection(ecfg); err != nil {
 		return nil, err
 	}

@@ -143,7 +143,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if d.authority, err = d.openAuth(ctx, token, opts.Now); err != nil {
 		return nil, err
 	}
-	if err := d.startIdentity(); err != nil { // identity.go
+	if err := d.startIdentity(ctx); err != nil { // identity.go
 		return nil, err
 	}
 	if err := d.run(ctx); err != nil {
@@ -276,7 +276,7 @@ func (d *Daemon) Close() error {
 		if d.back != nil {
 			err = errors.Join(err, d.back.close())
 		}
-		d.closeIdentity() // last: a copy of this server may take over
+		d.closeIdentity()
 		err = errors.Join(err, d.lock.Close())
 		close(d.rt.done)
 	})

@@ -1,27 +1,21 @@
 package daemon
 
 import (
+	"context"
 	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	usher "github.com/usher-lm/usher"
-	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/wire"
 )
 
 // IdentityFile is the name of the server's identity key in the data
 // directory: an Ed25519 private key, PKCS#8 PEM, mode 0600.
 const IdentityFile = "identity.key"
-
-// hostLockRetry is how often a server that found its identity in use on
-// this host tries the host lock again.
-const hostLockRetry = 2 * time.Second
 
 // LoadIdentity returns the server's identity key from the data directory,
 // creating it on first use.
@@ -63,8 +57,8 @@ func LoadIdentity(dir string) (ed25519.PrivateKey, error) {
 	return key, f.Close()
 }
 
-// identity is this server's identity and the host lock that lets it serve
-// its bound licenses.
+// identity is this server's identity and the locks that let it serve its
+// bound licenses.
 type identity struct {
 	// key signs for this server: the ed25519.PrivateKey of the data
 	// directory, or a key that never leaves a hardware token. Its Public()
@@ -75,14 +69,16 @@ type identity struct {
 	self usher.ServerIdentity
 	guid string
 	gate usher.BindingGate
-	lock io.Closer   // nil while another server holds the identity on this host
-	hw   hardwareKey // see hwkey.go
+	// locks are taken by the deciding node for as long as it decides:
+	// while another server holds one, bound licenses are not served.
+	locks []usher.IdentityLock
+	hw    hardwareKey // see hwkey.go
 }
 
-// startIdentity loads the identity and takes the host lock keyed by it;
-// when another server holds it, bound licenses wait, and a goroutine tries
-// again every hostLockRetry until it is free.
-func (d *Daemon) startIdentity() error {
+// startIdentity loads the identity (in a cluster, the cluster's: see
+// shareIdentity) and the identity locks that the deciding node takes (see
+// holdIdentity).
+func (d *Daemon) startIdentity(ctx context.Context) error {
 	volume, err := LoadVolumeID(d.cfg.Data)
 	if err != nil {
 		return err
@@ -90,6 +86,11 @@ func (d *Daemon) startIdentity() error {
 	key, tok, err := d.loadIdentityKey() // hwkey.go
 	if err != nil {
 		return err
+	}
+	if d.cfg.ClusterMode() {
+		if key, volume, err = d.shareIdentity(ctx, key, volume); err != nil {
+			return err
+		}
 	}
 	traits := d.opts.HostTraits
 	if traits == nil {
@@ -101,56 +102,22 @@ func (d *Daemon) startIdentity() error {
 		d.ident.hw.tok, d.ident.self.HardwareKey = tok, tok.Serial()
 		d.startHardwareKeyWatch()
 	}
-	if d.tryHostLock() {
-		return nil
+	dir, err := identityLockDir(d.cfg.IdentityLockDir)
+	if err != nil {
+		return err
 	}
-	why := "another Usher server with this identity (guid " + d.ident.guid + ") serves on this host, from a copy of this data directory"
-	d.ident.gate.Block(why)
-	d.logger.Warn("bound licenses are not served: "+why+"; they will be once it stops", "guid", d.ident.guid)
-	d.events.Record(usher.Event{Type: eventlog.EventLicenseInUseElsewhere, Reason: why})
-	d.wg.Add(1)
-	go d.retryHostLock()
+	// The widest lock first: its refusal names the other holder best.
+	if d.back.identityLock != nil {
+		d.ident.locks = append(d.ident.locks, d.back.identityLock)
+	}
+	d.ident.locks = append(d.ident.locks, hostLock{}, dirLock{dir: dir})
 	return nil
 }
 
-// tryHostLock takes the host lock if it is free.
-func (d *Daemon) tryHostLock() bool {
-	lock, err := acquireHostLock(d.ident.guid)
-	if err != nil {
-		d.logger.Debug("host lock", "err", err)
-		return false
-	}
-	d.ident.lock = lock
-	return true
-}
-
-func (d *Daemon) retryHostLock() {
-	defer d.wg.Done()
-	t := time.NewTicker(hostLockRetry)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-t.C:
-		}
-		if d.tryHostLock() {
-			d.ident.gate.Open()
-			d.logger.Info("bound licenses served: the other server with this identity stopped", "guid", d.ident.guid)
-			d.events.Record(usher.Event{Type: eventlog.EventLicenseServedAgain, Reason: "guid " + d.ident.guid})
-			return
-		}
-	}
-}
-
-// closeIdentity releases the host lock. Close calls it after every
-// goroutine has stopped.
+// closeIdentity logs out of the hardware key. Close calls it after every
+// goroutine has stopped; the identity locks ended with the last term.
 func (d *Daemon) closeIdentity() {
 	d.closeHardwareKey()
-	if d.ident != nil && d.ident.lock != nil {
-		d.ident.lock.Close()
-		d.ident.lock = nil
-	}
 }
 
 // serverInfo is what GET /v1/server answers.

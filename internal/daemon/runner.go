@@ -137,6 +137,9 @@ func (d *Daemon) decide(t *cluster.Term) error {
 		d.setReady(err)
 		return err
 	}
+	// Bound licenses are served only while this node holds the identity
+	// locks (identitylock.go); it takes them before it serves.
+	defer d.holdIdentity(t.Context())()
 	// Take the users and tokens that other nodes changed meanwhile.
 	if err := d.authority.Reload(t.Context()); err != nil {
 		d.logger.Error("reload users and API tokens", "err", err)

@@ -38,7 +38,9 @@ func env(extra ...string) []string {
 func TestPythonSDK(t *testing.T) {
 	python := ushertest.Tool(t, "python3", "PYTHON")
 	s := startServer(t)
-	vars := []string{"USHER_TEST_SERVER=" + s.Addr(), "USHER_TEST_ADMIN_TOKEN=" + s.Token} // read before a restart may change s
+	tls := ushertest.StartServer(t, ushertest.ServerOptions{Seats: map[string]int{"cad": 1}, Configure: func(cfg *daemon.Config) { cfg.TLSAuto = true }})
+	vars := []string{"USHER_TEST_SERVER=" + s.Addr(), "USHER_TEST_ADMIN_TOKEN=" + s.Token, // read before a restart may change s
+		"USHER_TEST_TLS_SERVER=https://" + tls.Addr(), "USHER_TEST_TLS_FINGERPRINT=" + tls.Daemon.TLSFingerprint()}
 	// The tests ask for a restart over HTTP; only the Go side can do it.
 	// control.Close, a cleanup that runs before the server's, waits for
 	// the handler to return.

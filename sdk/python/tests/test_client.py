@@ -21,6 +21,8 @@ import usher
 SERVER = os.environ.get("USHER_TEST_SERVER", "")
 ADMIN = os.environ.get("USHER_TEST_ADMIN_TOKEN", "")
 CONTROL = os.environ.get("USHER_TEST_CONTROL", "")
+TLS_SERVER = os.environ.get("USHER_TEST_TLS_SERVER", "")
+TLS_FINGERPRINT = os.environ.get("USHER_TEST_TLS_FINGERPRINT", "")
 
 
 def admin(method: str, path: str, body: Optional[dict] = None) -> Any:
@@ -154,6 +156,27 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(server_leases(), [])
             c.checkout("cam")
         self.assertEqual(server_leases(), [])
+
+
+@unittest.skipUnless(TLS_SERVER and TLS_FINGERPRINT, "USHER_TEST_TLS_SERVER and USHER_TEST_TLS_FINGERPRINT name a server with a self-signed certificate")
+class PinnedTLSTest(unittest.TestCase):
+    def test_pinned_certificate(self) -> None:
+        with usher.Client(TLS_SERVER, tls_fingerprint=TLS_FINGERPRINT, client_id="py-tls") as c:
+            lease = c.checkout("cad")
+            self.assertTrue(lease.alive)
+            lease.release()
+
+    def test_other_certificate(self) -> None:
+        with usher.Client(TLS_SERVER, tls_fingerprint="sha256:" + "00" * 32, retry_timeout=0.3) as c:
+            with self.assertRaises(usher.UsherError) as ctx:
+                c.checkout("cad")
+        self.assertEqual(ctx.exception.code, usher.UNAVAILABLE)
+        self.assertIn("not the pinned one", ctx.exception.message)
+
+    def test_bad_fingerprint(self) -> None:
+        with self.assertRaises(usher.UsherError) as ctx:
+            usher.Client(TLS_SERVER, tls_fingerprint="not hex")
+        self.assertEqual(ctx.exception.code, usher.INVALID)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ import socket
 import threading
 import time
 import urllib.parse
+import urllib.request
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import transport
+from .tlspin import PinnedHTTPSHandler
 from .errors import INVALID, LEASE_NOT_FOUND, UNAVAILABLE, UsherError
 
 ENV_SERVER = "USHER_SERVER"
 ENV_CLIENT_TOKEN = "USHER_CLIENT_TOKEN"
+ENV_TLS_FINGERPRINT = "USHER_TLS_FINGERPRINT"
 DEFAULT_KEEPALIVE = 180.0  # seconds, when the server does not say
 
 LostCallback = Callable[[UsherError], None]
@@ -50,7 +53,9 @@ class Client:
 
     servers: a list of URLs or host:port, or one comma-separated string as
     in USHER_SERVER; None reads USHER_SERVER. token defaults to
-    USHER_CLIENT_TOKEN. A Client is safe to use from several threads; close
+    USHER_CLIENT_TOKEN. tls_fingerprint (default USHER_TLS_FINGERPRINT)
+    makes the client trust exactly the server certificate with that
+    SHA-256 fingerprint, as for a server started with --tls-auto. A Client is safe to use from several threads; close
     it (or use it as a context manager) to release every seat it holds.
     """
 
@@ -62,6 +67,7 @@ class Client:
         user: Optional[str] = None,
         host: Optional[str] = None,
         token: Optional[str] = None,
+        tls_fingerprint: Optional[str] = None,
         request_timeout: float = 10.0,
         retry_timeout: float = 30.0,
     ) -> None:
@@ -72,6 +78,8 @@ class Client:
             raise UsherError(INVALID, f"no Usher server configured: set {ENV_SERVER}=host:port (for example 127.0.0.1:7420) or pass servers")
         self._servers = transport.Servers(listed)
         self._token = token if token is not None else os.environ.get(ENV_CLIENT_TOKEN, "")
+        pin = tls_fingerprint if tls_fingerprint is not None else os.environ.get(ENV_TLS_FINGERPRINT, "")
+        self._opener = urllib.request.build_opener(PinnedHTTPSHandler(pin)) if pin else urllib.request.build_opener()
         self.identity = _identity(client_id, user, host)
         self.request_timeout = request_timeout
         self.retry_timeout = retry_timeout
@@ -127,7 +135,7 @@ class Client:
         return transport.call(self._servers, op, start + wait + self.retry_timeout)
 
     def _request(self, server: str, method: str, path: str, body: Optional[dict], timeout: float) -> Any:
-        return transport.request(server, method, path, body, self._token, timeout)
+        return transport.request(self._opener, server, method, path, body, self._token, timeout)
 
     def _release(self, lease_id: str, feature: str) -> None:
         path = "/v1/leases/" + urllib.parse.quote(lease_id, safe="")

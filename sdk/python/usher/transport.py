@@ -52,7 +52,7 @@ def split_list(value: str) -> List[str]:
     return [s.strip() for s in value.split(",") if s.strip()]
 
 
-def request(server: str, method: str, path: str, body: Optional[dict], token: str, timeout: float) -> Any:
+def request(opener: urllib.request.OpenerDirector, server: str, method: str, path: str, body: Optional[dict], token: str, timeout: float) -> Any:
     """Send one request and return the decoded JSON answer (None if empty).
 
     An error answer raises UsherError with the server's code; a server that
@@ -66,7 +66,7 @@ def request(server: str, method: str, path: str, body: Optional[dict], token: st
     if token:
         req.add_header("Authorization", "Bearer " + token)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             raw = resp.read()
     except urllib.error.HTTPError as e:
         raise decode_error(server, e.code, e.read()) from None
