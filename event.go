@@ -11,6 +11,11 @@ const (
 	EventCheckoutDenied = "checkout_denied"
 	EventLicenseAdded   = "license_added"
 	EventLicenseRemoved = "license_removed"
+	// EventSecretBound: a license in Licensee Secret client mode was bound
+	// to the first secret a checkout presented (never the secret itself).
+	EventSecretBound = "licensee_secret_bound"
+	// EventSecretUnbound: the vendor's unbind file lifted a binding.
+	EventSecretUnbound = "licensee_secret_unbound"
 )
 
 // Event is one state change of the ledger. Fields that do not apply to a

@@ -56,6 +56,10 @@ type pool struct {
 	gate  *BindingGate
 	hw    *BindingGate
 	needs []gateNeed
+	// secret is set when a license with a Licensee Secret grants the
+	// feature, and named when a grant serves registered users only.
+	secret *secretGate
+	named  bool
 	// models is set when a grant uses a licensing model's attribute: the
 	// ledger then counts the pool's leases by their terms.
 	models *poolModels
@@ -187,6 +191,7 @@ func buildPools(licenses map[string]*License, gate, hw *BindingGate) map[string]
 			p.needs = nil // nothing gates it: the hot path reads no gate
 		}
 	}
+	attachSecretGates(pools, licenses)
 	return pools
 }
 

@@ -46,6 +46,7 @@ var grantAttrs = []grantAttr{
 	{"subscription", durationAttr(func(g *Grant) *time.Duration { return &g.Subscription.Length }), func(g Grant) string { return formatLicenseDuration(g.Subscription.Length) }},
 	{"group", parseGroupAttr, func(g Grant) string { return g.Subscription.Group }},
 	{"renew_every", durationAttr(func(g *Grant) *time.Duration { return &g.RenewEvery }), func(g Grant) string { return formatLicenseDuration(g.RenewEvery) }},
+	{"users", parseUsersAttr, func(g Grant) string { return g.Users }}, // users.go
 }
 
 // SetAttr sets one optional attribute of g, given as in a grant line

@@ -15,6 +15,10 @@ type Client struct {
 	User string `json:"user,omitempty"`
 	Host string `json:"host,omitempty"`
 	PID  int    `json:"pid,omitempty"`
+	// Secret is the Licensee Secret a checkout presents (client.secret on
+	// the wire). Checkout moves it into CheckoutRequest.Secret before it
+	// keeps anything, so no lease, waiter or event ever carries it.
+	Secret string `json:"secret,omitempty"`
 }
 
 // Validate returns an EInvalid error for a missing or oversized field.
@@ -22,7 +26,7 @@ func (c Client) Validate() error {
 	if c.ID == "" {
 		return Errorf(EInvalid, "client.id is required: send a stable id for this application instance")
 	}
-	for _, f := range [...]struct{ name, v string }{{"client.id", c.ID}, {"client.user", c.User}, {"client.host", c.Host}} {
+	for _, f := range [...]struct{ name, v string }{{"client.id", c.ID}, {"client.user", c.User}, {"client.host", c.Host}, {"client.secret", c.Secret}} {
 		if len(f.v) > 256 || !utf8.ValidString(f.v) {
 			return Errorf(EInvalid, "%s must be valid UTF-8 of at most 256 bytes", f.name)
 		}
@@ -108,6 +112,9 @@ type CheckoutRequest struct {
 	// Addr is the network address the request came from. The per-address
 	// limits count leases and waiters by it; "" is not counted.
 	Addr string
+	// Secret is the Licensee Secret presented, if any; see docs/security.md.
+	// Only its hash is ever kept.
+	Secret string
 	// Count is how many seats to take at once, all or none; 0 means 1.
 	Count int
 	// Version, if set, is the lowest grant version that may serve the

@@ -105,6 +105,7 @@ type Ledger struct {
 	banMu sync.Mutex     // serializes ban changes, taken before mu
 	bans  map[banKey]Ban // the stored bans, some perhaps ended
 
+	access    access                   // Licensee Secret bindings and registered users
 	policy    *Policy                  // nil: no rules; see policy_ledger.go
 	policyUse map[string]*policyCounts // what the policy's rules count, per feature
 
@@ -141,6 +142,7 @@ type storing struct {
 	done       chan struct{} // closed when the write ended
 	err        error         // set before done closes if the write failed
 	prev, next *entry        // in the feature's pending list until done
+	access     *grantAccess  // what the grant stores with it: nil for most
 }
 
 func (e *entry) key() clientKey { return clientKey{e.lease.Feature, e.lease.Client.ID} }
@@ -222,6 +224,7 @@ func (l *Ledger) restore(snap *Snapshot) {
 	for _, b := range snap.Bans {
 		l.bans[b.key()] = b
 	}
+	l.access.restore(snap)
 	at := l.tick()
 	for _, ls := range snap.Leases {
 		ls.LastHeartbeat = at.wall
@@ -300,6 +303,9 @@ func (l *Ledger) SetKeepaliveTimeout(d time.Duration) error {
 func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease, created bool, err error) {
 	if err := req.Validate(); err != nil {
 		return Lease{}, false, err
+	}
+	if req.Client.Secret != "" {
+		req.Secret, req.Client.Secret = req.Client.Secret, "" // never kept with the lease
 	}
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
@@ -402,6 +408,10 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 		return nil, err
 	}
 	seats, unlimited, err := p.capacity(now, req.Feature)
+	var acc *grantAccess
+	if err == nil && (p.secret != nil || p.named) {
+		seats, unlimited, acc, err = l.accessLocked(p, req, now, seats, unlimited)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +439,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 			LeaseTerms: terms,
 		},
 		deadline: at.mono + l.keepalive,
-		storing:  &storing{done: make(chan struct{})},
+		storing:  &storing{done: make(chan struct{}), access: l.takeAccessLocked(acc)},
 	}
 	taken := 1
 	if terms != (LeaseTerms{}) {
@@ -493,7 +503,10 @@ func (l *Ledger) settleLocked(e *entry) {
 // once queued it completes either way, and memory follows the outcome.
 func (l *Ledger) persist(e *entry) (Lease, error) {
 	st, lease := e.storing, e.lease // nobody else knows e before the write ends
-	err := l.store.PutLease(context.Background(), lease)
+	err := l.storeAccess(st.access)
+	if err == nil {
+		err = l.store.PutLease(context.Background(), lease)
+	}
 	l.mu.Lock()
 	if err != nil {
 		st.err = err
@@ -509,6 +522,9 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 		return Lease{}, err
 	}
 	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse, Reason: over})
+	if st.access != nil {
+		l.noteCheckout(st.access, lease)
+	}
 	return lease, nil
 }
 

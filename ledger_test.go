@@ -24,6 +24,7 @@ type memStore struct {
 	licenses map[string][]byte
 	leases   map[string]usher.Lease
 	bans     map[string]usher.Ban             // see ban_test.go
+	access   memAccess                        // see secret_test.go
 	released map[string]usher.ReleasedLicense // see ledger_release_test.go
 	meter                                     // see consumption_test.go
 	fail     error
@@ -49,6 +50,7 @@ func (m *memStore) Load(context.Context) (*usher.Snapshot, error) {
 	for _, b := range m.bans {
 		snap.Bans = append(snap.Bans, b)
 	}
+	m.access.load(snap)
 	m.loadMeter(snap)
 	for _, r := range m.released {
 		snap.Released = append(snap.Released, r)

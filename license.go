@@ -48,6 +48,12 @@ type License struct {
 	// license is served with: only while that key is plugged in.
 	RequireHardwareKey string
 
+	// LicenseeSecret is the license's Licensee Secret mode: "" (none),
+	// SecretDisabled, SecretPredefined or SecretClient; SecretHash is the
+	// HashSecret of a predefined secret. See docs/security.md.
+	LicenseeSecret string
+	SecretHash     string
+
 	// KeyID names the vendor key that signed the license. Set by Sign and
 	// by Keyring.Verify.
 	KeyID string
@@ -82,6 +88,7 @@ type Grant struct {
 	Meter        Meter
 	Subscription Subscription
 	RenewEvery   time.Duration // checkpoint: expires this long after the last renewal
+	Users        string        // UsersNamed: registered users only (see users.go)
 }
 
 // ActiveAt reports whether the grant is within its time window at now.
@@ -153,7 +160,10 @@ func (l *License) Validate() error {
 			return err
 		}
 	}
-	return validateHardwareKeySerial(l.RequireHardwareKey)
+	if err := validateHardwareKeySerial(l.RequireHardwareKey); err != nil {
+		return err
+	}
+	return l.validateSecret()
 }
 
 func (g Grant) validate() error {
@@ -162,6 +172,9 @@ func (g Grant) validate() error {
 	}
 	if g.Seats < 0 || (g.Unlimited && g.Seats != 0) {
 		return Errorf(EInvalid, "feature %s: seats must be a whole number >= 0 or unlimited", g.Feature)
+	}
+	if g.Users != "" && g.Users != UsersNamed {
+		return Errorf(EInvalid, "feature %s: users=%s is not valid: the one value is users=%s", g.Feature, g.Users, UsersNamed)
 	}
 	if !g.StartsAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(g.StartsAt) {
 		return Errorf(EInvalid, "feature %s: expiry %s is not after start %s", g.Feature, formatTime(g.ExpiresAt), formatTime(g.StartsAt))
@@ -179,8 +192,8 @@ func (l *License) encodeBody() []byte {
 	if l.Bound() {
 		format = boundFormat // older servers refuse it rather than serve it anywhere
 	}
-	if l.hasAttrs() {
-		format = attrFormat // older servers refuse it rather than ignore an attribute
+	if l.hasAttrs() || l.LicenseeSecret != "" {
+		format = attrFormat // older servers refuse it rather than ignore an attribute or a secret
 	}
 	fmt.Fprintf(&b, "format: %s\n", format)
 	fmt.Fprintf(&b, "id: %s\n", l.ID)
@@ -188,6 +201,7 @@ func (l *License) encodeBody() []byte {
 	fmt.Fprintf(&b, "issued: %s\n", formatTime(l.IssuedAt))
 	b.WriteString(l.encodeBindings())
 	b.WriteString(l.encodeRenewalURL())
+	b.WriteString(l.encodeSecret())
 	for _, g := range l.Grants {
 		fmt.Fprintf(&b, "feature: %s seats=", g.Feature)
 		if g.Unlimited {
@@ -308,15 +322,21 @@ func bodyID(body []byte) string {
 // splitLicense finds the signed block and returns its body, key ID and
 // signature.
 func splitLicense(data []byte) (body []byte, keyID string, sig []byte, err error) {
+	return splitSigned(data, licenseBegin, licenseEnd)
+}
+
+// splitSigned finds the signed block between the markers begin and end
+// and returns its body, key ID and signature.
+func splitSigned(data []byte, beginMarker, endMarker string) (body []byte, keyID string, sig []byte, err error) {
 	if len(data) > maxLicenseSize {
 		return nil, "", nil, Errorf(ELicenseInvalid, "license file is larger than %d bytes", maxLicenseSize)
 	}
 	lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
-	begin, err := findMarker(lines, licenseBegin, "not an Usher license")
+	begin, err := findMarker(lines, beginMarker, "not an Usher license")
 	if err != nil {
 		return nil, "", nil, err
 	}
-	end, err := findMarker(lines[begin+1:], licenseEnd, "license is cut short")
+	end, err := findMarker(lines[begin+1:], endMarker, "license is cut short")
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -395,6 +415,9 @@ func (l *License) parseField(key, val string) error {
 			return Errorf(ELicenseInvalid, "license field %s: %s", key, errorText(err))
 		}
 		return err
+	}
+	if l.parseSecret(key, val) {
+		return nil // checked by Validate
 	}
 	var err error
 	switch key {

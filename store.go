@@ -27,6 +27,17 @@ type Store interface {
 	PutBan(ctx context.Context, b Ban) error
 	// DeleteBans removes bans; missing IDs are no error.
 	DeleteBans(ctx context.Context, ids []string) error
+	// PutSecretBinding stores a Licensee Secret binding, replacing the
+	// one of the same license.
+	PutSecretBinding(ctx context.Context, b SecretBinding) error
+	// DeleteSecretBinding removes a license's binding; a missing one is
+	// no error.
+	DeleteSecretBinding(ctx context.Context, licenseID string) error
+	// PutRegistrations stores registered users, replacing those with the
+	// same ID.
+	PutRegistrations(ctx context.Context, regs []Registration) error
+	// DeleteRegistrations removes registrations; missing IDs are no error.
+	DeleteRegistrations(ctx context.Context, ids []string) error
 	// PutConsumption stores one accepted consumption of a metered feature.
 	PutConsumption(ctx context.Context, c Consumption) error
 	// DeleteConsumptions removes consumptions; missing IDs are no error.
@@ -54,6 +65,10 @@ type Snapshot struct {
 	Leases   []Lease
 	Bans     []Ban
 	Released []ReleasedLicense
+	// SecretBindings and Registrations say who may use the seats (see
+	// docs/security.md).
+	SecretBindings []SecretBinding
+	Registrations  []Registration
 
 	Consumptions  []Consumption
 	LicenseStates []LicenseState

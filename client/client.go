@@ -80,6 +80,13 @@ type Options struct {
 	User string
 	Host string
 
+	// LicenseeSecret is sent with every checkout (client.secret) for
+	// licenses with a Licensee Secret: the vendor's predefined secret, or
+	// one that binds the license to this installation on first use, such
+	// as MachineSecret's. The server keeps only its hash. See
+	// docs/security.md.
+	LicenseeSecret string
+
 	// Token is sent as a bearer token with every request, for servers
 	// that set client_password or issue client tokens; default
 	// USHER_CLIENT_TOKEN. Servers on an open LAN need none.

@@ -115,6 +115,7 @@ func (c *Client) checkout(ctx context.Context, feature string, cfg checkoutConfi
 	r := retry{deadline: start.Add(wait + c.opts.RetryTimeout), attempt: wait + c.opts.RequestTimeout, event: ev}
 	err = c.call(ctx, r, func(ctx context.Context, s string) error {
 		body := wire.CheckoutRequest{Feature: feature, Client: who, Count: cfg.count, Version: cfg.version}
+		body.Client.Secret = c.opts.LicenseeSecret
 		if cfg.borrow > 0 {
 			body.Borrow = cfg.borrow.String()
 		}

@@ -199,12 +199,12 @@ func cmdLeases(ctx context.Context, e *env, args []string) error {
 
 func cmdLicense(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: add, list, remove, release or renew")
+		return usageErrorf("want a subcommand: add, list, remove, release, renew or unbind")
 	}
 	if args[0] == "release" {
 		return cmdLicenseRelease(ctx, e, args[1:]) // rehost.go
 	}
-	c, a, pos, err := adminCommand(e, "license "+args[0], "license add FILE | list | remove ID | release ID | renew FILE [--json]", args[1:])
+	c, a, pos, err := adminCommand(e, "license "+args[0], "license add FILE | list | remove ID | release ID | renew FILE | unbind FILE [--json]", args[1:])
 	if err != nil {
 		return err
 	}
@@ -251,8 +251,10 @@ func cmdLicense(ctx context.Context, e *env, args []string) error {
 		return printLicense(e, a, "removed", lic)
 	case "renew":
 		return licenseRenew(ctx, e, c, a, pos) // meter.go
+	case "unbind":
+		return licenseUnbind(ctx, e, a, c, pos) // access.go
 	}
-	return usageErrorf("unknown subcommand %q: want add, list, remove, release or renew", args[0])
+	return usageErrorf("unknown subcommand %q: want add, list, remove, release, renew or unbind", args[0])
 }
 
 func printLicense(e *env, a *adminFlags, verb string, lic wire.LicenseResponse) error {
@@ -268,18 +270,22 @@ func printLicense(e *env, a *adminFlags, verb string, lic wire.LicenseResponse) 
 }
 
 func seatsText(f wire.GrantResponse) string {
+	seats := fmt.Sprint(f.Seats)
 	if f.Unlimited {
-		return "unlimited"
+		seats = "unlimited"
 	}
-	return fmt.Sprint(f.Seats)
+	if f.Users != "" {
+		seats += " (users=" + f.Users + ")"
+	}
+	return seats
 }
 
 func printLicenseTable(e *env, lics []wire.LicenseResponse) error {
-	t := newTable(e.stdout, "ID", "LICENSEE", "ISSUED", "FEATURE", "SEATS", "STARTS", "EXPIRES")
+	t := newTable(e.stdout, "ID", "LICENSEE", "ISSUED", "FEATURE", "SEATS", "STARTS", "EXPIRES", "SECRET")
 	for _, l := range lics {
 		for _, f := range l.Features {
 			t.row(l.ID, l.Licensee, l.IssuedAt.Format(time.DateOnly), f.Name, seatsText(f),
-				formatOptTime(f.StartsAt, "-"), formatOptTime(f.ExpiresAt, "never"))
+				formatOptTime(f.StartsAt, "-"), formatOptTime(f.ExpiresAt, "never"), secretText(l))
 		}
 	}
 	if err := t.flush(); err != nil {

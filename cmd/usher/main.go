@@ -31,6 +31,9 @@ Usage:
   usher license list                list loaded licenses
   usher license remove ID           unload a license
   usher license release ID          give a license up to move it; prints a receipt
+  usher license unbind FILE         lift a Licensee Secret binding (vendor's unbind file)
+  usher vendor unbind --license ID --key vendor.key
+                                    sign an unbind file for a bound license
   usher status                      seats per feature
   usher leases                      live leases
   usher kick LEASE_ID               free a seat at once
@@ -42,6 +45,8 @@ Usage:
   usher kick --user U (--host, --feature, --client) [--ban 10m]
                                     free every seat of a user, host, ...
   usher kick --all                  free every seat
+  usher assign FEATURE USER...      register users of a users=named feature
+  usher unassign FEATURE USER...    unregister them; assign --list FEATURE lists
   usher bans | unban BAN_ID         list or lift the bans of kick --ban
   usher events [--follow]           the event log; --follow streams it
   usher report --from 24h [--csv]   usage history: peak, checkouts, denials
@@ -92,6 +97,8 @@ func run(ctx context.Context, args []string, e *env) int {
 		"status":   cmdStatus,
 		"leases":   cmdLeases,
 		"kick":     cmdKick,
+		"assign":   cmdAssign,
+		"unassign": cmdUnassign,
 		"restart":  cmdRestart,
 		"passwd":   cmdPasswd,
 		"bans":     cmdBans,

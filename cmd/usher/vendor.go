@@ -17,7 +17,7 @@ import (
 
 func cmdVendor(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("want a subcommand: keygen, issue, rehost or renew")
+		return usageErrorf("want a subcommand: keygen, issue, rehost, renew or unbind")
 	}
 	switch args[0] {
 	case "keygen":
@@ -28,8 +28,10 @@ func cmdVendor(ctx context.Context, e *env, args []string) error {
 		return cmdVendorRehost(e, args[1:]) // rehost.go
 	case "renew":
 		return cmdVendorRenew(e, args[1:]) // meter.go
+	case "unbind":
+		return cmdVendorUnbind(e, args[1:]) // access.go
 	}
-	return usageErrorf("unknown subcommand %q: want keygen, issue, rehost or renew", args[0])
+	return usageErrorf("unknown subcommand %q: want keygen, issue, rehost, renew or unbind", args[0])
 }
 
 func cmdVendorKeygen(e *env, args []string) error {
@@ -57,7 +59,7 @@ func cmdVendorKeygen(e *env, args []string) error {
 }
 
 func cmdVendorIssue(e *env, args []string) error {
-	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--renewal-url URL] [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--require-hardware-key SERIAL] [--out FILE [--force]]")
+	fs := newFlagSet(e, "vendor issue", "vendor issue --key vendor.key --licensee NAME --feature NAME=SEATS[,starts=DATE][,expires=DATE][,key=value...] ... [--renewal-url URL] [--bind-server KEY] [--bind-volume VOLUME_ID] [--bind-host FINGERPRINT [--bind-host-min N]] [--require-hardware-key SERIAL] [--licensee-secret MODE [--secret-hash sha256:HEX]] [--out FILE [--force]]")
 	keyPath := fs.String("key", "", "vendor private key `FILE`")
 	licensee := fs.String("licensee", "", "who the license is for")
 	out := fs.String("out", "", "write the license to `FILE` (default stdout)")
@@ -74,6 +76,8 @@ func cmdVendorIssue(e *env, args []string) error {
 	fs.IntVar(&bind.hostMin, "bind-host-min", 0, "how many host traits must match, `N` (default all but one)")
 	fs.StringVar(&bind.volume, "bind-volume", "", "bind the license to the data volume with this `VOLUME_ID` (usher server fingerprint prints it)")
 	fs.StringVar(&bind.hardwareKey, "require-hardware-key", "", "serve the license only while the hardware key with this `SERIAL` is plugged in (usher server fingerprint prints it)")
+	var secret secretFlags // access.go
+	secret.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -97,6 +101,9 @@ func cmdVendorIssue(e *env, args []string) error {
 		lic.Grants = append(lic.Grants, g)
 	}
 	if err := bind.apply(lic); err != nil {
+		return err
+	}
+	if err := secret.apply(lic); err != nil {
 		return err
 	}
 	text, err := usher.Sign(lic, priv)

@@ -12,7 +12,7 @@ import (
 // Check validates cfg as Validate does, and also what only the file system
 // can tell, without changing anything lasting: that every vendor key can
 // be read and parsed, that the TLS certificate and key can, that the data
-// directory can be created or written, that the directory of log_file
+// directory and identity_lock_dir can be created or written, that the directory of log_file
 // exists, and that the hardware key's module and PIN file can be read. Like Validate it names the bad key.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
@@ -29,6 +29,11 @@ func Check(cfg Config) error {
 	if cfg.Data != "" {
 		if err := checkDataDir(cfg.Data); err != nil {
 			return fmt.Errorf("data: %w", err)
+		}
+	}
+	if cfg.IdentityLockDir != "" {
+		if err := checkDataDir(cfg.IdentityLockDir); err != nil {
+			return fmt.Errorf("identity_lock_dir: %w", err)
 		}
 	}
 	if err := checkHardwareKey(cfg); err != nil { // hwkey.go

@@ -72,7 +72,7 @@ type Options struct {
 	// through it.
 	Events func(*eventlog.Options)
 
-	// HostTraits, if set, replaces ReadHostTraits: tests vary the host
+	// HostTraits, if set, replaces usher.ReadHostTraits: tests vary the host
 	// through it.
 	HostTraits func() usher.HostTraits
 

@@ -94,7 +94,7 @@ func (d *Daemon) startIdentity(ctx context.Context) error {
 	}
 	traits := d.opts.HostTraits
 	if traits == nil {
-		traits = ReadHostTraits
+		traits = usher.ReadHostTraits
 	}
 	pub := key.Public().(ed25519.PublicKey)
 	d.ident = &identity{key: key, self: usher.ServerIdentity{Key: pub, Host: traits(), Volume: volume, Signer: key}, guid: usher.ServerGUID(pub)}
@@ -162,7 +162,7 @@ func ReadFingerprint(dir string, traits func() usher.HostTraits) (Fingerprint, e
 		return Fingerprint{}, err
 	}
 	if traits == nil {
-		traits = ReadHostTraits
+		traits = usher.ReadHostTraits
 	}
 	h := traits()
 	return Fingerprint{

@@ -2,13 +2,17 @@ package daemon_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	usher "github.com/usher-lm/usher"
+	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/ushertest"
@@ -122,5 +126,70 @@ func TestClusterNodesShareOneIdentity(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("checkout of the bound license after failover: %v", err)
+	}
+}
+
+// TestLostClusterIdentityLockIsTakenAgain revokes the lease under a
+// deciding node's identity lock, as its expiry would: the node stops
+// serving bound licenses, says why, and serves them again once it holds
+// the lock anew.
+func TestLostClusterIdentityLockIsTakenAgain(t *testing.T) {
+	url := etcdtest.StartExternal(t)
+	ctx := context.Background()
+	s := startClusterNode(t, url, "solo", nil, nil)
+	info := serverKey(t, s.URL())
+	key, _ := usher.ParseServerKey(info.ServerKey)
+	if _, err := s.Admin().AddLicense(ctx, signBound(t, s, key, nil, "cad")); err != nil {
+		t.Fatal(err)
+	}
+	cli := etcdtest.MustClient(t, []string{url})
+	resp, err := cli.Get(ctx, cluster.IdentityPrefix+info.GUID)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("the decider's identity lock in etcd: %v, %v", resp, err)
+	}
+	if _, err := cli.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Admin()
+	ushertest.WaitFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		evs, err := c.Events(ctx, wire.EventsQuery{Type: "license_in_use_elsewhere"})
+		if err == nil && (len(evs) != 1 || !strings.Contains(evs[0].Reason, "lost its identity lock")) {
+			err = fmt.Errorf("got events %+v, want one saying the lock was lost", evs)
+		}
+		return err
+	})
+	ushertest.WaitFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		evs, err := c.Events(ctx, wire.EventsQuery{Type: "license_served_again"})
+		if err == nil && len(evs) != 1 {
+			err = fmt.Errorf("got events %+v, want license_served_again", evs)
+		}
+		return err
+	})
+	if _, err := clusterCheckout(ctx, c, "cad", "after"); err != nil {
+		t.Fatalf("checkout once the lock is held again: %v", err)
+	}
+}
+
+// TestIdentityLockDirMustBeADirectory checks that server check and start
+// both name identity_lock_dir when it cannot hold lock files.
+func TestIdentityLockDirMustBeADirectory(t *testing.T) {
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "v.pub")
+	if err := daemon.WriteVendorKeys(filepath.Join(dir, "v.key"), pub); err != nil {
+		t.Fatal(err)
+	}
+	cfg := daemon.DefaultConfig()
+	cfg.Data, cfg.VendorKey, cfg.Listen = filepath.Join(dir, "data"), []string{pub}, []string{"127.0.0.1:0"}
+	cfg.IdentityLockDir = pub // a file
+	if err := daemon.Check(cfg); err == nil || !strings.HasPrefix(err.Error(), "identity_lock_dir") {
+		t.Errorf("server check with identity_lock_dir a file: got %v, want an error naming identity_lock_dir", err)
+	}
+	d, err := daemon.Start(context.Background(), cfg, daemon.Options{})
+	if err == nil {
+		d.Close()
+		t.Fatal("a server started with identity_lock_dir a file")
+	}
+	if !strings.Contains(err.Error(), "identity_lock_dir") {
+		t.Fatalf("start with identity_lock_dir a file: got %v, want it named", err)
 	}
 }

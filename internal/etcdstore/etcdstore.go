@@ -241,6 +241,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	if snap.Bans, err = s.loadBans(ctx, lics.Header.Revision); err != nil {
 		return nil, err
 	}
+	if err := s.loadAccess(ctx, lics.Header.Revision, snap); err != nil {
+		return nil, err
+	}
 	if snap.Released, err = s.loadReleased(ctx, lics.Header.Revision); err != nil {
 		return nil, err
 	}

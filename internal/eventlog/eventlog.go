@@ -62,6 +62,7 @@ func Types() []string {
 		EventLicenseInUseElsewhere, EventLicenseServedAgain,
 		EventHardwareKeyRemoved, EventHardwareKeyInserted,
 		EventPasswordChanged, EventPasswordChangeFailed,
+		usher.EventSecretBound, usher.EventSecretUnbound,
 		usher.EventConsumptionRecorded, usher.EventConsumptionDenied,
 		usher.EventLicenseRenewed, usher.EventLicenseRenewalFailed,
 	}

@@ -42,6 +42,10 @@ var endpoints = []endpoint{
 	{"GET", "/v1/tokens", "", auth.Admin, 200},
 	{"POST", "/v1/tokens", `{"name":"x"}`, auth.Admin, 400},
 	{"DELETE", "/v1/tokens/nope", "", auth.Admin, 404},
+	{"GET", "/v1/features/nope/users", "", auth.Monitor, 200},
+	{"POST", "/v1/features/nope/users", `{"users":["a"]}`, auth.Admin, 400},
+	{"DELETE", "/v1/features/nope/users", `{"users":["a"]}`, auth.Admin, 200},
+	{"POST", "/v1/licenses/unbind", "not an unbind file", auth.Admin, 422},
 }
 
 // grants is the role model, written out: which access each role has.

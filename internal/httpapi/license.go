@@ -10,7 +10,7 @@ import (
 )
 
 func licenseResponse(l *usher.License) wire.LicenseResponse {
-	out := wire.LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []wire.GrantResponse{}, RequireHardwareKey: l.RequireHardwareKey}
+	out := wire.LicenseResponse{ID: l.ID, Licensee: l.Licensee, IssuedAt: l.IssuedAt, KeyID: l.KeyID, Features: []wire.GrantResponse{}, RequireHardwareKey: l.RequireHardwareKey, LicenseeSecret: l.LicenseeSecret}
 	if l.BindServer != nil {
 		out.BindServer = usher.FormatServerKey(l.BindServer)
 	}
@@ -19,7 +19,7 @@ func licenseResponse(l *usher.License) wire.LicenseResponse {
 	}
 	out.BindVolume = l.BindVolume
 	for _, g := range l.Grants {
-		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited, GrantModels: wire.GrantModelsOf(g)}
+		gr := wire.GrantResponse{Name: g.Feature, Seats: g.Seats, Unlimited: g.Unlimited, GrantModels: wire.GrantModelsOf(g), Users: g.Users}
 		if !g.StartsAt.IsZero() {
 			gr.StartsAt = &g.StartsAt
 		}
@@ -52,7 +52,11 @@ func (s *Server) handleAddLicense(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleLicenses(w http.ResponseWriter, r *http.Request) {
 	out := []wire.LicenseResponse{}
 	for _, l := range s.ledger().Licenses() {
-		out = append(out, s.withModels(licenseResponse(l)))
+		lr := s.withModels(licenseResponse(l))
+		if b, ok := s.ledger().SecretBinding(l.ID); ok {
+			lr.SecretBoundAt = &b.BoundAt
+		}
+		out = append(out, lr)
 	}
 	writeJSON(w, http.StatusOK, wire.LicensesResponse{Licenses: out, Refused: s.ledger().RefusedLicenses(), Released: releasedLicenses(s.ledger())})
 }

@@ -222,6 +222,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	walkPublic(w)
 	walkLeases(w, s)
 	walkLicenses(w, s)
+	walkAccess(w, s) // openapi_access_test.go
 	walkUsers(w, s.Token)
 	walkObservability(w, s.Token)
 	walkAdmin(w, s.Token)

@@ -163,6 +163,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /v1/tokens/{id}", s.admin(s.handleRevokeToken))
 	s.obsRoutes()
 	s.adminRoutes()
+	s.accessRoutes()
 	s.policyRoutes()
 	s.meterRoutes() // meter.go
 	s.mux.HandleFunc("/", s.handleUnknown)
@@ -261,7 +262,9 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r), Count: body.Count, Version: body.Version}
+	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r), Secret: body.Client.Secret,
+		Count: body.Count, Version: body.Version}
+	req.Client.Secret = "" // only its hash is ever kept
 	if principalOf(r.Context()).Role == auth.RoleAdmin {
 		req.Addr = "" // the admin is trusted with the server: no per-address limit counts its checkouts
 	}

@@ -108,16 +108,20 @@ func TestInstrumentHandler(t *testing.T) {
 // nopStore is a store that keeps nothing.
 type nopStore struct{}
 
-func (nopStore) Load(context.Context) (*usher.Snapshot, error)            { return &usher.Snapshot{}, nil }
-func (nopStore) PutLicense(context.Context, usher.LicenseRecord) error    { return nil }
-func (nopStore) DeleteLicense(context.Context, string) error              { return nil }
-func (nopStore) PutLease(context.Context, usher.Lease) error              { return nil }
-func (nopStore) DeleteLeases(context.Context, []string) error             { return nil }
-func (nopStore) PutBan(context.Context, usher.Ban) error                  { return nil }
-func (nopStore) DeleteBans(context.Context, []string) error               { return nil }
-func (nopStore) PutReleased(context.Context, usher.ReleasedLicense) error { return nil }
-func (nopStore) PutConsumption(context.Context, usher.Consumption) error  { return nil }
-func (nopStore) DeleteConsumptions(context.Context, []string) error       { return nil }
+func (nopStore) Load(context.Context) (*usher.Snapshot, error)                { return &usher.Snapshot{}, nil }
+func (nopStore) PutLicense(context.Context, usher.LicenseRecord) error        { return nil }
+func (nopStore) DeleteLicense(context.Context, string) error                  { return nil }
+func (nopStore) PutLease(context.Context, usher.Lease) error                  { return nil }
+func (nopStore) DeleteLeases(context.Context, []string) error                 { return nil }
+func (nopStore) PutBan(context.Context, usher.Ban) error                      { return nil }
+func (nopStore) DeleteBans(context.Context, []string) error                   { return nil }
+func (nopStore) PutReleased(context.Context, usher.ReleasedLicense) error     { return nil }
+func (nopStore) PutSecretBinding(context.Context, usher.SecretBinding) error  { return nil }
+func (nopStore) DeleteSecretBinding(context.Context, string) error            { return nil }
+func (nopStore) PutRegistrations(context.Context, []usher.Registration) error { return nil }
+func (nopStore) DeleteRegistrations(context.Context, []string) error          { return nil }
+func (nopStore) PutConsumption(context.Context, usher.Consumption) error      { return nil }
+func (nopStore) DeleteConsumptions(context.Context, []string) error           { return nil }
 func (nopStore) PutLicenseState(context.Context, usher.LicenseState) error {
 	return nil
 }

@@ -120,9 +120,12 @@ type ClientIdentity struct {
 	Host *string `json:"host,omitempty"`
 
 	// Id Stable identity of the application instance
-	Id   string  `json:"id"`
-	Pid  *int    `json:"pid,omitempty"`
-	User *string `json:"user,omitempty"`
+	Id  string `json:"id"`
+	Pid *int   `json:"pid,omitempty"`
+
+	// Secret The Licensee Secret, for licenses that need one (docs/security.md). Only its hash is kept; it is never in an answer.
+	Secret *string `json:"secret,omitempty"`
+	User   *string `json:"user,omitempty"`
 }
 
 // ClientConsumption defines model for ClientConsumption.
@@ -259,6 +262,17 @@ type FeatureStatus struct {
 // FeatureStatusHardwareKey For a feature a license requiring a hardware key grants: whether the key is accessible now
 type FeatureStatusHardwareKey string
 
+// FeatureUsersRequest defines model for FeatureUsersRequest.
+type FeatureUsersRequest struct {
+	Users []string `json:"users"`
+}
+
+// FeatureUsersResponse defines model for FeatureUsersResponse.
+type FeatureUsersResponse struct {
+	Feature string         `json:"feature"`
+	Users   []Registration `json:"users"`
+}
+
 // FeaturesResponse defines model for FeaturesResponse.
 type FeaturesResponse struct {
 	Features []FeatureStatus `json:"features"`
@@ -285,6 +299,9 @@ type Grant struct {
 	// Subscription How long a subscription runs from its activation, like 30d
 	Subscription *string `json:"subscription,omitempty"`
 	Unlimited    bool    `json:"unlimited"`
+
+	// Users named: only registered users may check the feature out
+	Users *string `json:"users,omitempty"`
 }
 
 // GrantPeriod defines model for Grant.Period.
@@ -371,11 +388,17 @@ type License struct {
 	KeyId       *string    `json:"key_id,omitempty"`
 	Licensee    string     `json:"licensee"`
 
+	// LicenseeSecret The license's Licensee Secret mode, if any: disabled, predefined or client
+	LicenseeSecret *string `json:"licensee_secret,omitempty"`
+
 	// RenewalUrl Checkpoint licenses: where the renewal file is fetched
 	RenewalUrl *string `json:"renewal_url,omitempty"`
 
 	// RequireHardwareKey The serial of the hardware key the license requires
 	RequireHardwareKey *string `json:"require_hardware_key,omitempty"`
+
+	// SecretBoundAt Set while the license is bound to a licensee secret
+	SecretBoundAt *time.Time `json:"secret_bound_at,omitempty"`
 
 	// TechnicalExpiry Checkpoint licenses: when their features stop unless renewed
 	TechnicalExpiry *time.Time `json:"technical_expiry,omitempty"`
@@ -460,6 +483,16 @@ type RefusedLicense struct {
 	Code   string `json:"code"`
 	Id     string `json:"id"`
 	Reason string `json:"reason"`
+}
+
+// Registration A user registered for a feature whose grant says users=named.
+type Registration struct {
+	Feature string `json:"feature"`
+
+	// LastCheckoutAt Left out when the user never checked out
+	LastCheckoutAt *time.Time `json:"last_checkout_at,omitempty"`
+	RegisteredAt   time.Time  `json:"registered_at"`
+	User           string     `json:"user"`
 }
 
 // ReleaseResponse defines model for ReleaseResponse.
@@ -560,6 +593,12 @@ type TokenRequest struct {
 // TokensResponse defines model for TokensResponse.
 type TokensResponse struct {
 	Tokens []Token `json:"tokens"`
+}
+
+// UnbindResponse The Licensee Secret binding lifted.
+type UnbindResponse struct {
+	BoundAt   time.Time `json:"bound_at"`
+	LicenseId string    `json:"license_id"`
 }
 
 // UsageByResponse defines model for UsageByResponse.
@@ -684,6 +723,9 @@ type StreamEventsParams struct {
 // AddLicenseTextBody defines parameters for AddLicense.
 type AddLicenseTextBody = string
 
+// UnbindLicenseTextBody defines parameters for UnbindLicense.
+type UnbindLicenseTextBody = string
+
 // SetPolicyTextBody defines parameters for SetPolicy.
 type SetPolicyTextBody = string
 
@@ -728,11 +770,20 @@ type LoginJSONRequestBody = LoginRequest
 // ConsumeJSONRequestBody defines body for Consume for application/json ContentType.
 type ConsumeJSONRequestBody = ConsumeRequest
 
+// UnassignUsersJSONRequestBody defines body for UnassignUsers for application/json ContentType.
+type UnassignUsersJSONRequestBody = FeatureUsersRequest
+
+// AssignUsersJSONRequestBody defines body for AssignUsers for application/json ContentType.
+type AssignUsersJSONRequestBody = FeatureUsersRequest
+
 // CheckoutJSONRequestBody defines body for Checkout for application/json ContentType.
 type CheckoutJSONRequestBody = CheckoutRequest
 
 // AddLicenseTextRequestBody defines body for AddLicense for text/plain ContentType.
 type AddLicenseTextRequestBody = AddLicenseTextBody
+
+// UnbindLicenseTextRequestBody defines body for UnbindLicense for text/plain ContentType.
+type UnbindLicenseTextRequestBody = UnbindLicenseTextBody
 
 // SetPolicyTextRequestBody defines body for SetPolicy for text/plain ContentType.
 type SetPolicyTextRequestBody = SetPolicyTextBody
@@ -1035,6 +1086,39 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/features (the `ListFeatures` operationId).
 	ListFeatures(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UnassignUsersWithBody Unregister users of a feature (admin)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+	UnassignUsersWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnassignUsers Unregister users of a feature (admin)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+	UnassignUsers(ctx context.Context, name string, body UnassignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FeatureUsers List the users registered for a feature (monitor)
+	//
+	// Corresponds with GET /v1/features/{name}/users (the `FeatureUsers` operationId).
+	FeatureUsers(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AssignUsersWithBody Register users for a feature whose grant says users=named (admin)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+	AssignUsersWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AssignUsers Register users for a feature whose grant says users=named (admin)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+	AssignUsers(ctx context.Context, name string, body AssignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListLeases List the leases held (monitor role)
 	//
 	// Corresponds with GET /v1/leases (the `ListLeases` operationId).
@@ -1082,6 +1166,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/licenses (the `AddLicense` operationId).
 	AddLicenseWithTextBody(ctx context.Context, body AddLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnbindLicenseWithBody Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+	UnbindLicenseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UnbindLicenseWithTextBody Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+	//
+	// Takes a body of the `text/plain` content type.
+	//
+	// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+	UnbindLicenseWithTextBody(ctx context.Context, body UnbindLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveLicense Remove a license (admin)
 	//
@@ -1621,6 +1719,89 @@ func (c *Client) ListFeatures(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
+// UnassignUsersWithBody Unregister users of a feature (admin)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+func (c *Client) UnassignUsersWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnassignUsersRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnassignUsers Unregister users of a feature (admin)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+func (c *Client) UnassignUsers(ctx context.Context, name string, body UnassignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnassignUsersRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FeatureUsers List the users registered for a feature (monitor)
+//
+// Corresponds with GET /v1/features/{name}/users (the `FeatureUsers` operationId).
+func (c *Client) FeatureUsers(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFeatureUsersRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AssignUsersWithBody Register users for a feature whose grant says users=named (admin)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+func (c *Client) AssignUsersWithBody(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignUsersRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AssignUsers Register users for a feature whose grant says users=named (admin)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+func (c *Client) AssignUsers(ctx context.Context, name string, body AssignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignUsersRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListLeases List the leases held (monitor role)
 //
 // Corresponds with GET /v1/leases (the `ListLeases` operationId).
@@ -1739,6 +1920,40 @@ func (c *Client) AddLicenseWithBody(ctx context.Context, contentType string, bod
 // Corresponds with POST /v1/licenses (the `AddLicense` operationId).
 func (c *Client) AddLicenseWithTextBody(ctx context.Context, body AddLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAddLicenseRequestWithTextBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnbindLicenseWithBody Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+func (c *Client) UnbindLicenseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnbindLicenseRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UnbindLicenseWithTextBody Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+//
+// Takes a body of the `text/plain` content type.
+//
+// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+func (c *Client) UnbindLicenseWithTextBody(ctx context.Context, body UnbindLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUnbindLicenseRequestWithTextBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2875,6 +3090,134 @@ func NewListFeaturesRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewUnassignUsersRequest calls the generic UnassignUsers builder with application/json body
+func NewUnassignUsersRequest(server string, name string, body UnassignUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUnassignUsersRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewUnassignUsersRequestWithBody constructs an http.Request for the UnassignUsers method, with any body, and a specified content type
+func NewUnassignUsersRequestWithBody(server string, name string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/features/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewFeatureUsersRequest constructs an http.Request for the FeatureUsers method
+func NewFeatureUsersRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/features/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAssignUsersRequest calls the generic AssignUsers builder with application/json body
+func NewAssignUsersRequest(server string, name string, body AssignUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAssignUsersRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewAssignUsersRequestWithBody constructs an http.Request for the AssignUsers method, with any body, and a specified content type
+func NewAssignUsersRequestWithBody(server string, name string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/features/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListLeasesRequest constructs an http.Request for the ListLeases method
 func NewListLeasesRequest(server string) (*http.Request, error) {
 	var err error
@@ -3058,6 +3401,46 @@ func NewAddLicenseRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	operationPath := fmt.Sprintf("/v1/licenses")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUnbindLicenseRequestWithTextBody calls the generic UnbindLicense builder with text/plain body
+func NewUnbindLicenseRequestWithTextBody(server string, body UnbindLicenseTextRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	if stringer, ok := interface{}(body).(fmt.Stringer); ok {
+		bodyReader = strings.NewReader(stringer.String())
+	} else {
+		bodyReader = strings.NewReader(fmt.Sprint(body))
+	}
+	return NewUnbindLicenseRequestWithBody(server, "text/plain", bodyReader)
+}
+
+// NewUnbindLicenseRequestWithBody constructs an http.Request for the UnbindLicense method, with any body, and a specified content type
+func NewUnbindLicenseRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/licenses/unbind")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3980,6 +4363,41 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/features (the `ListFeatures` operationId).
 	ListFeaturesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListFeaturesAnswer, error)
 
+	// UnassignUsersWithBodyWithResponse Unregister users of a feature (admin)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+	UnassignUsersWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnassignUsersAnswer, error)
+
+	// UnassignUsersWithResponse Unregister users of a feature (admin)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+	UnassignUsersWithResponse(ctx context.Context, name string, body UnassignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*UnassignUsersAnswer, error)
+
+	// FeatureUsersWithResponse List the users registered for a feature (monitor)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/features/{name}/users (the `FeatureUsers` operationId).
+	FeatureUsersWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*FeatureUsersAnswer, error)
+
+	// AssignUsersWithBodyWithResponse Register users for a feature whose grant says users=named (admin)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+	AssignUsersWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignUsersAnswer, error)
+
+	// AssignUsersWithResponse Register users for a feature whose grant says users=named (admin)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+	AssignUsersWithResponse(ctx context.Context, name string, body AssignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignUsersAnswer, error)
+
 	// ListLeasesWithResponse List the leases held (monitor role)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4035,6 +4453,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/licenses (the `AddLicense` operationId).
 	AddLicenseWithTextBodyWithResponse(ctx context.Context, body AddLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*AddLicenseAnswer, error)
+
+	// UnbindLicenseWithBodyWithResponse Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+	UnbindLicenseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnbindLicenseAnswer, error)
+
+	// UnbindLicenseWithTextBodyWithResponse Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+	//
+	// Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+	UnbindLicenseWithTextBodyWithResponse(ctx context.Context, body UnbindLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*UnbindLicenseAnswer, error)
 
 	// RemoveLicenseWithResponse Remove a license (admin)
 	//
@@ -5313,6 +5745,192 @@ func (r ListFeaturesAnswer) ContentType() string {
 	return ""
 }
 
+type UnassignUsersAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FeatureUsersResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UnassignUsersAnswer) GetJSON200() *FeatureUsersResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UnassignUsersAnswer) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UnassignUsersAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UnassignUsersAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r UnassignUsersAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnassignUsersAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnassignUsersAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnassignUsersAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FeatureUsersAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FeatureUsersResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FeatureUsersAnswer) GetJSON200() *FeatureUsersResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FeatureUsersAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FeatureUsersAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r FeatureUsersAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FeatureUsersAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FeatureUsersAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FeatureUsersAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AssignUsersAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FeatureUsersResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AssignUsersAnswer) GetJSON200() *FeatureUsersResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AssignUsersAnswer) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AssignUsersAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AssignUsersAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AssignUsersAnswer) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetBody returns the raw response body bytes
+func (r AssignUsersAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AssignUsersAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AssignUsersAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AssignUsersAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListLeasesAnswer struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5735,6 +6353,82 @@ func (r AddLicenseAnswer) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AddLicenseAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UnbindLicenseAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UnbindResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UnbindLicenseAnswer) GetJSON200() *UnbindResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UnbindLicenseAnswer) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UnbindLicenseAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UnbindLicenseAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UnbindLicenseAnswer) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UnbindLicenseAnswer) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r UnbindLicenseAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UnbindLicenseAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UnbindLicenseAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UnbindLicenseAnswer) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7131,6 +7825,71 @@ func (c *ClientWithResponses) ListFeaturesWithResponse(ctx context.Context, reqE
 	return ParseListFeaturesAnswer(rsp)
 }
 
+// UnassignUsersWithBodyWithResponse Unregister users of a feature (admin)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+func (c *ClientWithResponses) UnassignUsersWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnassignUsersAnswer, error) {
+	rsp, err := c.UnassignUsersWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnassignUsersAnswer(rsp)
+}
+
+// UnassignUsersWithResponse Unregister users of a feature (admin)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/features/{name}/users (the `UnassignUsers` operationId).
+func (c *ClientWithResponses) UnassignUsersWithResponse(ctx context.Context, name string, body UnassignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*UnassignUsersAnswer, error) {
+	rsp, err := c.UnassignUsers(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnassignUsersAnswer(rsp)
+}
+
+// FeatureUsersWithResponse List the users registered for a feature (monitor)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/features/{name}/users (the `FeatureUsers` operationId).
+func (c *ClientWithResponses) FeatureUsersWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*FeatureUsersAnswer, error) {
+	rsp, err := c.FeatureUsers(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFeatureUsersAnswer(rsp)
+}
+
+// AssignUsersWithBodyWithResponse Register users for a feature whose grant says users=named (admin)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+func (c *ClientWithResponses) AssignUsersWithBodyWithResponse(ctx context.Context, name string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignUsersAnswer, error) {
+	rsp, err := c.AssignUsersWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssignUsersAnswer(rsp)
+}
+
+// AssignUsersWithResponse Register users for a feature whose grant says users=named (admin)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/features/{name}/users (the `AssignUsers` operationId).
+func (c *ClientWithResponses) AssignUsersWithResponse(ctx context.Context, name string, body AssignUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignUsersAnswer, error) {
+	rsp, err := c.AssignUsers(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssignUsersAnswer(rsp)
+}
+
 // ListLeasesWithResponse List the leases held (monitor role)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -7233,6 +7992,32 @@ func (c *ClientWithResponses) AddLicenseWithTextBodyWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseAddLicenseAnswer(rsp)
+}
+
+// UnbindLicenseWithBodyWithResponse Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+func (c *ClientWithResponses) UnbindLicenseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UnbindLicenseAnswer, error) {
+	rsp, err := c.UnbindLicenseWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnbindLicenseAnswer(rsp)
+}
+
+// UnbindLicenseWithTextBodyWithResponse Lift a license's Licensee Secret binding with the vendor's unbind file (admin)
+//
+// Takes a body of the `text/plain` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/licenses/unbind (the `UnbindLicense` operationId).
+func (c *ClientWithResponses) UnbindLicenseWithTextBodyWithResponse(ctx context.Context, body UnbindLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*UnbindLicenseAnswer, error) {
+	rsp, err := c.UnbindLicenseWithTextBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUnbindLicenseAnswer(rsp)
 }
 
 // RemoveLicenseWithResponse Remove a license (admin)
@@ -8376,6 +9161,147 @@ func ParseListFeaturesAnswer(rsp *http.Response) (*ListFeaturesAnswer, error) {
 	return response, nil
 }
 
+// ParseUnassignUsersAnswer parses an HTTP response from a UnassignUsersWithResponse call
+func ParseUnassignUsersAnswer(rsp *http.Response) (*UnassignUsersAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnassignUsersAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FeatureUsersResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFeatureUsersAnswer parses an HTTP response from a FeatureUsersWithResponse call
+func ParseFeatureUsersAnswer(rsp *http.Response) (*FeatureUsersAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FeatureUsersAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FeatureUsersResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAssignUsersAnswer parses an HTTP response from a AssignUsersWithResponse call
+func ParseAssignUsersAnswer(rsp *http.Response) (*AssignUsersAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AssignUsersAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FeatureUsersResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListLeasesAnswer parses an HTTP response from a ListLeasesWithResponse call
 func ParseListLeasesAnswer(rsp *http.Response) (*ListLeasesAnswer, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -8704,6 +9630,67 @@ func ParseAddLicenseAnswer(rsp *http.Response) (*AddLicenseAnswer, error) {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUnbindLicenseAnswer parses an HTTP response from a UnbindLicenseWithResponse call
+func ParseUnbindLicenseAnswer(rsp *http.Response) (*UnbindLicenseAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UnbindLicenseAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UnbindResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable

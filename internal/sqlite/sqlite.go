@@ -134,7 +134,7 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 	// The writer keeps one connection; the others serve startup reads and
 	// the rare writes of users, tokens and settings.
 	db.SetMaxOpenConns(3)
-	if _, err := db.Exec(schema + authSchema + meterSchema); err != nil {
+	if _, err := db.Exec(schema + authSchema + meterSchema + accessSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", dir, err)
 	}
@@ -282,6 +282,9 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 	}
 	if snap.Bans, err = s.loadBans(ctx); err != nil {
 		return nil, fmt.Errorf("load bans: %w", err)
+	}
+	if err := s.loadAccess(ctx, snap); err != nil {
+		return nil, err
 	}
 	if snap.Released, err = s.loadReleased(ctx); err != nil {
 		return nil, fmt.Errorf("load released licenses: %w", err)

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"DeleteLeases", testDeleteLeases},
 		{"LicenseRoundTrip", testLicenseRoundTrip},
 		{"BanRoundTrip", testBanRoundTrip},
+		{"AccessRoundTrip", testAccessRoundTrip},
 		{"ReleasedRoundTrip", testReleasedRoundTrip},
 		{"ConcurrentWritesAllDurable", testConcurrentWrites},
 		{"LedgerNeverOverAllocates", testLedgerNeverOverAllocates},

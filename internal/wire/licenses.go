@@ -26,6 +26,11 @@ type LicenseResponse struct {
 	BindServer  string `json:"bind_server,omitempty"`
 	BindHost    string `json:"bind_host,omitempty"`
 	BindHostMin int    `json:"bind_host_min,omitempty"`
+	// LicenseeSecret is the license's Licensee Secret mode, if any;
+	// SecretBoundAt is set while a license in client mode is bound (the
+	// binding outlives a switch to disabled). See docs/security.md.
+	LicenseeSecret string     `json:"licensee_secret,omitempty"`
+	SecretBoundAt  *time.Time `json:"secret_bound_at,omitempty"`
 	// BindVolume is the data volume ID the license is bound to, if any.
 	BindVolume string `json:"bind_volume,omitempty"`
 	// RequireHardwareKey is the serial of the hardware key the license
@@ -41,6 +46,8 @@ type GrantResponse struct {
 	Unlimited bool       `json:"unlimited"`
 	StartsAt  *time.Time `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	// Users is "named" when the grant serves registered users only.
+	Users string `json:"users,omitempty"`
 	GrantModels
 }
 

@@ -55,7 +55,14 @@ var codeStatus = map[string]int{
 	usher.ELicenseInUseElsewhere:    http.StatusConflict,
 	usher.ELicenseReleased:          http.StatusConflict,
 	usher.EHardwareKeyNotAccessible: http.StatusBadRequest,
-	usher.EConsumptionExhausted:     http.StatusConflict,
+
+	usher.ELicenseeSecretMismatch: http.StatusForbidden,
+	usher.ELicenseeSecretRequired: http.StatusForbidden,
+	usher.ESecretNotBound:         http.StatusNotFound,
+	usher.EUnbindInvalid:          http.StatusUnprocessableEntity,
+	usher.EUserNotRegistered:      http.StatusForbidden,
+	usher.ETooManyUsers:           http.StatusConflict,
+	usher.EConsumptionExhausted:   http.StatusConflict,
 
 	usher.EBorrowNotAllowed: http.StatusForbidden,
 }

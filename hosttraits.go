@@ -1,4 +1,4 @@
-package daemon
+package usher
 
 import (
 	"bufio"
@@ -8,28 +8,36 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-
-	usher "github.com/usher-lm/usher"
 )
 
 // ReadHostTraits reads this host's traits and hashes each one
-// (usher.HashTrait). A trait that cannot be read here (the DMI product
+// (HashTrait). A trait that cannot be read here (the DMI product
 // UUID is often readable by root only) is left out.
-func ReadHostTraits() usher.HostTraits {
+func ReadHostTraits() HostTraits {
 	raw := map[string]string{
-		usher.TraitMachineID:   machineID(),
-		usher.TraitProductUUID: readTrimmed("/sys/class/dmi/id/product_uuid"),
-		usher.TraitMAC:         strings.Join(physicalMACs(), ","),
-		usher.TraitDiskSerial:  rootDiskSerial(),
+		TraitMachineID:   machineID(),
+		TraitProductUUID: readTrimmed("/sys/class/dmi/id/product_uuid"),
+		TraitMAC:         strings.Join(physicalMACs(), ","),
+		TraitDiskSerial:  rootDiskSerial(),
 	}
-	raw[usher.TraitHostname], _ = os.Hostname()
-	h := usher.HostTraits{}
+	raw[TraitHostname], _ = os.Hostname()
+	h := HostTraits{}
 	for name, v := range raw {
 		if v != "" {
-			h[name] = usher.HashTrait(name, strings.ToLower(v))
+			h[name] = HashTrait(name, strings.ToLower(v))
 		}
 	}
 	return h
+}
+
+// machineID returns the OS machine id, or "" where there is none.
+func machineID() string {
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if id := readTrimmed(p); id != "" {
+			return id
+		}
+	}
+	return ""
 }
 
 func readTrimmed(path string) string {

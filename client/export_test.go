@@ -1,0 +1,4 @@
+package client
+
+// MachineSecretOf exposes machineSecret to the tests.
+var MachineSecretOf = machineSecret
