@@ -405,3 +405,36 @@ func TestUnbindRefusesForgedAndExpiredFiles(t *testing.T) {
 		t.Fatal("a refused unbind file lifted the binding")
 	}
 }
+
+func TestLicenseeSecretEvents(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	obs := &observed{}
+	l, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive, Now: f.clock.Now, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ledger = l
+	lic := f.addSecret(usher.SecretClient, "", usher.Grant{Feature: "cad", Seats: 2})
+	if _, err := f.checkoutSecret("cad", "c1", "machine-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.checkoutSecret("cad", "c2", "machine-b"); usher.ErrorCode(err) != usher.ELicenseeSecretMismatch {
+		t.Fatalf("got %v, want a mismatch", err)
+	}
+	var bound, denied int
+	for _, ev := range obs.evs {
+		if ev.Client.Secret != "" || strings.Contains(ev.Reason, "machine-") {
+			t.Fatalf("event %+v carries the secret", ev)
+		}
+		switch {
+		case ev.Type == usher.EventSecretBound && ev.LicenseID == lic.ID:
+			bound++
+		case ev.Type == usher.EventCheckoutDenied && ev.Reason == usher.ELicenseeSecretMismatch:
+			denied++
+		}
+	}
+	if bound != 1 || denied != 1 {
+		t.Fatalf("got %d %s and %d denials for a mismatch, want 1 and 1: %+v", bound, usher.EventSecretBound, denied, obs.evs)
+	}
+}

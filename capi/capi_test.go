@@ -68,6 +68,12 @@ func TestLibrary(t *testing.T) {
 			t.Errorf("the server holds %d leases after the threads released theirs, want 0", n)
 		}
 	})
+	t.Run("secret", func(t *testing.T) {
+		t.Parallel()
+		bin := filepath.Join(dir, "secret")
+		compile(t, gcc, "-Wall", "-Wextra", "-Werror", "-o", bin, "testdata/secret.c", "-I.", "-L"+dir, "-lusher")
+		licenseeSecret(t, bin, dir)
+	})
 	t.Run("lost", func(t *testing.T) {
 		t.Parallel()
 		bin := filepath.Join(dir, "lost")
@@ -272,6 +278,31 @@ func TestDocExamples(t *testing.T) {
 		}
 		if !strings.Contains(string(doc), "\n"+string(src)+"```\n") {
 			t.Errorf("docs/sdk-c.md does not show %s as it is: copy the file into its code block", name)
+		}
+	}
+}
+
+// licenseeSecret runs testdata/secret.c against a license in Licensee
+// Secret client mode: the first secret binds it, another is refused.
+func licenseeSecret(t *testing.T, bin, libdir string) {
+	s := ushertest.StartServer(t, ushertest.ServerOptions{})
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: "Test", IssuedAt: time.Now().Add(-time.Hour),
+		Grants: []usher.Grant{{Feature: "cad", Seats: 3}}, LicenseeSecret: usher.SecretClient}
+	text, err := usher.Sign(lic, s.Vendor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ledger().AddLicense(context.Background(), text); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, secret, want string }{
+		{"first", "alpha", "ok"},
+		{"second", "alpha", "ok"},
+		{"third", "beta", "licensee_secret_mismatch"},
+		{"fourth", "", "licensee_secret_required"},
+	} {
+		if got := strings.TrimSpace(run(t, bin, libdir, s.Addr(), c.id, c.secret)); got != c.want {
+			t.Errorf("checkout as %s with secret %q: got %s, want %s", c.id, c.secret, got, c.want)
 		}
 	}
 }

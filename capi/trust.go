@@ -6,16 +6,14 @@ import (
 )
 
 // applyTrust maps the options of signed leases and of the Licensee Secret
-// onto the SDK's. The SDK this library is built from has neither, so a
-// client that asks for them is refused rather than run without the
-// protection it asked for.
-func applyTrust(_ *client.Options, o clientOptions) error {
+// onto the SDK's. The SDK this library is built from does not verify
+// signed leases, so a client that asks for it is refused rather than run
+// without the protection it asked for.
+func applyTrust(opts *client.Options, o clientOptions) error {
 	if len(o.VendorKeys) > 0 {
 		return usher.Errorf(usher.EInvalid, "options_json: vendor_keys is not supported by this libusher: its SDK does not verify signed leases; build libusher from a release that does, or leave vendor_keys out")
 	}
-	if o.LicenseeSecret != "" {
-		return usher.Errorf(usher.EInvalid, "options_json: licensee_secret is not supported by this libusher: its SDK does not send a Licensee Secret; build libusher from a release that does, or leave licensee_secret out")
-	}
+	opts.LicenseeSecret = o.LicenseeSecret
 	return nil
 }
 

@@ -70,7 +70,7 @@ typedef void (*usher_lost_fn)(void *ctx, const usher_error *err);
  *                     trust (default USHER_TLS_FINGERPRINT)
  *   "vendor_keys"     array of PEM texts: vendor public keys whose
  *                     signature on lease tokens the client requires
- *   "licensee_secret" the Licensee Secret this client presents
+ *   "licensee_secret" the Licensee Secret sent with every checkout
  * An unknown key is an error ("invalid_request").
  *
  * The caller owns the client and frees it with usher_client_close.

@@ -103,4 +103,18 @@ func TestAssignCommands(t *testing.T) {
 		t.Fatalf("unassign: got %q", out)
 	}
 	mustCLI(t, env, "assign", "cad", "carol", "--data", data)
+	c.Close()
+	p.kill9(t)
+
+	p = startServerProc(t, "--data", data, "--vendor-key", pub)
+	env = func(k string) string { return map[string]string{"USHER_SERVER": p.url}[k] }
+	out = mustCLI(t, env, "assign", "--list", "cad", "--data", data)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[1], "alice") || strings.Contains(lines[1], "never") || !strings.HasPrefix(lines[2], "carol") {
+		t.Fatalf("assign --list after kill -9: got %q, want alice (with her last checkout) and carol", out)
+	}
+	c = apiclient.MustNew(p.url, "")
+	defer c.Close()
+	if err := take("bob"); usher.ErrorCode(err) != usher.EUserNotRegistered {
+		t.Fatalf("checkout by bob after the restart: got %v, want %s", err, usher.EUserNotRegistered)
+	}
 }

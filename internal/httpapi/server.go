@@ -46,6 +46,7 @@ type Server struct {
 	cluster ClusterSource
 	server  *wire.ServerIdentity
 	policy  PolicyAdmin
+	console http.Handler // the web console; nil: none
 
 	borrowSigner crypto.Signer // nil: borrowed leases get no token
 }
@@ -71,6 +72,7 @@ type Config struct {
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
 	Policy  PolicyAdmin          // /v1/policy
+	Console http.Handler         // GET /ui/, the web console; every node serves it itself
 
 	// Node names the server in GET /healthz.
 	Node string
@@ -87,7 +89,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
-		server: cfg.Server, policy: cfg.Policy, borrowSigner: cfg.BorrowSigner}
+		server: cfg.Server, policy: cfg.Policy, console: cfg.Console, borrowSigner: cfg.BorrowSigner}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -128,7 +130,7 @@ func nodeLocal(r *http.Request) bool {
 	case "/healthz", "/metrics", "/v1/cluster", wire.PathServer:
 		return true
 	}
-	return false
+	return isConsole(r.URL.Path)
 }
 
 // routes registers every endpoint with the access it needs; see
@@ -165,7 +167,8 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.accessRoutes()
 	s.policyRoutes()
-	s.meterRoutes() // meter.go
+	s.meterRoutes()   // meter.go
+	s.consoleRoutes() // console.go
 	s.mux.HandleFunc("/", s.handleUnknown)
 }
 

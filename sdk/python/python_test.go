@@ -4,6 +4,7 @@
 package python_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,21 +13,33 @@ import (
 	"testing"
 	"time"
 
+	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/daemon"
 	"github.com/usher-lm/usher/internal/ushertest"
 )
 
-// startServer starts a server with one seat of cad and two of cam, and a
-// short keep-alive so that heartbeats come often.
+// startServer starts a server with one seat of cad, two of cam and three
+// of sec (in Licensee Secret client mode), and a short keep-alive so that
+// heartbeats come often.
 func startServer(t *testing.T) *ushertest.Server {
 	const keepalive = 2 * time.Second
-	return ushertest.StartServer(t, ushertest.ServerOptions{
+	s := ushertest.StartServer(t, ushertest.ServerOptions{
 		Seats: map[string]int{"cad": 1, "cam": 2},
 		Configure: func(cfg *daemon.Config) {
 			cfg.KeepaliveTimeout = daemon.Duration(keepalive)
 			cfg.KeepaliveScanInterval = daemon.Duration(keepalive / 4)
 		},
 	})
+	lic := &usher.License{ID: usher.NewLicenseID(), Licensee: "Test", IssuedAt: time.Now().Add(-time.Hour),
+		Grants: []usher.Grant{{Feature: "sec", Seats: 3}}, LicenseeSecret: usher.SecretClient}
+	text, err := usher.Sign(lic, s.Vendor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ledger().AddLicense(context.Background(), text); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // env is the environment of the Python processes: the package on the

@@ -2,7 +2,7 @@
 
 The Go test sdk/python/python_test.go starts the server and runs these
 tests with USHER_TEST_SERVER (host:port of a server granting one seat of
-"cad" and two of "cam"), USHER_TEST_ADMIN_TOKEN and USHER_TEST_CONTROL (a
+"cad", two of "cam", and three of "sec" in Licensee Secret client mode), USHER_TEST_ADMIN_TOKEN and USHER_TEST_CONTROL (a
 URL whose POST /restart restarts the server). Without them, they skip.
 """
 
@@ -147,6 +147,15 @@ class ClientTest(unittest.TestCase):
         wait_for("a heartbeat after the restart", heartbeated)
         self.assertTrue(lease.alive)
         lease.release()
+
+    def test_licensee_secret(self) -> None:
+        # "sec" is granted by a license in Licensee Secret client mode: the
+        # first secret presented binds it.
+        self.client(client_id="py-secret-1", licensee_secret="alpha").checkout("sec")
+        self.client(client_id="py-secret-2", licensee_secret="alpha").checkout("sec")
+        with self.assertRaises(usher.UsherError) as ctx:
+            self.client(client_id="py-secret-3", licensee_secret="beta").checkout("sec")
+        self.assertEqual(ctx.exception.code, "licensee_secret_mismatch")
 
     def test_context_managers(self) -> None:
         with usher.Client(SERVER, client_id="py-with") as c:

@@ -55,7 +55,9 @@ class Client:
     in USHER_SERVER; None reads USHER_SERVER. token defaults to
     USHER_CLIENT_TOKEN. tls_fingerprint (default USHER_TLS_FINGERPRINT)
     makes the client trust exactly the server certificate with that
-    SHA-256 fingerprint, as for a server started with --tls-auto. A Client is safe to use from several threads; close
+    SHA-256 fingerprint, as for a server started with --tls-auto.
+    licensee_secret is sent with every checkout, for licenses with a
+    Licensee Secret (docs/security.md). A Client is safe to use from several threads; close
     it (or use it as a context manager) to release every seat it holds.
     """
 
@@ -68,6 +70,7 @@ class Client:
         host: Optional[str] = None,
         token: Optional[str] = None,
         tls_fingerprint: Optional[str] = None,
+        licensee_secret: str = "",
         request_timeout: float = 10.0,
         retry_timeout: float = 30.0,
     ) -> None:
@@ -81,6 +84,7 @@ class Client:
         pin = tls_fingerprint if tls_fingerprint is not None else os.environ.get(ENV_TLS_FINGERPRINT, "")
         self._opener = urllib.request.build_opener(PinnedHTTPSHandler(pin)) if pin else urllib.request.build_opener()
         self.identity = _identity(client_id, user, host)
+        self._secret = licensee_secret
         self.request_timeout = request_timeout
         self.retry_timeout = retry_timeout
         self._lock = threading.Lock()
@@ -125,6 +129,8 @@ class Client:
 
         def op(server: str) -> Dict[str, Any]:
             body: Dict[str, Any] = {"feature": feature, "client": self.identity}
+            if self._secret:
+                body["client"] = dict(self.identity, secret=self._secret)
             left = wait - (time.monotonic() - start)
             if left > 0:
                 body["wait"] = f"{left:.3f}s"
