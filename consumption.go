@@ -3,6 +3,7 @@ package usher
 import (
 	"context"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -165,7 +166,7 @@ func (l *Ledger) storeConsumption(ctx context.Context, m *meter, c *consumed) (C
 		l.logger.Error("consumption not stored", "feature", LogSafe(c.rec.Feature), "err", err)
 		return ConsumeResult{}, err
 	}
-	l.emit(Event{Type: EventConsumptionRecorded, Feature: c.rec.Feature, Client: c.rec.Client, Time: c.rec.At})
+	l.emit(Event{Type: EventConsumptionRecorded, Feature: c.rec.Feature, Client: c.rec.Client, Time: c.rec.At, Reason: strconv.FormatInt(c.rec.Amount, 10) + " units"})
 	return l.consumeResult(c.rec.Feature, nil)
 }
 
@@ -374,11 +375,7 @@ func (l *Ledger) pruneConsumptions(ctx context.Context) {
 			continue // period none keeps every consumption
 		}
 		prevStart, _ := periodBounds(m.period, m.start.Add(-time.Nanosecond))
-		for len(m.log) > 0 && m.log[0].done == nil && m.log[0].rec.At.Before(prevStart) {
-			c := m.log[0]
-			m.removeLocked(c)
-			ids = append(ids, c.rec.ID)
-		}
+		ids = append(ids, m.dropBeforeLocked(prevStart)...)
 	}
 	l.mu.Unlock()
 	if len(ids) == 0 {
@@ -387,6 +384,28 @@ func (l *Ledger) pruneConsumptions(ctx context.Context) {
 	if err := l.store.DeleteConsumptions(context.WithoutCancel(ctx), ids); err != nil {
 		l.logger.Warn("old consumptions not deleted from the store: they are deleted after the next restart", "err", err)
 	}
+}
+
+// dropBeforeLocked forgets the stored consumptions before t, which are
+// outside the current period, and returns their IDs. The log is in time
+// order, so they are a prefix of it.
+func (m *meter) dropBeforeLocked(t time.Time) []string {
+	k := 0
+	for k < len(m.log) && m.log[k].done == nil && m.log[k].rec.At.Before(t) {
+		k++
+	}
+	if k == 0 {
+		return nil
+	}
+	ids := make([]string, k)
+	for i, c := range m.log[:k] {
+		ids[i] = c.rec.ID
+		if key := (reqKey{c.rec.Client.ID, c.rec.RequestID}); m.byReq[key] == c {
+			delete(m.byReq, key)
+		}
+	}
+	m.log = append([]*consumed(nil), m.log[k:]...) // let the dropped ones go
+	return ids
 }
 
 // ClientConsumption is what one client spent of a metered feature in the

@@ -127,6 +127,39 @@ func TestConsumeRefusesWhatIsNotMetered(t *testing.T) {
 	wantCode(t, err, usher.EInvalid)
 }
 
+// recorder keeps the ledger's events.
+type recorder struct {
+	mu     sync.Mutex
+	events []usher.Event
+}
+
+func (r *recorder) Observe(ev usher.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+}
+
+func TestConsumeEvents(t *testing.T) {
+	f := newFixture(t)
+	f.add(metered("render", 0, 10, usher.PeriodNone))
+	var rec recorder
+	l, err := usher.OpenLedger(context.Background(), usher.LedgerConfig{Store: f.store, Keyring: f.keys, Now: f.clock.Now, Observer: &rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ledger = l
+	f.mustConsume("render", "c1", 4, "a")
+	f.mustConsume("render", "c1", 4, "a")
+	_, err = f.consume("render", "c1", 7, "")
+	wantCode(t, err, usher.EConsumptionExhausted)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.events) != 2 || rec.events[0].Type != usher.EventConsumptionRecorded || rec.events[0].Reason != "4 units" ||
+		rec.events[1].Type != usher.EventConsumptionDenied || rec.events[1].Reason != usher.EConsumptionExhausted {
+		t.Fatalf("got events %+v, want one consumption_recorded of 4 units and one consumption_denied", rec.events)
+	}
+}
+
 func TestConsumeRetriedIDCountsOnce(t *testing.T) {
 	f := newFixture(t)
 	f.add(metered("render", 0, 10, usher.PeriodMonth))

@@ -438,3 +438,38 @@ func TestLicenseeSecretEvents(t *testing.T) {
 		t.Fatalf("got %d %s and %d denials for a mismatch, want 1 and 1: %+v", bound, usher.EventSecretBound, denied, obs.evs)
 	}
 }
+
+// TestLicenseeSecretFollowsTheBindingGate: while the identity gate is
+// blocked, a bound license's secret-gated seats neither serve nor bind.
+func TestLicenseeSecretFollowsTheBindingGate(t *testing.T) {
+	here := newIdentity(t, "here")
+	gate := &usher.BindingGate{}
+	f := boundFixture(t, here, gate)
+	bound := &usher.License{ID: usher.NewLicenseID(), Licensee: "ACME Corp", IssuedAt: t0, BindServer: here.Key,
+		LicenseeSecret: usher.SecretClient, Grants: []usher.Grant{{Feature: "cad", Seats: 2}}}
+	text, err := usher.Sign(bound, f.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lic := range [][]byte{text, f.sign(usher.Grant{Feature: "cad", Seats: 1})} {
+		if _, err := f.ledger.AddLicense(context.Background(), lic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate.Block("another server with this identity runs on this host")
+	if _, err := f.checkoutSecret("cad", "c1", "machine-a"); err != nil {
+		t.Fatalf("checkout on the open seat: %v", err)
+	}
+	if _, ok := f.ledger.SecretBinding(bound.ID); ok {
+		t.Fatal("a license the gate keeps from serving was bound")
+	}
+	_, err = f.checkoutSecret("cad", "c2", "machine-a")
+	wantCode(t, err, usher.ENoSeats)
+	gate.Open()
+	if _, err := f.checkoutSecret("cad", "c2", "machine-b"); err != nil {
+		t.Fatalf("checkout once the gate opened: %v", err)
+	}
+	if b, ok := f.ledger.SecretBinding(bound.ID); !ok || b.Hash != usher.HashSecret("machine-b") {
+		t.Fatalf("got binding %+v (%v), want machine-b's", b, ok)
+	}
+}

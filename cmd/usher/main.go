@@ -10,13 +10,22 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	usher "github.com/usher-lm/usher"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version = "dev"
+// Version, Commit and BuildDate are set at build time with -ldflags
+// "-X main.Version=... -X main.Commit=... -X main.BuildDate=..." (make
+// dist does); a plain go build leaves Version "dev" and takes the commit
+// and its time from the build's VCS stamp, when there is one.
+var (
+	Version   = "dev"
+	Commit    = ""
+	BuildDate = ""
+)
 
 const usage = `usher: floating software license server
 
@@ -24,6 +33,7 @@ Usage:
   usher server [flags]              run the license server (--dev to try it)
   usher server check --config FILE  validate a config file and exit
   usher server fingerprint          the server key and host fingerprint to bind licenses to
+  usher server example-config       a config file with every key and its default
   usher vendor keygen --out DIR     create a vendor signing key
   usher vendor issue [flags]        sign a license file
   usher vendor rehost [flags]       issue a released license for a new server
@@ -60,7 +70,10 @@ Usage:
   usher restart                     stop it gracefully and start it again, same config
   usher bench --spawn --scenario S  load a server and report throughput and latency
   usher cluster status              members, deciding node, raft lag
-  usher version                     print the version
+  usher service install|uninstall|start|stop
+                                    run the server as a Windows service
+  usher health [--server URL]       exit 0 when the server answers (for health checks)
+  usher version                     print the version, commit and build date
 
 Run "usher COMMAND -h" for the flags of a command.
 `
@@ -75,6 +88,9 @@ type env struct {
 	// environment, for a restart asked for through the API; nil where
 	// the process may not (in tests that run the server in process).
 	reexec func() error
+	// started, if set, is called once the server serves (the Windows
+	// service reports itself running then).
+	started func()
 }
 
 type command func(ctx context.Context, e *env, args []string) error
@@ -117,6 +133,8 @@ func run(ctx context.Context, args []string, e *env) int {
 		"bench":    cmdBench,
 		"cluster":  cmdCluster,
 		"version":  cmdVersion,
+		"health":   cmdHealth,
+		"service":  cmdService,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(e.stdout, usage)
@@ -201,11 +219,44 @@ func cmdVersion(_ context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q: version takes none", pos[0])
 	}
+	b := readBuild()
 	if *asJSON {
-		return printJSON(e, map[string]string{"version": Version})
+		return printJSON(e, b)
 	}
-	fmt.Fprintln(e.stdout, "usher", Version)
+	fmt.Fprintf(e.stdout, "usher %s (commit %s, built %s, %s, %s/%s)\n", b.Version, firstNonEmpty(b.Commit, "unknown"), firstNonEmpty(b.BuildDate, "unknown"), b.Go, b.OS, b.Arch)
 	return nil
+}
+
+// build is what usher version prints.
+type build struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	BuildDate string `json:"build_date"`
+	Go        string `json:"go"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	CGO       bool   `json:"cgo"`
+}
+
+// readBuild returns the version stamped at build time, filling the commit
+// and date from the Go toolchain's VCS stamp when the linker set none.
+func readBuild() build {
+	b := build{Version: Version, Commit: Commit, BuildDate: BuildDate, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return b
+	}
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision" && b.Commit == "":
+			b.Commit = s.Value
+		case s.Key == "vcs.time" && b.BuildDate == "":
+			b.BuildDate = s.Value
+		case s.Key == "CGO_ENABLED":
+			b.CGO = s.Value == "1"
+		}
+	}
+	return b
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

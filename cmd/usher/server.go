@@ -20,6 +20,9 @@ func cmdServer(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "fingerprint" {
 		return cmdServerFingerprint(e, args[1:]) // fingerprint.go
 	}
+	if len(args) > 0 && args[0] == "example-config" {
+		return cmdServerExampleConfig(e, args[1:]) // health.go
+	}
 	if len(args) > 0 && args[0] == "check" {
 		cfg, err := loadServerConfig(e, "server check", args[1:])
 		if err == nil {
@@ -52,6 +55,9 @@ func cmdServer(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	printBanner(e, cfg, d)
+	if e.started != nil {
+		e.started()
+	}
 	if err := serve(ctx, e, d, logger.Logger); err != nil || !d.RestartRequested() {
 		return err
 	}

@@ -106,3 +106,28 @@ func TestUsageZoom(t *testing.T) {
 	b.run(t, "reset the zoom", chromedp.Click(button("Reset zoom")), chromedp.WaitNotVisible(button("Reset zoom")))
 	b.noPageErrors(t)
 }
+
+// A token revoked while the console uses it sends the user back to the
+// login form.
+func TestRevokedTokenLogsOut(t *testing.T) {
+	s := server(t, 1)
+	tok, err := s.Admin().CreateToken(context.Background(), "console", "monitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, 1100, 800)
+	b.run(t, "log in with an API token",
+		chromedp.Navigate(s.URL()+"/ui/"),
+		chromedp.WaitVisible(labelled("Token")),
+		chromedp.SendKeys(labelled("Token"), tok.Token),
+		chromedp.Click(button("Use token")),
+		chromedp.WaitVisible(navLink("Sessions")))
+	if _, err := s.Admin().RevokeToken(context.Background(), tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, "see the login form again", chromedp.Click(navLink("Sessions")), chromedp.WaitVisible(labelled("User name")), chromedp.WaitNotVisible(navLink("Sessions")))
+	stored := value(t, b, "read the stored token", chromedp.Evaluate[string](`sessionStorage.getItem('usher.token') || ''`))
+	if stored != "" {
+		t.Errorf("token kept after it was refused: got %q, want none", stored)
+	}
+}

@@ -79,6 +79,10 @@ type identity struct {
 // shareIdentity) and the identity locks that the deciding node takes (see
 // holdIdentity).
 func (d *Daemon) startIdentity(ctx context.Context) error {
+	dir, err := identityLockDir(d.cfg.IdentityLockDir)
+	if err != nil {
+		return err
+	}
 	volume, err := LoadVolumeID(d.cfg.Data)
 	if err != nil {
 		return err
@@ -101,10 +105,6 @@ func (d *Daemon) startIdentity(ctx context.Context) error {
 	if tok != nil {
 		d.ident.hw.tok, d.ident.self.HardwareKey = tok, tok.Serial()
 		d.startHardwareKeyWatch()
-	}
-	dir, err := identityLockDir(d.cfg.IdentityLockDir)
-	if err != nil {
-		return err
 	}
 	// The widest lock first: its refusal names the other holder best.
 	if d.back.identityLock != nil {

@@ -26,6 +26,10 @@ export async function request(method, path, body) {
   const text = await res.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  if (res.status === 401 && token()) {
+    // The token expired or was revoked: the console logs out.
+    window.dispatchEvent(new Event('usher:unauthorized'));
+  }
   if (!res.ok) {
     const e = json || {};
     throw new APIError(res.status, e.code || String(res.status), e.message || text || res.statusText);

@@ -90,10 +90,12 @@ function logout() {
   loginPage();
 }
 
-// onUnauthorized sends the user back to the login page when the token
-// ends (it expired, or was revoked).
-window.addEventListener('unhandledrejection', (e) => {
-  if (e.reason instanceof api.APIError && e.reason.status === 401) logout();
+// A refused token (it expired, or was revoked) sends the user back to the
+// login page.
+window.addEventListener('usher:unauthorized', () => {
+  if (!ctx.role) return;
+  logout();
+  status('Your login ended: log in again', true);
 });
 window.addEventListener('hashchange', route);
 document.getElementById('logout').addEventListener('click', logout);

@@ -39,14 +39,19 @@ export function render(ctx) {
     } }, 'Kick');
     return h('tr', { dataset: { lease: l.id } },
       h('td', {}, l.feature), h('td', {}, l.client.user || '—'), h('td', {}, l.client.host || '—'),
-      h('td', {}, l.client.id), h('td', { title: fmtTime(l.issued_at) }, fmtAge(Date.now() - Date.parse(l.issued_at))),
+      h('td', {}, l.client.id), h('td', { title: fmtTime(l.issued_at), dataset: { issued: l.issued_at } }, fmtAge(Date.now() - Date.parse(l.issued_at))),
       h('td', {}, fmtTime(l.expires_at)), ctx.admin && h('td', {}, kickBtn));
   }
 
   function draw(force) {
     const rows = leases.filter((l) => matches(l, filter.value)).sort(sorts[sort.value]);
-    const key = JSON.stringify([rows.map((l) => l.id), filter.value, sort.value, Math.floor(Date.now() / 10000)]);
-    if (!force && key === shown) return;
+    const key = JSON.stringify([rows.map((l) => [l.id, l.expires_at]), filter.value, sort.value]);
+    if (!force && key === shown) {
+      // Only the ages change: update them in place, so that the focus
+      // stays where the keyboard left it.
+      for (const td of holder.querySelectorAll('td[data-issued]')) td.textContent = fmtAge(Date.now() - Date.parse(td.dataset.issued));
+      return;
+    }
     shown = key;
     const heads = ['Feature', 'User', 'Host', 'Client', 'Age', 'Expires (UTC)'];
     if (ctx.admin) heads.push('Action');
@@ -54,11 +59,20 @@ export function render(ctx) {
     count.textContent = rows.length + ' of ' + leases.length + ' sessions shown';
   }
 
+  const line = h('div', {});
+  let lineShown = '';
   async function load() {
-    const r = await act(() => get('/v1/leases'));
+    const [r, q] = await Promise.all([act(() => get('/v1/leases')), get('/v1/queue').catch(() => null)]);
     if (!r) return;
     leases = r.leases || [];
     draw();
+    const waiters = (q && q.waiters) || [];
+    const key = JSON.stringify(waiters);
+    if (key === lineShown) return;
+    lineShown = key;
+    line.replaceChildren(waiters.length ? table('Waiting in line', ['Feature', 'Position', 'User', 'Host', 'Since (UTC)'],
+      waiters.map((w) => h('tr', {}, h('td', {}, w.feature), h('td', {}, String(w.position)), h('td', {}, w.client.user || '—'),
+        h('td', {}, w.client.host || '—'), h('td', {}, fmtTime(w.since))))) : '');
   }
 
   filter.addEventListener('input', () => draw(true));
@@ -78,7 +92,7 @@ export function render(ctx) {
   load();
   return {
     el: h('section', { 'aria-labelledby': 'h-sessions' }, h('h1', { id: 'h-sessions' }, 'Sessions'),
-      h('div', { class: 'row' }, tools), bulk, count, holder),
+      h('div', { class: 'row' }, tools), bulk, count, holder, line),
     stop() { clearInterval(timer); unsub(); },
   };
 }
