@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/usher-lm/usher/internal/wire"
 )
@@ -42,8 +44,21 @@ func policyShow(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, p)
 	}
-	fmt.Fprintf(e.stdout, "# source: %s, %d rules\n%s", p.Source, len(p.Rules), termSafe(p.Policy))
+	fmt.Fprintf(e.stdout, "# source: %s, %d rules\n", p.Source, len(p.Rules))
+	printLines(e.stdout, p.Policy)
 	return nil
+}
+
+// printLines writes text one line at a time, each made safe for a
+// terminal on its own, so the policy reads as its file does rather than
+// as one line of escaped newlines.
+func printLines(w io.Writer, text string) {
+	if text == "" {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		fmt.Fprintln(w, termSafe(strings.TrimSuffix(line, "\r")))
+	}
 }
 
 func policySet(ctx context.Context, e *env, args []string) error {
