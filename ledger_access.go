@@ -309,7 +309,7 @@ func (l *Ledger) Unbind(ctx context.Context, text []byte) (SecretBinding, error)
 		return SecretBinding{}, Errorf(ESecretNotBound, "license %s is not bound to a licensee secret: there is nothing to unbind", u.LicenseID)
 	}
 	if !b.BoundAt.Before(u.IssuedAt) {
-		return SecretBinding{}, Errorf(EUnbindInvalid, "license %s was bound again on %s, after this unbind file was issued (%s): an unbind file lifts one binding only; ask the vendor for a new one", u.LicenseID, formatTime(b.BoundAt), formatTime(u.IssuedAt))
+		return SecretBinding{}, Errorf(EUnbindInvalid, "license %s was bound on %s, not before this unbind file was issued (%s): an unbind file lifts only a binding made before it was signed, once; ask the vendor for a new one signed now", u.LicenseID, formatTime(b.BoundAt), formatTime(u.IssuedAt))
 	}
 	if err := l.store.DeleteSecretBinding(context.WithoutCancel(ctx), u.LicenseID); err != nil {
 		return SecretBinding{}, err

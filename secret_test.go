@@ -374,6 +374,9 @@ func TestUnbindLiftsBindingOnce(t *testing.T) {
 	}
 	_, err = f.ledger.Unbind(context.Background(), file)
 	wantCode(t, err, usher.EUnbindInvalid) // the new binding is younger than the file
+	if want := "not before this unbind file was issued"; !strings.Contains(err.Error(), want) {
+		t.Errorf("got %q, want it to say %q", err, want)
+	}
 }
 
 func TestUnbindRefusesForgedAndExpiredFiles(t *testing.T) {
