@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -45,20 +44,12 @@ func policyShow(ctx context.Context, e *env, args []string) error {
 		return printJSON(e, p)
 	}
 	fmt.Fprintf(e.stdout, "# source: %s, %d rules\n", p.Source, len(p.Rules))
-	printLines(e.stdout, p.Policy)
+	for _, line := range strings.SplitAfter(p.Policy, "\n") {
+		if line != "" {
+			fmt.Fprintln(e.stdout, termSafe(strings.TrimSuffix(line, "\n")))
+		}
+	}
 	return nil
-}
-
-// printLines writes text one line at a time, each made safe for a
-// terminal on its own, so the policy reads as its file does rather than
-// as one line of escaped newlines.
-func printLines(w io.Writer, text string) {
-	if text == "" {
-		return
-	}
-	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-		fmt.Fprintln(w, termSafe(strings.TrimSuffix(line, "\r")))
-	}
 }
 
 func policySet(ctx context.Context, e *env, args []string) error {
