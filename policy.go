@@ -78,8 +78,53 @@ type countRule struct {
 type matcher struct {
 	kind    string // user, host, client, addr or group
 	pattern string
+	glob    globKind     // how pattern matches, decided once
 	prefix  netip.Prefix // addr: a network
 	members []matcher    // group
+}
+
+// globKind is the shape of a pattern, so that the common ones match
+// without path.Match: exactly, anything, by prefix or by suffix.
+type globKind uint8
+
+const (
+	globExact globKind = iota
+	globAll
+	globPrefix // "ws1*": pattern holds "ws1"
+	globSuffix // "*.lab": pattern holds ".lab"
+	globPath   // anything else: path.Match
+)
+
+// compileGlob returns the shape of pattern and what to compare.
+func compileGlob(pattern string) (globKind, string) {
+	meta := func(s string) bool { return strings.ContainsAny(s, "*?[\\") }
+	switch {
+	case !meta(pattern):
+		return globExact, pattern
+	case pattern == "*":
+		return globAll, ""
+	case strings.HasSuffix(pattern, "*") && !meta(pattern[:len(pattern)-1]):
+		return globPrefix, pattern[:len(pattern)-1]
+	case strings.HasPrefix(pattern, "*") && !meta(pattern[1:]):
+		return globSuffix, pattern[1:]
+	}
+	return globPath, pattern
+}
+
+// matchGlob matches s against a pattern of the shape given.
+func matchGlob(kind globKind, pattern, s string) bool {
+	switch kind {
+	case globExact:
+		return s == pattern
+	case globAll:
+		return true
+	case globPrefix:
+		return strings.HasPrefix(s, pattern)
+	case globSuffix:
+		return strings.HasSuffix(s, pattern)
+	}
+	ok, _ := path.Match(pattern, s)
+	return ok
 }
 
 // CompilePolicy checks spec and compiles it. A nil or empty spec compiles
@@ -191,6 +236,7 @@ func compileMatcher(s string, groups map[string]matcher) (matcher, error) {
 		if _, err := path.Match(pat, ""); err != nil {
 			return m, fmt.Errorf("%q: bad pattern: use * and ? as wildcards", s)
 		}
+		m.glob, m.pattern = compileGlob(pat)
 	case "addr":
 		return compileAddr(s, pat)
 	case "group":
@@ -221,6 +267,7 @@ func compileAddr(s, pat string) (matcher, error) {
 	if _, err := path.Match(pat, ""); err != nil {
 		return m, fmt.Errorf("%q: bad pattern: use * and ? as wildcards, or a network like 10.0.0.0/8", s)
 	}
+	m.glob, m.pattern = compileGlob(pat)
 	return m, nil
 }
 
@@ -228,17 +275,17 @@ func compileAddr(s, pat string) (matcher, error) {
 func (m *matcher) match(c *Client, addr string) bool {
 	switch m.kind {
 	case "user":
-		return glob(m.pattern, c.User)
+		return matchGlob(m.glob, m.pattern, c.User)
 	case "host":
-		return glob(m.pattern, c.Host)
+		return matchGlob(m.glob, m.pattern, c.Host)
 	case "client":
-		return glob(m.pattern, c.ID)
+		return matchGlob(m.glob, m.pattern, c.ID)
 	case "addr":
 		if m.prefix.IsValid() {
 			ip, err := netip.ParseAddr(addr)
 			return err == nil && m.prefix.Contains(ip.Unmap())
 		}
-		return glob(m.pattern, addr)
+		return matchGlob(m.glob, m.pattern, addr)
 	case "group":
 		for i := range m.members {
 			if m.members[i].match(c, addr) {
@@ -247,16 +294,6 @@ func (m *matcher) match(c *Client, addr string) bool {
 		}
 	}
 	return false
-}
-
-// glob matches s against a pattern of * and ?; a pattern without them is
-// compared as is.
-func glob(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, "*?[\\") {
-		return pattern == s
-	}
-	ok, _ := path.Match(pattern, s)
-	return ok
 }
 
 // who names the seats a count rule counts for a client: the user or host

@@ -322,3 +322,24 @@ func TestPolicyCheckReplaysCheckouts(t *testing.T) {
 		t.Errorf("second denial %+v, want l5 by exclude", got[1])
 	}
 }
+
+// TestPolicyOverdraftServesTheLine: a policy that adds seats hands them to
+// the checkouts waiting in line at once.
+func TestPolicyOverdraftServesTheLine(t *testing.T) {
+	f := newFixture(t)
+	f.add(usher.Grant{Feature: "cad", Seats: 1})
+	f.mustCheckout("cad", "holder")
+	results := make(chan result, 1)
+	go func() {
+		l, _, err := f.ledger.Checkout(context.Background(), usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "waiter"}, Wait: time.Minute})
+		results <- result{"waiter", l, err}
+	}()
+	waitWaiters(t, f.ledger, 1)
+	f.ledger.SetPolicy(mustPolicy(t, usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Overdraft: 1}}}))
+	if r := <-results; r.err != nil {
+		t.Fatalf("the waiter once an overdraft added a seat: got %v, want a lease", r.err)
+	}
+	if got := f.feature("cad").InUse; got != 2 {
+		t.Fatalf("in use %d, want 2 of 1 licensed seat", got)
+	}
+}

@@ -47,6 +47,7 @@ func TestServerCheck(t *testing.T) {
 		{"log_format = \"xml\"\n", "log_format"},
 		{"dev = 1\n", "dev"},
 		{"log_file = \"/no/such/dir/usher.log\"\n", "log_file"},
+		{"policy_file = \"" + writeFile(t, filepath.Join(dir, "policy.toml"), "[feature.cad]\nmaxx = 1\n") + "\"\n", "policy.toml:2:1: unknown key"},
 	} {
 		code, _, errs := runCtx(ctx, "server", "check", "--config", write(tc.text))
 		if code == 0 || !strings.Contains(errs, tc.key) {

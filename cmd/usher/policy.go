@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/usher-lm/usher/internal/wire"
 )
@@ -42,7 +43,12 @@ func policyShow(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, p)
 	}
-	fmt.Fprintf(e.stdout, "# source: %s, %d rules\n%s", p.Source, len(p.Rules), termSafe(p.Policy))
+	fmt.Fprintf(e.stdout, "# source: %s, %d rules\n", p.Source, len(p.Rules))
+	for _, line := range strings.SplitAfter(p.Policy, "\n") {
+		if line != "" {
+			fmt.Fprintln(e.stdout, termSafe(strings.TrimSuffix(line, "\n")))
+		}
+	}
 	return nil
 }
 

@@ -37,6 +37,11 @@ func TestScreenshots(t *testing.T) {
 		checkout(t, s, c[0], c[1], c[2]) // the last is denied: no seat left
 	}
 	b := newBrowser(t, 1100, 760)
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, "open the login form", chromedp.Navigate(s.URL()+"/ui/"), chromedp.WaitVisible(labelled("User name")))
+	b.save(t, "login.png")
 	b.login(t, s.URL(), "ada", "ada-password-1")
 	shots := []struct{ page, file, wait string }{
 		{"Dashboard", "dashboard.png", `//article[@data-feature="solver"]`},
@@ -45,9 +50,6 @@ func TestScreenshots(t *testing.T) {
 		{"Usage", "usage.png", `//figure[@data-feature="cad"]`},
 		{"Licenses", "licenses.png", `//article[@data-license]`},
 		{"Settings", "settings.png", `//caption[normalize-space()="Users"]`},
-	}
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	for _, sh := range shots {
 		b.page(t, sh.page)

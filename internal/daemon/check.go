@@ -7,13 +7,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/usher-lm/usher/internal/policyfile"
 )
 
 // Check validates cfg as Validate does, and also what only the file system
 // can tell, without changing anything lasting: that every vendor key can
 // be read and parsed, that the TLS certificate and key can, that the data
-// directory and identity_lock_dir can be created or written, that the directory of log_file
-// exists, and that the hardware key's module and PIN file can be read. Like Validate it names the bad key.
+// directory and identity_lock_dir can be created or written, that the
+// policy file parses, that the directory of log_file exists, and that the
+// hardware key's module and PIN file can be read. Like Validate it names
+// the bad key.
 func Check(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -34,6 +38,11 @@ func Check(cfg Config) error {
 	if cfg.IdentityLockDir != "" {
 		if err := checkDataDir(cfg.IdentityLockDir); err != nil {
 			return fmt.Errorf("identity_lock_dir: %w", err)
+		}
+	}
+	if cfg.PolicyFile != "" {
+		if _, _, err := policyfile.Read(cfg.PolicyFile); err != nil {
+			return fmt.Errorf("policy_file: %w", err)
 		}
 	}
 	if err := checkHardwareKey(cfg); err != nil { // hwkey.go

@@ -181,3 +181,23 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		t.Errorf("promtool check metrics reported problems:\n%s", s)
 	}
 }
+
+// TestPolicyMetrics: a policy's denial counts under its code, whatever
+// rule it names, and a grant in overdraft is counted apart.
+func TestPolicyMetrics(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	m.Observe(usher.Event{Type: usher.EventCheckoutDenied, Feature: "cad", Reason: `policy_denied: feature.cad.max["user:*"]=1: user alice holds 1`})
+	m.Observe(usher.Event{Type: usher.EventCheckoutDenied, Feature: "cad", Reason: `policy_denied: feature.cad.exclude["host:g*"]: user bob on host g1 is excluded`})
+	m.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad"})
+	m.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", Reason: "overdraft: 6 of 5 licensed seats in use"})
+	text := scrape(t, m)
+	for _, want := range []string{
+		`usher_checkout_denials_total{feature="cad",reason="policy_denied"} 2`,
+		`usher_checkouts_total{feature="cad"} 2`,
+		`usher_overdraft_checkouts_total{feature="cad"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s:\n%s", want, text)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -38,6 +39,7 @@ func RunSettings(t *testing.T, newStore SettingsFactory) {
 		{"SetAndUnsetOneKey", testSetAndUnsetOneKey},
 		{"ValuesKeptVerbatim", testSettingsVerbatim},
 		{"ConcurrentKeys", testSettingsConcurrent},
+		{"LargeValue", testSettingsLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,4 +144,20 @@ func testSettingsConcurrent(t *testing.T, open func() SettingsStore) {
 	}
 	s = reopenSettings(t, s, open)
 	wantSettings(t, s, want)
+}
+
+// testSettingsLarge stores a value as large as a policy may be (the policy
+// file is kept among the settings) and replaces it with a small one.
+func testSettingsLarge(t *testing.T, open func() SettingsStore) {
+	s := openSettings(t, open)
+	var b strings.Builder
+	for i := 0; b.Len() < 256<<10; i++ {
+		fmt.Fprintf(&b, "[feature.f%d]\nmax = { \"user:*\" = %d }\n", i, i%7)
+	}
+	big := map[string]string{"policy": b.String(), "policy_source": "api"}
+	mustSet(t, s, big, nil)
+	s = reopenSettings(t, s, open)
+	wantSettings(t, s, big)
+	mustSet(t, s, map[string]string{"policy": "[feature.cad]\n"}, nil)
+	wantSettings(t, s, map[string]string{"policy": "[feature.cad]\n", "policy_source": "api"})
 }
