@@ -290,7 +290,8 @@ func (l *Ledger) SecretBinding(licenseID string) (SecretBinding, bool) {
 // Unbind lifts a Licensee Secret binding with an unbind file the vendor
 // signed (usher vendor unbind): the next checkout that presents a secret
 // binds the license again. A file lifts only a binding made before it was
-// issued, and only until it expires, so it cannot be used twice.
+// issued (to the second), and only until it expires, so it cannot be used
+// twice.
 //
 // Errors: EUnbindInvalid, ESecretNotBound, or a store failure.
 func (l *Ledger) Unbind(ctx context.Context, text []byte) (SecretBinding, error) {
@@ -308,7 +309,7 @@ func (l *Ledger) Unbind(ctx context.Context, text []byte) (SecretBinding, error)
 	if !ok {
 		return SecretBinding{}, Errorf(ESecretNotBound, "license %s is not bound to a licensee secret: there is nothing to unbind", u.LicenseID)
 	}
-	if !b.BoundAt.Before(u.IssuedAt) {
+	if b.BoundAt.Truncate(time.Second).After(u.IssuedAt) { // files carry whole seconds
 		return SecretBinding{}, Errorf(EUnbindInvalid, "license %s was bound again on %s, after this unbind file was issued (%s): an unbind file lifts one binding only; ask the vendor for a new one", u.LicenseID, formatTime(b.BoundAt), formatTime(u.IssuedAt))
 	}
 	if err := l.store.DeleteSecretBinding(context.WithoutCancel(ctx), u.LicenseID); err != nil {

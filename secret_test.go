@@ -473,3 +473,21 @@ func TestLicenseeSecretFollowsTheBindingGate(t *testing.T) {
 		t.Fatalf("got binding %+v (%v), want machine-b's", b, ok)
 	}
 }
+
+// TestUnbindInTheSecondOfTheBinding: an unbind file carries whole seconds,
+// so one issued in the second the license was bound lifts that binding.
+func TestUnbindInTheSecondOfTheBinding(t *testing.T) {
+	f := newFixture(t)
+	f.clock.Set(t0.Add(500 * time.Millisecond))
+	lic := f.addSecret(usher.SecretClient, "", usher.Grant{Feature: "cad", Seats: 2})
+	if _, err := f.checkoutSecret("cad", "c1", "machine-a"); err != nil {
+		t.Fatal(err)
+	}
+	file, err := usher.SignUnbind(&usher.Unbind{LicenseID: lic.ID, IssuedAt: f.clock.Now().Add(100 * time.Millisecond), ExpiresAt: t0.Add(time.Hour)}, f.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ledger.Unbind(context.Background(), file); err != nil {
+		t.Fatalf("Unbind issued in the binding's second: %v", err)
+	}
+}
