@@ -23,3 +23,21 @@ func TestUsageNamesEveryDocumentedCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTokenSaysHowToGiveOne: an admin command sent without any
+// credential is refused with the ways to give one, --data first.
+func TestNoTokenSaysHowToGiveOne(t *testing.T) {
+	url, data, _, _, _ := startServer(t)
+	ctx := context.Background()
+	code, _, errs := runCtx(ctx, "leases", "--server", url)
+	if code != 1 || !strings.Contains(errs, "(unauthorized)") || !strings.Contains(errs, "no token was sent: on the server's host give --data DIR") {
+		t.Fatalf("leases without a token: exit %d, %q; want unauthorized naming --data", code, errs)
+	}
+	if code, _, errs := runCtx(ctx, "leases", "--server", url, "--data", data); code != 0 {
+		t.Fatalf("leases with --data: exit %d, %q", code, errs)
+	}
+	code, _, errs = runCtx(ctx, "leases", "--server", url, "--token", "usher_wrong")
+	if code != 1 || strings.Contains(errs, "no token was sent") || !strings.Contains(errs, "the token sent came from --token") {
+		t.Fatalf("leases with a wrong token: exit %d, %q; want it to name --token only", code, errs)
+	}
+}
