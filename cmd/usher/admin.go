@@ -68,8 +68,11 @@ func (a *adminFlags) client(e *env) (*apiclient.Client, error) {
 		}
 	}
 	a.credential = token
-	return apiclient.New(apiclient.Config{Servers: servers, Token: token, TokenSource: source, TLSFingerprint: a.tlsFingerprint(e)})
+	return apiclient.New(apiclient.Config{Servers: servers, Token: token, TokenSource: source, NoTokenHint: noTokenHint, TLSFingerprint: a.tlsFingerprint(e)})
 }
+
+// noTokenHint tells a CLI user who sent no credential the ways to give one.
+const noTokenHint = "no token was sent: on the server's host give --data DIR to use its admin.token, or give --token or USHER_TOKEN, or run usher login"
 
 // devServers reports whether every server is dev mode's address: a
 // loopback host on the port of daemon.DevListen.
