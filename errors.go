@@ -79,6 +79,13 @@ const (
 	EClockTampered = "clock_tampered"
 )
 
+// Codes of the licensing models (docs/licensing-models.md).
+const (
+	// EBorrowNotAllowed refuses a borrow longer than the grant allows, or
+	// of a feature whose grants allow none.
+	EBorrowNotAllowed = "borrow_not_allowed"
+)
+
 // Error is the one coded error type of Usher. Code is machine-readable and
 // stable; Message tells a person what happened and what to do about it.
 type Error struct {
@@ -156,6 +163,9 @@ var (
 	ErrTooManyLeases      = &Error{Code: ETooManyLeases}
 	ErrTooManyWaiters     = &Error{Code: ETooManyWaiters}
 )
+
+// ErrBorrowNotAllowed matches EBorrowNotAllowed errors.
+var ErrBorrowNotAllowed = &Error{Code: EBorrowNotAllowed}
 
 // Sentinel errors of bound licenses.
 var (

@@ -25,6 +25,8 @@ type FeatureStatus struct {
 	Unlimited bool       `json:"unlimited"`
 	InUse     int        `json:"in_use"`
 	Queued    int        `json:"queued"`
+	Borrowed  int        `json:"borrowed"`  // leases borrowed for offline use
+	Lingering int        `json:"lingering"` // released leases whose seat still lingers
 	State     string     `json:"state"`
 	StartsAt  *time.Time `json:"starts_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
@@ -63,6 +65,9 @@ type pool struct {
 	// feature, and named when a grant serves registered users only.
 	secret *secretGate
 	named  bool
+	// models is set when a grant uses a licensing model's attribute: the
+	// ledger then counts the pool's leases by their terms.
+	models *poolModels
 }
 
 // capacity returns the seats available at now, or the coded error that
@@ -182,6 +187,7 @@ func buildPools(licenses map[string]*License, gate, hw *BindingGate) map[string]
 			}
 			p.grants, p.from = append(p.grants, g), append(p.from, l.ID)
 			p.needs = append(p.needs, need)
+			p.note(g)
 			if need&needIdentity != 0 {
 				p.gate = gate
 			}

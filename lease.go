@@ -56,6 +56,9 @@ type Lease struct {
 	// License names the license that grants the feature, as of the
 	// checkout or the last heartbeat (see the lease token); not stored.
 	License string `json:"-"`
+	// LeaseTerms are what licensing models add; the zero value is a plain
+	// one-seat lease. Stored with the lease.
+	LeaseTerms
 }
 
 // Owner is who holds a lease: the credential that took it, or, when the
@@ -115,6 +118,14 @@ type CheckoutRequest struct {
 	// Secret is the Licensee Secret presented, if any; see docs/security.md.
 	// Only its hash is ever kept.
 	Secret string
+	// Count is how many seats to take at once, all or none; 0 means 1.
+	Count int
+	// Version, if set, is the lowest grant version that may serve the
+	// checkout (a dotted number, see ParseVersion).
+	Version string
+	// Borrow, if positive, borrows the seat for that long: it needs no
+	// heartbeat until then (see docs/licensing-models.md).
+	Borrow time.Duration
 }
 
 // Validate returns an EInvalid error for a malformed request.
@@ -127,6 +138,9 @@ func (r CheckoutRequest) Validate() error {
 	}
 	if r.Wait < 0 || r.Wait > MaxWait {
 		return Errorf(EInvalid, "wait must be between 0 and %s", MaxWait)
+	}
+	if err := r.validateTerms(); err != nil {
+		return err
 	}
 	return r.Client.Validate()
 }

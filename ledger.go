@@ -51,6 +51,9 @@ type LedgerConfig struct {
 	// ClockGuard, if set, refuses features with dates while the clock is
 	// set back (clockguard.go); nil never refuses.
 	ClockGuard *ClockGuard
+	// Linger, if set, decides how long released seats linger (see
+	// LingerPolicy); nil leaves it to the grants' linger= attribute.
+	Linger LingerPolicy
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -113,6 +116,8 @@ type Ledger struct {
 
 	meters map[string]*meter        // counters of metered features (consumption.go)
 	states map[string]*LicenseState // activations and renewals (subscription.go, renewal.go)
+
+	models ledgerModels // leases with terms: shared, multi-seat, versioned, borrowed, lingering
 }
 
 type clientKey struct{ feature, client string }
@@ -131,6 +136,10 @@ type entry struct {
 	// storing failed; it is nil once the lease is stored, so that a
 	// million held leases keep nothing of it.
 	storing *storing
+	// terms is set when the lease has LeaseTerms: the ledger counts it
+	// through ledgerModels. offList is set for a borrowed or lingering
+	// lease, which heartbeats do not keep: it is not on the expiry list.
+	terms, offList bool
 }
 
 // storing is the state of a lease's first write.
@@ -175,7 +184,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
-		bans: make(map[banKey]Ban),
+		bans: make(map[banKey]Ban), models: newLedgerModels(cfg.Linger),
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -227,10 +236,16 @@ func (l *Ledger) restore(snap *Snapshot) {
 		ls.LastHeartbeat = at.wall
 		ls.ExpiresAt = at.wall.Add(l.keepalive)
 		e := &entry{lease: ls, deadline: at.mono + l.keepalive}
-		l.expiry.pushBack(e)
+		taken := 1
+		if ls.LeaseTerms != (LeaseTerms{}) {
+			taken = l.attachLocked(e)
+		}
+		if !e.offList {
+			l.expiry.pushBack(e)
+		}
 		l.leases[ls.ID] = e
 		l.byClient[e.key()] = e
-		l.inUse[ls.Feature]++
+		l.inUse[ls.Feature] += taken
 		l.countLocked(ls.Addr, 1, 0)
 	}
 }
@@ -357,21 +372,30 @@ func (l *Ledger) refuse(ctx context.Context, req CheckoutRequest, err error) err
 }
 
 // rejoin returns the live lease e once it is durable. ok is false when the
-// lease ended before it could be returned.
+// lease ended before it could be returned. A lingering lease is held
+// again.
 func (l *Ledger) rejoin(e *entry) (Lease, bool, error) {
 	if err := l.waitDurable(e); err != nil {
 		return Lease{}, false, err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.leases[e.lease.ID] != e || e.ending != nil {
+		l.mu.Unlock()
 		return Lease{}, false, nil
 	}
 	at := l.tick()
 	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
+		l.mu.Unlock()
 		return Lease{}, false, err
 	}
+	if e.offList && !e.lease.LingerUntil.IsZero() {
+		l.reviveLocked(e, at)
+		l.mu.Unlock()
+		lease, err := l.persist(e)
+		return lease, err == nil, err
+	}
 	l.touchLocked(e, at)
+	l.mu.Unlock()
 	return e.lease, true, nil
 }
 
@@ -403,7 +427,12 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 		}
 	}
 	inUse := l.inUse[req.Feature]
-	if !unlimited && inUse >= seats {
+	var terms LeaseTerms
+	if p.models != nil || req.modelled() {
+		if terms, err = l.termsLocked(p, req, now, seats, unlimited, inUse); err != nil {
+			return nil, err
+		}
+	} else if !unlimited && inUse >= seats {
 		return nil, Errorf(ENoSeats, "all seats of feature %s are in use (%d of %d): try again later, wait in line, or ask your admin for more seats", req.Feature, inUse, seats)
 	}
 	if q := l.queues[req.Feature]; !fromQueue && q != nil && q.Len() > 0 {
@@ -413,17 +442,23 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 		lease: Lease{
 			ID: NewLeaseID(), Feature: p.name, Client: req.Client, // p.name: one copy of the name for all leases
 			IssuedAt: now, LastHeartbeat: now, ExpiresAt: now.Add(l.keepalive), Owner: req.Owner, Addr: req.Addr,
-			License: p.licenseAt(now),
+			License: p.licenseAt(now), LeaseTerms: terms,
 		},
 		deadline: at.mono + l.keepalive,
 		storing:  &storing{done: make(chan struct{}), access: l.takeAccessLocked(acc)},
 	}
+	taken := 1
+	if terms != (LeaseTerms{}) {
+		taken = l.attachLocked(e)
+	}
 	l.leases[e.lease.ID] = e
 	l.byClient[e.key()] = e
-	l.inUse[req.Feature] = inUse + 1
+	l.inUse[req.Feature] = inUse + taken
 	l.countLocked(req.Addr, 1, 0)
-	l.policyCountLocked(&e.lease, 1)
-	l.expiry.pushBack(e)
+	l.policyCountLocked(&e.lease, e.lease.seats())
+	if !e.offList {
+		l.expiry.pushBack(e)
+	}
 	l.addPendingLocked(e)
 	return e, nil
 }
@@ -500,6 +535,10 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 }
 
 func (l *Ledger) touchLocked(e *entry, at instant) {
+	if e.offList { // borrowed: its end is fixed
+		e.lease.LastHeartbeat = at.wall
+		return
+	}
 	e.lease.LastHeartbeat = at.wall
 	e.lease.ExpiresAt = at.wall.Add(l.keepalive)
 	e.lease.License = l.pools[e.lease.Feature].licenseAt(at.wall)
@@ -518,12 +557,15 @@ func (l *Ledger) removeLocked(e *entry) {
 	if l.byClient[e.key()] == e {
 		delete(l.byClient, e.key())
 	}
-	f := e.lease.Feature
-	if l.inUse[f]--; l.inUse[f] <= 0 {
+	f, freed := e.lease.Feature, 1
+	if e.terms {
+		freed = l.detachLocked(e)
+	}
+	if l.inUse[f] -= freed; l.inUse[f] <= 0 {
 		delete(l.inUse, f)
 	}
 	l.countLocked(e.lease.Addr, -1, 0)
-	l.policyCountLocked(&e.lease, -1)
+	l.policyCountLocked(&e.lease, -e.lease.seats())
 	l.serveQueueLocked(f, l.tick())
 }
 
@@ -546,6 +588,9 @@ func (l *Ledger) Heartbeat(ctx context.Context, id string, by Owner) (Lease, err
 	at := l.tick()
 	if err := l.heartbeatRefusalLocked(e.lease, at.wall); err != nil {
 		return Lease{}, err
+	}
+	if e.offList {
+		return l.heartbeatOffListLocked(e, at)
 	}
 	if at.mono > e.deadline {
 		return Lease{}, leaseNotFound(id) // expired; the sweeper has not reached it yet
@@ -618,8 +663,19 @@ func (l *Ledger) Release(ctx context.Context, id string, by Owner, kicked bool) 
 		l.mu.Unlock()
 		return leaseHeldElsewhere(id)
 	}
+	if !kicked && e.offList && !e.lease.LingerUntil.IsZero() {
+		l.mu.Unlock()
+		return leaseNotFound(id) // released already; it lingers
+	}
 	e.ending = make(chan struct{})
+	var linger time.Duration
+	if !kicked {
+		linger = l.lingerForLocked(e)
+	}
 	l.mu.Unlock()
+	if linger > 0 {
+		return l.releaseLingering(ctx, e, linger)
+	}
 	ended, err := l.end(ctx, []*entry{e})
 	if err != nil {
 		return err
@@ -698,6 +754,7 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 		}
 	}
 	l.takeExpiredFeaturesLocked(at.wall, take)
+	l.takeOffListLocked(at.wall, take)
 	l.serveQueuesLocked(at) // seats may have come with time: a grant started
 	l.mu.Unlock()
 	if len(victims) == 0 {
@@ -777,6 +834,7 @@ func (l *Ledger) Features() []FeatureStatus {
 		if q := l.queues[n]; q != nil {
 			fs.Queued = q.Len()
 		}
+		fs.Borrowed, fs.Lingering = l.models.counts(n)
 		fs.Consumption = l.consumptionStatusLocked(n, now)
 		out = append(out, fs)
 	}

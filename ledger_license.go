@@ -28,6 +28,7 @@ func (l *Ledger) addLicense(ctx context.Context, text []byte) (*License, error) 
 	defer l.licMu.Unlock()
 	l.mu.Lock()
 	_, exists := l.licenses[lic.ID]
+	scopeErr := l.checkScopesLocked(lic)
 	released := l.checkReleasedLocked(lic.ID)
 	l.mu.Unlock()
 	if released != nil {
@@ -35,6 +36,9 @@ func (l *Ledger) addLicense(ctx context.Context, text []byte) (*License, error) 
 	}
 	if exists {
 		return nil, Errorf(ELicenseExists, "license %s is already loaded: remove it first to load it again", lic.ID)
+	}
+	if scopeErr != nil {
+		return nil, scopeErr
 	}
 	if err := l.activate(ctx, lic); err != nil { // subscription.go
 		return nil, err
@@ -94,9 +98,6 @@ func (l *Ledger) verify(text []byte) (*License, error) {
 		return nil, err
 	}
 	if err := lic.CheckBinding(l.identity); err != nil {
-		return nil, err
-	}
-	if err := lic.checkServed(); err != nil {
 		return nil, err
 	}
 	return lic, nil

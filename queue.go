@@ -75,9 +75,10 @@ func (l *Ledger) serveQueueLocked(feature string, at instant) {
 			continue
 		}
 		e, err := l.grantLocked(w.req, at, true)
-		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned || c == EPolicyDenied || refusesWhoLocked(c) {
-			// Its address took its fill of leases, it was banned, or the
-			// policy refuses it (a reserve keeps this seat for others)
+		if c := ErrorCode(err); c == ETooManyLeases || c == EBanned || c == EPolicyDenied || refusesWhoLocked(c) || c == EInvalid || c == EBorrowNotAllowed {
+			// Its address took its fill of leases, it was banned, the
+			// policy refuses it (a reserve keeps this seat for others),
+			// or its terms cannot be met
 			// while it waited: it cannot have this seat, the next in
 			// line can.
 			l.dequeueLocked(w)

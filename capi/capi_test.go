@@ -74,6 +74,23 @@ func TestLibrary(t *testing.T) {
 		compile(t, gcc, "-Wall", "-Wextra", "-Werror", "-o", bin, "testdata/secret.c", "-I.", "-L"+dir, "-lusher")
 		licenseeSecret(t, bin, dir)
 	})
+	t.Run("count", func(t *testing.T) {
+		t.Parallel()
+		bin := filepath.Join(dir, "count")
+		compile(t, gcc, "-Wall", "-Wextra", "-Werror", "-o", bin, "testdata/count.c", "-I.", "-L"+dir, "-lusher")
+		s := startServer(t, map[string]int{"cad": 3})
+		p := startProgram(t, command(bin, dir, s.Addr(), "2"))
+		p.expect(t, "ok")
+		if got := s.Ledger().Features()[0].InUse; got != 2 {
+			t.Errorf("cad has %d seats in use after a checkout with count 2, want 2", got)
+		}
+		p.send(t, "\n")
+		p.wait(t)
+		p = startProgram(t, command(bin, dir, s.Addr(), "0"))
+		p.expect(t, "invalid_request")
+		p.send(t, "\n")
+		p.wait(t)
+	})
 	t.Run("lost", func(t *testing.T) {
 		t.Parallel()
 		bin := filepath.Join(dir, "lost")

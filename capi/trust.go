@@ -17,11 +17,10 @@ func applyTrust(opts *client.Options, o clientOptions) error {
 	return nil
 }
 
-// countOption maps the count of checkout_json onto the SDK's. The SDK this
-// library is built from checks out one seat at a time.
+// countOption maps the count of checkout_json onto the SDK's Count.
 func countOption(n int) ([]client.CheckoutOption, error) {
-	if n != 1 {
-		return nil, usher.Errorf(usher.EInvalid, "checkout_json: count %d is not supported by this libusher: it checks out one seat at a time; leave count out or set it to 1", n)
+	if n < 1 {
+		return nil, usher.Errorf(usher.EInvalid, "checkout_json: count %d is not a number of seats: give 1 or more, or leave count out", n)
 	}
-	return nil, nil
+	return []client.CheckoutOption{client.Count(n)}, nil
 }

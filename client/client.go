@@ -122,6 +122,11 @@ type Options struct {
 	// fail with usher.ErrClockSkew. Default DefaultMaxClockSkew. Used
 	// only with VendorKeys.
 	MaxClockSkew time.Duration
+	// BorrowDir is where borrowed leases keep their signed tokens, one
+	// file per feature, so that they survive a restart of the
+	// application; default the usher/borrowed directory in the user's
+	// configuration directory (os.UserConfigDir).
+	BorrowDir string
 
 	// OnEvent, if set, is told what the client does on its own: retries,
 	// failovers, re-checkouts, lost seats. It is called synchronously from

@@ -90,7 +90,9 @@ func (l *Lease) renewed(server string, sent time.Time) {
 func (l *Lease) reacquire(ctx context.Context, cause error) error {
 	old := l.ID()
 	l.c.emit(Event{Type: EventLeaseGone, Feature: l.feature, LeaseID: old, Err: cause})
-	lr, server, sent, err := l.c.checkout(ctx, l.feature, 0, Event{Feature: l.feature, LeaseID: old})
+	cfg := l.cfg
+	cfg.wait = 0
+	lr, server, sent, err := l.c.checkout(ctx, l.feature, cfg, l.c.identity, Event{Feature: l.feature, LeaseID: old})
 	if err != nil {
 		l.c.dropUnverified(ctx, server, lr.ID, err)
 		if ctx.Err() != nil {

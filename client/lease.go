@@ -16,7 +16,10 @@ import (
 type CheckoutOption func(*checkoutConfig)
 
 type checkoutConfig struct {
-	wait time.Duration
+	wait    time.Duration
+	count   int
+	version string
+	borrow  time.Duration
 }
 
 // Wait makes Checkout wait in line for up to d when no seat is free,
@@ -37,7 +40,10 @@ type Lease struct {
 	stopped chan struct{}      // closed when the heartbeat goroutine returns
 	done    chan struct{}
 
+	cfg checkoutConfig // what it was checked out with: a re-checkout asks the same
+
 	mu        sync.Mutex
+	borrowed  time.Time // borrowed_until, for a borrowed lease; it needs no heartbeat
 	id        string
 	server    string
 	interval  time.Duration // between heartbeats, as the server asks
@@ -63,7 +69,10 @@ func (c *Client) Checkout(ctx context.Context, feature string, opts ...CheckoutO
 	for _, o := range opts {
 		o(&cfg)
 	}
-	l := &Lease{c: c, feature: feature, stopped: make(chan struct{}), done: make(chan struct{})}
+	if cfg.borrow > 0 {
+		return c.checkoutBorrowed(ctx, feature, cfg) // borrow.go
+	}
+	l := &Lease{c: c, feature: feature, cfg: cfg, stopped: make(chan struct{}), done: make(chan struct{})}
 	var hctx context.Context
 	hctx, l.stop = context.WithCancel(c.ctx)
 	if err := c.track(l); err != nil {
@@ -72,7 +81,7 @@ func (c *Client) Checkout(ctx context.Context, feature string, opts ...CheckoutO
 	}
 	ctx, cancel := c.bind(ctx)
 	defer cancel()
-	lr, server, sent, err := c.checkout(ctx, feature, cfg.wait, Event{Feature: feature})
+	lr, server, sent, err := c.checkout(ctx, feature, cfg, c.identity, Event{Feature: feature})
 	if err != nil {
 		c.dropUnverified(ctx, server, lr.ID, err)
 		l.stop()
@@ -83,7 +92,7 @@ func (c *Client) Checkout(ctx context.Context, feature string, opts ...CheckoutO
 		return nil, err
 	}
 	l.update(lr, server, sent)
-	if !l.start(hctx) {
+	if !l.start(hctx, l.run) {
 		// Close came first and could not know this lease: give it back.
 		_ = c.release(context.WithoutCancel(ctx), lr.ID, feature)
 		c.http.CloseIdleConnections()
@@ -100,14 +109,17 @@ func (c *Client) bind(ctx context.Context) (context.Context, context.CancelFunc)
 	return ctx, func() { stop(); cancel() }
 }
 
-// checkout asks the servers for a seat, with what remains of the wait on
-// each try. sent is when the successful request was sent.
-func (c *Client) checkout(ctx context.Context, feature string, wait time.Duration, ev Event) (lr wire.LeaseResponse, server string, sent time.Time, err error) {
-	start := time.Now()
+// checkout asks the servers for a seat for who, with what remains of the
+// wait on each try. sent is when the successful request was sent.
+func (c *Client) checkout(ctx context.Context, feature string, cfg checkoutConfig, who usher.Client, ev Event) (lr wire.LeaseResponse, server string, sent time.Time, err error) {
+	start, wait := time.Now(), cfg.wait
 	r := retry{deadline: start.Add(wait + c.opts.RetryTimeout), attempt: wait + c.opts.RequestTimeout, event: ev}
 	err = c.call(ctx, r, func(ctx context.Context, s string) error {
-		body := wire.CheckoutRequest{Feature: feature, Client: c.identity, Nonce: c.verify.newNonce()}
+		body := wire.CheckoutRequest{Feature: feature, Client: who, Count: cfg.count, Version: cfg.version, Nonce: c.verify.newNonce()}
 		body.Client.Secret = c.opts.LicenseeSecret
+		if cfg.borrow > 0 {
+			body.Borrow = cfg.borrow.String()
+		}
 		if left := wait - time.Since(start); left > 0 {
 			body.Wait = formatWait(left)
 		}
@@ -121,8 +133,9 @@ func (c *Client) checkout(ctx context.Context, feature string, wait time.Duratio
 	return lr, server, sent, err
 }
 
-// start runs the heartbeat goroutine, unless the client closed meanwhile.
-func (l *Lease) start(ctx context.Context) bool {
+// start runs the lease's goroutine (run heartbeats; a borrowed lease's
+// waits for the end of the borrow), unless the client closed meanwhile.
+func (l *Lease) start(ctx context.Context, run func(context.Context)) bool {
 	c := l.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -133,7 +146,7 @@ func (l *Lease) start(ctx context.Context) bool {
 	l.running = true
 	l.mu.Unlock()
 	c.wg.Add(1)
-	go l.run(ctx)
+	go run(ctx)
 	return true
 }
 
@@ -191,7 +204,10 @@ func (l *Lease) Err() error {
 // (an administrator kicked it, or it expired), Release returns an error
 // that matches usher.ErrLeaseNotFound: there was no seat to give back. If
 // no server answers, the lease is still ended here and the server
-// reclaims the seat after its keep-alive timeout.
+// reclaims the seat after its keep-alive timeout. A borrowed lease stays
+// borrowed: Release ends its use in this process only, and the next
+// Checkout with Borrow gets it back from the token file; Return gives it
+// back.
 func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	if l.ended {
@@ -199,14 +215,14 @@ func (l *Lease) Release(ctx context.Context) error {
 		return nil
 	}
 	l.ended = true
-	running := l.running
+	running, borrowed := l.running, !l.borrowed.IsZero()
 	l.mu.Unlock()
 	l.stop()
 	if running {
 		<-l.stopped
 	}
 	id := l.ID()
-	if id == "" { // the checkout is still under way, and gives it back
+	if id == "" || borrowed { // still checking out, which gives it back; or kept on disk (see Return)
 		l.end(ErrReleased)
 		return nil
 	}

@@ -68,8 +68,11 @@ func (a *adminFlags) client(e *env) (*apiclient.Client, error) {
 		}
 	}
 	a.credential = token
-	return apiclient.New(apiclient.Config{Servers: servers, Token: token, TokenSource: source, TLSFingerprint: a.tlsFingerprint(e)})
+	return apiclient.New(apiclient.Config{Servers: servers, Token: token, TokenSource: source, NoTokenHint: noTokenHint, TLSFingerprint: a.tlsFingerprint(e)})
 }
+
+// noTokenHint tells a CLI user who sent no credential the ways to give one.
+const noTokenHint = "no token was sent: on the server's host give --data DIR to use its admin.token, or give --token or USHER_TOKEN, or run usher login"
 
 // devServers reports whether every server is dev mode's address: a
 // loopback host on the port of daemon.DevListen.
@@ -156,13 +159,13 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, map[string]any{"features": features})
 	}
-	t := newTable(e.stdout, "FEATURE", "SEATS", "IN USE", "FREE", "QUEUED", "STATE", "EXPIRES")
+	t := newTable(e.stdout, "FEATURE", "SEATS", "IN USE", "FREE", "QUEUED", "BORROWED", "STATE", "EXPIRES")
 	for _, f := range features {
 		seats, free := fmt.Sprint(f.Seats), fmt.Sprint(f.Free())
 		if f.Unlimited {
 			seats, free = "unlimited", "unlimited"
 		}
-		t.row(f.Name, seats, f.InUse, free, f.Queued, f.State, formatOptTime(f.ExpiresAt, "never"))
+		t.row(f.Name, seats, f.InUse, free, f.Queued, f.Borrowed, f.State, formatOptTime(f.ExpiresAt, "never"))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -192,10 +195,10 @@ func cmdLeases(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, map[string]any{"leases": leases})
 	}
-	t := newTable(e.stdout, "ID", "FEATURE", "USER", "HOST", "PID", "CHECKED OUT", "LAST HEARTBEAT", "EXPIRES")
+	t := newTable(e.stdout, "ID", "FEATURE", "USER", "HOST", "PID", "SEATS", "CHECKED OUT", "LAST HEARTBEAT", "EXPIRES")
 	for _, l := range leases {
-		t.row(l.ID, l.Feature, l.Client.User, l.Client.Host, l.Client.PID,
-			l.IssuedAt.Local().Format(time.DateTime), l.LastHeartbeat.Local().Format(time.TimeOnly), l.ExpiresAt.Local().Format(time.TimeOnly))
+		t.row(l.ID, l.Feature, l.Client.User, l.Client.Host, l.Client.PID, leaseSeats(l),
+			l.IssuedAt.Local().Format(time.DateTime), l.LastHeartbeat.Local().Format(time.TimeOnly), leaseEnd(l))
 	}
 	return t.flush()
 }
@@ -306,4 +309,26 @@ func printLicenseTable(e *env, lics []wire.LicenseResponse) error {
 		return err
 	}
 	return printLicenseModels(e, lics) // meter.go
+}
+
+// leaseSeats says what a lease counts: its seats, and the seat it shares
+// with other leases under a counting scope.
+func leaseSeats(l usher.Lease) string {
+	n := fmt.Sprint(max(l.Count, 1))
+	if l.Seat != "" {
+		return "shared " + l.Seat
+	}
+	return n
+}
+
+// leaseEnd says when a lease ends: at its keep-alive expiry, or at the end
+// of a borrow or linger.
+func leaseEnd(l usher.Lease) string {
+	switch {
+	case !l.BorrowedUntil.IsZero():
+		return "borrowed until " + l.BorrowedUntil.Local().Format(time.DateTime)
+	case !l.LingerUntil.IsZero():
+		return "released, lingers until " + l.LingerUntil.Local().Format(time.TimeOnly)
+	}
+	return l.ExpiresAt.Local().Format(time.TimeOnly)
 }

@@ -42,6 +42,9 @@ Usage:
   usher license remove ID           unload a license
   usher license release ID          give a license up to move it; prints a receipt
   usher license unbind FILE         lift a Licensee Secret binding (vendor's unbind file)
+  usher license renew FILE          load a checkpoint renewal by hand (air-gapped sites)
+  usher vendor renew --key vendor.key --license ID --until DATE
+                                    sign a checkpoint renewal for a license
   usher vendor unbind --license ID --key vendor.key
                                     sign an unbind file for a bound license
   usher status                      seats per feature
@@ -60,6 +63,7 @@ Usage:
   usher bans | unban BAN_ID         list or lift the bans of kick --ban
   usher events [--follow]           the event log; --follow streams it
   usher report --from 24h [--csv]   usage history: peak, checkouts, denials
+  usher report --consumption        units each client spent of metered features
   usher info                        version, uptime, hardware id, config
   usher config get|set|reset        runtime settings (keep-alive, ...)
   usher reload                      re-read the server's config and policy (or SIGHUP)

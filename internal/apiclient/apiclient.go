@@ -29,6 +29,10 @@ type Config struct {
 	// TokenSource, if set, says where Token came from; a refused token's
 	// error names it, so that a stale one is easy to find.
 	TokenSource string
+	// NoTokenHint, if set, is added to the error of a request the server
+	// refuses for want of a credential when Token is empty: it says how to
+	// give one.
+	NoTokenHint string
 	// TLSFingerprint, if set, pins the SHA-256 fingerprint of the servers'
 	// certificate. It is ignored when HTTPClient is set.
 	TLSFingerprint string
@@ -47,6 +51,7 @@ type Client struct {
 	sdk         *client.Client
 	hasToken    bool
 	tokenSource string
+	noTokenHint string
 	timeout     time.Duration // of one request
 }
 
@@ -69,7 +74,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	timeout := cmp.Or(cfg.RequestTimeout, client.DefaultRequestTimeout)
-	return &Client{cfg: cfg, sdk: sdk, hasToken: cfg.Token != "", tokenSource: cfg.TokenSource, timeout: timeout}, nil
+	return &Client{cfg: cfg, sdk: sdk, hasToken: cfg.Token != "", tokenSource: cfg.TokenSource, noTokenHint: cfg.NoTokenHint, timeout: timeout}, nil
 }
 
 // MustNew returns a client for one server whose address is known to be
@@ -104,10 +109,18 @@ func (c *Client) Close() error { return c.sdk.Close() }
 // the token.
 func (c *Client) send(ctx context.Context, req client.Request) (*http.Response, error) {
 	resp, err := c.sdk.Do(ctx, req)
-	if usher.ErrorCode(err) == usher.EUnauthorized && c.hasToken && c.tokenSource != "" && !req.Anonymous {
-		if ue, ok := err.(*usher.Error); ok {
-			err = &usher.Error{Code: ue.Code, Message: ue.Message + " (the token sent came from " + c.tokenSource + ")"}
-		}
+	if usher.ErrorCode(err) != usher.EUnauthorized || req.Anonymous {
+		return resp, err
+	}
+	note := ""
+	switch {
+	case c.hasToken && c.tokenSource != "":
+		note = "the token sent came from " + c.tokenSource
+	case !c.hasToken && c.noTokenHint != "":
+		note = c.noTokenHint
+	}
+	if ue, ok := err.(*usher.Error); ok && note != "" {
+		err = &usher.Error{Code: ue.Code, Message: ue.Message + " (" + note + ")"}
 	}
 	return resp, err
 }

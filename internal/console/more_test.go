@@ -131,3 +131,23 @@ func TestRevokedTokenLogsOut(t *testing.T) {
 		t.Errorf("token kept after it was refused: got %q, want none", stored)
 	}
 }
+
+// A client credential, which may only check out, is refused with a
+// message that says what to use instead.
+func TestClientTokenRefused(t *testing.T) {
+	s := server(t, 1)
+	tok, err := s.Admin().CreateToken(context.Background(), "app", "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, 1100, 800)
+	b.run(t, "log in with a client token",
+		chromedp.Navigate(s.URL()+"/ui/"),
+		chromedp.WaitVisible(labelled("Token")),
+		chromedp.SendKeys(labelled("Token"), tok.Token),
+		chromedp.Click(button("Use token")),
+		chromedp.WaitVisible(`//p[@role="alert"][contains(., "log in as a monitor or an admin")]`))
+	if nav := value(t, b, "look for the navigation", chromedp.Evaluate[bool](`!document.getElementById('nav').hidden`)); nav {
+		t.Error("navigation shown to a client credential; want the login form only")
+	}
+}

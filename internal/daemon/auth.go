@@ -65,9 +65,10 @@ func (d *Daemon) apiConfig(led *usher.Ledger, a *auth.Authority, now func() time
 		MaxRequestSize: d.cfg.MaxRequestSize,
 		Observer:       d.events, // login_failed, rate_limited
 		Events:         d.events, Metrics: d.metrics.Handler(), Admin: d, Policy: d,
-		Server:  d.serverInfo(), // identity.go
-		Session: d.session,      // session.go
-		Console: console.Handler(),
+		Server:       d.serverInfo(), // identity.go
+		Session:      d.session,      // session.go
+		Console:      console.Handler(),
+		BorrowSigner: d.ident.key,
 	}
 }
 

@@ -147,7 +147,11 @@ func TestJepsenReserveLinearizable(t *testing.T) {
 	if res != porcupine.Ok {
 		t.Errorf("linearizability check of %d operations: %s", len(h.ops), res)
 	}
-	c.checkHeldLeases(t, held, seats)
+	leases := make([]wire.LeaseResponse, len(held)) // one seat each
+	for i, id := range held {
+		leases[i].ID = id
+	}
+	c.checkHeldLeases(t, leases, seats)
 }
 
 // reserveWorker checks out and releases, as a member of the group vip or

@@ -30,38 +30,42 @@ const (
 	outUnknown        // no answer: it may or may not have happened
 )
 
-type seatOp struct{ kind int }
+// seatOp checks out or releases seats seats at once (a multi-seat
+// checkout, "count").
+type seatOp struct{ kind, seats int }
 type seatOut struct{ result int }
 
-// seatModel is a pool of seats: a checkout takes one if any is free and
-// is refused only when none is, a release frees one.
+// seatModel is a pool of seats: a checkout of k seats takes them if k are
+// free and is refused only when fewer are, a release frees its k.
 func seatModel(seats int) porcupine.Model {
 	m := porcupine.NondeterministicModel{
 		Init: func() []any { return []any{0} },
 		Step: func(state, input, output any) []any {
 			n, in, out := state.(int), input.(seatOp), output.(seatOut)
+			k := in.seats
 			switch {
-			case in.kind == opCheckout && out.result == outOK && n < seats:
-				return []any{n + 1}
-			case in.kind == opCheckout && out.result == outFull && n == seats:
+			case in.kind == opCheckout && out.result == outOK && n+k <= seats:
+				return []any{n + k}
+			case in.kind == opCheckout && out.result == outFull && n+k > seats:
 				return []any{n}
 			case in.kind == opCheckout && out.result == outUnknown:
-				if n < seats {
-					return []any{n, n + 1}
+				if n+k <= seats {
+					return []any{n, n + k}
 				}
 				return []any{n}
-			case in.kind == opRelease && out.result == outOK && n > 0:
-				return []any{n - 1}
+			case in.kind == opRelease && out.result == outOK && n >= k:
+				return []any{n - k}
 			case in.kind == opRelease && out.result == outUnknown:
-				if n > 0 {
-					return []any{n, n - 1}
+				if n >= k {
+					return []any{n, n - k}
 				}
 				return []any{n}
 			}
 			return nil
 		},
 		DescribeOperation: func(input, output any) string {
-			return fmt.Sprintf("%v -> %v", []string{"checkout", "release"}[input.(seatOp).kind], []string{"ok", "full", "unknown"}[output.(seatOut).result])
+			in := input.(seatOp)
+			return fmt.Sprintf("%v %d -> %v", []string{"checkout", "release"}[in.kind], in.seats, []string{"ok", "full", "unknown"}[output.(seatOut).result])
 		},
 	}
 	return m.ToModel()
@@ -76,13 +80,13 @@ type history struct {
 
 func (h *history) now() int64 { return int64(time.Since(h.start)) }
 
-func (h *history) add(client int, kind int, call int64, result int) {
+func (h *history) add(client int, op seatOp, call int64, result int) {
 	ret := h.now()
 	if result == outUnknown {
 		ret = math.MaxInt64 // it may take effect at any later time
 	}
 	h.mu.Lock()
-	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: seatOp{kind}, Call: call, Output: seatOut{result}, Return: ret})
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: op, Call: call, Output: seatOut{result}, Return: ret})
 	h.mu.Unlock()
 }
 
@@ -113,15 +117,15 @@ func (f *failoverClient) do(ctx context.Context, fn func(*apiclient.Client) erro
 	}
 }
 
-// TestJepsenSeatsLinearizable runs clients that check out and release
-// through every node while a nemesis kills and restarts nodes, then
-// checks the history against the seat-counter model and that every lease
-// still held was kept.
+// TestJepsenSeatsLinearizable runs clients that check out (one or two
+// seats at once) and release through every node while a nemesis kills and
+// restarts nodes, then checks the history against the seat-counter model
+// and that every lease still held was kept.
 func TestJepsenSeatsLinearizable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts cluster nodes for several seconds")
 	}
-	const seats, workers = 3, 6
+	const seats, workers = 4, 6
 	run := 10 * time.Second
 	if v, err := time.ParseDuration(os.Getenv("USHER_JEPSEN_DURATION")); err == nil && v > 0 {
 		run = v
@@ -134,7 +138,7 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), run)
 	defer cancel()
 	var wg sync.WaitGroup
-	held := make([]string, workers) // the lease each worker holds at the end
+	held := make([]wire.LeaseResponse, workers) // the lease each worker holds at the end
 	for w := range workers {
 		wg.Go(func() { held[w] = c.jepsenWorker(t, ctx, h, w) })
 	}
@@ -155,8 +159,9 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 }
 
 // jepsenWorker checks out and releases until ctx ends, then checks out
-// once more and returns the lease it holds ("" if none).
-func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history, w int) string {
+// once more and returns the lease it holds (no ID if none). Every other
+// checkout asks for two seats at once.
+func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history, w int) wire.LeaseResponse {
 	f := &failoverClient{next: w % len(c.Configs)}
 	for i := range c.Configs {
 		cl := c.ClientWithin(i, 3*time.Second)
@@ -169,45 +174,46 @@ func (c *testCluster) jepsenWorker(t *testing.T, ctx context.Context, h *history
 		time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
 		last := ctx.Err() != nil
 		call := h.now()
+		k := 1 + n%2
 		var lease wire.LeaseResponse
 		_, err := f.do(bg, func(cl *apiclient.Client) (err error) {
-			lease, err = clusterCheckout(bg, cl, "cad", fmt.Sprintf("w%d-%d", w, n))
+			lease, _, err = cl.Checkout(bg, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: fmt.Sprintf("w%d-%d", w, n)}, Count: k})
 			return err
 		})
 		switch usher.ErrorCode(err) {
 		case "":
-			h.add(w, opCheckout, call, outOK)
+			h.add(w, seatOp{opCheckout, k}, call, outOK)
 		case usher.ENoSeats:
-			h.add(w, opCheckout, call, outFull)
+			h.add(w, seatOp{opCheckout, k}, call, outFull)
 			if last {
-				return ""
+				return wire.LeaseResponse{}
 			}
 			continue
 		default:
-			h.add(w, opCheckout, call, outUnknown)
+			h.add(w, seatOp{opCheckout, k}, call, outUnknown)
 			if last {
-				return ""
+				return wire.LeaseResponse{}
 			}
 			continue
 		}
 		if last {
-			return lease.ID
+			return lease
 		}
 		call = h.now()
 		attempts, err := f.do(bg, func(cl *apiclient.Client) error { return cl.Release(bg, lease.ID) })
 		switch {
 		case err == nil:
-			h.add(w, opRelease, call, outOK)
+			h.add(w, seatOp{opRelease, k}, call, outOK)
 		case usher.ErrorCode(err) == usher.ELeaseNotFound && attempts > 1:
-			h.add(w, opRelease, call, outOK) // an earlier attempt released it
+			h.add(w, seatOp{opRelease, k}, call, outOK) // an earlier attempt released it
 		case usher.ErrorCode(err) == usher.ELeaseNotFound:
 			t.Errorf("acknowledged lease %s was lost: release answered %v", lease.ID, err)
-			h.add(w, opRelease, call, outOK)
+			h.add(w, seatOp{opRelease, k}, call, outOK)
 		default:
-			h.add(w, opRelease, call, outUnknown)
+			h.add(w, seatOp{opRelease, k}, call, outUnknown)
 		}
 	}
-	return ""
+	return wire.LeaseResponse{}
 }
 
 // nemesis kills a node (as kill -9 would) and restarts it, over
@@ -239,8 +245,9 @@ func (c *testCluster) nemesis(t *testing.T, ctx context.Context) int {
 }
 
 // checkHeldLeases checks, once a node decides again, that every lease the
-// workers hold is present and that no more leases than seats are stored.
-func (c *testCluster) checkHeldLeases(t *testing.T, held []string, seats int) {
+// workers hold is present, with its seats, and that the stored leases hold
+// no more seats than there are.
+func (c *testCluster) checkHeldLeases(t *testing.T, held []wire.LeaseResponse, seats int) {
 	var leases []usher.Lease
 	err := ushertest.RetryUnavailable(15*time.Second, func() (err error) {
 		leases, err = c.Client(0).Leases(context.Background())
@@ -249,16 +256,17 @@ func (c *testCluster) checkHeldLeases(t *testing.T, held []string, seats int) {
 	if err != nil {
 		t.Fatalf("list leases after recovery: %v", err)
 	}
-	if len(leases) > seats {
-		t.Errorf("after recovery %d leases are stored for %d seats", len(leases), seats)
-	}
-	have := map[string]bool{}
+	have, taken := map[string]int{}, 0
 	for _, l := range leases {
-		have[l.ID] = true
+		have[l.ID] = max(l.Count, 1)
+		taken += max(l.Count, 1)
 	}
-	for w, id := range held {
-		if id != "" && !have[id] {
-			t.Errorf("worker %d holds acknowledged lease %s, but it is gone after recovery", w, id)
+	if taken > seats {
+		t.Errorf("after recovery %d leases holding %d seats are stored for %d seats", len(leases), taken, seats)
+	}
+	for w, l := range held {
+		if l.ID != "" && have[l.ID] != max(l.Count, 1) {
+			t.Errorf("worker %d holds acknowledged lease %s of %d seats, but after recovery it holds %d", w, l.ID, max(l.Count, 1), have[l.ID])
 		}
 	}
 }

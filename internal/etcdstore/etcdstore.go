@@ -187,6 +187,8 @@ type storedLease struct {
 	IssuedAt time.Time    `json:"issued_at"`
 	Owner    usher.Owner  `json:"owner,omitzero"`    // absent in leases of earlier releases
 	Addr     string       `json:"address,omitempty"` // absent in leases of earlier releases
+	// Terms are those of the licensing models; absent for a plain lease.
+	Terms *usher.LeaseTerms `json:"terms,omitempty"`
 }
 
 func (s *Store) leaseKey(id string) string   { return s.prefix + "leases/" + id }
@@ -194,7 +196,11 @@ func (s *Store) licenseKey(id string) string { return s.prefix + "licenses/" + i
 
 // PutLease stores a lease durably.
 func (s *Store) PutLease(ctx context.Context, l usher.Lease) error {
-	b, err := json.Marshal(storedLease{ID: l.ID, Feature: l.Feature, Client: l.Client, IssuedAt: l.IssuedAt.UTC(), Owner: l.Owner, Addr: l.Addr})
+	sl := storedLease{ID: l.ID, Feature: l.Feature, Client: l.Client, IssuedAt: l.IssuedAt.UTC(), Owner: l.Owner, Addr: l.Addr}
+	if l.LeaseTerms != (usher.LeaseTerms{}) {
+		sl.Terms = &l.LeaseTerms
+	}
+	b, err := json.Marshal(sl)
 	if err != nil {
 		return fmt.Errorf("encode lease: %w", err)
 	}
@@ -253,7 +259,11 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 		if err := json.Unmarshal(kv.Value, &sl); err != nil {
 			return nil, fmt.Errorf("load lease %s: %w", kv.Key, err)
 		}
-		snap.Leases = append(snap.Leases, usher.Lease{ID: sl.ID, Feature: sl.Feature, Client: sl.Client, IssuedAt: sl.IssuedAt, Owner: sl.Owner, Addr: sl.Addr})
+		ls := usher.Lease{ID: sl.ID, Feature: sl.Feature, Client: sl.Client, IssuedAt: sl.IssuedAt, Owner: sl.Owner, Addr: sl.Addr}
+		if sl.Terms != nil {
+			ls.LeaseTerms = *sl.Terms
+		}
+		snap.Leases = append(snap.Leases, ls)
 	}
 	return snap, nil
 }

@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -47,6 +48,8 @@ type Server struct {
 	session func() *usher.Session // nil: answers carry no lease token
 	policy  PolicyAdmin
 	console http.Handler // the web console; nil: none
+
+	borrowSigner crypto.Signer // nil: borrowed leases get no token
 }
 
 // Config configures a Server. Ledger is required, and one of Auth and
@@ -77,6 +80,9 @@ type Config struct {
 
 	// Node names the server in GET /healthz.
 	Node string
+	// BorrowSigner, if set, signs the borrow tokens of borrowed leases:
+	// the server's identity (its Public() an ed25519.PublicKey).
+	BorrowSigner crypto.Signer
 	// Forward, if set, wraps every route but those a node answers itself
 	// (GET /healthz, /metrics and /v1/cluster): in a cluster, it sends
 	// them to the node that decides.
@@ -87,7 +93,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
-		server: cfg.Server, session: cfg.Session, policy: cfg.Policy, console: cfg.Console}
+		server: cfg.Server, session: cfg.Session, policy: cfg.Policy, console: cfg.Console, borrowSigner: cfg.BorrowSigner}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -268,7 +274,8 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r), Secret: body.Client.Secret}
+	req := usher.CheckoutRequest{Feature: body.Feature, Client: body.Client, Owner: ownerOf(r), Addr: clientAddr(r), Secret: body.Client.Secret,
+		Count: body.Count, Version: body.Version}
 	req.Client.Secret = "" // only its hash is ever kept
 	if principalOf(r.Context()).Role == auth.RoleAdmin {
 		req.Addr = "" // the admin is trusted with the server: no per-address limit counts its checkouts
@@ -281,6 +288,14 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Wait = d
 	}
+	if body.Borrow != "" {
+		d, err := time.ParseDuration(body.Borrow)
+		if err != nil || d <= 0 {
+			s.error(w, r, usher.Errorf(usher.EInvalid, "borrow %q is not a positive duration: use a value like \"72h\"", body.Borrow))
+			return
+		}
+		req.Borrow = d
+	}
 	lease, created, err := s.ledger().Checkout(r.Context(), req)
 	if err != nil {
 		s.error(w, r, err)
@@ -290,8 +305,15 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval()),
-		LeaseProof: s.proof(lease, body.Nonce)})
+	resp := wire.LeaseResponse{Lease: lease, HeartbeatInterval: wire.FormatDuration(s.ledger().HeartbeatInterval()),
+		LeaseProof: s.proof(lease, body.Nonce)}
+	if !lease.BorrowedUntil.IsZero() {
+		if resp.BorrowToken, err = s.borrowToken(lease); err != nil {
+			s.error(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, status, resp)
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,10 @@ var (
 		"Checkouts waiting in line, by feature.", []string{"feature"}, nil)
 	descExpiry = prometheus.NewDesc("usher_feature_expiry_timestamp_seconds",
 		"When the last license of a feature expires, as a Unix time; absent when it never expires.", []string{"feature"}, nil)
+	descBorrowed = prometheus.NewDesc("usher_feature_borrowed_leases",
+		"Leases borrowed for offline use, by feature (their seats count in usher_feature_seats_in_use).", []string{"feature"}, nil)
+	descLingering = prometheus.NewDesc("usher_feature_lingering_leases",
+		"Released leases whose seat still lingers with its client, by feature.", []string{"feature"}, nil)
 	descLeases = prometheus.NewDesc("usher_leases",
 		"Live leases, all features together.", nil, nil)
 )
@@ -29,7 +33,7 @@ type ledgerCollector struct {
 }
 
 func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSeats, descUnlimited, descInUse, descQueue, descExpiry, descLeases, descUnitsUsed, descUnitsLimit} {
+	for _, d := range []*prometheus.Desc{descSeats, descUnlimited, descInUse, descQueue, descExpiry, descLeases, descUnitsUsed, descUnitsLimit, descBorrowed, descLingering} {
 		ch <- d
 	}
 }
@@ -46,6 +50,8 @@ func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descUnlimited, prometheus.GaugeValue, unlimited, f.Name)
 		ch <- prometheus.MustNewConstMetric(descInUse, prometheus.GaugeValue, float64(f.InUse), f.Name)
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(f.Queued), f.Name)
+		ch <- prometheus.MustNewConstMetric(descBorrowed, prometheus.GaugeValue, float64(f.Borrowed), f.Name)
+		ch <- prometheus.MustNewConstMetric(descLingering, prometheus.GaugeValue, float64(f.Lingering), f.Name)
 		if f.ExpiresAt != nil {
 			ch <- prometheus.MustNewConstMetric(descExpiry, prometheus.GaugeValue, float64(f.ExpiresAt.Unix()), f.Name)
 		}

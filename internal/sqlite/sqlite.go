@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS leases (
 	pid       INTEGER NOT NULL DEFAULT 0,
 	issued_at TEXT NOT NULL,
 	owner     TEXT NOT NULL DEFAULT '',
-	address   TEXT NOT NULL DEFAULT ''
+	address   TEXT NOT NULL DEFAULT '',
+	terms     TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bans (
 	id         TEXT PRIMARY KEY,
@@ -154,7 +156,7 @@ func OpenOptions(dir string, opts Options) (*Store, error) {
 
 // addedLeaseColumns were added to the leases table after its first
 // release; a database made before lacks them.
-var addedLeaseColumns = [...]string{"owner", "address"}
+var addedLeaseColumns = [...]string{"owner", "address", "terms"}
 
 // addLeaseColumns adds the columns a database made by an earlier release
 // lacks. Its leases get empty values: no owner, no address.
@@ -213,8 +215,12 @@ func (s *Store) apply(exec func(opKind, ...driver.Value) error, o *op) error {
 	switch o.kind {
 	case opPutLease:
 		l := o.lease
+		terms, err := encodeTerms(l.LeaseTerms)
+		if err != nil {
+			return err
+		}
 		return exec(o.kind, l.ID, l.Feature, l.Client.ID, l.Client.User, l.Client.Host, int64(l.Client.PID), l.IssuedAt.UTC().Format(time.RFC3339Nano),
-			l.Owner.String(), l.Addr)
+			l.Owner.String(), l.Addr, terms)
 	case opPutLicense:
 		return exec(o.kind, o.lic.ID, string(o.lic.Text), s.now().UTC().Format(time.RFC3339))
 	case opPutReleased:
@@ -290,7 +296,7 @@ func (s *Store) Load(ctx context.Context) (*usher.Snapshot, error) {
 }
 
 func (s *Store) loadLeases(ctx context.Context) ([]usher.Lease, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, feature, client_id, user, host, pid, issued_at, owner, address FROM leases`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, feature, client_id, user, host, pid, issued_at, owner, address, terms FROM leases`)
 	if err != nil {
 		return nil, err
 	}
@@ -298,9 +304,14 @@ func (s *Store) loadLeases(ctx context.Context) ([]usher.Lease, error) {
 	var out []usher.Lease
 	for rows.Next() {
 		var l usher.Lease
-		var issued, owner string
-		if err := rows.Scan(&l.ID, &l.Feature, &l.Client.ID, &l.Client.User, &l.Client.Host, &l.Client.PID, &issued, &owner, &l.Addr); err != nil {
+		var issued, owner, terms string
+		if err := rows.Scan(&l.ID, &l.Feature, &l.Client.ID, &l.Client.User, &l.Client.Host, &l.Client.PID, &issued, &owner, &l.Addr, &terms); err != nil {
 			return nil, err
+		}
+		if terms != "" {
+			if err := json.Unmarshal([]byte(terms), &l.LeaseTerms); err != nil {
+				return nil, fmt.Errorf("lease %s: terms: %w", l.ID, err)
+			}
 		}
 		l.Owner = usher.ParseOwner(owner)
 		if l.IssuedAt, err = time.Parse(time.RFC3339Nano, issued); err != nil {
@@ -309,4 +320,13 @@ func (s *Store) loadLeases(ctx context.Context) ([]usher.Lease, error) {
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// encodeTerms writes a lease's terms as JSON, or "" for a plain lease.
+func encodeTerms(t usher.LeaseTerms) (string, error) {
+	if t == (usher.LeaseTerms{}) {
+		return "", nil
+	}
+	b, err := json.Marshal(t)
+	return string(b), err
 }

@@ -10,7 +10,7 @@ import (
 
 // statements the writer prepares once, by the kind of change.
 var writerStatements = map[opKind]string{
-	opPutLease:      `INSERT OR REPLACE INTO leases (id, feature, client_id, user, host, pid, issued_at, owner, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	opPutLease:      `INSERT OR REPLACE INTO leases (id, feature, client_id, user, host, pid, issued_at, owner, address, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	opDeleteLease:   `DELETE FROM leases WHERE id = ?`,
 	opPutLicense:    `INSERT OR REPLACE INTO licenses (id, text, added_at) VALUES (?, ?, ?)`,
 	opDeleteLicense: `DELETE FROM licenses WHERE id = ?`,

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore Factory) {
 	}{
 		{"EmptyLoad", testEmptyLoad},
 		{"LeaseRoundTrip", testLeaseRoundTrip},
+		{"LeaseTermsRoundTrip", testLeaseTermsRoundTrip},
 		{"DeleteLeases", testDeleteLeases},
 		{"LicenseRoundTrip", testLicenseRoundTrip},
 		{"BanRoundTrip", testBanRoundTrip},
@@ -119,6 +120,32 @@ func testLeaseRoundTrip(t *testing.T, open func() usher.Store) {
 	}
 	if n := len(mustLoad(t, s).Leases); n != 1 {
 		t.Fatalf("got %d leases after putting one twice, want 1", n)
+	}
+}
+
+// testLeaseTermsRoundTrip checks that the terms of the licensing models
+// come back as stored, and that putting a lease again replaces them (a
+// release that lingers stores its linger end that way).
+func testLeaseTermsRoundTrip(t *testing.T, open func() usher.Store) {
+	ctx := context.Background()
+	s := open()
+	want := testLease(2)
+	want.LeaseTerms = usher.LeaseTerms{Count: 3, Seat: "host:ws12", Version: "2026.2", BorrowedUntil: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	if err := s.PutLease(ctx, want); err != nil {
+		t.Fatalf("PutLease: %v", err)
+	}
+	want.LingerUntil = time.Date(2026, 11, 23, 10, 15, 0, 0, time.UTC)
+	if err := s.PutLease(ctx, want); err != nil {
+		t.Fatalf("PutLease again: %v", err)
+	}
+	s = reopen(t, s, open)
+	snap := mustLoad(t, s)
+	if len(snap.Leases) != 1 {
+		t.Fatalf("got %d leases after reopen, want 1", len(snap.Leases))
+	}
+	got := snap.Leases[0].LeaseTerms
+	if got.Count != 3 || got.Seat != "host:ws12" || got.Version != "2026.2" || !got.BorrowedUntil.Equal(want.BorrowedUntil) || !got.LingerUntil.Equal(want.LingerUntil) {
+		t.Fatalf("got terms %+v, want %+v", got, want.LeaseTerms)
 	}
 }
 

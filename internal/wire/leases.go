@@ -26,6 +26,12 @@ type CheckoutRequest struct {
 	Feature string       `json:"feature"`
 	Client  usher.Client `json:"client"`
 	Wait    string       `json:"wait,omitempty"`
+	// Count, Version and Borrow are the licensing models' options (see
+	// docs/licensing-models.md): seats at once, the lowest grant version,
+	// and a borrow duration like "72h".
+	Count   int    `json:"count,omitempty"`
+	Version string `json:"version,omitempty"`
+	Borrow  string `json:"borrow,omitempty"`
 	// Nonce, if sent, is signed back in the answer's token.
 	Nonce string `json:"nonce,omitempty"`
 }
@@ -41,6 +47,9 @@ type LeaseResponse struct {
 	usher.Lease
 	HeartbeatInterval string `json:"heartbeat_interval"`
 	LeaseProof
+	// BorrowToken is set for a borrowed lease: the server's signed word
+	// that the client may run without it until borrowed_until.
+	BorrowToken string `json:"borrow_token,omitempty"`
 }
 
 // HeartbeatResponse is the body of a successful heartbeat.

@@ -66,6 +66,8 @@ var codeStatus = map[string]int{
 	usher.EUserNotRegistered:      http.StatusForbidden,
 	usher.ETooManyUsers:           http.StatusConflict,
 	usher.EConsumptionExhausted:   http.StatusConflict,
+
+	usher.EBorrowNotAllowed: http.StatusForbidden,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it

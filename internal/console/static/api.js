@@ -47,12 +47,17 @@ export async function login(username, password) {
 }
 
 // role finds what the credential may do: admin, monitor, or '' if none.
+// A client credential may only check out: the console refuses it.
 export async function role() {
   try { await get('/v1/users'); return 'admin'; } catch (e) {
-    if (e.status === 403) return 'monitor';
     if (e.status === 401) return '';
-    throw e;
+    if (e.status !== 403) throw e;
   }
+  try { await get('/v1/leases'); return 'monitor'; } catch (e) {
+    if (e.status === 401) return '';
+    if (e.status !== 403) throw e;
+  }
+  throw new APIError(403, 'forbidden', 'this credential may only check out (role client): log in as a monitor or an admin to use the console');
 }
 
 // EventStream follows GET /v1/events/stream with fetch, so that the bearer

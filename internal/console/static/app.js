@@ -49,7 +49,8 @@ function loginPage() {
 
 // enter finds the credential's role and opens the page in the address.
 async function enter() {
-  const role = await api.role();
+  let role;
+  try { role = await api.role(); } catch (e) { api.setToken(''); throw e; }
   if (!role) {
     api.setToken('');
     throw new Error('the credential was refused: log in again');
