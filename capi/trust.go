@@ -6,12 +6,12 @@ import (
 )
 
 // applyTrust maps the options of signed leases and of the Licensee Secret
-// onto the SDK's. The SDK this library is built from does not verify
-// signed leases, so a client that asks for it is refused rather than run
-// without the protection it asked for.
+// onto the SDK's: with vendor_keys, every checkout and heartbeat is
+// verified as the Go SDK's Options.VendorKeys verifies it, and an answer
+// that fails fails with untrusted_server.
 func applyTrust(opts *client.Options, o clientOptions) error {
-	if len(o.VendorKeys) > 0 {
-		return usher.Errorf(usher.EInvalid, "options_json: vendor_keys is not supported by this libusher: its SDK does not verify signed leases; build libusher from a release that does, or leave vendor_keys out")
+	for _, k := range o.VendorKeys {
+		opts.VendorKeys = append(opts.VendorKeys, []byte(k))
 	}
 	opts.LicenseeSecret = o.LicenseeSecret
 	return nil
