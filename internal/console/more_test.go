@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -96,7 +97,12 @@ func TestUsageZoom(t *testing.T) {
 		chromedp.MouseEvent(chromedp.MouseMoved, left+(right-left)*0.7, y, chromedp.ButtonLeft),
 		chromedp.MouseEvent(chromedp.MouseReleased, left+(right-left)*0.9, y, chromedp.ButtonLeft),
 		chromedp.WaitVisible(button("Reset zoom")))
-	after := value(t, b, "read the zoomed range", chromedp.Text(chromedp.CSS(`main .hint`)))
+	// The hint names the new range once the zoomed data has arrived, which
+	// may be after the button shows: poll until it changes.
+	after := before
+	for deadline := time.Now().Add(5 * time.Second); after == before && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		after = value(t, b, "read the zoomed range", chromedp.Text(chromedp.CSS(`main .hint`)))
+	}
 	if after == before {
 		t.Fatalf("range after dragging: got %q, the same as before", after)
 	}

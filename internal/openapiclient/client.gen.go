@@ -111,6 +111,9 @@ type CheckoutRequest struct {
 	ClientIdentity ClientIdentity `json:"client"`
 	Feature        string         `json:"feature"`
 
+	// Nonce Signed back in the answer's token, so that the client can tell the answer was made for this request
+	Nonce *string `json:"nonce,omitempty"`
+
 	// Wait How long to wait in line for a free seat, as "120s"; absent: fail at once with no_seats_available
 	Wait *string `json:"wait,omitempty"`
 }
@@ -314,10 +317,22 @@ type HealthResponse struct {
 	Status string  `json:"status"`
 }
 
+// HeartbeatRequest defines model for HeartbeatRequest.
+type HeartbeatRequest struct {
+	// Nonce Signed back in the answer's token
+	Nonce *string `json:"nonce,omitempty"`
+}
+
 // HeartbeatResponse defines model for HeartbeatResponse.
 type HeartbeatResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	Id        string    `json:"id"`
+
+	// SessionCert The session certificate by which the server's identity key certifies the key that signed token
+	SessionCert *string `json:"session_cert,omitempty"`
+
+	// Token The lease token, signed by the server's session key: base64url encoding, a dot, base64url signature (see docs/api.md, Lease tokens)
+	Token *string `json:"token,omitempty"`
 }
 
 // KickRequest defines model for KickRequest.
@@ -368,6 +383,12 @@ type LeaseResponse struct {
 	Id                string    `json:"id"`
 	IssuedAt          time.Time `json:"issued_at"`
 	LastHeartbeat     time.Time `json:"last_heartbeat"`
+
+	// SessionCert The session certificate by which the server's identity key certifies the key that signed token
+	SessionCert *string `json:"session_cert,omitempty"`
+
+	// Token The lease token, signed by the server's session key: base64url encoding, a dot, base64url signature (see docs/api.md, Lease tokens)
+	Token *string `json:"token,omitempty"`
 }
 
 // LeasesResponse defines model for LeasesResponse.
@@ -779,6 +800,9 @@ type AssignUsersJSONRequestBody = FeatureUsersRequest
 // CheckoutJSONRequestBody defines body for Checkout for application/json ContentType.
 type CheckoutJSONRequestBody = CheckoutRequest
 
+// HeartbeatJSONRequestBody defines body for Heartbeat for application/json ContentType.
+type HeartbeatJSONRequestBody = HeartbeatRequest
+
 // AddLicenseTextRequestBody defines body for AddLicense for text/plain ContentType.
 type AddLicenseTextRequestBody = AddLicenseTextBody
 
@@ -1143,10 +1167,19 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/leases/{id} (the `Release` operationId).
 	Release(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Heartbeat Renew a lease
+	// HeartbeatWithBody Renew a lease
+	//
+	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
-	Heartbeat(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	HeartbeatWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Heartbeat Renew a lease
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
+	Heartbeat(ctx context.Context, id string, body HeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListLicenses List the licenses loaded, and those refused (monitor role)
 	//
@@ -1190,6 +1223,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/licenses/{id}/release (the `ReleaseLicense` operationId).
 	ReleaseLicense(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LicenseText The signed text of a license this server serves, for a client checking the license a lease token names
+	//
+	// Corresponds with GET /v1/licenses/{id}/text (the `LicenseText` operationId).
+	LicenseText(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Openapi This document
 	//
@@ -1866,11 +1904,30 @@ func (c *Client) Release(ctx context.Context, id string, reqEditors ...RequestEd
 	return c.Client.Do(req)
 }
 
-// Heartbeat Renew a lease
+// HeartbeatWithBody Renew a lease
+//
+// Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
-func (c *Client) Heartbeat(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewHeartbeatRequest(c.Server, id)
+func (c *Client) HeartbeatWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeartbeatRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Heartbeat Renew a lease
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
+func (c *Client) Heartbeat(ctx context.Context, id string, body HeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeartbeatRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1984,6 +2041,21 @@ func (c *Client) RemoveLicense(ctx context.Context, id string, reqEditors ...Req
 // Corresponds with POST /v1/licenses/{id}/release (the `ReleaseLicense` operationId).
 func (c *Client) ReleaseLicense(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReleaseLicenseRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LicenseText The signed text of a license this server serves, for a client checking the license a lease token names
+//
+// Corresponds with GET /v1/licenses/{id}/text (the `LicenseText` operationId).
+func (c *Client) LicenseText(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLicenseTextRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -3319,8 +3391,19 @@ func NewReleaseRequest(server string, id string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewHeartbeatRequest constructs an http.Request for the Heartbeat method
-func NewHeartbeatRequest(server string, id string) (*http.Request, error) {
+// NewHeartbeatRequest calls the generic Heartbeat builder with application/json body
+func NewHeartbeatRequest(server string, id string, body HeartbeatJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHeartbeatRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewHeartbeatRequestWithBody constructs an http.Request for the Heartbeat method, with any body, and a specified content type
+func NewHeartbeatRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3345,10 +3428,12 @@ func NewHeartbeatRequest(server string, id string) (*http.Request, error) {
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3521,6 +3606,40 @@ func NewReleaseLicenseRequest(server string, id string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewLicenseTextRequest constructs an http.Request for the LicenseText method
+func NewLicenseTextRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/licenses/%s/text", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4426,12 +4545,19 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/leases/{id} (the `Release` operationId).
 	ReleaseWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ReleaseAnswer, error)
 
-	// HeartbeatWithResponse Renew a lease
+	// HeartbeatWithBodyWithResponse Renew a lease
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
-	HeartbeatWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*HeartbeatAnswer, error)
+	HeartbeatWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeartbeatAnswer, error)
+
+	// HeartbeatWithResponse Renew a lease
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
+	HeartbeatWithResponse(ctx context.Context, id string, body HeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*HeartbeatAnswer, error)
 
 	// ListLicensesWithResponse List the licenses loaded, and those refused (monitor role)
 	//
@@ -4481,6 +4607,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/licenses/{id}/release (the `ReleaseLicense` operationId).
 	ReleaseLicenseWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ReleaseLicenseAnswer, error)
+
+	// LicenseTextWithResponse The signed text of a license this server serves, for a client checking the license a lease token names
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/licenses/{id}/text (the `LicenseText` operationId).
+	LicenseTextWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*LicenseTextAnswer, error)
 
 	// OpenapiWithResponse This document
 	//
@@ -6157,6 +6290,8 @@ type HeartbeatAnswer struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *HeartbeatResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -6172,6 +6307,11 @@ type HeartbeatAnswer struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r HeartbeatAnswer) GetJSON200() *HeartbeatResponse {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HeartbeatAnswer) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -6560,6 +6700,61 @@ func (r ReleaseLicenseAnswer) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReleaseLicenseAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type LicenseTextAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LicenseTextAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LicenseTextAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r LicenseTextAnswer) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r LicenseTextAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LicenseTextAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LicenseTextAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LicenseTextAnswer) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7942,13 +8137,26 @@ func (c *ClientWithResponses) ReleaseWithResponse(ctx context.Context, id string
 	return ParseReleaseAnswer(rsp)
 }
 
-// HeartbeatWithResponse Renew a lease
+// HeartbeatWithBodyWithResponse Renew a lease
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
-func (c *ClientWithResponses) HeartbeatWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*HeartbeatAnswer, error) {
-	rsp, err := c.Heartbeat(ctx, id, reqEditors...)
+func (c *ClientWithResponses) HeartbeatWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeartbeatAnswer, error) {
+	rsp, err := c.HeartbeatWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeartbeatAnswer(rsp)
+}
+
+// HeartbeatWithResponse Renew a lease
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/leases/{id}/heartbeat (the `Heartbeat` operationId).
+func (c *ClientWithResponses) HeartbeatWithResponse(ctx context.Context, id string, body HeartbeatJSONRequestBody, reqEditors ...RequestEditorFn) (*HeartbeatAnswer, error) {
+	rsp, err := c.Heartbeat(ctx, id, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8044,6 +8252,19 @@ func (c *ClientWithResponses) ReleaseLicenseWithResponse(ctx context.Context, id
 		return nil, err
 	}
 	return ParseReleaseLicenseAnswer(rsp)
+}
+
+// LicenseTextWithResponse The signed text of a license this server serves, for a client checking the license a lease token names
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/licenses/{id}/text (the `LicenseText` operationId).
+func (c *ClientWithResponses) LicenseTextWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*LicenseTextAnswer, error) {
+	rsp, err := c.LicenseText(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLicenseTextAnswer(rsp)
 }
 
 // OpenapiWithResponse This document
@@ -9502,6 +9723,13 @@ func ParseHeartbeatAnswer(rsp *http.Response) (*HeartbeatAnswer, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9799,6 +10027,46 @@ func ParseReleaseLicenseAnswer(rsp *http.Response) (*ReleaseLicenseAnswer, error
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseLicenseTextAnswer parses an HTTP response from a LicenseTextWithResponse call
+func ParseLicenseTextAnswer(rsp *http.Response) (*LicenseTextAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LicenseTextAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 

@@ -46,7 +46,7 @@ func TestCheckoutHeartbeatRelease(t *testing.T) {
 		t.Errorf("second checkout answered %d %s, want 409 no_seats_available", busy.StatusCode(), busy.Body)
 	}
 
-	hb, err := c.HeartbeatWithResponse(ctx, id)
+	hb, err := c.HeartbeatWithResponse(ctx, id, openapiclient.HeartbeatJSONRequestBody{})
 	if err != nil {
 		t.Fatal(err)
 	}
