@@ -56,15 +56,7 @@ func cmdVendorUnbind(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		_, err = e.stdout.Write(text)
-		return err
-	}
-	if err := writeNew(*out, text, *force); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "wrote %s: it unbinds license %s once, until %s\n", *out, *id, now.Add(*valid).UTC().Format(time.RFC3339))
-	return nil
+	return emitSigned(e, *out, *force, text, fmt.Sprintf("it unbinds license %s once, until %s", *id, now.Add(*valid).UTC().Format(time.RFC3339)))
 }
 
 // licenseUnbind loads an unbind file: usher license unbind FILE.

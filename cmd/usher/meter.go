@@ -140,16 +140,8 @@ func cmdVendorRenew(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		_, err = e.stdout.Write(text)
-		return err
-	}
-	if err := writeNew(*out, text, *force); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "wrote %s: renewal of license %s until %s; publish it as %s under the license's renewal_url\n",
-		*out, r.LicenseID, r.Until.Format(time.RFC3339), usher.RenewalFileName(r.LicenseID))
-	return nil
+	return emitSigned(e, *out, *force, text, fmt.Sprintf("renewal of license %s until %s; publish it as %s under the license's renewal_url",
+		r.LicenseID, r.Until.Format(time.RFC3339), usher.RenewalFileName(r.LicenseID)))
 }
 
 // withModelDefaults fills what a --feature spec may leave out: period none

@@ -110,15 +110,7 @@ func cmdVendorIssue(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		_, err = e.stdout.Write(text)
-		return err
-	}
-	if err := writeNew(*out, text, *force); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "wrote %s: license %s for %s\n", *out, lic.ID, lic.Licensee)
-	return nil
+	return emitSigned(e, *out, *force, text, fmt.Sprintf("license %s for %s", lic.ID, lic.Licensee))
 }
 
 // parseFeatureSpec parses "cad=5", "viewer=unlimited" or
@@ -171,6 +163,21 @@ func parseDate(v string, endOfDay bool) (time.Time, error) {
 		t = t.Add(24*time.Hour - time.Second)
 	}
 	return t, nil
+}
+
+// emitSigned writes a signed text to standard output, or, with --out, to
+// a new file (see writeNew) and then says what it wrote: "wrote OUT: "
+// and note.
+func emitSigned(e *env, out string, force bool, text []byte, note string) error {
+	if out == "" {
+		_, err := e.stdout.Write(text)
+		return err
+	}
+	if err := writeNew(out, text, force); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: %s\n", out, note)
+	return nil
 }
 
 // writeNew writes a license file, refusing to replace an existing one
