@@ -269,6 +269,8 @@ func TestCompilePolicyRefusesBadRules(t *testing.T) {
 		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Exclude: []string{"mac:x"}}}}, `unknown kind "mac"`},
 		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Include: []string{"addr:10.0.0.0/99"}}}}, `bad network`},
 		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Overdraft: -2}}}, `overdraft=-2`},
+		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Linger: "8d"}}}, `linger="8d"`},
+		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Linger: "169h"}}}, `linger="169h"`},
 		{usher.PolicySpec{Groups: map[string][]string{"g": {"group:h"}}}, `not other groups`},
 		{usher.PolicySpec{Groups: map[string][]string{"g": {"alice"}}}, `write kind:pattern`},
 	}
