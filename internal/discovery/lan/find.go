@@ -36,6 +36,10 @@ type Options struct {
 	NoBroadcast bool
 	// Interfaces lists the network interfaces; default net.Interfaces.
 	Interfaces func() ([]net.Interface, error)
+	// Settle, if set, ends the search this long after the first reply
+	// that lists Feature (or the first reply at all, without Feature),
+	// instead of at the timeout: for a program that starts.
+	Settle time.Duration
 }
 
 // Find asks the LAN for Usher servers and returns those that answered
@@ -80,15 +84,23 @@ func Find(ctx context.Context, opts Options) ([]Server, error) {
 	SendAll(conns, targets, req)
 	resend := time.NewTimer(opts.Timeout / 3) // once more, for a lost datagram
 	defer resend.Stop()
-	var found []Server
+	var (
+		found   []Server
+		settled <-chan time.Time
+	)
 	for {
 		select {
 		case <-ctx.Done():
+			return found, nil
+		case <-settled:
 			return found, nil
 		case <-resend.C:
 			SendAll(conns, targets, req)
 		case srv := <-s.replies:
 			found = Merge(found, srv)
+			if opts.Settle > 0 && settled == nil && (opts.Feature == "" || srv.Serves(opts.Feature)) {
+				settled = time.After(opts.Settle)
+			}
 		}
 	}
 }
