@@ -121,12 +121,7 @@ func (a announcer) Observe(ev usher.Event) {
 // password).
 func (d *Daemon) discoveryInfo() lan.Server {
 	s := lan.Server{GUID: d.ident.guid, Name: d.cfg.NodeNameOrHost(), Version: d.opts.Version, URLs: d.discoveryURLs(), TLSFingerprint: d.tlsPrint}
-	if d.cfg.ClusterMode() {
-		s.Cluster = d.cfg.ClusterName
-		if s.Cluster == "" {
-			s.Cluster = DefaultClusterName
-		}
-	}
+	s.Cluster = d.clusterName()
 	if d.cfg.ClientPassword == "" {
 		for _, f := range d.features() {
 			s.Features = append(s.Features, f.Name)
@@ -135,9 +130,20 @@ func (d *Daemon) discoveryInfo() lan.Server {
 	return s
 }
 
+// clusterName is the cluster's name in cluster mode, else "".
+func (d *Daemon) clusterName() string {
+	if !d.cfg.ClusterMode() {
+		return ""
+	}
+	if d.cfg.ClusterName == "" {
+		return DefaultClusterName
+	}
+	return d.cfg.ClusterName
+}
+
 // announcement is this server's part of an announcement.
 func (d *Daemon) announcement() lan.Announcement {
-	a := lan.Announcement{GUID: d.ident.guid, Name: d.cfg.NodeNameOrHost(), Version: d.opts.Version, URLs: d.discoveryURLs()}
+	a := lan.Announcement{GUID: d.ident.guid, Name: d.cfg.NodeNameOrHost(), Version: d.opts.Version, URLs: d.discoveryURLs(), Cluster: d.clusterName()}
 	if l := d.Ledger(); l != nil {
 		for _, lic := range l.Licenses() {
 			if lic.BindServer != nil && lic.BindServer.Equal(ed25519.PublicKey(d.ident.self.Key)) {

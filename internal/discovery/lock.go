@@ -54,6 +54,9 @@ type rival struct {
 // this run's side of the tie-break, and answers a newcomer that loses it
 // at once, so that the newcomer stops without waiting a whole interval.
 func NewLANLock(guid string, ann *Announcer, heard <-chan lan.Heard, logger *slog.Logger, now func() time.Time) *LANLock {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	l := &LANLock{ann: ann, now: now, logger: logger, guid: guid, rivals: map[string]rival{}, held: map[*lanHeld]struct{}{}, stop: make(chan struct{})}
 	l.wg.Add(1)
 	go func() {
@@ -118,6 +121,9 @@ func (l *LANLock) Observe(h lan.Heard) {
 	now := l.now()
 	if h.Unverified != nil || h.GUID != l.guid || h.Instance == l.ann.Instance() {
 		return
+	}
+	if self := l.ann.cfg.Self(); self.Cluster != "" && h.Cluster == self.Cluster {
+		return // another node of this cluster: the etcd identity lock keeps them apart
 	}
 	if age := now.Sub(h.Sent); age > MaxAnnouncementAge || age < -MaxAnnouncementAge {
 		return

@@ -33,6 +33,9 @@ type Announcement struct {
 	Name     string    `json:"name"`
 	Version  string    `json:"version"`
 	URLs     []string  `json:"urls"`
+	// Cluster is the cluster name of a server in cluster mode: the nodes
+	// of a cluster share one identity, and are not copies of each other.
+	Cluster string `json:"cluster,omitempty"`
 	// Licenses are the IDs of the licenses bound to this server's
 	// identity that it serves.
 	Licenses []string `json:"licenses,omitempty"`
