@@ -164,6 +164,7 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 		if r.once {
 			return noServerAnswered(last, servers)
 		}
+		c.listen() // see discover.go
 		if err := c.sleep(ctx, backoff(round), r.deadline); err != nil {
 			return err
 		}

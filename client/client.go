@@ -174,6 +174,7 @@ type Client struct {
 	servers []string      // normalized base URLs, as last resolved
 	current string        // the server that answered last
 	wake    chan struct{} // closed to cut retries' backoff short; see discover.go
+	heard   bool          // listening to announcements, or tried to
 	leases  map[string]*Lease
 	closed  bool
 }
@@ -226,9 +227,6 @@ func New(opts Options) (*Client, error) {
 		c.resolver = c.lan
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	if !opts.NoAnnouncements {
-		c.listen()
-	}
 	return c, nil
 }
 

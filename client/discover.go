@@ -192,14 +192,26 @@ func (r *lanResolver) remembered() string {
 
 // listen wakes the client's retries when a server announces its start,
 // and tells the LAN resolver of starts and stops, until the client
-// closes. Announcements are not trusted for more: an unsigned one can do
-// no more than make the client try its servers, or search, once more.
+// closes. The client starts listening the first time none of its servers
+// answers, unless Options.NoAnnouncements. Announcements are not trusted
+// for more: an unsigned one can do no more than make the client try its
+// servers, or search, once more.
 func (c *Client) listen() {
+	c.mu.Lock()
+	start := !c.heard && !c.closed && !c.opts.NoAnnouncements
+	c.heard = true
+	if start {
+		c.wg.Add(1) // under mu, so that Close waits for it
+	}
+	c.mu.Unlock()
+	if !start {
+		return
+	}
 	w, err := lan.Watch(lan.AnnouncePort(c.discoveryPort()), nil, c.opts.Now)
 	if err != nil {
+		c.wg.Done()
 		return // another program holds the port without sharing it, or no UDP here
 	}
-	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		defer w.Close()
