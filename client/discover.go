@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,6 +39,8 @@ type lanResolver struct {
 	now       func() time.Time
 	cacheFile string // "" when the user has no cache directory
 	wanted    func() []string
+	// interfaces lists where to broadcast; nil for net.Interfaces.
+	interfaces func() ([]net.Interface, error)
 
 	mu       sync.Mutex
 	found    []lan.Server
@@ -91,7 +94,7 @@ func (r *lanResolver) search(ctx context.Context) error {
 	if w := r.wanted(); len(w) > 0 {
 		feature = w[0]
 	}
-	found, err := lan.Find(ctx, lan.Options{Port: r.port, Feature: feature, Settle: discoverySettle})
+	found, err := lan.Find(ctx, lan.Options{Port: r.port, Feature: feature, Settle: discoverySettle, Interfaces: r.interfaces})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.searched, r.stale = r.now(), false
