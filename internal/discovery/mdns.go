@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -116,10 +117,10 @@ func fromEntry(e *mdns.ServiceEntry) (lan.Server, bool) {
 		return s, false
 	}
 	if e.AddrV4 != nil {
-		s.URLs = append(s.URLs, scheme+"://"+net.JoinHostPort(e.AddrV4.String(), fmt.Sprint(e.Port)))
+		s.URLs = append(s.URLs, (&url.URL{Scheme: scheme, Host: net.JoinHostPort(e.AddrV4.String(), fmt.Sprint(e.Port))}).String())
 	}
-	if e.AddrV6IPAddr != nil {
-		s.URLs = append(s.URLs, scheme+"://"+net.JoinHostPort(e.AddrV6IPAddr.String(), fmt.Sprint(e.Port)))
+	if e.AddrV6IPAddr != nil && (!e.AddrV6IPAddr.IP.IsLinkLocalUnicast() || e.AddrV6IPAddr.Zone != "") {
+		s.URLs = append(s.URLs, (&url.URL{Scheme: scheme, Host: net.JoinHostPort(e.AddrV6IPAddr.String(), fmt.Sprint(e.Port))}).String())
 	}
 	return s, len(s.URLs) > 0
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -91,9 +92,9 @@ func Find(ctx context.Context, opts Options) ([]Server, error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return found, nil
+			return sortURLs(found), nil
 		case <-settled:
-			return found, nil
+			return sortURLs(found), nil
 		case <-resend.C:
 			SendAll(conns, targets, req)
 		case srv := <-s.replies:
@@ -124,7 +125,7 @@ func (s *search) read(c *net.UDPConn) {
 			continue
 		}
 		srv.Nonce, srv.From = "", from.Addr().Unmap().String()
-		srv.URLs = completeURLs(srv.URLs, from.Addr().Unmap())
+		srv.URLs = CompleteURLs(srv.URLs, from.Addr().Unmap())
 		select {
 		case s.replies <- srv:
 		default: // a flood; the first replies are enough
@@ -170,8 +171,26 @@ next:
 	return found
 }
 
-// completeURLs gives URLs without a host the address from.
-func completeURLs(urls []string, from netip.Addr) []string {
+// sortURLs puts each server's IPv4 URLs first and link-local IPv6 ones
+// last: the first is the one a client tries first.
+func sortURLs(found []Server) []Server {
+	rank := func(s string) int {
+		switch {
+		case strings.Contains(s, "[fe80:"):
+			return 2
+		case strings.Contains(s, "["):
+			return 1
+		}
+		return 0
+	}
+	for _, srv := range found {
+		slices.SortStableFunc(srv.URLs, func(a, b string) int { return rank(a) - rank(b) })
+	}
+	return found
+}
+
+// CompleteURLs gives URLs without a host the address from.
+func CompleteURLs(urls []string, from netip.Addr) []string {
 	out := make([]string, 0, len(urls))
 	for _, s := range urls {
 		u, err := url.Parse(s)

@@ -100,6 +100,7 @@ func (w *Watcher) read(c *net.UDPConn) {
 		if err != nil || !w.fresh(a) {
 			continue
 		}
+		a.URLs = CompleteURLs(a.URLs, from.Addr().Unmap())
 		select {
 		case w.c <- Heard{Announcement: a, From: from.Addr().Unmap(), Unverified: verr}:
 		default:
