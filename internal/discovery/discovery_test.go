@@ -204,3 +204,17 @@ func TestLANLockIgnoresWhatProvesNothing(t *testing.T) {
 		t.Errorf("Lock after the winner announced its stop: %v", err)
 	}
 }
+
+func TestResolverLeavesItselfOut(t *testing.T) {
+	clock := ushertest.NewRunningClock()
+	r := mustResponder(t, clock, lan.Server{GUID: "self", URLs: []string{"http://:7420"}})
+	res := &discovery.Resolver{Exclude: "self", Options: discovery.FindOptions{NoMDNS: true, Options: lan.Options{
+		Port: r.Port(), Scan: []string{fmt.Sprintf("127.0.0.1:%d", r.Port())}, NoBroadcast: true, Timeout: 300 * time.Millisecond}}}
+	if got, err := res.Resolve(context.Background()); err == nil {
+		t.Errorf("Resolve = %v, want an error: the only server is the one to leave out", got)
+	}
+	res.Exclude = ""
+	if got, err := res.Resolve(context.Background()); err != nil || len(got) != 1 || got[0] != "http://127.0.0.1:7420" {
+		t.Errorf("Resolve = %v, %v; want http://127.0.0.1:7420", got, err)
+	}
+}

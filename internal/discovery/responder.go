@@ -238,3 +238,43 @@ type FindOptions struct {
 	// NoMDNS skips the mDNS browse.
 	NoMDNS bool
 }
+
+// Server is one server found on the LAN.
+type Server = lan.Server
+
+// Resolver finds upstream servers on the LAN for a client (it implements
+// client.Resolver): the servers that answer Find, those that list Feature
+// first, without the server whose GUID is Exclude (a relay must not find
+// itself).
+type Resolver struct {
+	Options FindOptions
+	Feature string
+	Exclude string
+}
+
+// Resolve searches the LAN and returns the servers' URLs in order of
+// preference. It fails when no other server answered.
+func (r *Resolver) Resolve(ctx context.Context) ([]string, error) {
+	opts := r.Options
+	if opts.Feature == "" {
+		opts.Feature = r.Feature
+	}
+	found, err := Find(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	var first, rest []string
+	for _, s := range found {
+		switch {
+		case s.GUID == r.Exclude:
+		case r.Feature != "" && s.Serves(r.Feature):
+			first = append(first, s.URLs...)
+		default:
+			rest = append(rest, s.URLs...)
+		}
+	}
+	if len(first)+len(rest) == 0 {
+		return nil, fmt.Errorf("no other Usher server answered discovery on the LAN within %s", opts.Timeout)
+	}
+	return append(first, rest...), nil
+}
