@@ -122,4 +122,3 @@ func (w *Watcher) fresh(a Announcement) bool {
 	w.last[a.Instance] = a.Seq
 	return true
 }
-
