@@ -126,7 +126,7 @@ var registry = []Key{
 	{Name: "discovery", Default: "true",
 		Usage: "answer discovery on the LAN (UDP broadcast and multicast, mDNS) and send announcements; --discovery=false turns it off"},
 	{Name: "discovery_port", Default: strconv.Itoa(DefaultDiscoveryPort), check: portNumber,
-		Usage: "UDP `PORT` of discovery and announcements"},
+		Usage: "UDP `PORT` of discovery requests; announcements go to the port after it"},
 	{Name: "announce_interval", Default: dur(DefaultAnnounceInterval), check: minDuration(time.Second),
 		Usage: "send an announcement on the LAN every `DURATION`; a second server with this identity is found within one"},
 
