@@ -42,6 +42,10 @@ func newDiscoveryLab(t *testing.T) *discoveryLab {
 			}
 			lab.ip("-n", ns, "addr", "add", fmt.Sprintf("fd77:%d::%d/64", j+1, i), "dev", dev, "nodad")
 		}
+		if i != 3 {
+			// mDNS sends to 224.0.0.251 along the default route.
+			lab.ip("-n", ns, "route", "add", "default", "dev", "eth1")
+		}
 	}
 	lab.dir, lab.pub, _ = vendorFixture(t, "cad=1")
 	return lab
@@ -111,6 +115,19 @@ func TestDiscoveryOnTheLAN(t *testing.T) {
 	if err != nil || !strings.Contains(out, guid) || !strings.Contains(out, "cad") {
 		t.Errorf("usher discover in n2: %v\n%s", err, out)
 	}
+
+	t.Run("over mDNS alone", func(t *testing.T) {
+		// No server answers UDP discovery on port 9: what is found came
+		// from the mDNS browse for _usher._tcp.
+		out, err := lab.usher(2, "discover", "--json", "--timeout", "2s", "--port", "9")
+		var found []lan.Server
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &found)
+		}
+		if err != nil || len(found) != 1 || found[0].GUID != guid || found[0].From != "mdns" || !slices.Contains(found[0].URLs, "http://10.77.2.1:7420") {
+			t.Fatalf("usher discover over mDNS: %v\n%s\nwant %s from mdns at http://10.77.2.1:7420", err, out, guid)
+		}
+	})
 
 	t.Run("seatholder with USHER_SERVER= finds the server", func(t *testing.T) {
 		bin := filepath.Join(t.TempDir(), "seatholder")

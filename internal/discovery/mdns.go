@@ -73,14 +73,14 @@ func browse(ctx context.Context, timeout time.Duration) []lan.Server {
 	}
 	entries := make(chan *mdns.ServiceEntry, 32)
 	var (
-		out []lan.Server
-		wg  sync.WaitGroup
+		heard []*mdns.ServiceEntry
+		wg    sync.WaitGroup
 	)
+	// Only the pointers while the query runs: hashicorp/mdns still fills
+	// an entry in after it sent it. Its fields are read once Query is over.
 	wg.Go(func() {
 		for e := range entries {
-			if s, ok := fromEntry(e); ok {
-				out = lan.Merge(out, s)
-			}
+			heard = append(heard, e)
 		}
 	})
 	params := mdns.DefaultParams(MDNSService)
@@ -95,6 +95,12 @@ func browse(ctx context.Context, timeout time.Duration) []lan.Server {
 	}
 	close(entries)
 	wg.Wait()
+	var out []lan.Server
+	for _, e := range heard {
+		if s, ok := fromEntry(e); ok {
+			out = lan.Merge(out, s)
+		}
+	}
 	return out
 }
 
