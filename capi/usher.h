@@ -61,7 +61,8 @@ typedef void (*usher_lost_fn)(void *ctx, const usher_error *err);
  * usher_client_new returns a new client, or NULL and fills err.
  *
  * servers: a comma-separated list of URLs or host:port addresses, as in
- * USHER_SERVER; NULL or "" reads the USHER_SERVER environment variable.
+ * USHER_SERVER; NULL or "" reads the USHER_SERVER environment variable,
+ * and without it the client searches the LAN (docs/discovery.md).
  * options_json: NULL or a JSON object with the optional keys
  *   "client_id"       stable identity of this application instance
  *   "user", "host"    reported to the server instead of the OS values

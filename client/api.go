@@ -164,7 +164,8 @@ func (c *Client) call(ctx context.Context, r retry, op func(ctx context.Context,
 		if r.once {
 			return noServerAnswered(last, servers)
 		}
-		if err := sleep(ctx, backoff(round), r.deadline); err != nil {
+		c.listen() // see discover.go
+		if err := c.sleep(ctx, backoff(round), r.deadline); err != nil {
 			return err
 		}
 		if !time.Now().Before(r.deadline) {
@@ -193,6 +194,9 @@ func (c *Client) attempt(ctx context.Context, r retry, server string, op func(co
 // recovery after failures.
 func (c *Client) answered(ev Event, server string, failed bool) {
 	changed := c.settle(server)
+	if changed && c.lan != nil {
+		c.lan.remember(server)
+	}
 	switch {
 	case failed && changed:
 		c.emit(ev.with(EventFailover, server, nil))
@@ -211,9 +215,9 @@ func backoff(round int) time.Duration {
 	return d/2 + rand.N(d/2)
 }
 
-// sleep waits d, cut short at the deadline; it returns ctx's error if ctx
-// ends first.
-func sleep(ctx context.Context, d time.Duration, deadline time.Time) error {
+// sleep waits d, cut short at the deadline or when a server announces its
+// start; it returns ctx's error if ctx ends first.
+func (c *Client) sleep(ctx context.Context, d time.Duration, deadline time.Time) error {
 	d = min(d, time.Until(deadline))
 	if d <= 0 {
 		return nil
@@ -224,6 +228,8 @@ func sleep(ctx context.Context, d time.Duration, deadline time.Time) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
+		return nil
+	case <-c.woken():
 		return nil
 	}
 }

@@ -2,7 +2,8 @@
 // out a seat of a licensed feature and keep it while they run.
 //
 // A Client finds its servers (Options.Servers, else the USHER_SERVER
-// environment variable, else an Options.Resolver), checks out leases and
+// environment variable, else an Options.Resolver, else by discovery on the
+// LAN: see docs/discovery.md), checks out leases and
 // keeps each one alive in the background. It recovers on its own from what
 // can be recovered: transient errors are retried with backoff, a restarted
 // server is heartbeated under the same lease ID, a reclaimed or kicked
@@ -67,7 +68,26 @@ type Options struct {
 	// host:port. When empty, USHER_SERVER is read, then Resolver is used.
 	Servers []string
 	// Resolver finds servers when neither Servers nor USHER_SERVER does.
+	// When it is nil too, the client searches the LAN (docs/discovery.md)
+	// unless NoDiscovery is set.
 	Resolver Resolver
+	// NoDiscovery turns the search of the LAN off: New then fails unless
+	// Servers, USHER_SERVER or Resolver names a server.
+	NoDiscovery bool
+	// DiscoveryPort is the servers' discovery_port; default 7420.
+	// Announcements are heard on the port after it.
+	DiscoveryPort int
+	// DiscoveryCache is the file where a client that searches the LAN
+	// remembers the last server that answered, tried first at the next
+	// start; default last-server.json in the usher directory of the
+	// user's cache directory (os.UserCacheDir).
+	DiscoveryCache string
+	// NoAnnouncements turns off listening to the servers' announcements,
+	// with which a client that lost its server tries again at once when
+	// a server announces its start, instead of at the end of its backoff.
+	NoAnnouncements bool
+	// Now is the clock of the LAN search's schedule; default time.Now.
+	Now func() time.Time
 	// Getenv reads the environment; default os.Getenv.
 	Getenv func(string) string
 
@@ -142,22 +162,26 @@ type Client struct {
 	opts     Options
 	http     *http.Client
 	identity usher.Client
-	resolver Resolver  // nil when the servers are configured
-	verify   *verifier // nil without Options.VendorKeys; see verify.go
+	resolver Resolver     // nil when the servers are configured
+	lan      *lanResolver // the resolver when it searches the LAN; see discover.go
+	verify   *verifier    // nil without Options.VendorKeys; see verify.go
 
 	ctx    context.Context // cancelled by Close; parent of every lease
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // heartbeat goroutines
 
 	mu      sync.Mutex
-	servers []string // normalized base URLs, as last resolved
-	current string   // the server that answered last
+	servers []string      // normalized base URLs, as last resolved
+	current string        // the server that answered last
+	wake    chan struct{} // closed to cut retries' backoff short; see discover.go
+	heard   bool          // listening to announcements, or tried to
 	leases  map[string]*Lease
 	closed  bool
 }
 
-// New returns a client. It fails if no server is configured: set
-// Options.Servers, USHER_SERVER or Options.Resolver.
+// New returns a client. Without Options.Servers, USHER_SERVER or
+// Options.Resolver it searches the LAN for servers when it first needs
+// one; with Options.NoDiscovery too, it fails.
 func New(opts Options) (*Client, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
@@ -167,6 +191,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.RetryTimeout <= 0 {
 		opts.RetryTimeout = DefaultRetryTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	servers, err := configuredServers(opts)
 	if err != nil {
@@ -178,7 +205,7 @@ func New(opts Options) (*Client, error) {
 	if opts.TLSFingerprint == "" {
 		opts.TLSFingerprint = opts.Getenv(EnvTLSFingerprint)
 	}
-	c := &Client{opts: opts, http: opts.HTTPClient, identity: identity(opts), servers: servers, leases: make(map[string]*Lease)}
+	c := &Client{opts: opts, http: opts.HTTPClient, identity: identity(opts), servers: servers, leases: make(map[string]*Lease), wake: make(chan struct{})}
 	if c.verify, err = newVerifier(opts); err != nil {
 		return nil, err
 	}
@@ -191,8 +218,13 @@ func New(opts Options) (*Client, error) {
 		}
 		c.http = &http.Client{Transport: tr}
 	}
-	if servers == nil {
+	switch {
+	case servers != nil:
+	case opts.Resolver != nil:
 		c.resolver = opts.Resolver
+	default:
+		c.lan = newLANResolver(opts, c.wantedFeatures)
+		c.resolver = c.lan
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
@@ -206,10 +238,10 @@ func configuredServers(opts Options) ([]string, error) {
 		list, source = splitList(opts.Getenv(EnvServer)), EnvServer
 	}
 	if len(list) == 0 {
-		if opts.Resolver != nil {
+		if opts.Resolver != nil || !opts.NoDiscovery {
 			return nil, nil
 		}
-		return nil, usher.Errorf(usher.EInvalid, "no Usher server configured: set %s=host:port (for example 127.0.0.1:7420) or Options.Servers", EnvServer)
+		return nil, usher.Errorf(usher.EInvalid, "no Usher server configured and discovery is off: set %s=host:port (for example 127.0.0.1:7420) or Options.Servers", EnvServer)
 	}
 	out, err := normalizeServers(list)
 	if err != nil {

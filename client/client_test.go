@@ -188,9 +188,9 @@ func TestServersFromEnvironment(t *testing.T) {
 }
 
 func TestNoServerConfigured(t *testing.T) {
-	_, err := client.New(client.Options{Getenv: func(string) string { return "" }})
+	_, err := client.New(client.Options{Getenv: func(string) string { return "" }, NoDiscovery: true})
 	if !errors.Is(err, usher.ErrInvalid) || !strings.Contains(err.Error(), client.EnvServer) {
-		t.Errorf("New without servers = %v, want ErrInvalid naming %s", err, client.EnvServer)
+		t.Errorf("New without servers or discovery = %v, want ErrInvalid naming %s", err, client.EnvServer)
 	}
 	_, err = client.New(client.Options{Servers: []string{"ftp://x"}})
 	if !errors.Is(err, usher.ErrInvalid) {

@@ -76,6 +76,8 @@ Usage:
   usher cluster status              members, deciding node, raft lag
   usher service install|uninstall|start|stop
                                     run the server as a Windows service
+  usher discover [--scan CIDR] [--watch]
+                                    list the servers on the LAN, or their announcements
   usher health [--server URL]       exit 0 when the server answers (for health checks)
   usher version                     print the version, commit and build date
 
@@ -139,6 +141,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"version":  cmdVersion,
 		"health":   cmdHealth,
 		"service":  cmdService,
+		"discover": cmdDiscover,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(e.stdout, usage)

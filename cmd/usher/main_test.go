@@ -66,7 +66,10 @@ var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 func startServerProc(t *testing.T, args ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"server", "--listen", "127.0.0.1:0"}, args...)...)
+	// Discovery off: a test that kills a server with -9 must not wait for
+	// its announcements to age out (docs/discovery.md); discover_linux_test
+	// runs it in namespaces of its own.
+	cmd := exec.Command(os.Args[0], append([]string{"server", "--listen", "127.0.0.1:0", "--discovery=false"}, args...)...)
 	cmd.Env = append(os.Environ(), "USHER_TEST_AS_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

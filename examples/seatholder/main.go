@@ -9,7 +9,12 @@
 //	USHER_SERVER=127.0.0.1:7420 go run ./examples/seatholder -feature demo
 //
 // then stop and restart the server, or kick the lease with usher kick, and
-// watch. Ctrl-C releases the seat and exits.
+// watch. Ctrl-C releases the seat and exits. Without USHER_SERVER (or with
+// USHER_SERVER= empty) it finds a server on the LAN by itself:
+//
+//	USHER_SERVER= go run ./examples/seatholder -feature cad
+//
+// (see docs/discovery.md).
 package main
 
 import (

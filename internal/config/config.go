@@ -37,6 +37,11 @@ type Config struct {
 	EventMaxSize   Size     `toml:"event_max_size"`
 	UsageRetention Duration `toml:"usage_retention"`
 
+	// Discovery on the LAN; see docs/discovery.md.
+	Discovery        bool     `toml:"discovery"`
+	DiscoveryPort    int      `toml:"discovery_port"`
+	AnnounceInterval Duration `toml:"announce_interval"`
+
 	// Cluster mode: set peers (embedded etcd) or etcd_endpoints.
 	ClusterName      string `toml:"cluster_name"`
 	NodeName         string `toml:"node_name"`
@@ -113,6 +118,8 @@ const (
 	DefaultReadTimeout           = 30 * time.Second
 	DefaultMaxConnections        = 10_000
 	DefaultMaxConnectionsPerAddr = 1_000
+	DefaultDiscoveryPort         = 7420
+	DefaultAnnounceInterval      = 10 * time.Second
 )
 
 // Default returns the configuration used when nothing is set: every key

@@ -123,6 +123,13 @@ var registry = []Key{
 	{Name: "max_waiters_per_address", Default: strconv.Itoa(usher.DefaultMaxWaitersPerAddress), check: notNegative("0 turns the limit off"),
 		Usage: "at most `N` checkouts waiting in line per client address; 0 turns the limit off"},
 
+	{Name: "discovery", Default: "true",
+		Usage: "answer discovery on the LAN (UDP broadcast and multicast, mDNS) and send announcements; --discovery=false turns it off"},
+	{Name: "discovery_port", Default: strconv.Itoa(DefaultDiscoveryPort), check: portNumber,
+		Usage: "UDP `PORT` of discovery requests; announcements go to the port after it"},
+	{Name: "announce_interval", Default: dur(DefaultAnnounceInterval), check: minDuration(time.Second),
+		Usage: "send an announcement on the LAN every `DURATION`; a second server with this identity is found within one"},
+
 	{Name: "cluster_name", Usage: "cluster `NAME`: its key prefix in etcd (default " + DefaultClusterName + ")"},
 	{Name: "node_name", Usage: "this node's `NAME` in the cluster (default the host name)"},
 	{Name: "peer_listen", Usage: "`HOST:PORT` where the embedded etcd member talks to its peers"},
@@ -185,6 +192,14 @@ func minDuration(min time.Duration) func(v any) error {
 		}
 		return nil
 	}
+}
+
+// portNumber is the rule of a UDP or TCP port key.
+func portNumber(v any) error {
+	if n := v.(int); n < 1 || n > 65535 {
+		return fmt.Errorf("must be a port from 1 to 65535")
+	}
+	return nil
 }
 
 // minNumber is the rule "must be at least min" of a whole-number key.

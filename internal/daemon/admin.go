@@ -68,7 +68,7 @@ func (d *Daemon) features() []usher.FeatureStatus {
 }
 
 // observer is what every ledger of this daemon reports its events to.
-func (d *Daemon) observer() usher.Observer { return fanout{d.metrics, d.events} }
+func (d *Daemon) observer() usher.Observer { return fanout{d.metrics, d.events, announcer{d}} }
 
 // fanout passes each event to several observers.
 type fanout []usher.Observer

@@ -40,11 +40,12 @@ type Daemon struct {
 	authority *auth.Authority
 	servers   []*http.Server
 	listeners []net.Listener
-	tls       *tls.Config // nil: plain HTTP
-	tlsPrint  string      // SHA-256 fingerprint of the TLS certificate
-	ident     *identity   // see identity.go
-	clock     *clockWatch // see clockwatch.go
-	lock      io.Closer   // the data directory's lock; see datalock.go
+	tls       *tls.Config    // nil: plain HTTP
+	tlsPrint  string         // SHA-256 fingerprint of the TLS certificate
+	ident     *identity      // see identity.go
+	clock     *clockWatch    // see clockwatch.go
+	lock      io.Closer      // the data directory's lock; see datalock.go
+	disc      discoveryState // see discovery.go
 
 	// Observability and administration; see admin.go.
 	opts    Options
@@ -154,6 +155,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err := d.startSession(); err != nil { // session.go
 		return nil, err
 	}
+	d.startDiscovery()                        // discovery.go
 	if err := d.startClock(ctx); err != nil { // clockwatch.go
 		return nil, err
 	}
@@ -280,6 +282,7 @@ func (d *Daemon) Close() error {
 		}
 		d.wg.Wait()
 		d.stopRunner()
+		d.closeDiscovery()
 		if d.events != nil {
 			d.events.Record(usher.Event{Type: eventlog.EventServerStopped, Reason: strings.TrimPrefix(d.onNode(), ", ")})
 			err = errors.Join(err, d.events.Close())

@@ -11,6 +11,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/config"
+	"github.com/usher-lm/usher/internal/discovery/lan"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/hwkey"
 )
@@ -94,6 +95,7 @@ func (d *Daemon) checkHardwareKey() {
 		hw.gate.Block(why)
 		d.logger.Warn("licenses that require the hardware key are not served: "+why, "serial", hw.tok.Serial())
 		d.events.Record(usher.Event{Type: eventlog.EventHardwareKeyRemoved, Reason: why})
+		d.announce(lan.EventKeyRemoved)
 		if d.cfg.CrashIfNoHardwareKey {
 			stopErr := errors.New(why + "; stopping, as crash_if_no_hardware_key says")
 			hw.failed.Store(&stopErr)
@@ -104,6 +106,7 @@ func (d *Daemon) checkHardwareKey() {
 		hw.gate.Open()
 		d.logger.Info("licenses that require the hardware key are served again: it is back", "serial", hw.tok.Serial())
 		d.events.Record(usher.Event{Type: eventlog.EventHardwareKeyInserted, Reason: "hardware key " + hw.tok.Serial()})
+		d.announce(lan.EventKeyInserted)
 	}
 }
 

@@ -187,7 +187,7 @@ func (g *identityGuard) run(ctx context.Context, held *heldLocks) {
 			if ctx.Err() != nil {
 				return // the term ended, and the session with it
 			}
-			g.block("this server lost its identity lock in etcd (its session expired): another server with this identity may serve now")
+			g.block("this server lost its identity lock (its etcd session expired, or a server with this identity that started first announced itself on the LAN): another server with this identity may serve now")
 		}
 	}
 }

@@ -89,6 +89,7 @@ func nodeConfigs(tb testing.TB, n int, vendorKey []string) []daemon.Config {
 	for i := range n {
 		cfg := daemon.DefaultConfig()
 		cfg.Data = tb.TempDir()
+		cfg.Discovery = false
 		cfg.VendorKey = vendorKey
 		cfg.KeepaliveScanInterval = daemon.Duration(time.Second)
 		ports := all[3*i : 3*i+3]

@@ -52,6 +52,7 @@ func StartServer(tb testing.TB, opts ServerOptions) *Server {
 	s.Config = daemon.DefaultConfig()
 	s.Config.Data = filepath.Join(dir, "data")
 	s.Config.Listen = []string{"127.0.0.1:0"}
+	s.Config.Discovery = false // a test that wants it turns it on, on a port of its own
 	if opts.Dev {
 		// Dev mode trusts its own key only: Validate refuses it next to vendor_key.
 		s.Config.Dev = true

@@ -11,14 +11,16 @@ import (
 	"github.com/usher-lm/usher/internal/wire"
 )
 
-// TestFootprint checks that the wire package and the SDK import only the
-// standard library, the root package and (the SDK) the wire package, so
-// that an application embedding the SDK pulls in nothing else.
+// TestFootprint checks that the wire package, the LAN discovery wire
+// format and the SDK import only the standard library, the root package
+// and (the SDK) those two, so that an application embedding the SDK pulls
+// in nothing else.
 func TestFootprint(t *testing.T) {
 	const module = "github.com/usher-lm/usher"
 	allowed := map[string][]string{
-		module + "/internal/wire": {module},
-		module + "/client":        {module, module + "/internal/wire"},
+		module + "/internal/wire":          {module},
+		module + "/internal/discovery/lan": {module},
+		module + "/client":                 {module, module + "/internal/wire", module + "/internal/discovery/lan"},
 	}
 	for pkg, ok := range allowed {
 		p, err := build.Import(pkg, ".", 0)
