@@ -82,15 +82,7 @@ func (q UsageQuery) Path() string {
 }
 
 // UsageTotal is the usage of one user, host or feature over a period.
-type UsageTotal struct {
-	Key       string `json:"key"`       // the user, host or feature; "" when checkouts named none
-	Checkouts int    `json:"checkouts"` // leases granted
-	Denials   int    `json:"denials"`   // checkouts refused
-	Kicks     int    `json:"kicks"`     // leases an admin ended
-	// HeldSeconds adds up how long its leases were held within the
-	// period; a lease still held counts up to the period's end.
-	HeldSeconds int64 `json:"held_seconds"`
-}
+type UsageTotal = usher.UsageTotal
 
 // UsageByResponse is the body of GET /v1/usage?by=user|host|feature: the
 // period's usage per user, host or feature, most time held first.
