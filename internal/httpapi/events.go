@@ -25,6 +25,7 @@ func (s *Server) obsRoutes() {
 		s.mux.HandleFunc("GET /v1/events", s.monitor(s.handleEvents))
 		s.mux.HandleFunc("GET /v1/events/stream", s.monitor(s.handleEventStream))
 		s.mux.HandleFunc("GET /v1/usage", s.monitor(s.handleUsage))
+		s.mux.HandleFunc("GET /v1/report", s.monitor(s.handleReport))
 	}
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.monitor(s.metrics.ServeHTTP))

@@ -13,6 +13,7 @@ const (
 	PathEvents      = "/v1/events"
 	PathEventStream = "/v1/events/stream"
 	PathUsage       = "/v1/usage"
+	PathReport      = "/v1/report"
 )
 
 // Event is one stored event as the API returns it: the event and its ID
@@ -107,3 +108,20 @@ func withQuery(path string, v url.Values) string {
 	}
 	return path + "?" + v.Encode()
 }
+
+// ReportQuery selects the usage report of GET /v1/report. Times are RFC
+// 3339 or a duration ago; Zone is an IANA time zone name or a UTC offset
+// ("+01:00") for the busiest hours and days, default UTC.
+type ReportQuery struct {
+	Feature, From, To, Zone string
+}
+
+// Path returns the path of GET /v1/report with the query.
+func (q ReportQuery) Path() string {
+	v := url.Values{}
+	setNonEmpty(v, map[string]string{"feature": q.Feature, "from": q.From, "to": q.To, "tz": q.Zone})
+	return withQuery(PathReport, v)
+}
+
+// ReportResponse is the body of GET /v1/report.
+type ReportResponse = usher.UsageReport
