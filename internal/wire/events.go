@@ -125,3 +125,25 @@ func (q ReportQuery) Path() string {
 
 // ReportResponse is the body of GET /v1/report.
 type ReportResponse = usher.UsageReport
+
+// ParseZone reads the tz of a ReportQuery: an IANA time zone name
+// (Europe/Paris), or a UTC offset (+01:00, -0530); empty is UTC. It
+// returns the zone and its name.
+//
+// Errors: EInvalid for anything else.
+func ParseZone(v string) (*time.Location, string, error) {
+	if v == "" {
+		return time.UTC, "UTC", nil
+	}
+	for _, layout := range []string{"-07:00", "-0700"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			_, off := t.Zone()
+			return time.FixedZone(v, off), v, nil
+		}
+	}
+	loc, err := time.LoadLocation(v)
+	if err != nil || v == "Local" {
+		return nil, "", usher.Errorf(usher.EInvalid, "tz %q is neither a time zone name (Europe/Paris) nor a UTC offset (+01:00)", v)
+	}
+	return loc, v, nil
+}
