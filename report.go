@@ -37,9 +37,9 @@ type FeatureReport struct {
 	Checkouts int    `json:"checkouts"` // leases granted
 	Denials   int    `json:"denials"`   // checkouts refused, for any reason
 	// SeatHours adds up the time its leases were held in the period.
-	SeatHours float64    `json:"seat_hours"`
-	Waits     QueueWaits `json:"waits"`
-	Capacity  CapacityEstimate   `json:"capacity"`
+	SeatHours float64          `json:"seat_hours"`
+	Waits     QueueWaits       `json:"waits"`
+	Capacity  CapacityEstimate `json:"capacity"`
 	// Timeline is the feature's use step by step: peak in use, checkouts
 	// and denials per Step. Steps without any are left out.
 	Timeline []UsageStep `json:"timeline"`
