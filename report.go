@@ -227,8 +227,8 @@ func (d *DemandReplay) waitedInLine(arrived, left time.Time) {
 		at = d.window[i-1]
 	}
 	p := demandPoint{t: arrived, held: at.held, preEnds: at.preEnds, request: true, extra: 1 + d.waitingAt(arrived)}
-	for j := i; j < len(d.window); j++ {
-		if w := &d.window[j]; w.request && w.t.Before(left) {
+	for j := i; j < len(d.window) && d.window[j].t.Before(left); j++ {
+		if w := &d.window[j]; w.request {
 			w.extra++
 		}
 	}
@@ -259,8 +259,12 @@ func (d *DemandReplay) advance(t time.Time) {
 		d.finish(d.window[n])
 		n++
 	}
-	d.window = slices.Delete(d.window, 0, n)
-	d.lines = slices.DeleteFunc(d.lines, func(s waitSpan) bool { return s.to.Before(lo) })
+	if n > 0 {
+		d.window = d.window[n:] // the array is reused once append outgrows it
+	}
+	if len(d.lines) > 0 && d.lines[0].to.Before(lo) {
+		d.lines = slices.DeleteFunc(d.lines, func(s waitSpan) bool { return s.to.Before(lo) })
+	}
 }
 
 func (d *DemandReplay) finish(p demandPoint) {

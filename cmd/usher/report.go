@@ -189,7 +189,7 @@ func capacityText(c usher.CapacityEstimate) string {
 	return strconv.Itoa(c.Seats)
 }
 
-func hoursText(h float64) string { return strconv.FormatFloat(h, 'f', 1, 64) }
+func hoursText(h float64) string { return strconv.FormatFloat(h, 'f', 2, 64) }
 
 func msText(ms int64) string {
 	if ms == 0 {
