@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -94,18 +95,8 @@ func (fs featureReports) sorted() []usher.FeatureReport {
 	for _, f := range fs {
 		out = append(out, *f)
 	}
-	slices.SortFunc(out, func(a, b usher.FeatureReport) int { return compareStrings(a.Feature, b.Feature) })
+	slices.SortFunc(out, func(a, b usher.FeatureReport) int { return cmp.Compare(a.Feature, b.Feature) })
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // timelineStep returns the smallest step giving at most timelinePoints

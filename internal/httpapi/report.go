@@ -12,9 +12,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rq := eventlog.ReportQuery{Feature: q.Get("feature")}
 	var err error
-	if rq.From, err = s.parseTime(q, "from"); err == nil {
-		rq.To, err = s.parseTime(q, "to")
-	}
+	rq.From, rq.To, err = s.parsePeriod(q)
 	if err == nil {
 		rq.Zone, rq.ZoneName, err = wire.ParseZone(q.Get("tz"))
 	}
