@@ -144,16 +144,14 @@ func printProfile(w io.Writer, r wire.ReportResponse) {
 	for i, d := range r.Weekdays {
 		days[i] = d.Checkouts
 	}
-	fmt.Fprintf(w, "\nCheckouts by hour of the day (%s)%s\n  %s\n  0     6     12    18   23\n", termSafe(r.Zone), busiest(hours, func(i int) string { return fmt.Sprintf("%02d:00", i) }), spaced(sparkline(hours, 0)))
+	fmt.Fprintf(w, "\nCheckouts by hour of the day (%s)%s\n  %s\n  0     6     12    18   23\n", termSafe(r.Zone), busiest(hours, func(i int) string { return fmt.Sprintf("%02d:00", i) }), sparkline(hours, 0))
 	fmt.Fprintf(w, "\nCheckouts by day of the week%s\n  %s\n  M T W T F S S\n", busiest(days, func(i int) string { return weekdayNames[i] }), spaced(sparkline(days, 0)))
 }
 
-// spaced puts a space after every character but the last.
+// spaced puts a space between the characters of s, so that each lines
+// up with a label of the same width.
 func spaced(s string) string {
 	rs := []rune(s)
-	if len(rs) == 24 { // hours: a narrower gap keeps 0-23 under the labels
-		return string(rs)
-	}
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = string(r)
