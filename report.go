@@ -138,13 +138,15 @@ func ceilIndex(n int, p float64) int {
 //
 // Memory is bounded by the requests of the last MaxWait (a request's
 // arrival is at most that far before its event) and the leases held at
-// once, not by the period.
+// once, not by the period; only the waits kept for their percentiles
+// grow with it, 8 bytes per checkout that waited.
 type DemandReplay struct {
 	held    int             // leases granted in the replay and held now
 	preEnds int             // leases granted before the replay that ended so far
 	open    map[string]bool // lease ids granted in the replay and held now
 	window  []demandPoint   // the last MaxWait of state, by time
 	lines   []waitSpan      // waits in line that ended within the window
+	lastEnd time.Time       // the latest end of those waits
 	floor   demandPoint     // the state before the window
 	now     time.Time       // the latest event's time
 	hist    map[[2]int]int  // (held+extra, preEnds) of finished requests: how many
@@ -234,10 +236,16 @@ func (d *DemandReplay) waitedInLine(arrived, left time.Time) {
 	}
 	d.window = slices.Insert(d.window, i, p)
 	d.lines = append(d.lines, waitSpan{arrived, left})
+	if left.After(d.lastEnd) {
+		d.lastEnd = left
+	}
 }
 
 // waitingAt counts the waits replayed so far that span t.
 func (d *DemandReplay) waitingAt(t time.Time) int {
+	if !d.lastEnd.After(t) {
+		return 0 // the usual case: every wait replayed ended before t
+	}
 	n := 0
 	for _, s := range d.lines {
 		if !s.from.After(t) && s.to.After(t) {

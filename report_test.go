@@ -120,3 +120,32 @@ func TestWaitStats(t *testing.T) {
 		t.Errorf("1..100: got %+v, want p50 50, p95 95, max 100", got)
 	}
 }
+
+// BenchmarkDemandReplay replays checkouts and releases of a busy feature
+// (50 seats, a checkout a second, one in ten waiting in line, one in
+// twenty refused), as a report over a long period does.
+func BenchmarkDemandReplay(b *testing.B) {
+	d := usher.NewDemandReplay()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var held []string
+	b.ReportAllocs()
+	for i := range b.N {
+		at := t0.Add(time.Duration(i) * time.Second)
+		switch {
+		case i%20 == 19:
+			d.Add(usher.Event{Type: usher.EventCheckoutDenied, Time: at, Feature: "cad", Reason: usher.ENoSeats})
+		case len(held) < 50:
+			id := fmt.Sprint("ls_", i)
+			var waited int64
+			if i%10 == 3 {
+				waited = 30000
+			}
+			d.Add(usher.Event{Type: usher.EventLeaseGranted, Time: at, Feature: "cad", LeaseID: id, WaitedMS: waited})
+			held = append(held, id)
+		default:
+			d.Add(usher.Event{Type: usher.EventLeaseReleased, Time: at, Feature: "cad", LeaseID: held[0]})
+			held = held[1:]
+		}
+	}
+	d.Result()
+}
