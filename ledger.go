@@ -51,9 +51,6 @@ type LedgerConfig struct {
 	// ClockGuard, if set, refuses features with dates while the clock is
 	// set back (clockguard.go); nil never refuses.
 	ClockGuard *ClockGuard
-	// Linger, if set, decides how long released seats linger (see
-	// LingerPolicy); nil leaves it to the grants' linger= attribute.
-	Linger LingerPolicy
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -185,7 +182,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
-		bans: make(map[banKey]Ban), models: newLedgerModels(cfg.Linger),
+		bans: make(map[banKey]Ban), models: newLedgerModels(),
 	}
 	if l.clock == nil {
 		l.clock = time.Now

@@ -5,13 +5,6 @@ import (
 	"time"
 )
 
-// LingerPolicy may change how long a released seat lingers with its
-// client. The ledger asks it on every release by a client of a feature
-// when set; granted is what the feature's grants say (0 for none).
-type LingerPolicy interface {
-	Linger(feature string, c Client, granted time.Duration) time.Duration
-}
-
 // ledgerModels is the ledger's accounting of leases with terms, guarded by
 // the ledger's lock. Plain leases never reach it.
 type ledgerModels struct {
@@ -22,7 +15,6 @@ type ledgerModels struct {
 	lingering map[*entry]struct{}
 	nBorrowed map[string]int // by feature
 	nLinger   map[string]int // by feature
-	policy    LingerPolicy   // nil: the grants decide
 }
 
 // share is a seat (or seats) that leases with one scope key share.
@@ -32,11 +24,11 @@ type share struct {
 	version string // the version they count against
 }
 
-func newLedgerModels(policy LingerPolicy) ledgerModels {
+func newLedgerModels() ledgerModels {
 	return ledgerModels{
 		shares: make(map[clientKey]*share), verUse: make(map[clientKey]int), verTotal: make(map[string]int),
 		borrowed: make(map[*entry]struct{}), lingering: make(map[*entry]struct{}),
-		nBorrowed: make(map[string]int), nLinger: make(map[string]int), policy: policy,
+		nBorrowed: make(map[string]int), nLinger: make(map[string]int),
 	}
 }
 
@@ -129,23 +121,22 @@ func (l *Ledger) unlingerLocked(e *entry) {
 }
 
 // lingerForLocked returns how long e's seat stays with its client after a
-// release: 0 for a borrowed lease or a feature without linger.
+// release: the larger of what the feature's grants and the admin's policy
+// say, and 0 for a borrowed lease.
 func (l *Ledger) lingerForLocked(e *entry) time.Duration {
-	p := l.pools[e.lease.Feature]
-	if l.models.policy == nil && (p == nil || p.models == nil || p.models.linger == 0) {
+	var d time.Duration
+	if p := l.pools[e.lease.Feature]; p != nil && p.models != nil {
+		d = p.models.linger
+	}
+	if l.policy != nil {
+		if fp := l.policy.features[e.lease.Feature]; fp != nil {
+			d = max(d, fp.linger)
+		}
+	}
+	if d == 0 || !e.lease.BorrowedUntil.IsZero() {
 		return 0 // the plain release
 	}
-	if !e.lease.BorrowedUntil.IsZero() {
-		return 0
-	}
-	var granted time.Duration
-	if p != nil && p.models != nil {
-		granted = p.models.linger
-	}
-	if l.models.policy != nil {
-		return l.models.policy.Linger(e.lease.Feature, e.lease.Client, granted)
-	}
-	return granted
+	return d
 }
 
 // releaseLingering ends a client's use of e, already marked as ending,

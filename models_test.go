@@ -199,25 +199,41 @@ func TestLingerKeepsTheSeatForItsClient(t *testing.T) {
 	f.mustCheckout("cad", "b")
 }
 
-type fixedLinger time.Duration
-
-func (d fixedLinger) Linger(string, usher.Client, time.Duration) time.Duration {
-	return time.Duration(d)
-}
-
-func TestLingerPolicyOverrides(t *testing.T) {
+func TestPolicyLingerLengthensTheGrants(t *testing.T) {
 	f := newFixture(t)
-	f.add(usher.Grant{Feature: "cad", Seats: 1})
-	l, err := usher.OpenLedger(context.Background(), usher.LedgerConfig{Store: f.store, Keyring: f.keys, Now: f.clock.Now, Linger: fixedLinger(time.Minute)})
-	if err != nil {
-		t.Fatal(err)
+	f.add(usher.Grant{Feature: "cad", Seats: 1}, usher.Grant{Feature: "cam", Seats: 1, Linger: 10 * time.Minute})
+	policy := func(cad, cam string) *usher.Policy {
+		return mustPolicy(t, usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Linger: cad}, "cam": {Linger: cam}}})
 	}
-	f.ledger = l
+	f.ledger.SetPolicy(policy("2m", "1m"))
 	a := f.mustCheckout("cad", "a")
 	f.release(a.ID)
 	if got := f.feature("cad"); got.Lingering != 1 {
 		t.Fatalf("got %+v, want the seat lingering by the policy", got)
 	}
+	_, err := f.checkout("cad", "b")
+	wantCode(t, err, usher.ENoSeats)
+	f.clock.Advance(2 * time.Minute)
+	f.reclaim()
+	b := f.mustCheckout("cad", "b")
+
+	// Without the rule, a release frees the seat at once again.
+	f.ledger.SetPolicy(policy("", "1m"))
+	f.release(b.ID)
+	if got := f.feature("cad"); got.InUse != 0 || got.Lingering != 0 {
+		t.Fatalf("policy without linger: got %+v, want the seat free", got)
+	}
+
+	// A policy never shortens the linger the license grants.
+	m := f.mustCheckout("cam", "a")
+	f.release(m.ID)
+	f.clock.Advance(5 * time.Minute)
+	f.reclaim()
+	_, err = f.checkout("cam", "b")
+	wantCode(t, err, usher.ENoSeats)
+	f.clock.Advance(5 * time.Minute)
+	f.reclaim()
+	f.mustCheckout("cam", "b")
 }
 
 func TestBorrow(t *testing.T) {

@@ -7,7 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// maxPolicyLinger bounds a policy's linger: a seat held a week after its
+// client let go of it is a mistake, not a policy.
+const maxPolicyLinger = 7 * 24 * time.Hour
 
 // EPolicyDenied refuses a checkout that the admin's policy does not allow.
 // The message names the rule, as feature.cad.max["user:*"]=1.
@@ -39,6 +44,10 @@ type FeaturePolicySpec struct {
 	Exclude []string `toml:"exclude" json:"exclude,omitempty"`
 	// Overdraft lets this many seats be used beyond the licensed ones.
 	Overdraft int `toml:"overdraft" json:"overdraft,omitempty"`
+	// Linger, a duration such as "15m", keeps a released seat with its
+	// client that long. It can lengthen the linger the license grants,
+	// never shorten it: the effective linger is the larger of the two.
+	Linger string `toml:"linger" json:"linger,omitempty"`
 }
 
 // Policy is a compiled PolicySpec: what the ledger evaluates on every
@@ -56,6 +65,7 @@ type featurePolicy struct {
 	counted   []*countRule // reserve rules, then max rules
 	reserves  int          // counted[:reserves] are reserve rules
 	overdraft int
+	linger    time.Duration // 0: the grants decide
 }
 
 // namedMatcher is a pattern and the rule that holds it.
@@ -171,6 +181,13 @@ func compileFeature(name string, spec FeaturePolicySpec, groups map[string]match
 	prefix := "feature." + name + "."
 	if spec.Overdraft < 0 {
 		return nil, Errorf(EInvalid, "%soverdraft=%d: give 0 or more seats", prefix, spec.Overdraft)
+	}
+	if spec.Linger != "" {
+		d, err := time.ParseDuration(spec.Linger)
+		if err != nil || d < 0 || d > maxPolicyLinger {
+			return nil, Errorf(EInvalid, "%slinger=%q: give a duration from 0s to %s, such as \"15m\"", prefix, spec.Linger, maxPolicyLinger)
+		}
+		fp.linger = d
 	}
 	for _, list := range []struct {
 		key  string
@@ -334,6 +351,9 @@ func (p *Policy) Rules() []string {
 		}
 		if fp.overdraft > 0 {
 			out = append(out, "feature."+name+".overdraft="+strconv.Itoa(fp.overdraft))
+		}
+		if fp.linger > 0 {
+			out = append(out, "feature."+name+".linger="+fp.linger.String())
 		}
 	}
 	sort.Strings(out)

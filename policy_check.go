@@ -67,7 +67,7 @@ func (p *Policy) Check(capacity map[string]Capacity, steps []PolicyStep) []Polic
 			if !ok {
 				c.Unlimited = true
 			}
-			if _, err := fp.admit(counts[s.Feature], &s.Client, s.Addr, c.Seats, c.Unlimited, inUse[s.Feature]); err != nil {
+			if _, err := fp.admit(counts[s.Feature], &s.Client, s.Addr, 1, c.Seats, c.Unlimited, inUse[s.Feature]); err != nil {
 				out = append(out, PolicyDenial{Time: s.Time, Source: s.Source, Feature: s.Feature, LeaseID: s.LeaseID, Client: s.Client, Rule: denialReason(err)[len(EPolicyDenied)+2:]})
 			}
 			counts[s.Feature].add(fp, &s.Client, s.Addr, 1)

@@ -47,11 +47,11 @@ func (pc *policyCounts) held(fp *featurePolicy, i int, c *Client) int {
 	return pc.total[i]
 }
 
-// admit decides whether the rules of fp let client c, from addr, take a
-// seat of a feature with the given licensed seats of which inUse are in
-// use. It returns the seats the checkout may count on, the overdraft
+// admit decides whether the rules of fp let client c, from addr, take
+// want seats of a feature with the given licensed seats of which inUse
+// are in use. It returns the seats the checkout may count on, the overdraft
 // included, or an EPolicyDenied error naming the rule.
-func (fp *featurePolicy) admit(pc *policyCounts, c *Client, addr string, seats int, unlimited bool, inUse int) (int, error) {
+func (fp *featurePolicy) admit(pc *policyCounts, c *Client, addr string, want, seats int, unlimited bool, inUse int) (int, error) {
 	if err := fp.allowed(c, addr); err != nil {
 		return seats, err
 	}
@@ -60,8 +60,12 @@ func (fp *featurePolicy) admit(pc *policyCounts, c *Client, addr string, seats i
 		if !r.m.match(c, addr) {
 			continue
 		}
-		if held := pc.held(fp, i, c); held >= r.limit {
-			return seats, policyDenied(r.rule, fmt.Sprintf("%s holds %d", r.holder(c), held), fp.name)
+		if held := pc.held(fp, i, c); held+want > r.limit {
+			why := fmt.Sprintf("%s holds %d", r.holder(c), held)
+			if want > 1 {
+				why += fmt.Sprintf(" and asks for %d more", want)
+			}
+			return seats, policyDenied(r.rule, why, fp.name)
 		}
 	}
 	if unlimited {
@@ -69,8 +73,8 @@ func (fp *featurePolicy) admit(pc *policyCounts, c *Client, addr string, seats i
 	}
 	seats += fp.overdraft
 	free := seats - inUse
-	if free <= 0 {
-		return seats, nil // no seat at all: that refusal is not the policy's
+	if free < want {
+		return seats, nil // not seats enough at all: that refusal is not the policy's
 	}
 	kept, by := 0, ""
 	for i := range fp.reserves {
@@ -82,7 +86,7 @@ func (fp *featurePolicy) admit(pc *policyCounts, c *Client, addr string, seats i
 			}
 		}
 	}
-	if free <= kept {
+	if free-want < kept {
 		return seats, policyDenied(by, fmt.Sprintf("%d of %d seats free, %d kept for others", free, seats, kept), fp.name)
 	}
 	return seats, nil
@@ -175,7 +179,7 @@ func (l *Ledger) admitLocked(req *CheckoutRequest, seats int, unlimited bool) (i
 	if fp == nil {
 		return seats, nil
 	}
-	return fp.admit(l.policyUse[req.Feature], &req.Client, req.Addr, seats, unlimited, l.inUse[req.Feature])
+	return fp.admit(l.policyUse[req.Feature], &req.Client, req.Addr, max(req.Count, 1), seats, unlimited, l.inUse[req.Feature])
 }
 
 // policyCountLocked counts n more seats held by ls in the policy's rules.

@@ -269,6 +269,8 @@ func TestCompilePolicyRefusesBadRules(t *testing.T) {
 		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Exclude: []string{"mac:x"}}}}, `unknown kind "mac"`},
 		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Include: []string{"addr:10.0.0.0/99"}}}}, `bad network`},
 		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Overdraft: -2}}}, `overdraft=-2`},
+		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Linger: "8d"}}}, `linger="8d"`},
+		{usher.PolicySpec{Features: map[string]usher.FeaturePolicySpec{"cad": {Linger: "169h"}}}, `linger="169h"`},
 		{usher.PolicySpec{Groups: map[string][]string{"g": {"group:h"}}}, `not other groups`},
 		{usher.PolicySpec{Groups: map[string][]string{"g": {"alice"}}}, `write kind:pattern`},
 	}
@@ -341,5 +343,37 @@ func TestPolicyOverdraftServesTheLine(t *testing.T) {
 	}
 	if got := f.feature("cad").InUse; got != 2 {
 		t.Fatalf("in use %d, want 2 of 1 licensed seat", got)
+	}
+}
+
+// A checkout of several seats is admitted only if every seat it asks for
+// fits the rules.
+func TestPolicyCountsEverySeatOfAMultiSeatCheckout(t *testing.T) {
+	f := policyFixture(t, 6, map[string][]string{"team": {"user:alice"}}, usher.FeaturePolicySpec{
+		Max:     map[string]int{"user:*": 3},
+		Reserve: map[string]int{"group:team": 2},
+	})
+	take := func(client, user string, n int) (usher.Lease, error) {
+		l, _, err := f.ledger.Checkout(context.Background(), usher.CheckoutRequest{
+			Feature: "cad", Client: usher.Client{ID: client, User: user, Host: "ws"}, Count: n,
+		})
+		return l, err
+	}
+	_, err := take("b1", "bob", 4)
+	wantDenied(t, err, `feature.cad.max["user:*"]=3: user bob holds 0 and asks for 4 more`)
+	if _, err := take("b2", "bob", 3); err != nil {
+		t.Fatalf("bob's three seats: %v", err)
+	}
+	// 3 of 6 free, 2 kept for the team: carol may take one, not two.
+	_, err = take("c1", "carol", 2)
+	wantDenied(t, err, `feature.cad.reserve["group:team"]=2: 3 of 6 seats free, 2 kept for others`)
+	if _, err := take("c2", "carol", 1); err != nil {
+		t.Fatalf("carol's one seat: %v", err)
+	}
+	// Alice is the team: she may take both kept seats at once, not three.
+	_, err = take("a1", "alice", 3)
+	wantCode(t, err, usher.ENoSeats)
+	if _, err := take("a2", "alice", 2); err != nil {
+		t.Fatalf("alice's two kept seats: %v", err)
 	}
 }

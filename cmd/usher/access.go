@@ -59,29 +59,6 @@ func cmdVendorUnbind(e *env, args []string) error {
 	return emitSigned(e, *out, *force, text, fmt.Sprintf("it unbinds license %s once, until %s", *id, now.Add(*valid).UTC().Format(time.RFC3339)))
 }
 
-// licenseUnbind loads an unbind file: usher license unbind FILE.
-func licenseUnbind(ctx context.Context, e *env, a *adminFlags, c interface {
-	Unbind(context.Context, []byte) (wire.UnbindResponse, error)
-}, pos []string) error {
-	if len(pos) != 1 {
-		return usageErrorf("want exactly one unbind file (usher vendor unbind makes it)")
-	}
-	text, err := os.ReadFile(pos[0])
-	if err != nil {
-		return err
-	}
-	out, err := c.Unbind(ctx, text)
-	if err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
-	}
-	if a.json {
-		return printJSON(e, out)
-	}
-	fmt.Fprintf(e.stdout, "license %s is unbound (it was bound on %s): the next checkout that presents a secret binds it again\n",
-		termSafe(out.LicenseID), out.BoundAt.Local().Format(time.DateTime))
-	return nil
-}
-
 // secretText is what usher license list shows of a license's secret.
 func secretText(l wire.LicenseResponse) string {
 	switch {

@@ -267,11 +267,39 @@ func cmdLicense(ctx context.Context, e *env, args []string) error {
 		}
 		return printLicense(e, a, "removed", lic)
 	case "renew":
-		return licenseRenew(ctx, e, c, a, pos) // meter.go
+		// For servers that cannot reach the vendor's renewal URL.
+		return sendSignedFile(ctx, e, a, pos, "renewal file (usher vendor renew makes it)", c.Renew, func(r wire.RenewalResponse) string {
+			return fmt.Sprintf("renewed license %s: technical expiry %s (renewal valid until %s)", termSafe(r.LicenseID),
+				r.TechnicalExpiry.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339))
+		})
 	case "unbind":
-		return licenseUnbind(ctx, e, a, c, pos) // access.go
+		return sendSignedFile(ctx, e, a, pos, "unbind file (usher vendor unbind makes it)", c.Unbind, func(r wire.UnbindResponse) string {
+			return fmt.Sprintf("license %s is unbound (it was bound on %s): the next checkout that presents a secret binds it again",
+				termSafe(r.LicenseID), r.BoundAt.Local().Format(time.DateTime))
+		})
 	}
 	return usageErrorf("unknown subcommand %q: want add, list, remove, release, renew or unbind", args[0])
+}
+
+// sendSignedFile reads the one vendor-signed file of pos, sends it and
+// prints the answer: as JSON with --json, else what say makes of it.
+func sendSignedFile[T any](ctx context.Context, e *env, a *adminFlags, pos []string, what string, send func(context.Context, []byte) (T, error), say func(T) string) error {
+	if len(pos) != 1 {
+		return usageErrorf("want exactly one %s", what)
+	}
+	text, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	out, err := send(ctx, text)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	if a.json {
+		return printJSON(e, out)
+	}
+	fmt.Fprintln(e.stdout, say(out))
+	return nil
 }
 
 func printLicense(e *env, a *adminFlags, verb string, lic wire.LicenseResponse) error {

@@ -62,28 +62,6 @@ func printLicenseModels(e *env, lics []wire.LicenseResponse) error {
 	return nil
 }
 
-// licenseRenew loads a renewal file by hand, for servers that cannot
-// reach the vendor's renewal URL.
-func licenseRenew(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags, pos []string) error {
-	if len(pos) != 1 {
-		return usageErrorf("want exactly one renewal file")
-	}
-	text, err := os.ReadFile(pos[0])
-	if err != nil {
-		return err
-	}
-	r, err := c.Renew(ctx, text)
-	if err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
-	}
-	if a.json {
-		return printJSON(e, r)
-	}
-	fmt.Fprintf(e.stdout, "renewed license %s: technical expiry %s (renewal valid until %s)\n", termSafe(r.LicenseID),
-		r.TechnicalExpiry.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339))
-	return nil
-}
-
 // reportConsumption prints the units each client spent of each metered
 // feature in its current period.
 func reportConsumption(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags, asCSV bool) error {

@@ -207,3 +207,49 @@ func TestClusterPolicyReplicatesAndSurvivesFailover(t *testing.T) {
 	}
 	wantPolicyDenied(t, err, `feature.cad.max["user:*"]=1: user alice holds 1`)
 }
+
+func TestPolicyLingerKeepsReleasedSeats(t *testing.T) {
+	ctx := context.Background()
+	srv, path, _ := policyServer(t, "[feature.cad]\nlinger = \"10m\"\n")
+	app := mustClient(t, apiclient.Config{Servers: []string{srv.URL()}})
+	lr, _, err := app.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "a1", User: "alice", Host: "ws1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Release(ctx, lr.ID); err != nil {
+		t.Fatal(err)
+	}
+	lingering := func() int {
+		t.Helper()
+		fs, err := srv.Admin().Features(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if f.Name == "cad" {
+				return f.Lingering
+			}
+		}
+		t.Fatal("no feature cad")
+		return 0
+	}
+	if n := lingering(); n != 1 {
+		t.Fatalf("after a release under linger = \"10m\": %d lingering, want 1", n)
+	}
+
+	// Without the key, the next release frees its seat at once.
+	writePolicy(t, path, "")
+	if _, err := srv.Admin().Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lr, _, err = app.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b1", User: "bob", Host: "ws2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Release(ctx, lr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := lingering(); n != 1 {
+		t.Fatalf("after the policy lost its linger: %d lingering, want only the first seat", n)
+	}
+}

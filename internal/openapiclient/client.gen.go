@@ -114,12 +114,21 @@ type Change struct {
 
 // CheckoutRequest defines model for CheckoutRequest.
 type CheckoutRequest struct {
+	// Borrow Borrow the seat for this long, as "72h", to run offline; the answer then carries borrow_token. Refused with borrow_not_allowed beyond the grant's borrow limit
+	Borrow *string `json:"borrow,omitempty"`
+
 	// ClientIdentity Who checks out a seat.
 	ClientIdentity ClientIdentity `json:"client"`
-	Feature        string         `json:"feature"`
+
+	// Count Seats to take at once, all or none (the count model, see docs/licensing-models.md); absent: 1
+	Count   *int   `json:"count,omitempty"`
+	Feature string `json:"feature"`
 
 	// Nonce Signed back in the answer's token, so that the client can tell the answer was made for this request
 	Nonce *string `json:"nonce,omitempty"`
+
+	// Version The lowest grant version the client accepts, as "2026"; the seat counts against the lowest version that serves it
+	Version *string `json:"version,omitempty"`
 
 	// Wait How long to wait in line for a free seat, as "120s"; absent: fail at once with no_seats_available
 	Wait *string `json:"wait,omitempty"`
@@ -383,13 +392,28 @@ type Lease struct {
 	// Address The address the checkout came from
 	Address *string `json:"address,omitempty"`
 
+	// BorrowedUntil For a borrowed lease: until when it holds its seat without heartbeats
+	BorrowedUntil *time.Time `json:"borrowed_until,omitempty"`
+
 	// ClientIdentity Who checks out a seat.
 	ClientIdentity ClientIdentity `json:"client"`
-	ExpiresAt      time.Time      `json:"expires_at"`
-	Feature        string         `json:"feature"`
-	Id             string         `json:"id"`
-	IssuedAt       time.Time      `json:"issued_at"`
-	LastHeartbeat  time.Time      `json:"last_heartbeat"`
+
+	// Count Seats the lease holds; absent: 1
+	Count         *int      `json:"count,omitempty"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	Feature       string    `json:"feature"`
+	Id            string    `json:"id"`
+	IssuedAt      time.Time `json:"issued_at"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+
+	// LingerUntil For a released lease that lingers: when its seat is freed
+	LingerUntil *time.Time `json:"linger_until,omitempty"`
+
+	// Seat For a grant with scope=host, user or process: the key whose leases share one seat
+	Seat *string `json:"seat,omitempty"`
+
+	// Version The grant version the seat counts against
+	Version *string `json:"version,omitempty"`
 }
 
 // LeaseResponse A lease as checkout returns it.
@@ -397,10 +421,19 @@ type LeaseResponse struct {
 	// Address The address the checkout came from
 	Address *string `json:"address,omitempty"`
 
+	// BorrowToken For a borrowed lease: the server's signed word that the client may run without it until borrowed_until
+	BorrowToken *string `json:"borrow_token,omitempty"`
+
+	// BorrowedUntil For a borrowed lease: until when it holds its seat without heartbeats
+	BorrowedUntil *time.Time `json:"borrowed_until,omitempty"`
+
 	// ClientIdentity Who checks out a seat.
 	ClientIdentity ClientIdentity `json:"client"`
-	ExpiresAt      time.Time      `json:"expires_at"`
-	Feature        string         `json:"feature"`
+
+	// Count Seats the lease holds; absent: 1
+	Count     *int      `json:"count,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Feature   string    `json:"feature"`
 
 	// HeartbeatInterval How often to heartbeat, as "60s"
 	HeartbeatInterval string    `json:"heartbeat_interval"`
@@ -408,11 +441,20 @@ type LeaseResponse struct {
 	IssuedAt          time.Time `json:"issued_at"`
 	LastHeartbeat     time.Time `json:"last_heartbeat"`
 
+	// LingerUntil For a released lease that lingers: when its seat is freed
+	LingerUntil *time.Time `json:"linger_until,omitempty"`
+
+	// Seat For a grant with scope=host, user or process: the key whose leases share one seat
+	Seat *string `json:"seat,omitempty"`
+
 	// SessionCert The session certificate by which the server's identity key certifies the key that signed token
 	SessionCert *string `json:"session_cert,omitempty"`
 
 	// Token The lease token, signed by the server's session key: base64url encoding, a dot, base64url signature (see docs/api.md, Lease tokens)
 	Token *string `json:"token,omitempty"`
+
+	// Version The grant version the seat counts against
+	Version *string `json:"version,omitempty"`
 }
 
 // LeasesResponse defines model for LeasesResponse.

@@ -57,7 +57,7 @@ func decodeError(err error) string {
 	if errors.As(err, &missing) && len(missing.Errors) > 0 {
 		e := missing.Errors[0]
 		row, col := e.Position()
-		return fmt.Sprintf("%d:%d: unknown key %q: the keys are groups and, under [feature.NAME], reserve, max, include, exclude and overdraft (see docs/policies.md)", row, col, strings.Join(e.Key(), "."))
+		return fmt.Sprintf("%d:%d: unknown key %q: the keys are groups and, under [feature.NAME], reserve, max, include, exclude, overdraft and linger (see docs/policies.md)", row, col, strings.Join(e.Key(), "."))
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {

@@ -19,6 +19,7 @@ reserve = { "group:cad-team" = 2 }
 max = { "user:*" = 1, "host:kiosk*" = 0 }
 exclude = ["host:guest-*"]
 overdraft = 2
+linger = "15m"
 `
 
 func TestParseExample(t *testing.T) {
@@ -28,6 +29,7 @@ func TestParseExample(t *testing.T) {
 	}
 	want := []string{
 		`feature.cad.exclude["host:guest-*"]`,
+		`feature.cad.linger=15m0s`,
 		`feature.cad.max["host:kiosk*"]=0`,
 		`feature.cad.max["user:*"]=1`,
 		`feature.cad.overdraft=2`,
@@ -54,6 +56,9 @@ func TestParseRefusesWithLine(t *testing.T) {
 		{"[feature.cad]\n\nmax = { \"group:nobody\" = 1 }\n", `3:9: feature.cad.max: "group:nobody": no such group`},
 		{"[groups]\nops = [\"alice\"]\n", `2:8: groups.ops: "alice": write kind:pattern`},
 		{"[feature.cad]\nmax = [\n", `2:`},
+		{"[feature.cad]\n\nlinger = \"soon\"\n", `3:10: feature.cad.linger="soon": give a duration`},
+		{"[feature.cad]\nlinger = \"-1m\"\n", `2:10: feature.cad.linger="-1m"`},
+		{"[feature.cad]\nlinger = 15\n", `2:`},
 	}
 	for _, tc := range cases {
 		_, err := policyfile.Parse([]byte(tc.text))
