@@ -28,6 +28,10 @@ type Event struct {
 	Client    Client    `json:"client,omitzero"`
 	LicenseID string    `json:"license_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
+	// WaitedMS is, for a lease_granted or checkout_denied event of a
+	// checkout that waited in line, how long it waited, in milliseconds;
+	// zero for one decided at once.
+	WaitedMS int64 `json:"waited_ms,omitempty"`
 	// InUse is, for a lease_granted event, how many seats of the feature
 	// were in use right after the grant: the usage history takes its peaks
 	// from it, since events reach observers in no strict order. Not part

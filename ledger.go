@@ -145,6 +145,7 @@ type storing struct {
 	err        error         // set before done closes if the write failed
 	prev, next *entry        // in the feature's pending list until done
 	access     *grantAccess  // what the grant stores with it: nil for most
+	waited     time.Duration // how long the checkout waited in line for it
 }
 
 func (e *entry) key() clientKey { return clientKey{e.lease.Feature, e.lease.Client.ID} }
@@ -358,13 +359,18 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 // is confirmed first (see Confirmer); one that cannot be is answered
 // EUnavailable, so that the client retries, on the node that decides now.
 func (l *Ledger) refuse(ctx context.Context, req CheckoutRequest, err error) error {
+	return l.refuseAfter(ctx, req, err, 0)
+}
+
+// refuseAfter is refuse for a checkout that waited in line for waited.
+func (l *Ledger) refuseAfter(ctx context.Context, req CheckoutRequest, err error, waited time.Duration) error {
 	if ErrorCode(err) == ENoSeats && l.confirm != nil {
 		if cerr := l.confirm.Confirm(ctx); cerr != nil {
 			l.logger.Warn("refusal not confirmed: answering unavailable", "feature", req.Feature, "err", cerr)
 			return Errorf(EUnavailable, "this server could not confirm that it still decides (%v): retry, and the request will reach the server that decides now", cerr)
 		}
 	}
-	l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: denialReason(err)})
+	l.emit(Event{Type: EventCheckoutDenied, Feature: req.Feature, Client: req.Client, Reason: denialReason(err), WaitedMS: waited.Milliseconds()})
 	return err
 }
 
@@ -524,7 +530,7 @@ func (l *Ledger) persist(e *entry) (Lease, error) {
 		l.logger.Error("checkout not stored", "feature", LogSafe(lease.Feature), "err", err)
 		return Lease{}, err
 	}
-	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse, Reason: over})
+	l.emit(Event{Type: EventLeaseGranted, Feature: lease.Feature, LeaseID: lease.ID, Client: lease.Client, InUse: inUse, Reason: over, WaitedMS: st.waited.Milliseconds()})
 	if st.access != nil {
 		l.noteCheckout(st.access, lease)
 	}

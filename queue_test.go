@@ -147,3 +147,43 @@ func TestQueueServedWhenAGrantStarts(t *testing.T) {
 		t.Fatalf("waiter not served when the second grant started: %v", err)
 	}
 }
+
+// TestQueueEventsSayHowLongTheyWaited: the grant of a checkout that waited
+// in line says how long, for the usage report's waits and capacity.
+func TestQueueEventsSayHowLongTheyWaited(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	obs := &observed{}
+	l, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive,
+		Now: f.clock.Now, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ledger = l
+	f.add(usher.Grant{Feature: "cad", Seats: 1})
+	a := f.mustCheckout("cad", "a")
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := l.Checkout(ctx, usher.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Wait: time.Minute})
+		done <- err
+	}()
+	waitWaiters(t, l, 1)
+	f.clock.Advance(3 * time.Second)
+	if err := l.Release(ctx, a.ID, usher.Owner{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	var got []int64
+	for _, ev := range obs.evs {
+		if ev.Type == usher.EventLeaseGranted {
+			got = append(got, ev.WaitedMS)
+		}
+	}
+	if len(got) != 2 || got[0] != 0 || got[1] != 3000 {
+		t.Errorf("waited_ms of the grants: got %v, want [0 3000]", got)
+	}
+}

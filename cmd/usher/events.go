@@ -182,15 +182,18 @@ func printEvent(e *env, a *adminFlags, r wire.Event) {
 }
 
 func cmdReport(ctx context.Context, e *env, args []string) error {
-	q := wire.UsageQuery{From: "24h", Step: "1h"}
+	q := wire.UsageQuery{From: "24h"}
 	var asCSV, consumption bool
-	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h | --by user|host|feature | --consumption] [--csv|--json]", args, func(fs *flag.FlagSet) {
+	var zone, html string
+	c, a, pos, err := adminCommandWith(e, "report", "report [--from 24h] [--to TIME] [--feature F] [--step 1h | --by user|host|feature | --consumption] [--tz ZONE] [--csv|--json|--html FILE]", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&consumption, "consumption", false, "the units each client spent of each metered feature in its current period")
 		fs.StringVar(&q.From, "from", q.From, "from `TIME` (RFC 3339) or DURATION ago")
 		fs.StringVar(&q.To, "to", "", "up to `TIME` (RFC 3339) or DURATION ago (default now)")
 		fs.StringVar(&q.Feature, "feature", "", "only `FEATURE`")
-		fs.StringVar(&q.Step, "step", q.Step, "one row per feature and `DURATION` (whole minutes)")
-		fs.StringVar(&q.By, "by", "", "one row per `user, host or feature` over the whole period")
+		fs.StringVar(&q.Step, "step", "", "instead of the summary, one row per feature and `DURATION` (whole minutes)")
+		fs.StringVar(&q.By, "by", "", "instead of the summary, one row per `user, host or feature` over the whole period")
+		fs.StringVar(&zone, "tz", "", "time `ZONE` of the summary's times and busiest hours: a name (Europe/Paris) or an offset (+01:00); default this computer's")
+		fs.StringVar(&html, "html", "", "write the summary as a self-contained HTML `FILE` to mail or print")
 		fs.BoolVar(&asCSV, "csv", false, "print CSV")
 	})
 	if err != nil {
@@ -203,8 +206,10 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 		return reportConsumption(ctx, e, c, a, asCSV) // meter.go
 	}
 	if q.By != "" {
-		q.Step = "" // a report by user, host or feature covers the whole period
 		return reportBy(ctx, e, c, a, q, asCSV)
+	}
+	if q.Step == "" {
+		return reportSummary(ctx, e, c, a, wire.ReportQuery{Feature: q.Feature, From: q.From, To: q.To, Zone: zone}, asCSV, html) // report.go
 	}
 	u, err := c.Usage(ctx, q)
 	if err != nil {

@@ -52,7 +52,7 @@ func TestAdminCommandsFailOver(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"status"}, {"leases", data}, {"license", "list", data}, {"user", "list", data}, {"token", "list", data},
-		{"config", "get", "keepalive_timeout", data}, {"report", "--json", data},
+		{"config", "get", "keepalive_timeout", data}, {"report", "--step", "1h", "--json", data},
 	} {
 		want := mustCLI(t, alive, args...)
 		if got := mustCLI(t, both, args...); got != want {

@@ -111,8 +111,8 @@ func TestAdminCommands(t *testing.T) {
 	if code, out, errs := cli("report", "--csv", "--from", "1h", "--step", "1m"); code != 0 || !strings.HasPrefix(out, "time,feature,peak,checkouts,denials\n") || !strings.Contains(out, ",demo,1,1,0") {
 		t.Errorf("report --csv: exit %d, %q %q", code, out, errs)
 	}
-	if code, out, _ := cli("report"); code != 0 || !strings.Contains(out, "PEAK IN USE") {
-		t.Errorf("report: exit %d, %q", code, out)
+	if code, out, _ := cli("report", "--step", "1h"); code != 0 || !strings.Contains(out, "PEAK IN USE") {
+		t.Errorf("report --step 1h: exit %d, %q", code, out)
 	}
 	if code, out, _ := cli("info"); code != 0 || !strings.Contains(out, "hardware id") || !strings.Contains(out, "keepalive_timeout") {
 		t.Errorf("info: exit %d, %q", code, out)

@@ -138,3 +138,10 @@ func (c *Client) UsageBy(ctx context.Context, q wire.UsageQuery) (wire.UsageByRe
 	_, err := c.call(ctx, http.MethodGet, q.Path(), nil, &out)
 	return out, err
 }
+
+// Report returns the usage report of a period (GET /v1/report).
+func (c *Client) Report(ctx context.Context, q wire.ReportQuery) (wire.ReportResponse, error) {
+	var out wire.ReportResponse
+	_, err := c.call(ctx, http.MethodGet, q.Path(), nil, &out)
+	return out, err
+}

@@ -21,11 +21,15 @@ type mvccKV = mvccpb.KeyValue
 //	        varint base time (times are Unix nanoseconds)
 //	each event: varint time - base, then type, feature, lease id, client
 //	        id, user, host as uvarint length + bytes, varint pid, then
-//	        license id and reason as length + bytes
-const batchVersion = 1
+//	        license id and reason as length + bytes, then (since version
+//	        2) varint waited_ms
+//
+// Batches of version 1, without waited_ms, are still read.
+const batchVersion = 2
 
 // header is what a batch says of itself.
 type header struct {
+	version       byte
 	count         int
 	upto, minTime int64 // the counter's upto after this batch; its earliest event
 	base          int64
@@ -65,6 +69,7 @@ func encodeBody(evs []usher.Event, base int64, maxBytes int) ([]byte, int) {
 		b = binary.AppendVarint(b, int64(ev.Client.PID))
 		b = appendString(b, ev.LicenseID)
 		b = appendString(b, ev.Reason)
+		b = binary.AppendVarint(b, ev.WaitedMS)
 		n++
 	}
 	return b, n
@@ -78,11 +83,11 @@ var errCorrupt = errors.New("not an event batch of this version of Usher")
 
 // readHeader decodes a batch's header and returns it and its length.
 func readHeader(v []byte) (header, int, error) {
-	if len(v) == 0 || v[0] != batchVersion {
+	if len(v) == 0 || v[0] < 1 || v[0] > batchVersion {
 		return header{}, 0, errCorrupt
 	}
 	r := reader{b: v, off: 1}
-	hdr := header{count: int(r.uvarint()), upto: r.varint(), minTime: r.varint(), base: r.varint()}
+	hdr := header{version: v[0], count: int(r.uvarint()), upto: r.varint(), minTime: r.varint(), base: r.varint()}
 	if r.err != nil || hdr.count < 1 {
 		return header{}, 0, errCorrupt
 	}
@@ -110,6 +115,9 @@ func decodeBatch(v []byte, first int64) ([]eventlog.Record, header, error) {
 		rec.Client.PID = int(r.varint())
 		rec.LicenseID = r.string()
 		rec.Reason = r.string()
+		if hdr.version >= 2 {
+			rec.WaitedMS = r.varint()
+		}
 	}
 	if r.err != nil || r.off != len(v) {
 		return nil, header{}, fmt.Errorf("%w: %d bytes of %d read", errCorrupt, r.off, len(v))

@@ -1,6 +1,7 @@
 package etcdstore
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	evs := typicalEvents(300)
 	evs[7].Reason, evs[8].LicenseID = "all seats of feature cad are in use", "lic_0123"
 	evs[9].Time = evs[0].Time.Add(-time.Second) // before the first: a negative offset
+	evs[10].WaitedMS = 2500
 	upto := int64(0)
 	v, n := encodeBatch(evs, &upto, 1<<20)
 	if n != len(evs) {
@@ -51,6 +53,28 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 	if _, small := encodeBatch(evs, &upto, 100); small < 1 || small >= len(evs) {
 		t.Errorf("a 100-byte limit took %d events, want a few", small)
+	}
+}
+
+// TestBatchVersion1 reads a batch stored before events carried how long
+// a checkout waited in line.
+func TestBatchVersion1(t *testing.T) {
+	ev := typicalEvents(1)[0]
+	body := binary.AppendVarint(nil, 0)
+	for _, s := range [...]string{ev.Type, ev.Feature, ev.LeaseID, ev.Client.ID, ev.Client.User, ev.Client.Host} {
+		body = appendString(body, s)
+	}
+	body = binary.AppendVarint(body, int64(ev.Client.PID))
+	body = appendString(appendString(body, ""), "")
+	tn := ev.Time.UnixNano()
+	v := binary.AppendUvarint([]byte{1}, 1)
+	v = binary.AppendVarint(binary.AppendVarint(binary.AppendVarint(v, tn), tn), tn)
+	recs, _, err := decodeBatch(append(v, body...), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Event != ev || recs[0].ID != 5 {
+		t.Fatalf("got %+v, want %+v", recs, ev)
 	}
 }
 

@@ -16,15 +16,7 @@ const (
 )
 
 // UsageTotal is the usage of one user, host or feature over a period.
-type UsageTotal struct {
-	Key       string `json:"key"`       // the user, host or feature; "" when checkouts named none
-	Checkouts int    `json:"checkouts"` // leases granted
-	Denials   int    `json:"denials"`   // checkouts refused
-	Kicks     int    `json:"kicks"`     // leases an admin ended
-	// HeldSeconds adds up how long its leases were held within the
-	// period; a lease still held counts up to the period's end.
-	HeldSeconds int64 `json:"held_seconds"`
-}
+type UsageTotal = usher.UsageTotal
 
 // UsageByQuery selects a usage report grouped by user, host or feature.
 // A zero To means now.
@@ -64,22 +56,16 @@ func (l *Log) UsageBy(ctx context.Context, q UsageByQuery) ([]UsageTotal, error)
 	if q.To.IsZero() {
 		q.To = l.now()
 	}
-	t := tally{q: q, totals: map[string]*UsageTotal{}, open: map[string]time.Time{}, keys: map[string]string{}, held: map[string]time.Duration{}}
-	f := Filter{Since: q.From, Until: q.To, Types: usageByTypes, Feature: q.Feature, Limit: MaxLimit}
-	for {
-		recs, err := l.backend.Query(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			t.add(r.Event)
-		}
-		if len(recs) < f.Limit {
-			break
-		}
-		f.AfterID = recs[len(recs)-1].ID
+	t := newTally(q, q.By)
+	if err := l.eachEvent(ctx, Filter{Since: q.From, Until: q.To, Types: usageByTypes, Feature: q.Feature}, t.add); err != nil {
+		return nil, err
 	}
 	return t.result(), nil
+}
+
+func newTally(q UsageByQuery, by string) *tally {
+	q.By = by
+	return &tally{q: q, totals: map[string]*UsageTotal{}, open: map[string]time.Time{}, keys: map[string]string{}, held: map[string]time.Duration{}}
 }
 
 // tally adds up events per key.

@@ -25,6 +25,7 @@ func (s *Server) obsRoutes() {
 		s.mux.HandleFunc("GET /v1/events", s.monitor(s.handleEvents))
 		s.mux.HandleFunc("GET /v1/events/stream", s.monitor(s.handleEventStream))
 		s.mux.HandleFunc("GET /v1/usage", s.monitor(s.handleUsage))
+		s.mux.HandleFunc("GET /v1/report", s.monitor(s.handleReport))
 	}
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.monitor(s.metrics.ServeHTTP))
@@ -44,6 +45,14 @@ func (s *Server) parseTime(q url.Values, name string) (time.Time, error) {
 		return s.now().Add(-d), nil
 	}
 	return time.Time{}, usher.Errorf(usher.EInvalid, "%s %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration ago (24h)", name, v)
+}
+
+// parsePeriod reads the from and to parameters of a report.
+func (s *Server) parsePeriod(q url.Values) (from, to time.Time, err error) {
+	if from, err = s.parseTime(q, "from"); err == nil {
+		to, err = s.parseTime(q, "to")
+	}
+	return from, to, err
 }
 
 func parseFilter(s *Server, r *http.Request) (eventlog.Filter, error) {
@@ -108,9 +117,7 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	uq := eventlog.UsageQuery{Feature: q.Get("feature"), Step: time.Minute}
 	var err error
-	if uq.From, err = s.parseTime(q, "from"); err == nil {
-		uq.To, err = s.parseTime(q, "to")
-	}
+	uq.From, uq.To, err = s.parsePeriod(q)
 	if err != nil {
 		s.error(w, r, err)
 		return

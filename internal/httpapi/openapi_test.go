@@ -316,6 +316,8 @@ func walkObservability(w *walker, admin string) {
 	w.expect("GET", "/v1/events?since=yesterday", admin, "", 400)
 	w.expect("GET", "/v1/usage", admin, "", 200)
 	w.expect("GET", "/v1/usage?by=user", admin, "", 200)
+	w.expect("GET", "/v1/report?from=1h&tz=%2B01:00", admin, "", 200)
+	w.expect("GET", "/v1/report?tz=Nowhere/City", admin, "", 400)
 	w.expect("GET", "/metrics", admin, "", 200)
 	w.stream("/v1/events/stream", admin)
 }

@@ -16,9 +16,7 @@ func (s *Server) handleUsageBy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var err error
-	if uq.From, err = s.parseTime(q, "from"); err == nil {
-		uq.To, err = s.parseTime(q, "to")
-	}
+	uq.From, uq.To, err = s.parsePeriod(q)
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -98,6 +98,13 @@ type BansResponse struct {
 	Bans []Ban `json:"bans"`
 }
 
+// CapacityEstimate defines model for CapacityEstimate.
+type CapacityEstimate struct {
+	MaxDemand int `json:"max_demand"`
+	Requests  int `json:"requests"`
+	Seats     int `json:"seats"`
+}
+
 // Change defines model for Change.
 type Change struct {
 	Key string `json:"key"`
@@ -245,11 +252,28 @@ type Event struct {
 	Reason         *string         `json:"reason,omitempty"`
 	Time           time.Time       `json:"time"`
 	Type           string          `json:"type"`
+
+	// WaitedMs How long a queued checkout waited in line, in milliseconds
+	WaitedMs *int `json:"waited_ms,omitempty"`
 }
 
 // EventsResponse defines model for EventsResponse.
 type EventsResponse struct {
 	Events []Event `json:"events"`
+}
+
+// FeatureReport defines model for FeatureReport.
+type FeatureReport struct {
+	Capacity  CapacityEstimate `json:"capacity"`
+	Checkouts int              `json:"checkouts"`
+	Denials   int              `json:"denials"`
+	Feature   string           `json:"feature"`
+	Peak      int              `json:"peak"`
+	SeatHours float32          `json:"seat_hours"`
+	Seats     int              `json:"seats"`
+	Timeline  []UsageStep      `json:"timeline"`
+	Unlimited *bool            `json:"unlimited,omitempty"`
+	Waits     QueueWaits       `json:"waits"`
 }
 
 // FeatureStatus defines model for FeatureStatus.
@@ -497,6 +521,14 @@ type PasswordRequest struct {
 	Password string `json:"password"`
 }
 
+// PeriodUsage defines model for PeriodUsage.
+type PeriodUsage struct {
+	Checkouts int `json:"checkouts"`
+	Denials   int `json:"denials"`
+	Peak      int `json:"peak"`
+	Period    int `json:"period"`
+}
+
 // PolicyCheckRequest defines model for PolicyCheckRequest.
 type PolicyCheckRequest struct {
 	// Policy A policy, as TOML text
@@ -539,6 +571,15 @@ type PolicyResponse struct {
 // QueueResponse defines model for QueueResponse.
 type QueueResponse struct {
 	Waiters []Waiter `json:"waiters"`
+}
+
+// QueueWaits defines model for QueueWaits.
+type QueueWaits struct {
+	GaveUp  int `json:"gave_up"`
+	Granted int `json:"granted"`
+	MaxMs   int `json:"max_ms"`
+	P50Ms   int `json:"p50_ms"`
+	P95Ms   int `json:"p95_ms"`
 }
 
 // RefusedLicense defines model for RefusedLicense.
@@ -681,10 +722,32 @@ type UsagePoint struct {
 	Time      time.Time `json:"time"`
 }
 
+// UsageReport defines model for UsageReport.
+type UsageReport struct {
+	EventsFrom *time.Time      `json:"events_from,omitempty"`
+	Features   []FeatureReport `json:"features"`
+	From       time.Time       `json:"from"`
+	Hosts      []UsageTotal    `json:"hosts"`
+	Hours      []PeriodUsage   `json:"hours"`
+	Step       string          `json:"step"`
+	To         time.Time       `json:"to"`
+	Users      []UsageTotal    `json:"users"`
+	Weekdays   []PeriodUsage   `json:"weekdays"`
+	Zone       string          `json:"zone"`
+}
+
 // UsageResponse defines model for UsageResponse.
 type UsageResponse struct {
 	Step  string       `json:"step"`
 	Usage []UsagePoint `json:"usage"`
+}
+
+// UsageStep defines model for UsageStep.
+type UsageStep struct {
+	Checkouts int       `json:"checkouts"`
+	Denials   int       `json:"denials"`
+	Peak      int       `json:"peak"`
+	Time      time.Time `json:"time"`
 }
 
 // UsageTotal defines model for UsageTotal.
@@ -794,6 +857,21 @@ type SetPolicyTextBody = string
 
 // RenewLicenseTextBody defines parameters for RenewLicense.
 type RenewLicenseTextBody = string
+
+// ReportParams defines parameters for Report.
+type ReportParams struct {
+	// Feature Feature name
+	Feature *string `form:"feature,omitempty" json:"feature,omitempty"`
+
+	// From RFC 3339 time or duration ago
+	From *string `form:"from,omitempty" json:"from,omitempty"`
+
+	// To RFC 3339 time or duration ago
+	To *string `form:"to,omitempty" json:"to,omitempty"`
+
+	// Tz Time zone of the busiest hours and days: IANA name or UTC offset (+01:00); default UTC
+	Tz *string `form:"tz,omitempty" json:"tz,omitempty"`
+}
 
 // UsageParams defines parameters for Usage.
 type UsageParams struct {
@@ -1327,6 +1405,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
 	RenewLicenseWithTextBody(ctx context.Context, body RenewLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Report Usage report of a period: per feature peaks, queue waits and capacity estimate, busiest hours and days, users and hosts (monitor role)
+	//
+	// Corresponds with GET /v1/report (the `Report` operationId).
+	Report(ctx context.Context, params *ReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ServerIdentity The server's identity: its public key, GUID and hardware ID
 	//
@@ -2245,6 +2328,21 @@ func (c *Client) RenewLicenseWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
 func (c *Client) RenewLicenseWithTextBody(ctx context.Context, body RenewLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRenewLicenseRequestWithTextBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Report Usage report of a period: per feature peaks, queue waits and capacity estimate, busiest hours and days, users and hosts (monitor role)
+//
+// Corresponds with GET /v1/report (the `Report` operationId).
+func (c *Client) Report(ctx context.Context, params *ReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReportRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3890,6 +3988,96 @@ func NewRenewLicenseRequestWithBody(server string, contentType string, body io.R
 	return req, nil
 }
 
+// NewReportRequest constructs an http.Request for the Report method
+func NewReportRequest(server string, params *ReportParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/report")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Feature != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "feature", *params.Feature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tz != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tz", *params.Tz, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewServerIdentityRequest constructs an http.Request for the ServerIdentity method
 func NewServerIdentityRequest(server string) (*http.Request, error) {
 	var err error
@@ -4719,6 +4907,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/renewals (the `RenewLicense` operationId).
 	RenewLicenseWithTextBodyWithResponse(ctx context.Context, body RenewLicenseTextRequestBody, reqEditors ...RequestEditorFn) (*RenewLicenseAnswer, error)
+
+	// ReportWithResponse Usage report of a period: per feature peaks, queue waits and capacity estimate, busiest hours and days, users and hosts (monitor role)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/report (the `Report` operationId).
+	ReportWithResponse(ctx context.Context, params *ReportParams, reqEditors ...RequestEditorFn) (*ReportAnswer, error)
 
 	// ServerIdentityWithResponse The server's identity: its public key, GUID and hardware ID
 	//
@@ -7154,6 +7349,68 @@ func (r RenewLicenseAnswer) ContentType() string {
 	return ""
 }
 
+type ReportAnswer struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UsageReport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReportAnswer) GetJSON200() *UsageReport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ReportAnswer) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReportAnswer) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ReportAnswer) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ReportAnswer) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReportAnswer) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReportAnswer) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReportAnswer) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ServerIdentityAnswer struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8424,6 +8681,19 @@ func (c *ClientWithResponses) RenewLicenseWithTextBodyWithResponse(ctx context.C
 		return nil, err
 	}
 	return ParseRenewLicenseAnswer(rsp)
+}
+
+// ReportWithResponse Usage report of a period: per feature peaks, queue waits and capacity estimate, busiest hours and days, users and hosts (monitor role)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/report (the `Report` operationId).
+func (c *ClientWithResponses) ReportWithResponse(ctx context.Context, params *ReportParams, reqEditors ...RequestEditorFn) (*ReportAnswer, error) {
+	rsp, err := c.Report(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReportAnswer(rsp)
 }
 
 // ServerIdentityWithResponse The server's identity: its public key, GUID and hardware ID
@@ -10370,6 +10640,53 @@ func ParseRenewLicenseAnswer(rsp *http.Response) (*RenewLicenseAnswer, error) {
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReportAnswer parses an HTTP response from a ReportWithResponse call
+func ParseReportAnswer(rsp *http.Response) (*ReportAnswer, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReportAnswer{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UsageReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	}
 

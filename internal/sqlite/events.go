@@ -140,7 +140,7 @@ func (b *Events) Query(ctx context.Context, f eventlog.Filter) ([]eventlog.Recor
 }
 
 const eventColumns = `id, time, type, IFNULL(feature, ''), IFNULL(lease_id, ''), IFNULL(client_id, ''),
-	IFNULL(user, ''), IFNULL(host, ''), IFNULL(pid, 0), IFNULL(license_id, ''), IFNULL(reason, '')`
+	IFNULL(user, ''), IFNULL(host, ''), IFNULL(pid, 0), IFNULL(license_id, ''), IFNULL(reason, ''), IFNULL(waited, 0)`
 
 func (b *Events) scan(ctx context.Context, q string, args []any) ([]eventlog.Record, error) {
 	rows, err := b.db.QueryContext(ctx, q, args...)
@@ -153,7 +153,7 @@ func (b *Events) scan(ctx context.Context, q string, args []any) ([]eventlog.Rec
 		var r eventlog.Record
 		var t int64
 		c := &r.Client
-		if err := rows.Scan(&r.ID, &t, &r.Type, &r.Feature, &r.LeaseID, &c.ID, &c.User, &c.Host, &c.PID, &r.LicenseID, &r.Reason); err != nil {
+		if err := rows.Scan(&r.ID, &t, &r.Type, &r.Feature, &r.LeaseID, &c.ID, &c.User, &c.Host, &c.PID, &r.LicenseID, &r.Reason, &r.WaitedMS); err != nil {
 			return nil, fmt.Errorf("query events: %w", err)
 		}
 		r.Time = time.Unix(0, t).UTC()

@@ -13,11 +13,11 @@ import (
 )
 
 const (
-	insertSQL = "INSERT INTO events (id, time, behind, type, feature, lease_id, client_id, user, host, pid, license_id, reason) VALUES "
+	insertSQL = "INSERT INTO events (id, time, behind, type, feature, lease_id, client_id, user, host, pid, license_id, reason, waited) VALUES "
 	// rowArgs is how many arguments a row takes: every column but the id,
 	// which is the statement's first argument plus the row's place, so
 	// that numbering costs no binding.
-	rowArgs = 11
+	rowArgs = 12
 )
 
 // insertRows is the most events one INSERT statement carries: one
@@ -125,6 +125,11 @@ func (w *inserter) row(ev *usher.Event, upto int64) {
 	}
 	w.arg(nullText(ev.LicenseID))
 	w.arg(nullText(ev.Reason))
+	if ev.WaitedMS != 0 {
+		w.arg(ev.WaitedMS)
+	} else {
+		w.arg(nil)
+	}
 }
 
 // insert stores batch in one transaction, numbered from first on, and

@@ -8,8 +8,10 @@ import (
 
 // eventsSchemaVersion is the events.db layout this package writes, kept in
 // PRAGMA user_version. Version 0 is the first layout, which stored each
-// event as a JSON document; OpenEvents converts it.
-const eventsSchemaVersion = 1
+// event as a JSON document; OpenEvents converts it. Version 2 added the
+// waited column (milliseconds a checkout waited in line), NULL in events
+// stored before.
+const eventsSchemaVersion = 2
 
 // Events are stored one column per field, so that storing one costs no
 // encoding and reading one no decoding. Empty fields are stored as NULL,
@@ -38,7 +40,8 @@ CREATE TABLE IF NOT EXISTS events (
 	host       TEXT,
 	pid        INTEGER,
 	license_id TEXT,
-	reason     TEXT
+	reason     TEXT,
+	waited     INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
@@ -77,6 +80,9 @@ FROM events_v0;
 DROP TABLE events_v0;
 `
 
+// migrateEventsV1 adds the waited column.
+const migrateEventsV1 = `ALTER TABLE events ADD COLUMN waited INTEGER;`
+
 // createEventsSchema creates the tables, or converts an older layout, and
 // records the version.
 func createEventsSchema(db *sql.DB) error {
@@ -95,8 +101,11 @@ func createEventsSchema(db *sql.DB) error {
 		return err
 	}
 	ddl := eventsSchema
-	if old > 0 {
+	switch {
+	case old > 0:
 		ddl = migrateEventsV0
+	case version == 1:
+		ddl = migrateEventsV1
 	}
 	tx, err := db.Begin()
 	if err != nil {

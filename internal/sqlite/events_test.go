@@ -93,6 +93,40 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 	}
 }
 
+// TestOpenAddsWaited opens an events.db of layout 1, before events said
+// how long a checkout waited in line: its events read as before, and new
+// ones keep their wait.
+func TestOpenAddsWaited(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.EventsFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`
+CREATE TABLE events (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, behind INTEGER NOT NULL, type TEXT NOT NULL,
+	feature TEXT, lease_id TEXT, client_id TEXT, user TEXT, host TEXT, pid INTEGER, license_id TEXT, reason TEXT);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE usage (feature TEXT NOT NULL, minute INTEGER NOT NULL, peak INTEGER NOT NULL DEFAULT 0,
+	checkouts INTEGER NOT NULL DEFAULT 0, denials INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (feature, minute)) WITHOUT ROWID;
+INSERT INTO events (id, time, behind, type, feature, lease_id) VALUES (1, ?1, 0, 'lease_granted', 'cad', 'ls_1');
+PRAGMA user_version = 1;`, t0.UnixNano())
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := mustOpenEvents(t, dir, ushertest.NewClock(t0.Add(time.Hour)))
+	l.Record(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: "ls_2", WaitedMS: 1500})
+	eventlogtest.MustSync(t, l)
+	got := eventlogtest.MustQuery(t, l, eventlog.Filter{})
+	want := []eventlog.Record{
+		{ID: 1, Event: usher.Event{Type: "lease_granted", Time: t0, Feature: "cad", LeaseID: "ls_1"}},
+		{ID: 2, Event: usher.Event{Type: "lease_granted", Time: t0.Add(time.Hour), Feature: "cad", LeaseID: "ls_2", WaitedMS: 1500}},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
+
 func TestOpenRefusesNewerLayout(t *testing.T) {
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.EventsFileName))

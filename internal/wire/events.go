@@ -13,6 +13,7 @@ const (
 	PathEvents      = "/v1/events"
 	PathEventStream = "/v1/events/stream"
 	PathUsage       = "/v1/usage"
+	PathReport      = "/v1/report"
 )
 
 // Event is one stored event as the API returns it: the event and its ID
@@ -82,15 +83,7 @@ func (q UsageQuery) Path() string {
 }
 
 // UsageTotal is the usage of one user, host or feature over a period.
-type UsageTotal struct {
-	Key       string `json:"key"`       // the user, host or feature; "" when checkouts named none
-	Checkouts int    `json:"checkouts"` // leases granted
-	Denials   int    `json:"denials"`   // checkouts refused
-	Kicks     int    `json:"kicks"`     // leases an admin ended
-	// HeldSeconds adds up how long its leases were held within the
-	// period; a lease still held counts up to the period's end.
-	HeldSeconds int64 `json:"held_seconds"`
-}
+type UsageTotal = usher.UsageTotal
 
 // UsageByResponse is the body of GET /v1/usage?by=user|host|feature: the
 // period's usage per user, host or feature, most time held first.
@@ -114,4 +107,43 @@ func withQuery(path string, v url.Values) string {
 		return path
 	}
 	return path + "?" + v.Encode()
+}
+
+// ReportQuery selects the usage report of GET /v1/report. Times are RFC
+// 3339 or a duration ago; Zone is an IANA time zone name or a UTC offset
+// ("+01:00") for the busiest hours and days, default UTC.
+type ReportQuery struct {
+	Feature, From, To, Zone string
+}
+
+// Path returns the path of GET /v1/report with the query.
+func (q ReportQuery) Path() string {
+	v := url.Values{}
+	setNonEmpty(v, map[string]string{"feature": q.Feature, "from": q.From, "to": q.To, "tz": q.Zone})
+	return withQuery(PathReport, v)
+}
+
+// ReportResponse is the body of GET /v1/report.
+type ReportResponse = usher.UsageReport
+
+// ParseZone reads the tz of a ReportQuery: an IANA time zone name
+// (Europe/Paris), or a UTC offset (+01:00, -0530); empty is UTC. It
+// returns the zone and its name.
+//
+// Errors: EInvalid for anything else.
+func ParseZone(v string) (*time.Location, string, error) {
+	if v == "" {
+		return time.UTC, "UTC", nil
+	}
+	for _, layout := range []string{"-07:00", "-0700"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			_, off := t.Zone()
+			return time.FixedZone(v, off), v, nil
+		}
+	}
+	loc, err := time.LoadLocation(v)
+	if err != nil || v == "Local" {
+		return nil, "", usher.Errorf(usher.EInvalid, "tz %q is neither a time zone name (Europe/Paris) nor a UTC offset (+01:00)", v)
+	}
+	return loc, v, nil
 }

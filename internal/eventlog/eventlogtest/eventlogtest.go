@@ -103,7 +103,7 @@ func testQuery(t *testing.T, open opener) {
 	clk.Set(T0.Add(time.Minute))
 	l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: "ls_1",
 		Client: usher.Client{ID: "c1", User: "alice", Host: "ws-17", PID: 42}})
-	l.Observe(usher.Event{Type: usher.EventCheckoutDenied, Feature: "cad", Reason: usher.ENoSeats})
+	l.Observe(usher.Event{Type: usher.EventCheckoutDenied, Feature: "cad", Reason: usher.ENoSeats, WaitedMS: 1500})
 	l.Observe(usher.Event{Type: usher.EventLeaseGranted, Feature: "sim", LeaseID: "ls_2", LicenseID: "lic_1"})
 	MustSync(t, l)
 
@@ -119,7 +119,7 @@ func testQuery(t *testing.T, open opener) {
 	if all[1] != want {
 		t.Errorf("stored %+v, want every field back: %+v", all[1], want)
 	}
-	if got := MustQuery(t, l, eventlog.Filter{Feature: "cad"}); len(got) != 2 || got[1].Reason != usher.ENoSeats {
+	if got := MustQuery(t, l, eventlog.Filter{Feature: "cad"}); len(got) != 2 || got[1].Reason != usher.ENoSeats || got[1].WaitedMS != 1500 {
 		t.Errorf("feature cad: got %+v", got)
 	}
 	if got := MustQuery(t, l, eventlog.Filter{Types: []string{"lease_granted"}, Feature: "sim"}); len(got) != 1 || got[0].LicenseID != "lic_1" {
