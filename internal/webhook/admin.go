@@ -15,6 +15,7 @@ import (
 // remove them, read their delivery log and send a delivery again.
 type Admin struct {
 	Store  Store
+	Events Events                 // where a new webhook's cursor starts: the latest event
 	Config func() []usher.Webhook // the webhooks of the configuration file
 	Now    func() time.Time
 }
@@ -35,7 +36,8 @@ func (a *Admin) List(ctx context.Context) ([]usher.Webhook, error) {
 }
 
 // Add validates and stores a new webhook, and returns it without its
-// secret. It receives the events recorded from then on.
+// secret. It receives the events stored from then on (call the event
+// log's Sync first to include those recorded just before).
 //
 // Errors: EInvalid for a bad field.
 func (a *Admin) Add(ctx context.Context, w usher.Webhook) (usher.Webhook, error) {
@@ -45,6 +47,13 @@ func (a *Admin) Add(ctx context.Context, w usher.Webhook) (usher.Webhook, error)
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	w.ID, w.Source, w.Created, w.HasSecret = "wh_"+hex.EncodeToString(b[:]), usher.WebhookFromAPI, a.Now().UTC(), false
+	latest, err := a.Events.Query(ctx, eventlog.Filter{Limit: 1})
+	if err != nil {
+		return usher.Webhook{}, err
+	}
+	if err := a.Store.SetCursor(ctx, w.ID, last(latest).ID); err != nil {
+		return usher.Webhook{}, err
+	}
 	if err := a.Store.PutWebhook(ctx, w); err != nil {
 		return usher.Webhook{}, err
 	}

@@ -5,13 +5,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,75 +23,6 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = eventlogtest.T0
-
-// Receiver is a webhook receiver on loopback that refuses the first
-// Refuse requests, then takes them, checking each signature.
-type Receiver struct {
-	*httptest.Server
-	Secret string
-	mu     sync.Mutex
-	refuse int
-	got    []webhook.Payload
-	ids    []string // Usher-Delivery of every request taken, repeats included
-	bad    []string // what was wrong with a request
-}
-
-func StartReceiver(t *testing.T, secret string, refuse int) *Receiver {
-	r := &Receiver{Secret: secret, refuse: refuse}
-	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.refuse > 0 {
-		r.refuse--
-		http.Error(w, "not now", http.StatusServiceUnavailable)
-		return
-	}
-	if err := usher.VerifyWebhook(r.Secret, req.Header.Get("Usher-Signature"), body, time.Now(), 0); err != nil {
-		r.bad = append(r.bad, err.Error())
-	}
-	var p webhook.Payload
-	if err := json.Unmarshal(body, &p); err != nil || p.Delivery != req.Header.Get("Usher-Delivery") {
-		r.bad = append(r.bad, fmt.Sprintf("body %s: %v", body, err))
-	}
-	r.ids = append(r.ids, p.Delivery)
-	if !slices.ContainsFunc(r.got, func(q webhook.Payload) bool { return q.Delivery == p.Delivery }) {
-		r.got = append(r.got, p)
-	}
-}
-
-func (r *Receiver) setRefuse(n int) { r.mu.Lock(); r.refuse = n; r.mu.Unlock() }
-
-// Events returns the events received, deliveries deduplicated by ID.
-func (r *Receiver) Events() []eventlog.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []eventlog.Record
-	for _, p := range r.got {
-		out = append(out, p.Events...)
-	}
-	return out
-}
-
-func (r *Receiver) Payloads() []webhook.Payload {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.got)
-}
-
-func (r *Receiver) check(t *testing.T) {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.bad) > 0 {
-		t.Fatalf("the receiver refused requests: %v", r.bad)
-	}
-}
 
 // rig is an event log and an outbox in a data directory, with a clock.
 type rig struct {
@@ -168,7 +95,7 @@ func seq(n int) []string {
 // TestRefusingReceiverGetsEverythingInOrder: a receiver that refuses for a
 // while, then takes them, gets every event once, in order, after back-off.
 func TestRefusingReceiverGetsEverythingInOrder(t *testing.T) {
-	recv := StartReceiver(t, "s3cret", 5)
+	recv := ushertest.StartReceiver(t, "s3cret", 5)
 	r := newRig(t, hook(recv.URL, usher.WebhookAll))
 	r.record(250, eventlog.EventConfigChanged)
 	for i := 0; i < 5; i++ {
@@ -177,7 +104,7 @@ func TestRefusingReceiverGetsEverythingInOrder(t *testing.T) {
 		r.clk.Advance(time.Minute)
 	}
 	r.cycle()
-	recv.check(t)
+	recv.Check(t)
 	if got := reasons(recv.Events()); !slices.Equal(got, seq(250)) {
 		t.Fatalf("received %v, want 0..249 in order", got)
 	}
@@ -185,8 +112,8 @@ func TestRefusingReceiverGetsEverythingInOrder(t *testing.T) {
 	if err != nil || len(log) != 3 || log[2].Attempts != 6 || log[2].Status != usher.DeliveryDelivered || log[0].Events != 50 {
 		t.Fatalf("delivery log: %+v, %v; want 3 deliveries (100, 100, 50 events), the first after 6 attempts", log, err)
 	}
-	if recv.ids[0] != log[2].ID {
-		t.Errorf("the first delivery went out as %s, logged as %s", recv.ids[0], log[2].ID)
+	if recv.Requests()[0] != log[2].ID {
+		t.Errorf("the first delivery went out as %s, logged as %s", recv.Requests()[0], log[2].ID)
 	}
 }
 
@@ -236,7 +163,7 @@ func TestSignature(t *testing.T) {
 // TestBatchMode: one delivery per interval with every event since the
 // last.
 func TestBatchMode(t *testing.T) {
-	recv := StartReceiver(t, "s3cret", 0)
+	recv := ushertest.StartReceiver(t, "s3cret", 0)
 	w := hook(recv.URL, usher.WebhookBatch)
 	w.Interval = 5 * time.Minute
 	r := newRig(t, w)
@@ -255,13 +182,13 @@ func TestBatchMode(t *testing.T) {
 	if len(p) != 2 || len(p[0].Events) != 150 || len(p[1].Events) != 30 || p[1].Mode != usher.WebhookBatch {
 		t.Fatalf("got %d deliveries, want 2 of 150 and 30 events", len(p))
 	}
-	recv.check(t)
+	recv.Check(t)
 }
 
 // TestCurrentMode: only the latest event of each lease is sent; a
 // receiver down for a while gets the current state, not the history.
 func TestCurrentMode(t *testing.T) {
-	recv := StartReceiver(t, "s3cret", 1)
+	recv := ushertest.StartReceiver(t, "s3cret", 1)
 	r := newRig(t, hook(recv.URL, usher.WebhookCurrent))
 	r.record(30, usher.EventLeaseGranted) // leases ls_0, ls_1, ls_2, ten events each
 	r.log.Record(usher.Event{Type: eventlog.EventServerStarted})
@@ -276,13 +203,14 @@ func TestCurrentMode(t *testing.T) {
 
 // TestEventPatterns: only the types the patterns select are sent.
 func TestEventPatterns(t *testing.T) {
-	recv := StartReceiver(t, "", 0)
+	recv := ushertest.StartReceiver(t, "", 0)
 	w := hook(recv.URL, usher.WebhookAll)
 	w.Secret, w.Events = "", []string{"lease_*"}
 	r := newRig(t, w)
 	r.record(2, eventlog.EventConfigChanged)
 	r.record(3, usher.EventLeaseReleased)
 	r.cycle()
+	recv.Check(t)
 	for _, e := range recv.Events() {
 		if e.Type != usher.EventLeaseReleased {
 			t.Fatalf("received %+v, want only lease events", e)
@@ -297,7 +225,7 @@ func TestEventPatterns(t *testing.T) {
 // dead_letter_after is given up, the outbox goes on, and an admin sends
 // it again by hand, with its ID.
 func TestDeadLetterAndRedeliver(t *testing.T) {
-	recv := StartReceiver(t, "s3cret", 1000)
+	recv := ushertest.StartReceiver(t, "s3cret", 1000)
 	r := newRig(t, hook(recv.URL, usher.WebhookAll))
 	r.record(3, eventlog.EventConfigChanged)
 	for range 70 {
@@ -309,13 +237,13 @@ func TestDeadLetterAndRedeliver(t *testing.T) {
 	if len(log) != 1 || log[0].Status != usher.DeliveryDead || log[0].LastStatus != http.StatusServiceUnavailable {
 		t.Fatalf("after an hour of refusals: %+v, want one dead delivery", log)
 	}
-	recv.setRefuse(0)
+	recv.SetRefuse(0)
 	r.record(2, eventlog.EventLoginFailed)
 	r.cycle()
 	if got := reasons(recv.Events()); !slices.Equal(got, seq(2)) {
 		t.Fatalf("after the dead one: received %v, want the new events", got)
 	}
-	admin := &webhook.Admin{Store: r.store, Config: func() []usher.Webhook { return r.hooks }, Now: r.clk.Now}
+	admin := &webhook.Admin{Store: r.store, Events: r.log, Config: func() []usher.Webhook { return r.hooks }, Now: r.clk.Now}
 	if _, err := admin.Redeliver(ctx, log[0].ID); err != nil {
 		t.Fatal(err)
 	}
@@ -327,13 +255,13 @@ func TestDeadLetterAndRedeliver(t *testing.T) {
 	if _, err := admin.Redeliver(ctx, "dlv_nope"); usher.ErrorCode(err) != usher.EWebhookNotFound {
 		t.Errorf("redeliver a missing one: %v, want %s", err, usher.EWebhookNotFound)
 	}
-	recv.check(t)
+	recv.Check(t)
 }
 
 // TestPrunedEventsAreDeadLettered: events deleted by retention before the
 // receiver took them make the delivery dead, said in the log.
 func TestPrunedEventsAreDeadLettered(t *testing.T) {
-	recv := StartReceiver(t, "s3cret", 1)
+	recv := ushertest.StartReceiver(t, "s3cret", 1)
 	r := newRig(t, hook(recv.URL, usher.WebhookAll))
 	r.record(3, eventlog.EventConfigChanged)
 	r.cycle() // refused
