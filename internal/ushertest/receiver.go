@@ -28,6 +28,8 @@ type Receiver struct {
 	ids    []string // Usher-Delivery of every request taken, repeats included
 	bad    []string // what was wrong with a request
 	nacked []string // Usher-Delivery of every request refused
+	hold   bool     // answer no request: keep each until its sender goes away
+	held   []string // Usher-Delivery of every request held
 }
 
 // StartReceiver starts a receiver on loopback, closed when the test ends.
@@ -42,6 +44,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.hold {
+		r.held = append(r.held, req.Header.Get("Usher-Delivery"))
+		r.mu.Unlock()
+		<-req.Context().Done() // the sender died or gave up, mid-delivery
+		r.mu.Lock()
+		return
+	}
 	if r.refuse > 0 {
 		r.refuse--
 		r.nacked = append(r.nacked, req.Header.Get("Usher-Delivery"))
@@ -92,6 +101,17 @@ func (r *Receiver) Requests() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.ids)
+}
+
+// Hold makes it answer no request, each kept until its sender goes away
+// (killed mid-delivery, or past its timeout), or answer them again.
+func (r *Receiver) Hold(hold bool) { r.mu.Lock(); r.hold = hold; r.mu.Unlock() }
+
+// Held returns the Usher-Delivery of every request held.
+func (r *Receiver) Held() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.held)
 }
 
 // Refused returns the Usher-Delivery of every request refused.
