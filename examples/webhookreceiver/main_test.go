@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,26 @@ func TestReceivesFromAServer(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "config_changed"); n != 1 {
 		t.Errorf("a delivery sent twice printed %d times, want once:\n%s", n, out.String())
+	}
+}
+
+// TestDocsShowThisVerify keeps the Verify that docs/webhooks.md shows the
+// one this example runs.
+func TestDocsShowThisVerify(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(doc), "func Verify(")
+	end := strings.Index(string(doc)[start:], "\n}\n")
+	if start < 0 || end < 0 {
+		t.Fatal("docs/webhooks.md shows no func Verify")
+	}
+	if shown := string(doc)[start : start+end+3]; !strings.Contains(string(src), shown) {
+		t.Errorf("docs/webhooks.md shows a Verify that is not the example's:\n%s", shown)
 	}
 }
