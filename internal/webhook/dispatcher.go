@@ -24,8 +24,8 @@ const (
 	DefaultTimeout         = 10 * time.Second // one request to a receiver
 	DefaultLogRetention    = 30 * 24 * time.Hour
 	baseBackoff            = time.Second
-	allBatch               = 100 // events per delivery in mode all
-	perCycle               = 50  // deliveries per endpoint per cycle, so that a busy one lets the others go
+	allBatch               = 500  // events per delivery in mode all
+	perCycle               = 1000 // deliveries per endpoint per cycle: a bound, as the cycle waits for every endpoint
 	pruneEvery             = time.Hour
 )
 
@@ -145,78 +145,83 @@ func (d *Dispatcher) prune(ctx context.Context) {
 }
 
 // serve sends the webhook's due deliveries, in order, until one fails or
-// none is due.
+// none is due: the pending ones, oldest first, then new ones of the
+// events after the cursor.
 func (d *Dispatcher) serve(ctx context.Context, w usher.Webhook) error {
-	for range perCycle {
-		del, ok, err := d.next(ctx, w)
-		if err != nil || !ok {
-			return err
-		}
-		if d.o.Now().Before(del.NextAttempt) {
+	pend, err := d.o.Store.Deliveries(ctx, w.ID, true, 0)
+	if err != nil {
+		return err
+	}
+	for i := len(pend) - 1; i >= 0; i-- {
+		if d.o.Now().Before(pend[i].NextAttempt) {
 			return nil
 		}
-		if err := d.attempt(ctx, w, &del); err != nil || del.Status == usher.DeliveryPending {
+		if err := d.attempt(ctx, w, &pend[i], nil); err != nil || pend[i].Status == usher.DeliveryPending {
 			return err
 		}
+	}
+	after, ok, err := d.o.Store.Cursor(ctx, w.ID)
+	if err != nil || !ok {
+		if err == nil { // a new webhook starts with the events to come
+			err = d.startCursor(ctx, w)
+		}
+		return err
+	}
+	if w.Mode == usher.WebhookBatch && !d.batchDue(w) {
+		return nil
+	}
+	for range perCycle {
+		del, recs, err := d.open(ctx, w, after)
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		if err := d.attempt(ctx, w, &del, recs); err != nil || del.Status == usher.DeliveryPending {
+			return err
+		}
+		after = del.LastEvent
 	}
 	return nil
 }
 
-// next returns the webhook's oldest pending delivery or, when none is,
-// makes one of the events after its cursor.
-func (d *Dispatcher) next(ctx context.Context, w usher.Webhook) (usher.Delivery, bool, error) {
-	pend, err := d.o.Store.Deliveries(ctx, w.ID, true, 0)
-	if err != nil || len(pend) > 0 {
-		return last(pend), len(pend) > 0, err
-	}
-	after, ok, err := d.o.Store.Cursor(ctx, w.ID)
+// startCursor sets a new webhook's cursor at the latest event.
+func (d *Dispatcher) startCursor(ctx context.Context, w usher.Webhook) error {
+	latest, err := d.o.Events.Query(ctx, eventlog.Filter{Limit: 1})
 	if err != nil {
-		return usher.Delivery{}, false, err
+		return err
 	}
-	if !ok { // a new webhook starts with the events to come
-		latest, err := d.o.Events.Query(ctx, eventlog.Filter{Limit: 1})
-		if err != nil {
-			return usher.Delivery{}, false, err
-		}
-		return usher.Delivery{}, false, d.o.Store.SetCursor(ctx, w.ID, last(latest).ID)
-	}
-	now := d.o.Now()
-	if w.Mode == usher.WebhookBatch && now.Before(d.batchDue(w)) {
-		return usher.Delivery{}, false, nil
-	}
+	return d.o.Store.SetCursor(ctx, w.ID, last(latest).ID)
+}
+
+// open makes and stores a pending delivery of the webhook's first events
+// after an ID, and returns it with its events; none when there are none.
+func (d *Dispatcher) open(ctx context.Context, w usher.Webhook, after int64) (usher.Delivery, []eventlog.Record, error) {
 	limit := eventlog.MaxLimit
 	if w.Mode == usher.WebhookAll {
 		limit = allBatch
 	}
 	recs, err := d.o.Events.Query(ctx, d.filter(w, after, limit))
 	if err != nil || len(recs) == 0 {
-		return usher.Delivery{}, false, err
+		return usher.Delivery{}, nil, err
 	}
 	del := usher.Delivery{
 		ID: usher.DeliveryID(w.ID, recs[0].ID, last(recs).ID), Webhook: w.ID, FirstEvent: recs[0].ID, LastEvent: last(recs).ID,
-		Events: len(body(w, recs)), Status: usher.DeliveryPending, Created: now, Oldest: oldest(recs),
+		Events: len(body(w, recs)), Status: usher.DeliveryPending, Created: d.o.Now(), Oldest: oldest(recs),
 	}
-	if err := d.o.Store.PutDelivery(ctx, del); err != nil {
-		return usher.Delivery{}, false, err
-	}
-	if w.Mode == usher.WebhookBatch {
-		d.mu.Lock()
-		d.lastBatch[w.ID] = now
-		d.mu.Unlock()
-	}
-	return del, true, nil
+	return del, recs, d.o.Store.PutDelivery(ctx, del)
 }
 
-// batchDue is when the webhook's next batch is due: an interval after the
-// last one this dispatcher made (a new leader makes its first at once).
-func (d *Dispatcher) batchDue(w usher.Webhook) time.Time {
+// batchDue reports whether the webhook's next batch is due, an interval
+// after the last one this dispatcher made (a new leader makes its first
+// at once), and if so counts the interval from now.
+func (d *Dispatcher) batchDue(w usher.Webhook) bool {
+	now := d.o.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t, ok := d.lastBatch[w.ID]
-	if !ok {
-		return time.Time{}
+	if t, ok := d.lastBatch[w.ID]; ok && now.Before(t.Add(w.Interval)) {
+		return false
 	}
-	return t.Add(w.Interval)
+	d.lastBatch[w.ID] = now
+	return true
 }
 
 // filter selects the webhook's events after an ID, the first ones first.
@@ -228,14 +233,17 @@ func (d *Dispatcher) filter(w usher.Webhook, after int64, limit int) eventlog.Fi
 	return f
 }
 
-// attempt sends a delivery once and stores how it went.
-func (d *Dispatcher) attempt(ctx context.Context, w usher.Webhook, del *usher.Delivery) error {
-	recs, err := d.o.Events.Query(ctx, d.filter(w, del.FirstEvent-1, eventlog.MaxLimit))
-	if err != nil {
-		return err
-	}
-	for len(recs) > 0 && last(recs).ID > del.LastEvent {
-		recs = recs[:len(recs)-1]
+// attempt sends a delivery once and stores how it went. recs are its
+// events when the caller has them; nil reads them again.
+func (d *Dispatcher) attempt(ctx context.Context, w usher.Webhook, del *usher.Delivery, recs []eventlog.Record) error {
+	if recs == nil {
+		var err error
+		if recs, err = d.o.Events.Query(ctx, d.filter(w, del.FirstEvent-1, eventlog.MaxLimit)); err != nil {
+			return err
+		}
+		for len(recs) > 0 && last(recs).ID > del.LastEvent {
+			recs = recs[:len(recs)-1]
+		}
 	}
 	now := d.o.Now()
 	if len(recs) == 0 || recs[0].ID != del.FirstEvent {

@@ -97,7 +97,7 @@ func seq(n int) []string {
 func TestRefusingReceiverGetsEverythingInOrder(t *testing.T) {
 	recv := ushertest.StartReceiver(t, "s3cret", 5)
 	r := newRig(t, hook(recv.URL, usher.WebhookAll))
-	r.record(250, eventlog.EventConfigChanged)
+	r.record(1200, eventlog.EventConfigChanged)
 	for i := 0; i < 5; i++ {
 		r.cycle() // refused: the next attempt waits
 		r.cycle() // too early: nothing sent
@@ -105,12 +105,12 @@ func TestRefusingReceiverGetsEverythingInOrder(t *testing.T) {
 	}
 	r.cycle()
 	recv.Check(t)
-	if got := reasons(recv.Events()); !slices.Equal(got, seq(250)) {
-		t.Fatalf("received %v, want 0..249 in order", got)
+	if got := reasons(recv.Events()); !slices.Equal(got, seq(1200)) {
+		t.Fatalf("received %v, want 0..1199 in order", got)
 	}
 	log, err := r.store.Deliveries(context.Background(), r.hooks[0].ID, false, 0)
-	if err != nil || len(log) != 3 || log[2].Attempts != 6 || log[2].Status != usher.DeliveryDelivered || log[0].Events != 50 {
-		t.Fatalf("delivery log: %+v, %v; want 3 deliveries (100, 100, 50 events), the first after 6 attempts", log, err)
+	if err != nil || len(log) != 3 || log[2].Attempts != 6 || log[2].Status != usher.DeliveryDelivered || log[0].Events != 200 {
+		t.Fatalf("delivery log: %+v, %v; want 3 deliveries (500, 500, 200 events), the first after 6 attempts", log, err)
 	}
 	if recv.Requests()[0] != log[2].ID {
 		t.Errorf("the first delivery went out as %s, logged as %s", recv.Requests()[0], log[2].ID)
