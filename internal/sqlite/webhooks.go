@@ -86,7 +86,7 @@ func (s *Webhooks) PutWebhook(ctx context.Context, w usher.Webhook) error {
 // DeleteWebhook implements webhook.Store.
 func (s *Webhooks) DeleteWebhook(ctx context.Context, id string) (bool, error) {
 	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -126,7 +126,7 @@ func (s *Webhooks) PutDelivery(ctx context.Context, d usher.Delivery) error {
 		return err
 	}
 	pending := d.Status == usher.DeliveryPending
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO deliveries (id, webhook, last_event, pending, created, data) VALUES (?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Webhook, d.LastEvent, pending, d.Created.UnixNano(), data)
 		if err != nil || pending {
@@ -164,18 +164,6 @@ func (s *Webhooks) Deliveries(ctx context.Context, id string, pendingOnly bool, 
 func (s *Webhooks) PruneDeliveries(ctx context.Context, before time.Time) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM deliveries WHERE NOT pending AND created < ?`, before.UnixNano())
 	return wrap("prune deliveries", err)
-}
-
-func (s *Webhooks) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // queryJSON decodes the one JSON column of each row into a T.

@@ -37,15 +37,7 @@ type rig struct {
 func newRig(t *testing.T, hooks ...usher.Webhook) *rig {
 	dir := t.TempDir()
 	clk := ushertest.NewClock(t0)
-	b, err := sqlite.OpenEvents(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := eventlog.Open(eventlog.Options{Backend: b, Now: clk.Now, Tick: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := eventlogtest.OpenSQLite(t, dir, clk)
 	s, err := sqlite.OpenWebhooks(dir)
 	if err != nil {
 		t.Fatal(err)
