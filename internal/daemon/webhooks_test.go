@@ -129,15 +129,16 @@ func TestAddWebhookRefusesBadInput(t *testing.T) {
 }
 
 // TestWebhookClusterFailover: a cluster's outbox is in etcd and only the
-// deciding node delivers. The decider is killed while its receiver refuses
-// a delivery; the next decider sends the same delivery, with the same ID,
-// and goes on: every event arrives, in order.
+// deciding node delivers. The decider is killed in the middle of a
+// delivery (sent, not answered); the next decider sends the same
+// delivery, with the same ID, and goes on: every event arrives, in order.
 func TestWebhookClusterFailover(t *testing.T) {
 	ctx := context.Background()
 	c := mustStartCluster(t, 3)
 	dec := c.MustDecider()
 	c.AddLicense(dec, "cad", 100)
-	recv := ushertest.StartReceiver(t, "s", 1000)
+	recv := ushertest.StartReceiver(t, "s", 0)
+	recv.Hold(true)
 	_, err := c.Client(dec).AddWebhook(ctx, wire.WebhookRequest{URL: recv.URL, Events: []string{usher.EventLeaseGranted}, Secret: "s"})
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +148,8 @@ func TestWebhookClusterFailover(t *testing.T) {
 		if _, err := clusterCheckout(ctx, c.Client(dec), "cad", fmt.Sprint("probe-", time.Now().UnixNano())); err != nil {
 			return err
 		}
-		if len(recv.Refused()) == 0 {
-			return fmt.Errorf("no delivery attempted yet")
+		if len(recv.Held()) == 0 {
+			return fmt.Errorf("no delivery in flight yet")
 		}
 		return nil
 	})
@@ -166,9 +167,9 @@ func TestWebhookClusterFailover(t *testing.T) {
 		}
 		return nil
 	})
-	inFlight := recv.Refused()[0]
+	inFlight := recv.Held()[0]
 	c.Kill(dec)
-	recv.SetRefuse(0)
+	recv.Hold(false)
 	other := (dec + 1) % 3
 	for i := range 2 {
 		err := ushertest.RetryUnavailable(30*time.Second, func() error {

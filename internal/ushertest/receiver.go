@@ -27,7 +27,6 @@ type Receiver struct {
 	got    []webhook.Payload
 	ids    []string // Usher-Delivery of every request taken, repeats included
 	bad    []string // what was wrong with a request
-	nacked []string // Usher-Delivery of every request refused
 	hold   bool     // answer no request: keep each until its sender goes away
 	held   []string // Usher-Delivery of every request held
 }
@@ -53,7 +52,6 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if r.refuse > 0 {
 		r.refuse--
-		r.nacked = append(r.nacked, req.Header.Get("Usher-Delivery"))
 		http.Error(w, "not now", http.StatusServiceUnavailable)
 		return
 	}
@@ -112,13 +110,6 @@ func (r *Receiver) Held() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.held)
-}
-
-// Refused returns the Usher-Delivery of every request refused.
-func (r *Receiver) Refused() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.nacked)
 }
 
 // Check fails the test if a request taken had a bad signature or body.
