@@ -62,7 +62,9 @@ type Dispatcher struct {
 // NewDispatcher returns a dispatcher; Run starts it.
 func NewDispatcher(o Options) *Dispatcher {
 	if o.Client == nil {
-		o.Client = &http.Client{Timeout: DefaultTimeout}
+		// A redirect is not followed: it would turn the POST into a GET.
+		// It counts as a failed attempt, shown in the delivery log.
+		o.Client = &http.Client{Timeout: DefaultTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
