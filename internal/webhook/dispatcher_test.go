@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -266,5 +267,19 @@ func TestPrunedEventsAreDeadLettered(t *testing.T) {
 	log, _ := r.store.Deliveries(context.Background(), r.hooks[0].ID, false, 0)
 	if len(log) != 1 || log[0].Status != usher.DeliveryDead || log[0].LastError == "" {
 		t.Fatalf("delivery log: %+v, want one dead delivery saying why", log)
+	}
+}
+
+// TestRedirectIsAFailedAttempt: a redirect is not followed (it would send
+// the events as a GET) and counts as a failed attempt.
+func TestRedirectIsAFailedAttempt(t *testing.T) {
+	moved := httptest.NewServer(http.RedirectHandler("http://127.0.0.1:1/", http.StatusFound))
+	defer moved.Close()
+	r := newRig(t, hook(moved.URL, usher.WebhookAll))
+	r.record(1, eventlog.EventConfigChanged)
+	r.cycle()
+	log, _ := r.store.Deliveries(context.Background(), r.hooks[0].ID, false, 0)
+	if len(log) != 1 || log[0].Status != usher.DeliveryPending || log[0].LastStatus != http.StatusFound || log[0].NextAttempt.IsZero() {
+		t.Fatalf("delivery log: %+v, want one pending delivery after a 302", log)
 	}
 }
