@@ -171,21 +171,36 @@ func (s *Shared) Deliveries(ctx context.Context, id string, pendingOnly bool, li
 	return out, nil
 }
 
-// PruneDeliveries implements webhook.Store.
-func (s *Shared) PruneDeliveries(ctx context.Context, before time.Time) error {
+// PruneDeliveries implements webhook.Store, in transactions of up to
+// pruneBatch deletes.
+func (s *Shared) PruneDeliveries(ctx context.Context, before time.Time, keep int) error {
 	var all []usher.Delivery
 	if err := list(ctx, s, "deliveries/", func(d usher.Delivery) { all = append(all, d) }); err != nil {
 		return err
 	}
-	for _, d := range all {
-		if d.Status != usher.DeliveryPending && d.Created.Before(before) {
-			if err := s.del(ctx, deliveryKey("deliveries/", d)); err != nil {
-				return err
-			}
+	// Keys sort by webhook, then by last event: the latest of a webhook last.
+	seen := make(map[string]int)
+	var ops []clientv3.Op
+	for i := len(all) - 1; i >= 0; i-- {
+		d := all[i]
+		seen[d.Webhook]++
+		if d.Status != usher.DeliveryPending && (d.Created.Before(before) || seen[d.Webhook] > keep) {
+			ops = append(ops, clientv3.OpDelete(s.prefix+deliveryKey("deliveries/", d)))
 		}
+	}
+	for len(ops) > 0 {
+		n := min(len(ops), pruneBatch)
+		if err := retry(ctx, func() error { _, err := s.cli.Txn(ctx).Then(ops[:n]...).Commit(); return err }); err != nil {
+			return fmt.Errorf("prune deliveries in etcd: %w", err)
+		}
+		ops = ops[n:]
 	}
 	return nil
 }
+
+// pruneBatch is the most deletes in one transaction: etcd takes 128 by
+// default.
+const pruneBatch = 100
 
 func wrapErr(what string, err error) error {
 	if err != nil {

@@ -161,8 +161,10 @@ func (s *Webhooks) Deliveries(ctx context.Context, id string, pendingOnly bool, 
 }
 
 // PruneDeliveries implements webhook.Store.
-func (s *Webhooks) PruneDeliveries(ctx context.Context, before time.Time) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM deliveries WHERE NOT pending AND created < ?`, before.UnixNano())
+func (s *Webhooks) PruneDeliveries(ctx context.Context, before time.Time, keep int) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM deliveries WHERE NOT pending AND (created < ? OR id NOT IN
+		(SELECT k.id FROM deliveries k WHERE k.webhook = deliveries.webhook ORDER BY k.last_event DESC LIMIT ?))`,
+		before.UnixNano(), keep)
 	return wrap("prune deliveries", err)
 }
 

@@ -178,10 +178,18 @@ func testPruneKeepsPending(t *testing.T, open func() webhook.Store) {
 	must(t, s.PutDelivery(ctx, delivery("wh_1", 1, 1, usher.DeliveryDelivered, whT0)))
 	must(t, s.PutDelivery(ctx, delivery("wh_1", 2, 2, usher.DeliveryPending, whT0)))
 	must(t, s.PutDelivery(ctx, delivery("wh_1", 3, 3, usher.DeliveryDead, whT0.Add(2*time.Hour))))
-	must(t, s.PruneDeliveries(ctx, whT0.Add(time.Hour)))
+	for i := int64(10); i < 14; i++ {
+		must(t, s.PutDelivery(ctx, delivery("wh_2", i, i, usher.DeliveryDelivered, whT0.Add(2*time.Hour))))
+	}
+	must(t, s.PruneDeliveries(ctx, whT0.Add(time.Hour), 2))
 	got, err := s.Deliveries(ctx, "wh_1", false, 0)
 	must(t, err)
 	if len(got) != 2 || got[0].LastEvent != 3 || got[1].LastEvent != 2 {
 		t.Fatalf("after pruning: got %+v, want the pending one and the newer one", got)
+	}
+	got, err = s.Deliveries(ctx, "wh_2", false, 0)
+	must(t, err)
+	if len(got) != 2 || got[0].LastEvent != 13 || got[1].LastEvent != 12 {
+		t.Fatalf("after pruning to 2 per webhook: got %+v, want the latest 2", got)
 	}
 }

@@ -26,7 +26,8 @@ const (
 	baseBackoff            = time.Second
 	allBatch               = 500  // events per delivery in mode all
 	perCycle               = 1000 // deliveries per endpoint per cycle: a bound, as the cycle waits for every endpoint
-	pruneEvery             = time.Hour
+	pruneEvery             = time.Minute
+	logKeep                = 1000 // deliveries done kept per webhook, at most
 )
 
 // Events is where the dispatcher reads events: the event log.
@@ -134,14 +135,14 @@ func (d *Dispatcher) Cycle(ctx context.Context) error {
 	return nil
 }
 
-// prune deletes old deliveries from the log, at most once an hour.
+// prune deletes old deliveries from the log, at most once a minute.
 func (d *Dispatcher) prune(ctx context.Context) {
 	now := d.o.Now()
 	if now.Sub(d.lastPrune) < pruneEvery {
 		return
 	}
 	d.lastPrune = now
-	if err := d.o.Store.PruneDeliveries(ctx, now.Add(-d.o.LogRetention)); err != nil {
+	if err := d.o.Store.PruneDeliveries(ctx, now.Add(-d.o.LogRetention), logKeep); err != nil {
 		d.o.Logger.Warn("webhooks: prune the delivery log", "err", err)
 	}
 }

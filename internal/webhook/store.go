@@ -39,7 +39,8 @@ type Store interface {
 	// Deliveries returns the webhook's deliveries, or only its pending
 	// ones, latest events first, at most limit (0: all).
 	Deliveries(ctx context.Context, webhook string, pendingOnly bool, limit int) ([]usher.Delivery, error)
-	// PruneDeliveries deletes the deliveries created before then that are
-	// no longer pending.
-	PruneDeliveries(ctx context.Context, before time.Time) error
+	// PruneDeliveries deletes the deliveries no longer pending that were
+	// created before then, or are not among the latest keep of their
+	// webhook.
+	PruneDeliveries(ctx context.Context, before time.Time, keep int) error
 }
