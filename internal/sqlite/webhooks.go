@@ -160,12 +160,45 @@ func (s *Webhooks) Deliveries(ctx context.Context, id string, pendingOnly bool, 
 	return queryJSON[usher.Delivery](ctx, s.db, q+` ORDER BY last_event DESC, created DESC LIMIT ?`, id, limit)
 }
 
-// PruneDeliveries implements webhook.Store.
+// PruneDeliveries implements webhook.Store: by age, then per webhook
+// from the last event of its (keep+1)-th latest delivery down, through
+// the index.
 func (s *Webhooks) PruneDeliveries(ctx context.Context, before time.Time, keep int) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM deliveries WHERE NOT pending AND (created < ? OR id NOT IN
-		(SELECT k.id FROM deliveries k WHERE k.webhook = deliveries.webhook ORDER BY k.last_event DESC LIMIT ?))`,
-		before.UnixNano(), keep)
-	return wrap("prune deliveries", err)
+	return wrap("prune deliveries", inTx(ctx, s.db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE NOT pending AND created < ?`, before.UnixNano()); err != nil {
+			return err
+		}
+		var hooks []string
+		rows, err := tx.QueryContext(ctx, `SELECT DISTINCT webhook FROM deliveries`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return err
+			}
+			hooks = append(hooks, h)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			var cut int64
+			err := tx.QueryRowContext(ctx, `SELECT last_event FROM deliveries WHERE webhook = ? ORDER BY last_event DESC LIMIT 1 OFFSET ?`, h, keep).Scan(&cut)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err == nil {
+				_, err = tx.ExecContext(ctx, `DELETE FROM deliveries WHERE webhook = ? AND NOT pending AND last_event <= ?`, h, cut)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
 
 // queryJSON decodes the one JSON column of each row into a T.
