@@ -90,10 +90,14 @@ func TestWebhooksOfConfigAndAPI(t *testing.T) {
 	if err != nil || len(hooks) != 2 || hooks[0].Source != usher.WebhookFromConfig || !hooks[0].HasSecret || hooks[1].ID != added.ID {
 		t.Fatalf("list: got %+v, %v", hooks, err)
 	}
-	log, err := c.WebhookLog(ctx, hooks[0].ID, 100)
-	if err != nil || len(log) == 0 || log[0].Status != usher.DeliveryDelivered {
-		t.Fatalf("log of the configuration's webhook: %+v, %v", log, err)
-	}
+	ushertest.WaitFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		// The latest may still be in flight: the kicks came after the grants.
+		log, err := c.WebhookLog(ctx, hooks[0].ID, 100)
+		if err != nil || len(log) == 0 || log[0].Status != usher.DeliveryDelivered {
+			return fmt.Errorf("log of the configuration's webhook: %+v, %v; want the latest delivered", log, err)
+		}
+		return nil
+	})
 	if err := c.RemoveWebhook(ctx, hooks[0].ID); usher.ErrorCode(err) != usher.EInvalid || !strings.Contains(err.Error(), "configuration file") {
 		t.Errorf("remove the configuration's webhook: got %v, want %s saying to edit the file", err, usher.EInvalid)
 	}
