@@ -62,6 +62,8 @@ Usage:
   usher unassign FEATURE USER...    unregister them; assign --list FEATURE lists
   usher bans | unban BAN_ID         list or lift the bans of kick --ban
   usher events [--follow]           the event log; --follow streams it
+  usher webhooks add|list|remove|log|redeliver
+                                    send events to HTTP endpoints (docs/webhooks.md)
   usher report --from 24h [--csv]   usage history: peak, checkouts, denials
   usher report --consumption        units each client spent of metered features
   usher info                        version, uptime, hardware id, config
@@ -142,6 +144,7 @@ func run(ctx context.Context, args []string, e *env) int {
 		"health":   cmdHealth,
 		"service":  cmdService,
 		"discover": cmdDiscover,
+		"webhooks": cmdWebhooks,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(e.stdout, usage)

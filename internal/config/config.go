@@ -54,6 +54,11 @@ type Config struct {
 	EtcdKey          string `toml:"etcd_key"`
 	Advertise        string `toml:"advertise"`
 	EventLimit       int    `toml:"cluster_event_limit"`
+
+	// Webhooks: the [[webhook]] entries, and how their deliveries retry.
+	Webhooks               []WebhookEntry `toml:"webhook"`
+	WebhookMaxBackoff      Duration       `toml:"webhook_max_backoff"`
+	WebhookDeadLetterAfter Duration       `toml:"webhook_dead_letter_after"`
 }
 
 // Security is the part of Config about credentials, transport and limits.

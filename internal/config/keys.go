@@ -93,6 +93,10 @@ var registry = []Key{
 		Usage: "keep events for this `DURATION`"},
 	{Name: "event_max_size", Default: DefaultEventMaxSize.String(), check: minSize(MB),
 		Usage: "keep the event log under this `SIZE`, like 500MB or 2GB, deleting the oldest events first (a bare number is megabytes; a cluster keeps cluster_event_limit instead)"},
+	{Name: "webhook_max_backoff", Default: dur(DefaultWebhookMaxBackoff), check: minDuration(time.Second),
+		Usage: "wait at most this `DURATION` between two attempts of a webhook delivery"},
+	{Name: "webhook_dead_letter_after", Default: dur(DefaultWebhookDeadLetterAfter), check: minDuration(time.Minute),
+		Usage: "give up a webhook delivery (dead-letter it) once its events are this `DURATION` old"},
 	{Name: "usage_retention", Default: dur(DefaultUsageRetention), Live: true, check: minDuration(time.Hour),
 		Usage: "keep per-minute usage history for this `DURATION`"},
 

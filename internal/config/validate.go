@@ -21,7 +21,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %w", k.name(), err)
 		}
 	}
-	for _, check := range []func() error{c.validateRequired, c.validateDev, c.validateKeepalive, c.validateSecurity, c.validateCluster} {
+	for _, check := range []func() error{c.validateRequired, c.validateDev, c.validateKeepalive, c.validateSecurity, c.validateCluster, c.validateWebhooks} {
 		if err := check(); err != nil {
 			return err
 		}

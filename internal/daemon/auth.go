@@ -69,6 +69,7 @@ func (d *Daemon) apiConfig(led *usher.Ledger, a *auth.Authority, now func() time
 		Session:      d.session,      // session.go
 		Console:      console.Handler(),
 		BorrowSigner: d.ident.key,
+		Hooks:        d.webhookAdmin(), // webhooks.go
 	}
 }
 

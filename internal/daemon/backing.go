@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 
 	usher "github.com/usher-lm/usher"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/usher-lm/usher/internal/cluster"
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/sqlite"
+	"github.com/usher-lm/usher/internal/webhook"
 )
 
 // Elector campaigns for this node to decide, and tells who decides. A
@@ -31,6 +33,7 @@ type backing struct {
 	clock    ClockStore // the latest time seen; see clockwatch.go
 	users    auth.Store
 	history  eventlog.Backend // where the event log keeps events and usage
+	webhooks webhook.Store    // the webhooks added at runtime and their outbox
 	// identityLock, if set, keeps one server of an identity serving its
 	// bound licenses across the backing's reach (the etcd of a cluster).
 	identityLock usher.IdentityLock
@@ -63,13 +66,19 @@ func (d *Daemon) openLocal(context.Context) (*backing, error) {
 		return nil, err
 	}
 	history.SetMaxSize(int64(d.cfg.EventMaxSize))
+	hooks, err := sqlite.OpenWebhooks(d.cfg.Data)
+	if err != nil {
+		store.Close()
+		history.Close()
+		return nil, err
+	}
 	self := cluster.Peer{Node: d.cfg.NodeNameOrHost(), URL: d.URL()}
 	return &backing{
-		elector: cluster.NewLocal(self, store), settings: store, clock: store, users: store, history: history,
+		elector: cluster.NewLocal(self, store), settings: store, clock: store, users: store, history: history, webhooks: hooks,
 		share:         func(_ context.Context, _, mine string) (string, error) { return mine, nil },
 		watchSettings: func(ctx context.Context, _ func()) { <-ctx.Done() },
 		abort:         func() {},
 		kill:          func() {},
-		close:         store.Close,
+		close:         func() error { return errors.Join(hooks.Close(), store.Close()) },
 	}, nil
 }

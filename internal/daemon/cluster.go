@@ -54,7 +54,8 @@ func (d *Daemon) openCluster(ctx context.Context) (_ *backing, err error) {
 	}
 	shared := etcdstore.NewShared(etcd, cfg.ClusterNameOrDefault())
 	b.settings, b.users, b.watchSettings = shared, shared, shared.WatchSettings
-	b.clock = shared // clockwatch.go
+	b.clock = shared    // clockwatch.go
+	b.webhooks = shared // webhooks.go
 	b.share = func(ctx context.Context, name, mine string) (string, error) {
 		v, err := shared.Secret(ctx, name, mine)
 		if err != nil {

@@ -162,7 +162,9 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.logger.Debug("serving the ledger of this term")
 	d.setReady(nil)
 	stopRenewals := d.startRenewals(t.Context(), led) // renewal.go
+	stopWebhooks := d.startWebhooks(t.Context())      // webhooks.go
 	d.sweep(t, led)
+	stopWebhooks()
 	stopRenewals()
 	return context.Cause(t.Context())
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/usher-lm/usher/internal/etcdstore"
 	"github.com/usher-lm/usher/internal/etcdtest"
 	"github.com/usher-lm/usher/internal/storetest"
+	"github.com/usher-lm/usher/internal/webhook"
 )
 
 // TestSharedConformance runs the users and tokens suite and the settings
@@ -32,6 +33,12 @@ func TestSharedConformance(t *testing.T) {
 		storetest.RunSettings(t, func(t *testing.T) func() storetest.SettingsStore {
 			name := cluster()
 			return func() storetest.SettingsStore { return etcdstore.NewShared(cli, name) }
+		})
+	})
+	t.Run("Webhooks", func(t *testing.T) {
+		storetest.RunWebhooks(t, func(t *testing.T) func() webhook.Store {
+			name := cluster()
+			return func() webhook.Store { return etcdstore.NewShared(cli, name) }
 		})
 	})
 	t.Run("Clock", func(t *testing.T) {

@@ -228,6 +228,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	walkAdmin(w, s.Token)
 	walkPolicy(w, s.Token)
 	walkMeter(w, s) // meter_openapi_test.go
+	walkWebhooks(w, s.Token)
 
 	w.expect("POST", "/v1/admin/restart", s.Token, "", 202)
 	other := ushertest.StartServer(t, ushertest.ServerOptions{})
@@ -345,4 +346,26 @@ func walkPolicy(w *walker, admin string) {
 	w.expect("POST", "/v1/policy/check", admin, `{"policy":"max = 1"}`, 400)
 	w.expect("PUT", "/v1/policy", admin, policy, 200)
 	w.expect("PUT", "/v1/policy", admin, "max = 1\n", 400)
+}
+
+func walkWebhooks(w *walker, admin string) {
+	recv := ushertest.StartReceiver(w.t, "s", 0)
+	hook := w.expect("POST", "/v1/webhooks", admin, `{"url":"`+recv.URL+`","events":["lease_*"],"secret":"s","mode":"all"}`, 201)
+	w.expect("POST", "/v1/webhooks", admin, `{"url":"ftp://x"}`, 400)
+	w.expect("GET", "/v1/webhooks", admin, "", 200)
+	w.expect("POST", "/v1/leases", "", `{"feature":"cad","client":{"id":"hooked"}}`, 201)
+	var delivery string
+	ushertest.WaitFor(w.t, 10*time.Second, 20*time.Millisecond, ushertest.Until("a delivery", func() bool {
+		deliveries, _ := w.expect("GET", "/v1/webhooks/"+str(hook, "id")+"/deliveries?limit=5", admin, "", 200)["deliveries"].([]any)
+		if len(deliveries) > 0 {
+			delivery = str(deliveries[0].(map[string]any), "id")
+		}
+		return delivery != ""
+	}))
+	w.expect("GET", "/v1/webhooks/nope/deliveries", admin, "", 404)
+	w.expect("GET", "/v1/webhooks/"+str(hook, "id")+"/deliveries?limit=0", admin, "", 400)
+	w.expect("POST", "/v1/webhooks/deliveries/"+delivery+"/redeliver", admin, "", 202)
+	w.expect("POST", "/v1/webhooks/deliveries/nope/redeliver", admin, "", 404)
+	w.expect("DELETE", "/v1/webhooks/"+str(hook, "id"), admin, "", 204)
+	w.expect("DELETE", "/v1/webhooks/"+str(hook, "id"), admin, "", 404)
 }

@@ -40,14 +40,15 @@ type Server struct {
 	mux      *routeMux
 
 	// Observability and administration (events.go, admin.go).
-	events  *eventlog.Log
-	metrics http.Handler
-	adm     Admin
-	cluster ClusterSource
-	server  *wire.ServerIdentity
-	session func() *usher.Session // nil: answers carry no lease token
-	policy  PolicyAdmin
-	console http.Handler // the web console; nil: none
+	events   *eventlog.Log
+	metrics  http.Handler
+	adm      Admin
+	cluster  ClusterSource
+	server   *wire.ServerIdentity
+	session  func() *usher.Session // nil: answers carry no lease token
+	policy   PolicyAdmin
+	webhooks Webhooks
+	console  http.Handler // the web console; nil: none
 
 	borrowSigner crypto.Signer // nil: borrowed leases get no token
 }
@@ -73,6 +74,7 @@ type Config struct {
 	Cluster ClusterSource        // GET /v1/cluster
 	Server  *wire.ServerIdentity // GET /v1/server
 	Policy  PolicyAdmin          // /v1/policy
+	Hooks   Webhooks             // /v1/webhooks
 	Console http.Handler         // GET /ui/, the web console; every node serves it itself
 	// Session returns the session that signs lease tokens (token.go);
 	// nil, or a nil session, leaves them out.
@@ -93,7 +95,7 @@ type Config struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{auth: cfg.Auth, node: cfg.Node, cluster: cfg.Cluster, maxBody: cfg.MaxRequestSize, observer: cfg.Observer,
 		now: cfg.Now, events: cfg.Events, metrics: cfg.Metrics, adm: cfg.Admin, logger: cfg.Logger, mux: newRouteMux(),
-		server: cfg.Server, session: cfg.Session, policy: cfg.Policy, console: cfg.Console, borrowSigner: cfg.BorrowSigner}
+		server: cfg.Server, session: cfg.Session, policy: cfg.Policy, webhooks: cfg.Hooks, console: cfg.Console, borrowSigner: cfg.BorrowSigner}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -172,6 +174,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.accessRoutes()
 	s.policyRoutes()
+	s.webhookRoutes() // webhooks.go
 	s.meterRoutes()   // meter.go
 	s.consoleRoutes() // console.go
 	s.mux.HandleFunc("/", s.handleUnknown)

@@ -47,7 +47,7 @@ func (s *Store) DeleteSecretBinding(ctx context.Context, licenseID string) error
 
 // PutRegistrations stores registered users durably, in one transaction.
 func (s *Store) PutRegistrations(ctx context.Context, regs []usher.Registration) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return inTx(ctx, s.db, func(tx *sql.Tx) error {
 		for _, r := range regs {
 			last := ""
 			if !r.LastCheckoutAt.IsZero() {
@@ -64,7 +64,7 @@ func (s *Store) PutRegistrations(ctx context.Context, regs []usher.Registration)
 
 // DeleteRegistrations removes registrations durably, in one transaction.
 func (s *Store) DeleteRegistrations(ctx context.Context, ids []string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return inTx(ctx, s.db, func(tx *sql.Tx) error {
 		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM registrations WHERE id = ?`, id); err != nil {
 				return fmt.Errorf("delete registration %s: %w", id, err)
@@ -74,8 +74,9 @@ func (s *Store) DeleteRegistrations(ctx context.Context, ids []string) error {
 	})
 }
 
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// inTx runs fn in a transaction of db, committed if fn returns nil.
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/usher-lm/usher/internal/auth"
 	"github.com/usher-lm/usher/internal/sqlite"
 	"github.com/usher-lm/usher/internal/storetest"
+	"github.com/usher-lm/usher/internal/webhook"
 	"go.uber.org/goleak"
 )
 
@@ -50,6 +51,19 @@ func TestSettingsConformance(t *testing.T) {
 	storetest.RunSettings(t, func(t *testing.T) func() storetest.SettingsStore {
 		dir := t.TempDir()
 		return func() storetest.SettingsStore { return mustOpen(t, dir) }
+	})
+}
+
+func TestWebhooksConformance(t *testing.T) {
+	storetest.RunWebhooks(t, func(t *testing.T) func() webhook.Store {
+		dir := t.TempDir()
+		return func() webhook.Store {
+			s, err := sqlite.OpenWebhooks(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
 	})
 }
 

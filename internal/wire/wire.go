@@ -68,6 +68,7 @@ var codeStatus = map[string]int{
 	usher.EConsumptionExhausted:   http.StatusConflict,
 
 	usher.EBorrowNotAllowed: http.StatusForbidden,
+	usher.EWebhookNotFound:  http.StatusNotFound,
 }
 
 // StatusOf returns the HTTP status for an error code: 500 for a code it

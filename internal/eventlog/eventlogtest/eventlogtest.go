@@ -12,6 +12,7 @@ import (
 
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/eventlog"
+	"github.com/usher-lm/usher/internal/sqlite"
 	"github.com/usher-lm/usher/internal/ushertest"
 )
 
@@ -66,6 +67,22 @@ func (o opener) must(tb testing.TB, clk *ushertest.Clock, feats func() []usher.F
 
 // T0 is when the tests' clocks start.
 var T0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// OpenSQLite opens a log with a clock on an SQLite event database in
+// dir, with an hour's tick, closed at the end of the test.
+func OpenSQLite(tb testing.TB, dir string, clk *ushertest.Clock) *eventlog.Log {
+	tb.Helper()
+	b, err := sqlite.OpenEvents(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := eventlog.Open(eventlog.Options{Backend: b, Now: clk.Now, Tick: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	return l
+}
 
 // MustSync waits until everything recorded is stored.
 func MustSync(tb testing.TB, l *eventlog.Log) {
