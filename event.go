@@ -18,6 +18,11 @@ const (
 	EventSecretUnbound = "licensee_secret_unbound"
 )
 
+// ReasonLingering is the reason of a lease_released event whose seat
+// lingers with its client: the seat is held until the lease_expired (or
+// lease_kicked) event that ends the linger.
+const ReasonLingering = "lingering"
+
 // Event is one state change of the ledger. Fields that do not apply to a
 // type are empty.
 type Event struct {

@@ -436,7 +436,7 @@ func (l *Ledger) grantLocked(req CheckoutRequest, at instant, fromQueue bool) (*
 			return nil, err
 		}
 	} else if !unlimited && inUse >= seats {
-		return nil, Errorf(ENoSeats, "all seats of feature %s are in use (%d of %d): try again later, wait in line, or ask your admin for more seats", req.Feature, inUse, seats)
+		return nil, Errorf(ENoSeats, "all seats of feature %s are in use (%d of %d%s): try again later, wait in line, or ask your admin for more seats", req.Feature, inUse, seats, l.lingeringNoteLocked(req.Feature))
 	}
 	if q := l.queues[req.Feature]; !fromQueue && q != nil && q.Len() > 0 {
 		return nil, Errorf(ENoSeats, "%s already waiting for feature %s: wait in line or try again later", plural(q.Len(), "client is", "clients are"), req.Feature)

@@ -2,6 +2,7 @@ package usher
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -163,7 +164,7 @@ func (l *Ledger) releaseLingering(ctx context.Context, e *entry, d time.Duration
 	if err != nil {
 		return err
 	}
-	l.emitLease(EventLeaseReleased, ls)
+	l.emit(Event{Type: EventLeaseReleased, Feature: ls.Feature, LeaseID: ls.ID, Client: ls.Client, Reason: ReasonLingering})
 	return nil
 }
 
@@ -220,4 +221,14 @@ func (l *Ledger) heartbeatOffListLocked(e *entry, at instant) (Lease, error) {
 // modelCounts returns the borrowed and lingering leases of a feature.
 func (m *ledgerModels) counts(feature string) (borrowed, lingering int) {
 	return m.nBorrowed[feature], m.nLinger[feature]
+}
+
+// lingeringNoteLocked says, for a refusal for want of seats, how many of
+// the seats in use linger with clients that released them: ", 1
+// lingering", or "" when none does.
+func (l *Ledger) lingeringNoteLocked(feature string) string {
+	if n := l.models.nLinger[feature]; n > 0 {
+		return fmt.Sprintf(", %d lingering after a release", n)
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package usher_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,6 +214,9 @@ func TestPolicyLingerLengthensTheGrants(t *testing.T) {
 	}
 	_, err := f.checkout("cad", "b")
 	wantCode(t, err, usher.ENoSeats)
+	if !strings.Contains(usher.ErrorMessage(err), "(1 of 1, 1 lingering after a release)") {
+		t.Errorf("refusal %q does not say the seat lingers", usher.ErrorMessage(err))
+	}
 	f.clock.Advance(2 * time.Minute)
 	f.reclaim()
 	b := f.mustCheckout("cad", "b")

@@ -188,6 +188,9 @@ func (d *DemandReplay) Add(ev Event) {
 		}
 		d.record(demandPoint{t: ev.Time, request: true, extra: d.waitingAt(ev.Time)})
 	case EventLeaseReleased, EventLeaseExpired, EventLeaseKicked:
+		if ev.Reason == ReasonLingering {
+			return // its seat is held until the linger ends
+		}
 		d.advance(ev.Time)
 		if d.open[ev.LeaseID] {
 			delete(d.open, ev.LeaseID)

@@ -107,6 +107,24 @@ func TestDemandReplayLeaseFromBefore(t *testing.T) {
 	}
 }
 
+// A lingering seat is held from its release until the linger ends: the
+// lease_released of a lingering lease ends nothing, its lease_expired does.
+func TestDemandReplayLinger(t *testing.T) {
+	r := newReplay()
+	r.grant(0, "a")
+	r.add(10, usher.EventLeaseReleased, "a", 0, usher.ReasonLingering)
+	r.grant(20, "b") // a still lingers: 2
+	r.add(30, usher.EventLeaseExpired, "a", 0, "")
+	r.grant(40, "c")                                                   // b and c: 2
+	r.add(50, usher.EventLeaseReleased, "x", 0, usher.ReasonLingering) // granted before the replay
+	r.grant(60, "d")                                                   // x, b, c and d: 4
+	r.add(70, usher.EventLeaseExpired, "x", 0, "")
+	got, _ := r.d.Result()
+	if want := (usher.CapacityEstimate{Requests: 4, MaxDemand: 4, Seats: 4}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
 func TestWaitStats(t *testing.T) {
 	got := usher.WaitStats([]int64{5, 1, 3, 2, 4}, 2)
 	if want := (usher.QueueWaits{Granted: 5, GaveUp: 2, P50MS: 3, P95MS: 5, MaxMS: 5}); got != want {

@@ -31,7 +31,7 @@ func cmdDiscover(ctx context.Context, e *env, args []string) error {
 		return nil
 	})
 	fs.IntVar(&opts.Port, "port", lan.DefaultPort, "the discovery `PORT` (the servers' discovery_port)")
-	fs.StringVar(&opts.Feature, "feature", "", "ask servers to list this `FEATURE` first")
+	fs.StringVar(&opts.Feature, "feature", "", "ask servers to list this `FEATURE` first, and list servers that serve it first (it does not hide the others)")
 	fs.BoolVar(&opts.NoMDNS, "no-mdns", false, "do not browse mDNS (_usher._tcp)")
 	fs.BoolVar(&watch, "watch", false, "print the servers' announcements as they arrive, until interrupted")
 	pos, err := parseFlags(fs, args)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/usher-lm/usher/internal/wire"
@@ -43,7 +44,7 @@ func policyShow(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, p)
 	}
-	fmt.Fprintf(e.stdout, "# source: %s, %d rules\n", p.Source, len(p.Rules))
+	fmt.Fprintf(e.stdout, "# source: %s, %s\n", p.Source, countNoun(len(p.Rules), "rule", "rules"))
 	for _, line := range strings.SplitAfter(p.Policy, "\n") {
 		if line != "" {
 			fmt.Fprintln(e.stdout, termSafe(strings.TrimSuffix(line, "\n")))
@@ -68,7 +69,7 @@ func policySet(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, p)
 	}
-	fmt.Fprintf(e.stdout, "policy in force: %d rules\n", len(p.Rules))
+	fmt.Fprintf(e.stdout, "policy in force: %s\n", countNoun(len(p.Rules), "rule", "rules"))
 	for _, r := range p.Added {
 		fmt.Fprintf(e.stdout, "+ %s\n", termSafe(r))
 	}
@@ -119,4 +120,12 @@ func policyFileArg(pos []string) ([]byte, error) {
 		return nil, fmt.Errorf("read the policy: %w", err)
 	}
 	return text, nil
+}
+
+// countNoun returns n and the noun in the number n takes: "1 rule", "2 rules".
+func countNoun(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

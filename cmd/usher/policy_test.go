@@ -42,7 +42,7 @@ func TestPolicyCommands(t *testing.T) {
 	conn := []string{"--server", url, "--data", data}
 	cli := func(args ...string) (int, string, string) { return runCtx(ctx, append(args, conn...)...) }
 
-	if code, out, errs := cli("policy", "show"); code != 0 || !strings.Contains(out, "# source: file, 1 rules\n[feature.demo]\n") || !strings.Contains(out, `max = { "user:*" = 1 }`) {
+	if code, out, errs := cli("policy", "show"); code != 0 || !strings.Contains(out, "# source: file, 1 rule\n[feature.demo]\n") || !strings.Contains(out, `max = { "user:*" = 1 }`) {
 		t.Errorf("policy show: exit %d, %q %q", code, out, errs)
 	}
 	code, out, errs := cli("policy", "check", writeFile(t, filepath.Join(dir, "strict.toml"), "[feature.demo]\nexclude = [\"host:ws*\"]\n"), "--since", "1h")
@@ -64,7 +64,7 @@ func TestPolicyCommands(t *testing.T) {
 	}
 
 	code, out, errs = cli("policy", "set", writeFile(t, filepath.Join(dir, "api.toml"), "[feature.demo]\nexclude = [\"user:bob\"]\n"))
-	if code != 0 || !strings.Contains(out, "policy in force: 1 rules") || !strings.Contains(out, `+ feature.demo.exclude["user:bob"]`) || !strings.Contains(out, `- feature.demo.max["user:*"]=2`) {
+	if code != 0 || !strings.Contains(out, "policy in force: 1 rule") || !strings.Contains(out, `+ feature.demo.exclude["user:bob"]`) || !strings.Contains(out, `- feature.demo.max["user:*"]=2`) {
 		t.Errorf("policy set: exit %d, %q %q", code, out, errs)
 	}
 	if err := take("b1", "bob"); usher.ErrorCode(err) != usher.EPolicyDenied {

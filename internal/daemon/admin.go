@@ -303,7 +303,8 @@ func (d *Daemon) Reload(ctx context.Context) (wire.ReloadResult, error) {
 	if err != nil {
 		return res, usher.Errorf(usher.EInvalid, "reload: %v; nothing was changed", err)
 	}
-	if err := d.reloadPolicy(ctx); err != nil {
+	policyChanges, err := d.reloadPolicy(ctx)
+	if err != nil {
 		return res, usher.Errorf(usher.EInvalid, "reload: %v; nothing was changed", err)
 	}
 	d.rt.mu.Lock()
@@ -326,6 +327,7 @@ func (d *Daemon) Reload(ctx context.Context) (wire.ReloadResult, error) {
 	}
 	d.rt.fileCfg = fileCfg
 	res.Applied = append(res.Applied, d.applyLocked(next, "reloaded from the configuration")...)
+	res.Applied = append(res.Applied, policyChanges...)
 	d.logger.Info("configuration reloaded", "applied", len(res.Applied), "restart_required", len(res.RestartRequired))
 	return res, nil
 }

@@ -61,33 +61,50 @@ func (s *policyState) current() *policyInForce {
 func (d *Daemon) startPolicy(ctx context.Context) error {
 	d.pol.mu.Lock()
 	defer d.pol.mu.Unlock()
-	return d.loadPolicyLocked(ctx, "at start")
+	_, err := d.loadPolicyLocked(ctx, "at start")
+	return err
 }
 
-// reloadPolicy reads the policy file again, for reload and SIGHUP.
-// Errors: EInvalid when the file does not parse; the old policy stays.
-func (d *Daemon) reloadPolicy(ctx context.Context) error {
+// reloadPolicy reads the policy file again, for reload and SIGHUP, and
+// returns what changed as a reload reports it: one change of key "policy"
+// per rule. Errors: EInvalid when the file does not parse; the old policy
+// stays.
+func (d *Daemon) reloadPolicy(ctx context.Context) ([]wire.Change, error) {
 	d.pol.mu.Lock()
 	defer d.pol.mu.Unlock()
-	return d.loadPolicyLocked(ctx, "reloaded from the policy file")
+	diff, err := d.loadPolicyLocked(ctx, "reloaded from the policy file")
+	if err != nil {
+		return nil, err
+	}
+	var out []wire.Change
+	for _, r := range diff.Added {
+		out = append(out, wire.Change{Key: "policy", Old: "-", New: r})
+	}
+	for _, r := range diff.Removed {
+		out = append(out, wire.Change{Key: "policy", Old: r, New: "-"})
+	}
+	for _, r := range diff.Changed {
+		old, nv, _ := strings.Cut(r, " -> ")
+		out = append(out, wire.Change{Key: "policy", Old: old, New: nv})
+	}
+	return out, nil
 }
 
-func (d *Daemon) loadPolicyLocked(ctx context.Context, how string) error {
+func (d *Daemon) loadPolicyLocked(ctx context.Context, how string) (usher.PolicyDiff, error) {
 	stored, err := d.rt.settings.Settings(ctx)
 	if err != nil {
-		return err
+		return usher.PolicyDiff{}, err
 	}
 	next, set, err := d.choosePolicy(stored)
 	if err != nil {
-		return err
+		return usher.PolicyDiff{}, err
 	}
 	if set != nil {
 		if err := d.rt.settings.SetSettings(ctx, set, nil); err != nil {
-			return err
+			return usher.PolicyDiff{}, err
 		}
 	}
-	d.putPolicyLocked(next, how)
-	return nil
+	return d.putPolicyLocked(next, how), nil
 }
 
 // choosePolicy decides which policy is in force: the policy file when its

@@ -75,8 +75,12 @@ func TestPolicyFileReloadAndAPI(t *testing.T) {
 
 	// A good file is applied on reload, with the change in the log.
 	writePolicy(t, path, "[feature.cad]\nmax = { \"user:*\" = 2 }\n")
-	if _, err := admin.Reload(ctx); err != nil {
+	res, err := admin.Reload(ctx)
+	if err != nil {
 		t.Fatalf("reload: %v", err)
+	}
+	if want := (wire.Change{Key: "policy", Old: `feature.cad.max["user:*"]=1`, New: `feature.cad.max["user:*"]=2`}); len(res.Applied) != 1 || res.Applied[0] != want {
+		t.Errorf("reload answered %+v, want the changed rule %+v", res.Applied, want)
 	}
 	if err := takeCad(admin, "a2", "alice"); err != nil {
 		t.Fatalf("alice's second seat after the reload: %v", err)

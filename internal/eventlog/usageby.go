@@ -109,6 +109,10 @@ func (t *tally) add(ev usher.Event) {
 		return
 	case usher.EventLeaseKicked:
 		u.Kicks++
+	case usher.EventLeaseReleased:
+		if ev.Reason == usher.ReasonLingering {
+			return // its seat is held until the linger ends
+		}
 	}
 	start, ok := t.open[ev.LeaseID]
 	if !ok {

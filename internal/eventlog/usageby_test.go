@@ -67,6 +67,40 @@ func TestUsageByUserHostAndFeature(t *testing.T) {
 	}
 }
 
+// A lingering seat is held until its linger ends, whether or not the
+// period saw it granted.
+func TestUsageByCountsALingeringSeat(t *testing.T) {
+	clk := ushertest.NewClock(t0)
+	l := MustOpen(t, t.TempDir(), clk, nil)
+	alice := usher.Client{ID: "c1", User: "alice", Host: "ws1"}
+	for _, ev := range []usher.Event{
+		{Type: usher.EventLeaseGranted, Time: t0, LeaseID: "a1"},
+		{Type: usher.EventLeaseReleased, Time: t0.Add(2 * time.Minute), LeaseID: "a1", Reason: usher.ReasonLingering},
+		{Type: usher.EventLeaseExpired, Time: t0.Add(17 * time.Minute), LeaseID: "a1"},
+	} {
+		ev.Feature, ev.Client = "cad", alice
+		l.Observe(ev)
+	}
+	clk.Advance(time.Hour)
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []time.Time{t0, t0.Add(time.Minute), t0.Add(-3 * time.Hour)} {
+		got, err := l.UsageBy(context.Background(), eventlog.UsageByQuery{By: eventlog.ByUser, From: from, To: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := from
+		if from.Before(t0) {
+			start = t0
+		}
+		want := int64(t0.Add(17*time.Minute).Sub(start) / time.Second)
+		if len(got) != 1 || got[0].HeldSeconds != want {
+			t.Errorf("from %s: got %+v, want alice holding %ds", from.Format(time.TimeOnly), got, want)
+		}
+	}
+}
+
 func TestUsageByRefusesBadQuery(t *testing.T) {
 	l := MustOpen(t, t.TempDir(), ushertest.NewClock(t0), nil)
 	for _, q := range []eventlog.UsageByQuery{{By: "client"}, {By: "user", From: t0, To: t0}} {

@@ -62,13 +62,34 @@ func decodeError(err error) string {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
-		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		msg := plainTypes(strings.TrimPrefix(de.Error(), "toml: "))
 		if key := strings.Join(de.Key(), "."); key != "" {
 			msg = key + ": " + msg
 		}
 		return fmt.Sprintf("%d:%d: %s", row, col, msg)
 	}
 	return strings.TrimPrefix(err.Error(), "toml: ")
+}
+
+var goTypeError = regexp.MustCompile(`cannot decode TOML (\w+) into (?:struct field \S+ of type )?(\S+)`)
+
+// plainTypes says a type error of the TOML decoder in the policy's own
+// words rather than Go's.
+func plainTypes(msg string) string {
+	m := goTypeError.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := map[string]string{
+		"string":         `a string in quotes, such as "15m"`,
+		"int":            "a whole number of seats",
+		"[]string":       `a list of patterns, such as ["user:alice", "host:ws1*"]`,
+		"map[string]int": `a table of pattern = seats, such as { "user:*" = 1 }`,
+	}[m[2]]
+	if want == "" {
+		return msg
+	}
+	return fmt.Sprintf("found a TOML %s, want %s", m[1], want)
 }
 
 var quoted = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)

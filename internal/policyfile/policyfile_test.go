@@ -58,7 +58,8 @@ func TestParseRefusesWithLine(t *testing.T) {
 		{"[feature.cad]\nmax = [\n", `2:`},
 		{"[feature.cad]\n\nlinger = \"soon\"\n", `3:10: feature.cad.linger="soon": give a duration`},
 		{"[feature.cad]\nlinger = \"-1m\"\n", `2:10: feature.cad.linger="-1m"`},
-		{"[feature.cad]\nlinger = 15\n", `2:`},
+		{"[feature.cad]\nlinger = 15\n", `2:10: feature.cad.linger: found a TOML integer, want a string in quotes, such as "15m"`},
+		{"[feature.cad]\nmax = 3\n", `2:7: feature.cad.max: found a TOML integer, want a table of pattern = seats`},
 	}
 	for _, tc := range cases {
 		_, err := policyfile.Parse([]byte(tc.text))
