@@ -117,7 +117,7 @@ func (l *Ledger) wait(ctx context.Context, w *waiter, denied error) (Lease, bool
 			if ctx.Err() != nil {
 				return Lease{}, false, waitAbandoned(w.req.Feature)
 			}
-			return Lease{}, false, l.refuseAfter(ctx, w.req, Errorf(ENoSeats, "no seat of feature %s came free within %s: try again later or ask your admin for more seats", w.req.Feature, w.req.Wait), l.now().Sub(w.since))
+			return Lease{}, false, l.refuseAfter(ctx, w.req, Errorf(ENoSeats, "no seat of feature %s came free within %s: try again later or ask your admin for more seats", w.req.Feature, w.req.Wait.Round(time.Millisecond)), l.now().Sub(w.since))
 		}
 		l.mu.Unlock()
 		g = <-w.granted // granted just as the wait ran out

@@ -202,6 +202,12 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("unexpected argument %q", pos[0])
 	}
+	if n := countTrue(asCSV, a.json, html != ""); n > 1 {
+		return usageErrorf("give one of --csv, --json and --html")
+	}
+	if n := countTrue(consumption, q.By != "", q.Step != ""); n > 1 || n == 1 && html != "" {
+		return usageErrorf("give one of --step, --by and --consumption, or none for the summary (the only one --html writes)")
+	}
 	if consumption {
 		return reportConsumption(ctx, e, c, a, asCSV) // meter.go
 	}
@@ -257,4 +263,15 @@ func reportBy(ctx context.Context, e *env, c *apiclient.Client, a *adminFlags, q
 		t.row(firstNonEmpty(r.Key, "-"), r.Checkouts, r.Denials, r.Kicks, strconv.FormatFloat(float64(r.HeldSeconds)/3600, 'f', 2, 64))
 	}
 	return t.flush()
+}
+
+// countTrue returns how many of bs are true.
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

@@ -227,8 +227,18 @@ func writeReportCSV(out io.Writer, r wire.ReportResponse) error {
 			seats = "unlimited"
 		}
 		wt, c := f.Waits, f.Capacity
+		// Without a wait or a request there is no percentile or estimate:
+		// those cells stay empty, as the table prints "-", rather than 0.
+		p50, p95, pmax := "", "", ""
+		if wt.Granted > 0 {
+			p50, p95, pmax = i64(wt.P50MS), i64(wt.P95MS), i64(wt.MaxMS)
+		}
+		demand, capacity := "", ""
+		if c.Requests > 0 {
+			demand, capacity = itoa(c.MaxDemand), itoa(c.Seats)
+		}
 		w.Write([]string{"feature", f.Feature, seats, itoa(f.Peak), itoa(f.Checkouts), itoa(f.Denials), "", ftoa(f.SeatHours),
-			itoa(wt.Granted), itoa(wt.GaveUp), i64(wt.P50MS), i64(wt.P95MS), i64(wt.MaxMS), itoa(c.Requests), itoa(c.MaxDemand), itoa(c.Seats)})
+			itoa(wt.Granted), itoa(wt.GaveUp), p50, p95, pmax, itoa(c.Requests), demand, capacity})
 	}
 	for _, sec := range []struct {
 		name string

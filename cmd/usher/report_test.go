@@ -123,6 +123,12 @@ func TestReportSummary(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "report.html")
 	cli("report", "--html", out)
 	checkReportHTML(t, out)
+
+	for _, args := range [][]string{{"--csv", "--json"}, {"--json", "--html", out}, {"--by", "user", "--step", "1h"}, {"--by", "user", "--html", out}} {
+		if code, _, errs := runCtx(ctx, append(append([]string{"report"}, args...), conn...)...); code != 2 || !strings.Contains(errs, "give one of") {
+			t.Errorf("usher report %s: exit %d, %q; want a usage error", strings.Join(args, " "), code, errs)
+		}
+	}
 }
 
 // checkReportHTML parses the HTML report and checks that it stands alone:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 
 	"github.com/usher-lm/usher/internal/config"
@@ -125,6 +126,13 @@ func loadServerConfig(e *env, name string, args []string) (daemon.Config, error)
 func printBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
 	url := d.URL()
 	fmt.Fprintf(e.stderr, "\nUsher is serving licenses at %s\n", url)
+	if host, port, err := net.SplitHostPort(cfg.Listen[0]); err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
+		found := ""
+		if cfg.Discovery {
+			found = ", and other hosts find it with usher discover"
+		}
+		fmt.Fprintf(e.stderr, "(that is this host; it listens on every interface, port %s%s)\n", port, found)
+	}
 	fmt.Fprintf(e.stderr, "Admin token: in %s (mode 0600; the CLI reads it with --data %s)\n", d.TokenPath(), cfg.Data)
 	printSecurityBanner(e, cfg, d)
 	if !cfg.Dev {
