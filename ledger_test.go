@@ -712,18 +712,26 @@ type observed struct {
 
 func (o *observed) Observe(ev usher.Event) { o.mu.Lock(); o.evs = append(o.evs, ev); o.mu.Unlock() }
 
-// TestGrantEventsCountSeatsInUse: a grant's event says how many seats of
-// its feature were in use right after it, for exact usage peaks.
-func TestGrantEventsCountSeatsInUse(t *testing.T) {
-	ctx := context.Background()
+// newObservedFixture returns a fixture whose ledger tells obs its events.
+func newObservedFixture(t *testing.T) (*fixture, *observed) {
+	t.Helper()
 	f := newFixture(t)
 	obs := &observed{}
-	l, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive,
+	l, err := usher.OpenLedger(context.Background(), usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive,
 		Now: f.clock.Now, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.ledger = l
+	return f, obs
+}
+
+// TestGrantEventsCountSeatsInUse: a grant's event says how many seats of
+// its feature were in use right after it, for exact usage peaks.
+func TestGrantEventsCountSeatsInUse(t *testing.T) {
+	ctx := context.Background()
+	f, obs := newObservedFixture(t)
+	l := f.ledger
 	f.add(usher.Grant{Feature: "cad", Seats: 3})
 	a := f.mustCheckout("cad", "a")
 	f.mustCheckout("cad", "b")

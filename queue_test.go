@@ -152,14 +152,8 @@ func TestQueueServedWhenAGrantStarts(t *testing.T) {
 // in line says how long, for the usage report's waits and capacity.
 func TestQueueEventsSayHowLongTheyWaited(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t)
-	obs := &observed{}
-	l, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive,
-		Now: f.clock.Now, Observer: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.ledger = l
+	f, obs := newObservedFixture(t)
+	l := f.ledger
 	f.add(usher.Grant{Feature: "cad", Seats: 1})
 	a := f.mustCheckout("cad", "a")
 	done := make(chan error, 1)

@@ -407,14 +407,7 @@ func TestUnbindRefusesForgedAndExpiredFiles(t *testing.T) {
 }
 
 func TestLicenseeSecretEvents(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	obs := &observed{}
-	l, err := usher.OpenLedger(ctx, usher.LedgerConfig{Store: f.store, Keyring: f.keys, KeepaliveTimeout: keepalive, Now: f.clock.Now, Observer: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.ledger = l
+	f, obs := newObservedFixture(t)
 	lic := f.addSecret(usher.SecretClient, "", usher.Grant{Feature: "cad", Seats: 2})
 	if _, err := f.checkoutSecret("cad", "c1", "machine-a"); err != nil {
 		t.Fatal(err)
