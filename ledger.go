@@ -54,6 +54,9 @@ type LedgerConfig struct {
 	// Linger, if set, decides how long released seats linger (see
 	// LingerPolicy); nil leaves it to the grants' linger= attribute.
 	Linger LingerPolicy
+	// Supplier, set on a relay, grows the blocks of seats it serves
+	// before a checkout is refused for want of them (relay.go).
+	Supplier BlockSupplier
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -118,6 +121,9 @@ type Ledger struct {
 	states map[string]*LicenseState // activations and renewals (subscription.go, renewal.go)
 
 	models ledgerModels // leases with terms: shared, multi-seat, versioned, borrowed, lingering
+
+	supply BlockSupplier    // nil but on a relay
+	blocks map[string]Block // a relay's seats, by feature (relay.go)
 }
 
 type clientKey struct{ feature, client string }
@@ -184,7 +190,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
-		bans: make(map[banKey]Ban), models: newLedgerModels(cfg.Linger),
+		bans: make(map[banKey]Ban), models: newLedgerModels(cfg.Linger), supply: cfg.Supplier,
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -313,6 +319,7 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	if req.Client.Secret != "" {
 		req.Secret, req.Client.Secret = req.Client.Secret, "" // never kept with the lease
 	}
+	grown := false // a relay asks its upstream once per checkout
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
 		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && e.ending == nil {
@@ -328,6 +335,14 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 			continue // the lease ended meanwhile: ask again
 		}
 		e, err := l.grantLocked(req, l.tick(), false)
+		if err != nil && l.supply != nil && !grown && suppliedBy(err) {
+			l.mu.Unlock()
+			grown = true
+			if gerr := l.grow(ctx, req); gerr != nil && (ErrorCode(gerr) != ENoSeats || req.Wait <= 0) {
+				return Lease{}, false, l.refuse(ctx, req, gerr)
+			}
+			continue
+		}
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
 			w, qerr := l.enqueueLocked(req)
 			l.mu.Unlock()
