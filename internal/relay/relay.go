@@ -9,6 +9,7 @@ package relay
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -80,6 +81,10 @@ type Relay struct {
 	led    Ledger
 	blocks map[string]*block
 	seq    int // numbers block leases, for their client ids
+	// run tells this run's block leases from those of an earlier run,
+	// which the upstream may still hold: asked again for a client id it
+	// knows, it would answer with the lease it has.
+	run string
 }
 
 // block is the upstream leases that make up the block of one feature.
@@ -101,6 +106,11 @@ type upLease struct {
 }
 
 func (u *upLease) until() time.Time { return u.contact.Add(u.keepalive) }
+
+// ended reports whether the lease may no longer back seats: in its last
+// second, which the ledger's block (whole seconds) no longer serves.
+func (u *upLease) ended(now time.Time) bool { return !now.Before(u.until().Add(-time.Second)) }
+
 func (u *upLease) due(now time.Time) bool {
 	return !now.Before(u.contact.Add(u.keepalive / 3))
 }
@@ -134,7 +144,7 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
-	return &Relay{cfg: cfg, up: up, blocks: make(map[string]*block)}, nil
+	return &Relay{cfg: cfg, up: up, blocks: make(map[string]*block), run: rand.Text()[:8]}, nil
 }
 
 // resolver lets the SDK find the upstream through a Finder.
@@ -183,7 +193,7 @@ func (r *Relay) nextClientID(feature string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
-	return r.cfg.ID + "/" + feature + "/" + strconv.Itoa(r.seq)
+	return r.cfg.ID + "/" + feature + "/" + r.run + "-" + strconv.Itoa(r.seq)
 }
 
 func (b *block) seats() int {

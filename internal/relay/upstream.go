@@ -66,6 +66,11 @@ func (r *Relay) checkout(ctx context.Context, feature string, seats int) (*upLea
 	if err := r.call(ctx, http.MethodPost, wire.PathLeases, body, &lr); err != nil {
 		return nil, upstreamRefused(feature, err)
 	}
+	if got := max(lr.Count, 1); got != seats {
+		// Not the lease asked for: give it back rather than guess.
+		r.giveBack(ctx, lr.ID)
+		return nil, usher.Errorf(usher.EUnavailable, "the upstream answered a checkout of %d seats of feature %s with a lease of %d: retry", seats, feature, got)
+	}
 	keepalive := lr.ExpiresAt.Sub(lr.LastHeartbeat)
 	if keepalive <= 0 {
 		keepalive = usher.DefaultKeepaliveTimeout
@@ -131,7 +136,7 @@ func (r *Relay) heartbeatLocked(ctx context.Context, feature string, b *block, n
 func (r *Relay) dropEndedLocked(ctx context.Context, b *block, now time.Time) {
 	var ended []*upLease
 	for _, u := range b.leases {
-		if !now.Before(u.until()) {
+		if u.ended(now) {
 			ended = append(ended, u)
 		}
 	}
@@ -157,10 +162,15 @@ func (r *Relay) releaseLocked(ctx context.Context, b *block, gone []*upLease) {
 	}
 	b.leases = kept
 	for _, u := range gone {
-		err := r.call(ctx, http.MethodDelete, wire.LeasePath(u.id), nil, nil)
-		if err != nil && !errors.Is(err, usher.ErrLeaseNotFound) {
-			r.cfg.Logger.Warn("block lease not given back upstream: it ends at its keep-alive", "lease", u.id, "err", err)
-		}
+		r.giveBack(ctx, u.id)
+	}
+}
+
+// giveBack releases a block lease upstream.
+func (r *Relay) giveBack(ctx context.Context, id string) {
+	err := r.call(ctx, http.MethodDelete, wire.LeasePath(id), nil, nil)
+	if err != nil && !errors.Is(err, usher.ErrLeaseNotFound) {
+		r.cfg.Logger.Warn("block lease not given back upstream: it ends at its keep-alive", "lease", id, "err", err)
 	}
 }
 
@@ -196,3 +206,14 @@ func (r *Relay) Close(ctx context.Context) error {
 
 // String names the relay's upstream, for logs.
 func (r *Relay) String() string { return fmt.Sprint(r.cfg.Upstream) }
+
+// Abandon forgets every block without giving it back, as a relay killed
+// does: the upstream reclaims them at their keep-alive.
+func (r *Relay) Abandon() {
+	for _, f := range r.sortedFeatures() {
+		b := r.block(f)
+		b.mu.Lock()
+		b.leases = nil
+		b.mu.Unlock()
+	}
+}
