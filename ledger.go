@@ -319,7 +319,7 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	if req.Client.Secret != "" {
 		req.Secret, req.Client.Secret = req.Client.Secret, "" // never kept with the lease
 	}
-	grown := false // a relay asks its upstream once per checkout
+	grows := 0 // a relay asks its upstream for seats, a few times at most
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
 		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && e.ending == nil {
@@ -335,13 +335,12 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 			continue // the lease ended meanwhile: ask again
 		}
 		e, err := l.grantLocked(req, l.tick(), false)
-		if err != nil && l.supply != nil && !grown && suppliedBy(err) {
+		if err != nil && l.supply != nil && grows < maxGrows && suppliedBy(err) {
 			l.mu.Unlock()
-			grown = true
-			if gerr := l.grow(ctx, req); gerr != nil && (ErrorCode(gerr) != ENoSeats || req.Wait <= 0) {
-				return Lease{}, false, l.refuse(ctx, req, gerr)
+			if grows, err = l.grow(ctx, req, grows); err != nil {
+				return Lease{}, false, l.refuse(ctx, req, err)
 			}
-			continue
+			continue // relay.go
 		}
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
 			w, qerr := l.enqueueLocked(req)

@@ -16,7 +16,8 @@ const relayLicense = "upstream"
 
 // Block is the seats of one feature a relay holds from its upstream, and
 // how long it may serve them: until the upstream would reclaim them,
-// counted from the last time it confirmed them.
+// counted from the last time it confirmed them. A block of no seats with
+// no Until names a feature the upstream has no seat of now.
 type Block struct {
 	Feature string
 	Seats   int
@@ -25,8 +26,14 @@ type Block struct {
 
 // grant returns the block as a grant. Grants count whole seconds and
 // include their last one, so the grant ends on the second before Until.
+// A block with no Until has no end (one of no seats, while the upstream
+// has none).
 func (b Block) grant() Grant {
-	return Grant{Feature: b.Feature, Seats: b.Seats, ExpiresAt: b.Until.Add(-time.Second).Truncate(time.Second)}
+	g := Grant{Feature: b.Feature, Seats: b.Seats}
+	if !b.Until.IsZero() {
+		g.ExpiresAt = b.Until.Add(-time.Second).Truncate(time.Second)
+	}
+	return g
 }
 
 // BlockSupplier grows a relay's blocks: the ledger asks it before it
@@ -49,7 +56,7 @@ func (l *Ledger) SetBlock(b Block) {
 	if l.blocks == nil {
 		l.blocks = make(map[string]Block)
 	}
-	if b.Seats <= 0 && !b.Until.After(l.now()) && l.inUse[b.Feature] == 0 {
+	if b.Seats <= 0 && !b.Until.IsZero() && !b.Until.After(l.now()) && l.inUse[b.Feature] == 0 {
 		delete(l.blocks, b.Feature)
 	} else {
 		l.blocks[b.Feature] = b
@@ -110,6 +117,10 @@ func (l *Ledger) blockLicenseLocked() *License {
 	return lic
 }
 
+// maxGrows bounds how often one checkout asks a relay's upstream for
+// seats: a seat grown for it may go to another checkout first.
+const maxGrows = 3
+
 // suppliedBy reports whether a checkout refused with err may succeed once
 // the relay's block grows: the feature has no block yet, its block is full,
 // or its block ended while the upstream could not be reached.
@@ -121,8 +132,17 @@ func suppliedBy(err error) bool {
 	return false
 }
 
-// grow asks the supplier for the seats req needs. It returns nil when the
-// checkout should be tried again, or the refusal to answer.
-func (l *Ledger) grow(ctx context.Context, req CheckoutRequest) error {
-	return l.supply.Grow(ctx, req.Feature, max(req.Count, 1))
+// grow asks the supplier for the seats req needs, the grows-th time for
+// it, and returns the count of asks so far. A nil error means: try the
+// checkout again. A checkout that waits in line when the upstream has no
+// seat asks no more (the relay grows the block for those waiting).
+func (l *Ledger) grow(ctx context.Context, req CheckoutRequest, grows int) (int, error) {
+	err := l.supply.Grow(ctx, req.Feature, max(req.Count, 1))
+	switch {
+	case err == nil:
+		return grows + 1, nil
+	case ErrorCode(err) == ENoSeats && req.Wait > 0:
+		return maxGrows, nil
+	}
+	return grows + 1, err
 }

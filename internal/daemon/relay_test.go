@@ -193,3 +193,53 @@ func TestRelayFindsItsUpstreamByDiscovery(t *testing.T) {
 	mustCheckoutAt(t, r.api, "a")
 	wantSeats(t, "master", k.master.Admin(), 5, 1)
 }
+
+func TestRelayConcurrentCheckoutsHoldExactlyTheirSeats(t *testing.T) {
+	k := startMaster(t, 50)
+	r := k.startRelay(nil, daemon.Options{})
+	errs := make(chan error, 20)
+	for i := range 20 {
+		go func() {
+			_, err := checkoutAt(r.api, fmt.Sprint("app-", i))
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantSeats(t, "relay", r.api, 20, 20)
+	wantSeats(t, "master", k.master.Admin(), 50, 20)
+	leases, err := k.master.Admin().Leases(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("20 local leases held through %d block leases upstream", len(leases))
+}
+
+func TestRelayGrowsItsBlockForClientsWaitingInLine(t *testing.T) {
+	k := startMaster(t, 1)
+	r := k.startRelay(nil, daemon.Options{})
+	master := k.master.Admin()
+	direct := mustCheckoutAt(t, master, "direct")
+	got := make(chan error, 1)
+	go func() {
+		_, _, err := r.api.Checkout(context.Background(), wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "waiter"}, Wait: "20s"})
+		got <- err
+	}()
+	ushertest.WaitFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if q, err := r.api.Queue(context.Background()); err != nil || len(q) != 1 {
+			return fmt.Errorf("relay queue: got %d waiters, %v; want 1", len(q), err)
+		}
+		return nil
+	})
+	if err := master.Release(context.Background(), direct); err != nil {
+		t.Fatal(err)
+	}
+	r.tick()
+	if err := <-got; err != nil {
+		t.Fatalf("waiting checkout at the relay: %v", err)
+	}
+	wantSeats(t, "master", master, 1, 1)
+}

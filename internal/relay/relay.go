@@ -95,6 +95,10 @@ type block struct {
 	mu     sync.Mutex // held across the upstream requests of this feature
 	leases []*upLease
 	wanted wantedSeats // the seats wanted lately, for the hysteresis
+	// full is set when the upstream last answered that it has no seat:
+	// an empty block then still names the feature, so that checkouts may
+	// wait in line for it.
+	full bool
 }
 
 // upLease is one multi-seat lease upstream.
@@ -217,15 +221,15 @@ func (b *block) until() time.Time {
 }
 
 // publishLocked sets the block on the ledger. A block with no lease left
-// has ended: the feature's local leases end with it.
+// has ended, unless the upstream is full: then it has no seat and no end.
 func (r *Relay) publishLocked(feature string, b *block) {
 	led := r.ledger()
 	if led == nil {
 		return
 	}
 	until := b.until()
-	if len(b.leases) == 0 {
-		until = r.cfg.Now()
+	if len(b.leases) == 0 && !b.full {
+		until = r.cfg.Now() // ended: the feature's local leases end with it
 	}
 	led.SetBlock(usher.Block{Feature: feature, Seats: b.seats(), Until: until})
 }

@@ -42,9 +42,11 @@ func (r *Relay) Tick(ctx context.Context) {
 		r.heartbeatLocked(ctx, f, b, now)
 		r.dropEndedLocked(ctx, b, now)
 		r.shrinkLocked(ctx, f, b, led, now)
+		waiting := led.HasWaiters(f)
+		b.full = b.full && waiting
 		r.publishLocked(f, b)
 		b.mu.Unlock()
-		if led.HasWaiters(f) {
+		if waiting {
 			if err := r.Grow(ctx, f, 1); err != nil {
 				r.cfg.Logger.Debug("block not grown for the clients waiting", "feature", f, "err", err)
 			}

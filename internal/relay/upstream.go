@@ -44,6 +44,7 @@ func (r *Relay) Grow(ctx context.Context, feature string, seats int) error {
 				u, err = r.checkout(ctx, feature, missing)
 			}
 		}
+		b.full = usher.ErrorCode(err) == usher.ENoSeats
 		if err != nil {
 			r.publishLocked(feature, b)
 			return err
