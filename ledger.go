@@ -319,6 +319,9 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	if req.Client.Secret != "" {
 		req.Secret, req.Client.Secret = req.Client.Secret, "" // never kept with the lease
 	}
+	if err := l.relayRefuses(req); err != nil { // relay.go
+		return Lease{}, false, err
+	}
 	grows := 0 // a relay asks its upstream for seats, a few times at most
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()

@@ -146,3 +146,18 @@ func (l *Ledger) grow(ctx context.Context, req CheckoutRequest, grows int) (int,
 	}
 	return grows + 1, err
 }
+
+// relayRefuses returns the error for what a relay does not serve: its
+// blocks are plain seats, so borrowing and versions stay with the
+// upstream (docs/relay.md).
+func (l *Ledger) relayRefuses(req CheckoutRequest) error {
+	switch {
+	case l.supply == nil:
+		return nil
+	case req.Borrow != 0:
+		return Errorf(EBorrowNotAllowed, "feature %s cannot be borrowed through a relay: borrow it from the upstream server directly", req.Feature)
+	case req.Version != "":
+		return Errorf(EInvalid, "a relay serves plain seats of feature %s, not a version: check version %s out from the upstream server directly", req.Feature, req.Version)
+	}
+	return nil
+}

@@ -243,3 +243,25 @@ func TestRelayGrowsItsBlockForClientsWaitingInLine(t *testing.T) {
 	}
 	wantSeats(t, "master", master, 1, 1)
 }
+
+func TestRelayRefusesWhatOnlyTheUpstreamServes(t *testing.T) {
+	k := startMaster(t, 5)
+	r := k.startRelay(nil, daemon.Options{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		req  wire.CheckoutRequest
+		code string
+	}{
+		{wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "b"}, Borrow: "24h"}, usher.EBorrowNotAllowed},
+		{wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "v"}, Version: "2.0"}, usher.EInvalid},
+	} {
+		if _, _, err := r.api.Checkout(ctx, tc.req); usher.ErrorCode(err) != tc.code {
+			t.Errorf("checkout %+v at a relay: got %v, want %s", tc.req, err, tc.code)
+		}
+	}
+	wantSeats(t, "master", k.master.Admin(), 5, 0)
+	if _, _, err := r.api.Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "c"}, Count: 3}); err != nil {
+		t.Fatalf("multi-seat checkout at a relay: %v", err)
+	}
+	wantSeats(t, "master", k.master.Admin(), 5, 3)
+}
