@@ -99,6 +99,9 @@ type block struct {
 	// an empty block then still names the feature, so that checkouts may
 	// wait in line for it.
 	full bool
+	// published is the block as the ledger has it, so that an unchanged
+	// block is not set again at every tick.
+	published usher.Block
 }
 
 // upLease is one multi-seat lease upstream.
@@ -168,6 +171,7 @@ func (r *Relay) Attach(led Ledger) {
 	r.mu.Unlock()
 	for f, b := range blocks {
 		b.mu.Lock()
+		b.published = usher.Block{} // a new ledger has none
 		r.publishLocked(f, b)
 		b.mu.Unlock()
 	}
@@ -231,7 +235,12 @@ func (r *Relay) publishLocked(feature string, b *block) {
 	if len(b.leases) == 0 && !b.full {
 		until = r.cfg.Now() // ended: the feature's local leases end with it
 	}
-	led.SetBlock(usher.Block{Feature: feature, Seats: b.seats(), Until: until})
+	nb := usher.Block{Feature: feature, Seats: b.seats(), Until: until}
+	if nb == b.published {
+		return
+	}
+	led.SetBlock(nb)
+	b.published = nb
 }
 
 // sortedFeatures returns the features the relay holds blocks of.

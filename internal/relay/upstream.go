@@ -76,7 +76,7 @@ func (r *Relay) checkout(ctx context.Context, feature string, seats int) (*upLea
 	if keepalive <= 0 {
 		keepalive = usher.DefaultKeepaliveTimeout
 	}
-	r.cfg.Logger.Info("block grown upstream", "feature", feature, "seats", seats, "lease", lr.ID)
+	r.cfg.Logger.Debug("block grown upstream", "feature", feature, "seats", seats, "lease", lr.ID)
 	return &upLease{id: lr.ID, clientID: id, seats: seats, keepalive: keepalive, contact: sent}, nil
 }
 
@@ -128,6 +128,9 @@ func (r *Relay) heartbeatLocked(ctx context.Context, feature string, b *block, n
 			return
 		default:
 			r.cfg.Logger.Warn("block lease not renewed upstream", "feature", feature, "lease", u.id, "until", u.until(), "err", err)
+			if errors.Is(err, usher.ErrUnavailable) {
+				return // the others at the next tick, rather than each waiting for no answer
+			}
 		}
 	}
 }
