@@ -6,7 +6,7 @@ import "time"
 type WantedSeats struct{ w wantedSeats }
 
 func (w *WantedSeats) Observe(t time.Time, seats int) { w.w.observe(t, seats) }
-func (w *WantedSeats) Peak(since time.Time) int        { return w.w.peak(since) }
+func (w *WantedSeats) Peak(since time.Time) int       { return w.w.peak(since) }
 
 // PickIdle returns the seats of the block leases pickIdle gives back.
 func PickIdle(seats []int, idle int) []int {
