@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,36 +22,7 @@ import (
 // master and every relay together never exceed the license. A refusal is
 // always legal (a relay refuses while another relay's block holds idle
 // seats), so only grants are checked.
-func relaySeatModel(seats int) porcupine.Model {
-	m := porcupine.NondeterministicModel{
-		Init: func() []any { return []any{0} },
-		Step: func(state, input, output any) []any {
-			n, in, out := state.(int), input.(seatOp), output.(seatOut)
-			k := in.seats
-			switch {
-			case in.kind == opCheckout && out.result == outOK && n+k <= seats:
-				return []any{n + k}
-			case in.kind == opCheckout && out.result == outFull:
-				return []any{n}
-			case in.kind == opCheckout && out.result == outUnknown:
-				if n+k <= seats {
-					return []any{n, n + k}
-				}
-				return []any{n}
-			case in.kind == opRelease && out.result == outOK && n >= k:
-				return []any{n - k}
-			case in.kind == opRelease && out.result == outUnknown:
-				if n >= k {
-					return []any{n, n - k}
-				}
-				return []any{n}
-			}
-			return nil
-		},
-		DescribeOperation: seatModel(seats).DescribeOperation,
-	}
-	return m.ToModel()
-}
+func relaySeatModel(seats int) porcupine.Model { return seatCounter(seats, true) }
 
 // relayNet is a master and two relays of it, each of which a nemesis
 // kills and restarts.
@@ -73,10 +43,7 @@ func TestJepsenRelaysNeverOverAllocate(t *testing.T) {
 		t.Skip("kills and restarts a master and its relays for several seconds")
 	}
 	const seats, workers = 4, 8
-	run := 8 * time.Second
-	if v, err := time.ParseDuration(os.Getenv("USHER_JEPSEN_DURATION")); err == nil && v > 0 {
-		run = v
-	}
+	run := jepsenRun(8 * time.Second)
 	master := ushertest.StartServer(t, ushertest.ServerOptions{Seats: map[string]int{"cad": seats}, Configure: func(c *daemon.Config) {
 		c.KeepaliveTimeout = daemon.Duration(6 * time.Second)
 		c.KeepaliveScanInterval = daemon.Duration(50 * time.Millisecond)
@@ -102,15 +69,7 @@ func TestJepsenRelaysNeverOverAllocate(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d operations, %d kills", len(h.ops), kills)
 
-	res, info := porcupine.CheckOperationsVerbose(relaySeatModel(seats), h.ops, 60*time.Second)
-	if res == porcupine.Illegal {
-		path := t.TempDir() + "/history.html"
-		_ = porcupine.VisualizePath(relaySeatModel(seats), info, path)
-		t.Fatalf("the history of %d operations grants more than %d seats through the master and its relays (visualization: %s)", len(h.ops), seats, path)
-	}
-	if res != porcupine.Ok {
-		t.Errorf("linearizability check of %d operations: %s (the checker ran out of time: shorten USHER_JEPSEN_DURATION)", len(h.ops), res)
-	}
+	h.check(t, relaySeatModel(seats), fmt.Sprintf("grants more than %d seats through the master and its relays", seats))
 }
 
 // worker checks out through a server chosen at random and releases there,
