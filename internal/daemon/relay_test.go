@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,4 +265,16 @@ func TestRelayRefusesWhatOnlyTheUpstreamServes(t *testing.T) {
 		t.Fatalf("multi-seat checkout at a relay: %v", err)
 	}
 	wantSeats(t, "master", k.master.Admin(), 5, 3)
+}
+
+func TestRelayAuthenticatesUpstreamWithItsToken(t *testing.T) {
+	m := ushertest.StartServer(t, ushertest.ServerOptions{Seats: map[string]int{"cad": 5}, Configure: func(c *daemon.Config) { c.ClientPassword = "site secret" }})
+	k := &relayKit{t: t, master: m}
+	without := k.startRelay(nil, daemon.Options{})
+	if _, err := checkoutAt(without.api, "a"); usher.ErrorCode(err) != usher.EUnavailable || !strings.Contains(err.Error(), "upstream_token") {
+		t.Fatalf("checkout at a relay without the upstream's password: got %v, want %s naming upstream_token", err, usher.EUnavailable)
+	}
+	with := k.startRelay(func(c *daemon.Config) { c.UpstreamToken = "site secret" }, daemon.Options{})
+	mustCheckoutAt(t, with.api, "a")
+	wantSeats(t, "master", m.Admin(), 5, 1)
 }

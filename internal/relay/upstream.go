@@ -80,9 +80,14 @@ func (r *Relay) checkout(ctx context.Context, feature string, seats int) (*upLea
 	return &upLease{id: lr.ID, clientID: id, seats: seats, keepalive: keepalive, contact: sent}, nil
 }
 
-// upstreamRefused says that the upstream refused, keeping its code.
+// upstreamRefused says that the upstream refused, keeping its code but
+// for a refused credential: that is the relay's to fix, not its client's.
 func upstreamRefused(feature string, err error) error {
-	return usher.Errorf(usher.ErrorCode(err), "the upstream of this relay refused seats of feature %s: %s", feature, usher.ErrorMessage(err))
+	code := usher.ErrorCode(err)
+	if code == usher.EUnauthorized || code == usher.EForbidden {
+		return usher.Errorf(usher.EUnavailable, "the upstream of this relay refused its credential (%s): the relay's admin sets upstream_token to the upstream's client_password or a client token", usher.ErrorMessage(err))
+	}
+	return usher.Errorf(code, "the upstream of this relay refused seats of feature %s: %s", feature, usher.ErrorMessage(err))
 }
 
 // call sends one request upstream and decodes its JSON answer into out.
