@@ -51,6 +51,9 @@ type LedgerConfig struct {
 	// ClockGuard, if set, refuses features with dates while the clock is
 	// set back (clockguard.go); nil never refuses.
 	ClockGuard *ClockGuard
+	// Supplier, set on a relay, grows the blocks of seats it serves
+	// before a checkout is refused for want of them (relay.go).
+	Supplier BlockSupplier
 }
 
 // Confirmer checks that the state a ledger decides from still holds. A
@@ -115,6 +118,9 @@ type Ledger struct {
 	states map[string]*LicenseState // activations and renewals (subscription.go, renewal.go)
 
 	models ledgerModels // leases with terms: shared, multi-seat, versioned, borrowed, lingering
+
+	supply BlockSupplier    // nil but on a relay
+	blocks map[string]Block // a relay's seats, by feature (relay.go)
 }
 
 type clientKey struct{ feature, client string }
@@ -182,7 +188,7 @@ func OpenLedger(ctx context.Context, cfg LedgerConfig) (*Ledger, error) {
 		licenses:  make(map[string]*License), refused: make(map[string]error), released: make(map[string]ReleasedLicense), leases: make(map[string]*entry),
 		byClient: make(map[clientKey]*entry), inUse: make(map[string]int), queues: make(map[string]*list.List),
 		pending: make(map[string]*entry), limits: cfg.Limits, byAddr: make(map[string]addrUse),
-		bans: make(map[banKey]Ban), models: newLedgerModels(),
+		bans: make(map[banKey]Ban), models: newLedgerModels(), supply: cfg.Supplier,
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -311,6 +317,10 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 	if req.Client.Secret != "" {
 		req.Secret, req.Client.Secret = req.Client.Secret, "" // never kept with the lease
 	}
+	if err := l.relayRefuses(req); err != nil { // relay.go
+		return Lease{}, false, err
+	}
+	grows := 0 // a relay asks its upstream for seats, a few times at most
 	for attempt := 0; ; attempt++ {
 		l.mu.Lock()
 		if e := l.byClient[clientKey{req.Feature, req.Client.ID}]; e != nil && e.ending == nil {
@@ -326,6 +336,13 @@ func (l *Ledger) Checkout(ctx context.Context, req CheckoutRequest) (lease Lease
 			continue // the lease ended meanwhile: ask again
 		}
 		e, err := l.grantLocked(req, l.tick(), false)
+		if err != nil && l.supply != nil && grows < maxGrows && suppliedBy(err) {
+			l.mu.Unlock()
+			if grows, err = l.grow(ctx, req, grows); err != nil {
+				return Lease{}, false, l.refuse(ctx, req, err)
+			}
+			continue // relay.go
+		}
 		if err != nil && ErrorCode(err) == ENoSeats && req.Wait > 0 {
 			w, qerr := l.enqueueLocked(req)
 			l.mu.Unlock()

@@ -160,6 +160,9 @@ func (l *Ledger) rebuildPoolsLocked() {
 	for id, lic := range l.licenses {
 		eff[id] = l.effectiveLocked(lic, served[id])
 	}
+	if b := l.blockLicenseLocked(); b != nil { // relay.go
+		eff[b.ID] = b
+	}
 	l.pools = buildPools(eff, l.gate, l.hwGate)
 	l.guardPoolsLocked() // clockguard.go
 }

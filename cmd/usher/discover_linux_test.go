@@ -17,6 +17,7 @@ import (
 	usher "github.com/usher-lm/usher"
 	"github.com/usher-lm/usher/internal/discovery/lan"
 	"github.com/usher-lm/usher/internal/ushertest"
+	"github.com/usher-lm/usher/internal/wire"
 )
 
 // discoveryLab is a LAN of network namespaces for discovery: n1 and n2
@@ -144,6 +145,28 @@ func TestDiscoveryOnTheLAN(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(cache, "usher", "last-server.json")); err != nil || !strings.Contains(string(b), ":7420") {
 				t.Errorf("seatholder in n%d remembered %q (%v), want the server's URL", host, b, err)
 			}
+		}
+	})
+
+	// Last: the relay's block holds the license's one seat until the
+	// master's keep-alive gives it back.
+	t.Run("a relay with --upstream auto finds it", func(t *testing.T) {
+		ctx := context.Background()
+		data := filepath.Join(t.TempDir(), "relay")
+		relay := &procCluster{t: t, nodes: []*procNode{{name: "relay in n2", data: data, api: "http://10.77.2.2:7430",
+			wrap: []string{"ip", "netns", "exec", lab.ns("n2")}, http: lab.httpClient(),
+			args: []string{"--data", data, "--listen", ":7430", "--upstream", "auto", "--discovery=false", "--identity-lock-dir", t.TempDir()}}}}
+		startProcCluster(t, relay)
+		lr, _, err := relay.client(0).Checkout(ctx, wire.CheckoutRequest{Feature: "cad", Client: usher.Client{ID: "app-1", Host: "n2"}})
+		if err != nil {
+			t.Fatalf("checkout through the relay: %v\n%s", err, relay.nodes[0].log())
+		}
+		fs, err := c.client(0).Features(ctx)
+		if err != nil || len(fs) != 1 || fs[0].InUse != 1 {
+			t.Fatalf("the master's features: %+v, %v; want the relay's block holding cad's seat", fs, err)
+		}
+		if err := relay.client(0).Release(ctx, lr.ID); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

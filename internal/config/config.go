@@ -26,6 +26,7 @@ type Config struct {
 	ClockTolerance        Duration `toml:"clock_tolerance"`
 	Security                       // TLS, credentials and limits
 	HardwareKey                    // the hardware key holding the identity
+	Relay                          // seats from an upstream server
 
 	// Observability.
 	LogLevel       int      `toml:"log_level"`
@@ -84,6 +85,20 @@ type Security struct {
 	MaxWaitersPerAddress int `toml:"max_waiters_per_address"`
 }
 
+// Relay is the part of Config of a relay: a server whose seats are
+// blocks it holds from an upstream server (docs/relay.md). Its keys sit
+// at the top level of the TOML file.
+type Relay struct {
+	Upstream               List     `toml:"upstream"`
+	UpstreamToken          string   `toml:"upstream_token"`
+	UpstreamTLSFingerprint string   `toml:"upstream_tls_fingerprint"`
+	RelayHeadroom          int      `toml:"relay_headroom"`
+	RelayIdle              Duration `toml:"relay_idle"`
+}
+
+// IsRelay reports whether the server is a relay.
+func (r Relay) IsRelay() bool { return len(r.Upstream) > 0 }
+
 // RateLimitConfig is rate_limit = { requests = 200, interval = "5s" }:
 // each remote IP may make Requests per Interval. Zero requests turns it
 // off.
@@ -103,6 +118,7 @@ func (s Security) AddressLimits() usher.AddressLimits {
 // Defaults that code outside the registry needs too.
 const (
 	DefaultListen                = ":7420"
+	DefaultRelayIdle             = 60 * time.Second
 	DevListen                    = "127.0.0.1:7420"
 	DefaultKeepaliveTimeout      = 180 * time.Second
 	DefaultKeepaliveScanInterval = 3 * time.Second

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,17 @@ var registry = []Key{
 	{Name: "cluster_event_limit", Default: strconv.Itoa(DefaultEventLimit), check: minNumber(1000),
 		Usage: "keep at most this `COUNT` of events in etcd, whatever event_retention says"},
 
+	{Name: "upstream", check: upstreamURLs,
+		Usage: "relay: take seats from the server at `URL` (comma-separated or repeatable, in order of preference), or auto to find it by discovery; see docs/relay.md"},
+	{Name: "upstream_token", Secret: true,
+		Usage: "relay: bearer `TOKEN` sent upstream: its client_password or a client token"},
+	{Name: "upstream_tls_fingerprint",
+		Usage: "relay: trust exactly the upstream certificate with this SHA-256 `FINGERPRINT` (as usher server --tls-auto prints)"},
+	{Name: "relay_headroom", check: notNegative("0 holds no seat beyond the local leases"),
+		Usage: "relay: hold at most this `COUNT` of seats beyond the local leases"},
+	{Name: "relay_idle", Default: dur(DefaultRelayIdle), check: minDuration(time.Second),
+		Usage: "relay: give seats back upstream once they have been free for this `DURATION`"},
+
 	{Name: "hardware_key_module", Usage: "`PATH` of the PKCS#11 module of the hardware key that holds the server's identity (OpenSC, SoftHSM2, a vendor's)"},
 	{Name: "hardware_key_token", Usage: "`LABEL` or serial of the hardware key (default the only one plugged in)"},
 	{Name: "hardware_key_pin_file", Usage: "`FILE` holding the hardware key's PIN"},
@@ -277,6 +289,27 @@ func listenAddrs(v any) error {
 func logLevel(v any) error {
 	if n := v.(int); n < 0 || n > 4 {
 		return errors.New("must be 0 (quiet), 1 (errors), 2 (warnings), 3 (info) or 4 (debug)")
+	}
+	return nil
+}
+
+// upstreamURLs is the rule of upstream: auto alone, or URLs of servers.
+func upstreamURLs(v any) error {
+	list := v.(List)
+	for _, s := range list {
+		if s == "auto" {
+			if len(list) > 1 {
+				return errors.New("auto finds the upstream by discovery: give either auto or URLs, not both")
+			}
+			continue
+		}
+		u, err := url.Parse(s)
+		if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return fmt.Errorf("%q is not a server URL: write it like http://master:7420, or auto", s)
+		}
 	}
 	return nil
 }

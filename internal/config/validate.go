@@ -21,7 +21,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %w", k.name(), err)
 		}
 	}
-	for _, check := range []func() error{c.validateRequired, c.validateDev, c.validateKeepalive, c.validateSecurity, c.validateCluster, c.validateWebhooks} {
+	for _, check := range []func() error{c.validateRequired, c.validateDev, c.validateKeepalive, c.validateSecurity, c.validateCluster, c.validateWebhooks, c.validateRelay} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -33,7 +33,7 @@ func (c *Config) validateRequired() error {
 	switch {
 	case c.Data == "" && !c.Dev:
 		return errors.New("data: no data directory set: use --data DIR (or data = \"DIR\" in the config file)")
-	case len(c.VendorKey) == 0 && !c.Dev:
+	case len(c.VendorKey) == 0 && !c.Dev && !c.IsRelay():
 		return errors.New("vendor_key: no vendor public key set: use --vendor-key vendor.pub, from your software vendor")
 	}
 	return nil
@@ -178,4 +178,18 @@ func (c *Config) NodeNameOrHost() string {
 		return "usher"
 	}
 	return h
+}
+
+// validateRelay keeps a relay a single server: its blocks live in its
+// memory, which the nodes of a cluster do not share.
+func (c *Config) validateRelay() error {
+	switch {
+	case !c.IsRelay():
+		return nil
+	case c.ClusterMode():
+		return errors.New("upstream: a relay cannot be a cluster node: run single relays, each with its own upstream list (the upstream may be a cluster)")
+	case c.Dev:
+		return errors.New("upstream: a relay serves its upstream's seats, not dev mode's demo license: remove dev")
+	}
+	return nil
 }

@@ -169,5 +169,8 @@ func (d *Daemon) Kill() {
 	if d.back != nil {
 		d.back.kill()
 	}
+	if d.relay != nil {
+		d.relay.Abandon() // relay.go: the upstream reclaims the blocks
+	}
 	d.Close()
 }

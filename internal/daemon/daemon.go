@@ -23,6 +23,7 @@ import (
 	"github.com/usher-lm/usher/internal/eventlog"
 	"github.com/usher-lm/usher/internal/httpapi"
 	"github.com/usher-lm/usher/internal/metrics"
+	"github.com/usher-lm/usher/internal/relay"
 )
 
 // TokenFile is the admin token's file inside the data directory.
@@ -52,7 +53,8 @@ type Daemon struct {
 	events  *eventlog.Log
 	metrics *metrics.Metrics
 	rt      runtimeState
-	pol     policyState // see policy.go
+	pol     policyState  // see policy.go
+	relay   *relay.Relay // nil unless upstream is set; see relay.go
 
 	ctx    context.Context // cancelled on Close; parent of every request
 	cancel context.CancelFunc
@@ -89,6 +91,14 @@ type Options struct {
 	// RenewalTick, if set, replaces the minute ticker on which the node
 	// that decides fetches the renewals of checkpoint licenses.
 	RenewalTick <-chan time.Time
+
+	// UpstreamFinder finds a relay's upstream when upstream is auto;
+	// default the servers on the LAN but this one, as usher discover
+	// finds them (docs/discovery.md).
+	UpstreamFinder relay.Finder
+	// RelayTicks, if set, replaces the relay's ticker (relay.TickInterval):
+	// its blocks are renewed and resized at each of its ticks.
+	RelayTicks <-chan time.Time
 }
 
 // startWait bounds how long Start waits to learn which node decides.
@@ -155,7 +165,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (_ *Daemon, err error)
 	if err := d.startSession(); err != nil { // session.go
 		return nil, err
 	}
-	d.startDiscovery()                        // discovery.go
+	d.startDiscovery()                     // discovery.go
+	if err := d.startRelay(); err != nil { // relay.go
+		return nil, err
+	}
 	if err := d.startClock(ctx); err != nil { // clockwatch.go
 		return nil, err
 	}
@@ -283,6 +296,7 @@ func (d *Daemon) Close() error {
 		d.wg.Wait()
 		d.stopRunner()
 		d.closeDiscovery()
+		err = errors.Join(err, d.closeRelay())
 		if d.events != nil {
 			d.events.Record(usher.Event{Type: eventlog.EventServerStopped, Reason: strings.TrimPrefix(d.onNode(), ", ")})
 			err = errors.Join(err, d.events.Close())

@@ -37,7 +37,11 @@ type seatOut struct{ result int }
 
 // seatModel is a pool of seats: a checkout of k seats takes them if k are
 // free and is refused only when fewer are, a release frees its k.
-func seatModel(seats int) porcupine.Model {
+func seatModel(seats int) porcupine.Model { return seatCounter(seats, false) }
+
+// seatCounter is seatModel, where with anyRefusal a checkout may also be
+// refused while seats are free.
+func seatCounter(seats int, anyRefusal bool) porcupine.Model {
 	m := porcupine.NondeterministicModel{
 		Init: func() []any { return []any{0} },
 		Step: func(state, input, output any) []any {
@@ -46,7 +50,7 @@ func seatModel(seats int) porcupine.Model {
 			switch {
 			case in.kind == opCheckout && out.result == outOK && n+k <= seats:
 				return []any{n + k}
-			case in.kind == opCheckout && out.result == outFull && n+k > seats:
+			case in.kind == opCheckout && out.result == outFull && (n+k > seats || anyRefusal):
 				return []any{n}
 			case in.kind == opCheckout && out.result == outUnknown:
 				if n+k <= seats {
@@ -126,10 +130,7 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 		t.Skip("kills and restarts cluster nodes for several seconds")
 	}
 	const seats, workers = 4, 6
-	run := 10 * time.Second
-	if v, err := time.ParseDuration(os.Getenv("USHER_JEPSEN_DURATION")); err == nil && v > 0 {
-		run = v
-	}
+	run := jepsenRun(10 * time.Second)
 	c := mustStartCluster(t, 3)
 	c.MustDecider()
 	c.AddLicense(0, "cad", seats)
@@ -146,16 +147,31 @@ func TestJepsenSeatsLinearizable(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d operations, %d kills", len(h.ops), kills)
 
-	res, info := porcupine.CheckOperationsVerbose(seatModel(seats), h.ops, 60*time.Second)
+	h.check(t, seatModel(seats), fmt.Sprintf("is not linearizable against a pool of %d seats", seats))
+	c.checkHeldLeases(t, held, seats)
+}
+
+// check checks the history against model, failing with what the history
+// then is.
+func (h *history) check(t *testing.T, model porcupine.Model, what string) {
+	t.Helper()
+	res, info := porcupine.CheckOperationsVerbose(model, h.ops, 60*time.Second)
 	if res == porcupine.Illegal {
 		path := t.TempDir() + "/history.html"
-		_ = porcupine.VisualizePath(seatModel(seats), info, path)
-		t.Fatalf("the history of %d operations is not linearizable against a pool of %d seats (visualization: %s)", len(h.ops), seats, path)
+		_ = porcupine.VisualizePath(model, info, path)
+		t.Fatalf("the history of %d operations %s (visualization: %s)", len(h.ops), what, path)
 	}
 	if res != porcupine.Ok {
 		t.Errorf("linearizability check of %d operations: %s (the checker ran out of time: shorten USHER_JEPSEN_DURATION)", len(h.ops), res)
 	}
-	c.checkHeldLeases(t, held, seats)
+}
+
+// jepsenRun is how long a jepsen test runs: def, or USHER_JEPSEN_DURATION.
+func jepsenRun(def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv("USHER_JEPSEN_DURATION")); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
 
 // jepsenWorker checks out and releases until ctx ends, then checks out

@@ -131,7 +131,7 @@ func (d *Daemon) decide(t *cluster.Term) error {
 		Store: d.metrics.InstrumentStore(t.Store), Keyring: d.keys, KeepaliveTimeout: keepalive,
 		Now: d.opts.Now, Logger: d.logger, Observer: d.observer(), Confirmer: t, Limits: d.cfg.AddressLimits(),
 		Identity: self, Gate: gate, HardwareKey: d.hardwareKeyGate(), Policy: d.refreshPolicy(t.Context()),
-		ClockGuard: d.clockGuard(),
+		ClockGuard: d.clockGuard(), Supplier: d.supplier(),
 	})
 	if err != nil {
 		err = fmt.Errorf("open the ledger: %w", err)
@@ -159,12 +159,14 @@ func (d *Daemon) decide(t *cluster.Term) error {
 	d.rt.mu.Lock()
 	d.applyLive() // in case a setting changed while the ledger was loading
 	d.rt.mu.Unlock()
+	stopRelay := d.runRelay(t.Context(), led) // relay.go: before serving, it backs the leases kept
 	d.logger.Debug("serving the ledger of this term")
 	d.setReady(nil)
 	stopRenewals := d.startRenewals(t.Context(), led) // renewal.go
 	stopWebhooks := d.startWebhooks(t.Context())      // webhooks.go
 	d.sweep(t, led)
 	stopWebhooks()
+	stopRelay()
 	stopRenewals()
 	return context.Cause(t.Context())
 }

@@ -115,6 +115,15 @@ func (s *Server) Close() {
 	}
 }
 
+// Kill stops the daemon abruptly, as kill -9 would; the data directory
+// stays for a restart.
+func (s *Server) Kill() {
+	if s.Daemon != nil {
+		s.Daemon.Kill()
+		s.Daemon = nil
+	}
+}
+
 // Restart stops the daemon and starts a new one on the same data and
 // address.
 func (s *Server) Restart() {
