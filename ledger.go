@@ -774,6 +774,7 @@ func (l *Ledger) Reclaim(ctx context.Context) ([]Lease, error) {
 		}
 	}
 	l.takeExpiredFeaturesLocked(at.wall, take)
+	l.takeUnbackedLocked(at.wall, take) // relay.go
 	l.takeOffListLocked(at.wall, take)
 	l.serveQueuesLocked(at) // seats may have come with time: a grant started
 	l.mu.Unlock()

@@ -2,6 +2,7 @@ package usher
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -18,20 +19,49 @@ const relayLicense = "upstream"
 // how long it may serve them: until the upstream would reclaim them,
 // counted from the last time it confirmed them. A block of no seats with
 // no Until names a feature the upstream has no seat of now.
+//
+// A block held as several leases upstream lists them in Parts, each with
+// its own end; Seats and Until then only sum them up. The ledger serves
+// each part until its own end, and ends local leases beyond the seats
+// still backed (see Reclaim), so that a part that ends takes its seats
+// with it at once, whoever holds them.
 type Block struct {
 	Feature string
 	Seats   int
 	Until   time.Time
+	Parts   []BlockPart
 }
 
-// grant returns the block as a grant. Grants count whole seconds and
-// include their last one, so the grant ends on the second before Until.
-// A block with no Until has no end (one of no seats, while the upstream
-// has none).
-func (b Block) grant() Grant {
-	g := Grant{Feature: b.Feature, Seats: b.Seats}
-	if !b.Until.IsZero() {
-		g.ExpiresAt = b.Until.Add(-time.Second).Truncate(time.Second)
+// BlockPart is one lease of a block upstream: seats until Until.
+type BlockPart struct {
+	Seats int
+	Until time.Time
+}
+
+// Equal reports whether b and o are the same block.
+func (b Block) Equal(o Block) bool {
+	return b.Feature == o.Feature && b.Seats == o.Seats && b.Until.Equal(o.Until) && slices.Equal(b.Parts, o.Parts)
+}
+
+// grants returns the block as grants, one per part. Grants count whole
+// seconds and include their last one, so a grant ends on the second
+// before its Until. A block with no Until has no end (one of no seats,
+// while the upstream has none).
+func (b Block) grants() []Grant {
+	if len(b.Parts) == 0 {
+		return []Grant{blockGrant(b.Feature, b.Seats, b.Until)}
+	}
+	out := make([]Grant, 0, len(b.Parts))
+	for _, p := range b.Parts {
+		out = append(out, blockGrant(b.Feature, p.Seats, p.Until))
+	}
+	return out
+}
+
+func blockGrant(feature string, seats int, until time.Time) Grant {
+	g := Grant{Feature: feature, Seats: seats}
+	if !until.IsZero() {
+		g.ExpiresAt = until.Add(-time.Second).Truncate(time.Second)
 	}
 	return g
 }
@@ -81,7 +111,17 @@ func (l *Ledger) ShrinkBlock(feature string, seats int) error {
 		return Errorf(ENoSeats, "%d seats of feature %s are in use: the block cannot shrink to %d", n, feature, seats)
 	}
 	if seats < b.Seats {
-		b.Seats = seats
+		// The parts given back are the relay's to choose: until it sets
+		// the block again, it serves the seats left until the first end.
+		if len(b.Parts) > 0 {
+			b.Until = b.Parts[0].Until
+			for _, p := range b.Parts {
+				if p.Until.Before(b.Until) {
+					b.Until = p.Until
+				}
+			}
+		}
+		b.Seats, b.Parts = seats, nil
 		l.blocks[feature] = b
 		l.rebuildPoolsLocked()
 	}
@@ -112,9 +152,47 @@ func (l *Ledger) blockLicenseLocked() *License {
 	}
 	lic := &License{ID: relayLicense}
 	for _, f := range sortedKeys(l.blocks) {
-		lic.Grants = append(lic.Grants, l.blocks[f].grant())
+		lic.Grants = append(lic.Grants, l.blocks[f].grants()...)
 	}
 	return lic
+}
+
+// takeUnbackedLocked passes to take, for every feature of a relay's blocks
+// with more seats in use than its parts still back, the latest leases
+// until the rest fit: a part that ended upstream (or was kicked there)
+// takes its seats with it, and the leases last granted give them back.
+func (l *Ledger) takeUnbackedLocked(now time.Time, take func(*entry)) {
+	for f := range l.blocks {
+		p := l.pools[f]
+		if p == nil || l.inUse[f] == 0 {
+			continue
+		}
+		seats, unlimited, err := p.capacity(now, f)
+		if err != nil || unlimited || l.inUse[f] <= seats {
+			continue // an ended block ends every lease (takeExpiredFeaturesLocked)
+		}
+		// Leases ending already (another sweep took them) free their
+		// seats soon: they count as gone.
+		excess := l.inUse[f] - seats
+		var held []*entry
+		for _, e := range l.leases {
+			switch {
+			case e.lease.Feature != f:
+			case e.ending != nil:
+				excess -= e.lease.seats()
+			default:
+				held = append(held, e)
+			}
+		}
+		slices.SortFunc(held, func(a, b *entry) int { return b.lease.IssuedAt.Compare(a.lease.IssuedAt) })
+		for _, e := range held {
+			if excess <= 0 {
+				break
+			}
+			take(e)
+			excess -= e.lease.seats()
+		}
+	}
 }
 
 // maxGrows bounds how often one checkout asks a relay's upstream for

@@ -278,3 +278,59 @@ func TestRelayAuthenticatesUpstreamWithItsToken(t *testing.T) {
 	mustCheckoutAt(t, with.api, "a")
 	wantSeats(t, "master", m.Admin(), 5, 1)
 }
+
+// A block held as two leases upstream loses the seats of the first when it
+// would expire there: the latest local lease ends then, though the block's
+// other lease backs the rest, so the upstream may give that seat to others.
+func TestRelayEndsTheLatestLeasesWhenAPartOfItsBlockEnds(t *testing.T) {
+	k := startMaster(t, 5)
+	r := k.startRelay(nil, daemon.Options{})
+	a := mustCheckoutAt(t, r.api, "a") // the block's first lease upstream
+	r.clock.Advance(time.Minute)
+	b := mustCheckoutAt(t, r.api, "b") // its second, a minute younger
+	wantSeats(t, "master", k.master.Admin(), 5, 2)
+	k.master.Close()
+
+	if err := r.api.Release(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Second)
+	c := mustCheckoutAt(t, r.api, "c") // a's seat, of the first lease
+	r.clock.Advance(usher.DefaultKeepaliveTimeout - time.Minute)
+	r.tick()
+	wantSeats(t, "relay once the first lease would have expired upstream", r.api, 1, 1)
+	if _, err := r.api.Heartbeat(context.Background(), c); usher.ErrorCode(err) != usher.ELeaseNotFound {
+		t.Fatalf("heartbeat of the latest lease: got %v, want %s", err, usher.ELeaseNotFound)
+	}
+	if _, err := r.api.Heartbeat(context.Background(), b); err != nil {
+		t.Fatalf("heartbeat of the lease the second block lease backs: %v", err)
+	}
+}
+
+// A block lease kicked upstream takes only its own seats from the block.
+func TestRelayLosesOnlyTheSeatsOfABlockLeaseKickedUpstream(t *testing.T) {
+	ctx := context.Background()
+	k := startMaster(t, 5)
+	r := k.startRelay(nil, daemon.Options{})
+	a := mustCheckoutAt(t, r.api, "a")
+	r.clock.Advance(time.Second)
+	b := mustCheckoutAt(t, r.api, "b") // a second block lease
+	master := k.master.Admin()
+	ls, err := master.Leases(ctx)
+	if err != nil || len(ls) != 2 {
+		t.Fatalf("the master's leases: %+v, %v; want the two block leases", ls, err)
+	}
+	if err := master.Release(ctx, ls[0].ID); err != nil { // an admin's release is a kick
+		t.Fatal(err)
+	}
+	r.clock.Advance(usher.DefaultKeepaliveTimeout / 2) // the block leases are due for renewal
+	r.tick()
+	wantSeats(t, "relay", r.api, 1, 1)
+	wantSeats(t, "master", master, 5, 1)
+	if _, err := r.api.Heartbeat(ctx, b); usher.ErrorCode(err) != usher.ELeaseNotFound {
+		t.Fatalf("heartbeat of the latest local lease: got %v, want %s", err, usher.ELeaseNotFound)
+	}
+	if _, err := r.api.Heartbeat(ctx, a); err != nil {
+		t.Fatalf("heartbeat of the lease the kept block lease backs: %v", err)
+	}
+}

@@ -43,6 +43,9 @@ type Ledger interface {
 	ShrinkBlock(feature string, seats int) error
 	SeatsInUse(feature string) int
 	HasWaiters(feature string) bool
+	// Reclaim ends the local leases no longer backed: those of an ended
+	// block, and the latest beyond the seats a block still has.
+	Reclaim(ctx context.Context) ([]usher.Lease, error)
 }
 
 // Config configures a Relay.
@@ -236,7 +239,10 @@ func (r *Relay) publishLocked(feature string, b *block) {
 		until = r.cfg.Now() // ended: the feature's local leases end with it
 	}
 	nb := usher.Block{Feature: feature, Seats: b.seats(), Until: until}
-	if nb == b.published {
+	for _, u := range b.leases {
+		nb.Parts = append(nb.Parts, usher.BlockPart{Seats: u.seats, Until: u.until()})
+	}
+	if nb.Equal(b.published) {
 		return
 	}
 	led.SetBlock(nb)

@@ -29,12 +29,20 @@ func (r *Relay) Run(ctx context.Context, ticks <-chan time.Time) {
 	}
 }
 
-// Tick does one round of Run's work.
+// Tick does one round of Run's work. A block lease that ended takes its
+// seats with it: the ledger ends the local leases beyond what is left at
+// once, rather than at its next sweep, before the upstream may give the
+// seats to others.
 func (r *Relay) Tick(ctx context.Context) {
 	led := r.ledger()
 	if led == nil {
 		return
 	}
+	defer func() {
+		if _, err := led.Reclaim(ctx); err != nil {
+			r.cfg.Logger.Warn("local leases not backed upstream not ended yet: will retry", "err", err)
+		}
+	}()
 	for _, f := range r.sortedFeatures() {
 		b := r.block(f)
 		b.mu.Lock()

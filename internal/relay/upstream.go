@@ -115,8 +115,8 @@ func (r *Relay) call(ctx context.Context, method, path string, in, out any) erro
 }
 
 // heartbeatLocked renews every block lease that is due. A lease the
-// upstream no longer holds (kicked there) ends the whole block: the
-// relay cannot tell which local leases it backed.
+// upstream no longer holds (kicked there) leaves the block: the ledger
+// then ends the latest local leases beyond the seats the rest backs.
 func (r *Relay) heartbeatLocked(ctx context.Context, feature string, b *block, now time.Time) {
 	for _, u := range b.leases {
 		if !u.due(now) {
@@ -128,9 +128,8 @@ func (r *Relay) heartbeatLocked(ctx context.Context, feature string, b *block, n
 		case err == nil:
 			u.contact = sent
 		case errors.Is(err, usher.ErrLeaseNotFound):
-			r.cfg.Logger.Warn("the upstream lost a block lease: ending the block and its local leases", "feature", feature, "lease", u.id)
-			r.releaseLocked(ctx, b, b.leases)
-			return
+			r.cfg.Logger.Warn("the upstream lost a block lease: its seats leave the block, and the latest local leases beyond the rest end", "feature", feature, "lease", u.id, "seats", u.seats)
+			r.releaseLocked(ctx, b, []*upLease{u})
 		default:
 			r.cfg.Logger.Warn("block lease not renewed upstream", "feature", feature, "lease", u.id, "until", u.until(), "err", err)
 			if errors.Is(err, usher.ErrUnavailable) {
