@@ -133,6 +133,9 @@ func printBanner(e *env, cfg daemon.Config, d *daemon.Daemon) {
 		}
 		fmt.Fprintf(e.stderr, "(that is this host; it listens on every interface, port %s%s)\n", port, found)
 	}
+	if cfg.IsRelay() {
+		fmt.Fprintf(e.stderr, "It is a relay of %s: its seats come from blocks of seats it holds there (docs/relay.md)\n", cfg.Upstream.String())
+	}
 	fmt.Fprintf(e.stderr, "Admin token: in %s (mode 0600; the CLI reads it with --data %s)\n", d.TokenPath(), cfg.Data)
 	printSecurityBanner(e, cfg, d)
 	if !cfg.Dev {

@@ -193,6 +193,6 @@ func webhooksRedeliver(ctx context.Context, e *env, args []string) error {
 	if a.json {
 		return printJSON(e, d)
 	}
-	fmt.Fprintf(e.stdout, "delivery %s (%d events) is queued to be sent again, before newer ones\n", d.ID, d.Events)
+	fmt.Fprintf(e.stdout, "delivery %s (%s) is queued to be sent again, before newer ones\n", d.ID, countNoun(d.Events, "event", "events"))
 	return nil
 }

@@ -113,6 +113,7 @@ type upLease struct {
 	seats        int
 	keepalive    time.Duration
 	contact      time.Time // when the last confirmation was sent
+	failing      bool      // its last renewal failed (logged once)
 }
 
 func (u *upLease) until() time.Time { return u.contact.Add(u.keepalive) }

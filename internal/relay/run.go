@@ -79,7 +79,7 @@ func (r *Relay) shrinkLocked(ctx context.Context, feature string, b *block, led 
 	if err := led.ShrinkBlock(feature, keep); err != nil {
 		return // seats were taken meanwhile: try again at the next tick
 	}
-	r.cfg.Logger.Info("idle block shrunk upstream", "feature", feature, "seats", keep)
+	r.cfg.Logger.Info("idle block shrunk upstream", "feature", feature, "seats_kept", keep, "seats_given_back", b.seats()-keep)
 	r.releaseLocked(ctx, b, gone)
 }
 

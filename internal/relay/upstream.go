@@ -87,6 +87,9 @@ func upstreamRefused(feature string, err error) error {
 	if code == usher.EUnauthorized || code == usher.EForbidden {
 		return usher.Errorf(usher.EUnavailable, "the upstream of this relay refused its credential (%s): the relay's admin sets upstream_token to the upstream's client_password or a client token", usher.ErrorMessage(err))
 	}
+	if code == usher.EUnavailable {
+		return usher.Errorf(code, "the upstream of this relay did not answer for seats of feature %s: %s", feature, usher.ErrorMessage(err))
+	}
 	return usher.Errorf(code, "the upstream of this relay refused seats of feature %s: %s", feature, usher.ErrorMessage(err))
 }
 
@@ -126,12 +129,22 @@ func (r *Relay) heartbeatLocked(ctx context.Context, feature string, b *block, n
 		err := r.call(ctx, http.MethodPost, wire.HeartbeatPath(u.id), nil, &wire.HeartbeatResponse{})
 		switch {
 		case err == nil:
-			u.contact = sent
+			if u.failing {
+				r.cfg.Logger.Info("block lease renewed upstream again", "feature", feature, "lease", u.id)
+			}
+			u.contact, u.failing = sent, false
 		case errors.Is(err, usher.ErrLeaseNotFound):
 			r.cfg.Logger.Warn("the upstream lost a block lease: its seats leave the block, and the latest local leases beyond the rest end", "feature", feature, "lease", u.id, "seats", u.seats)
 			r.releaseLocked(ctx, b, []*upLease{u})
 		default:
-			r.cfg.Logger.Warn("block lease not renewed upstream", "feature", feature, "lease", u.id, "until", u.until(), "err", err)
+			// Once per outage, not at every tick: the lease is due again
+			// each second until the upstream answers.
+			log := r.cfg.Logger.Debug
+			if !u.failing {
+				log = r.cfg.Logger.Warn
+			}
+			u.failing = true
+			log("block lease not renewed upstream: its seats are served until it would expire there", "feature", feature, "lease", u.id, "until", u.until(), "err", err)
 			if errors.Is(err, usher.ErrUnavailable) {
 				return // the others at the next tick, rather than each waiting for no answer
 			}

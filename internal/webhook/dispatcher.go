@@ -267,7 +267,7 @@ func (d *Dispatcher) attempt(ctx context.Context, w usher.Webhook, del *usher.De
 		del.Status, del.NextAttempt = usher.DeliveryDelivered, time.Time{}
 	case now.Sub(del.Oldest) >= d.o.DeadLetterAfter:
 		del.Status, del.NextAttempt, del.LastError = usher.DeliveryDead, time.Time{}, err.Error()
-		d.o.Logger.Error("webhooks: delivery dead-lettered: its events are older than dead_letter_after",
+		d.o.Logger.Error("webhooks: delivery dead-lettered: its events are older than webhook_dead_letter_after",
 			"webhook", w.ID, "delivery", del.ID, "attempts", del.Attempts, "err", err)
 	default:
 		del.LastError = err.Error()
