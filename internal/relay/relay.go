@@ -12,7 +12,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -254,10 +255,5 @@ func (r *Relay) publishLocked(feature string, b *block) {
 func (r *Relay) sortedFeatures() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.blocks))
-	for f := range r.blocks {
-		out = append(out, f)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.blocks))
 }

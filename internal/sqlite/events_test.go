@@ -33,22 +33,6 @@ func TestEventsConformance(t *testing.T) {
 	}, false)
 }
 
-// mustOpenEvents opens a log on the event database in dir, closed at the
-// end of the test.
-func mustOpenEvents(tb testing.TB, dir string, clk *ushertest.Clock) *eventlog.Log {
-	tb.Helper()
-	b, err := sqlite.OpenEvents(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	l, err := eventlog.Open(eventlog.Options{Backend: b, Now: clk.Now, Tick: time.Hour})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { l.Close() })
-	return l
-}
-
 // TestOpenConvertsFirstLayout opens an events.db written by the first
 // layout, which kept each event as JSON.
 func TestOpenConvertsFirstLayout(t *testing.T) {
@@ -73,7 +57,7 @@ DELETE FROM events WHERE type = 'server_stopped';`, t0.UnixNano())
 		t.Fatal(err)
 	}
 
-	l := mustOpenEvents(t, dir, ushertest.NewClock(t0.Add(time.Hour)))
+	l := eventlogtest.OpenSQLite(t, dir, ushertest.NewClock(t0.Add(time.Hour)))
 	l.Record(usher.Event{Type: eventlog.EventServerStarted})
 	eventlogtest.MustSync(t, l)
 	got := eventlogtest.MustQuery(t, l, eventlog.Filter{})
@@ -114,7 +98,7 @@ PRAGMA user_version = 1;`, t0.UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := mustOpenEvents(t, dir, ushertest.NewClock(t0.Add(time.Hour)))
+	l := eventlogtest.OpenSQLite(t, dir, ushertest.NewClock(t0.Add(time.Hour)))
 	l.Record(usher.Event{Type: usher.EventLeaseGranted, Feature: "cad", LeaseID: "ls_2", WaitedMS: 1500})
 	eventlogtest.MustSync(t, l)
 	got := eventlogtest.MustQuery(t, l, eventlog.Filter{})
