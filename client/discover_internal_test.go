@@ -23,17 +23,12 @@ func (c *stepClock) Now() time.Time          { return c.t }
 func (c *stepClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 func newClock(t time.Time) *stepClock        { return &stepClock{t: t} }
 
-func loopbackInterfaces() ([]net.Interface, error) {
-	ifs, err := net.Interfaces()
-	return slices.DeleteFunc(ifs, func(i net.Interface) bool { return i.Flags&net.FlagLoopback == 0 }), err
-}
-
 // testResolver is a LAN resolver that searches this host only, with a
 // responder on a port of its own that counts the searches.
 func testResolver(t *testing.T, clock *stepClock, wanted ...string) (*lanResolver, *atomic.Int32) {
 	t.Helper()
 	var asked atomic.Int32
-	resp, err := discovery.Listen(discovery.ResponderConfig{LoopbackOnly: true, Interfaces: loopbackInterfaces, Info: func() lan.Server {
+	resp, err := discovery.Listen(discovery.ResponderConfig{LoopbackOnly: true, Interfaces: lan.LoopbackInterfaces, Info: func() lan.Server {
 		asked.Add(1)
 		return lan.Server{GUID: "g1", URLs: []string{"http://:7420"}, Features: []string{"cad"}}
 	}})
@@ -42,7 +37,7 @@ func testResolver(t *testing.T, clock *stepClock, wanted ...string) (*lanResolve
 	}
 	t.Cleanup(func() { resp.Close() })
 	r := newLANResolver(Options{DiscoveryPort: resp.Port(), Now: clock.Now, DiscoveryCache: filepath.Join(t.TempDir(), "last.json")}, func() []string { return wanted })
-	r.interfaces = loopbackInterfaces
+	r.interfaces = lan.LoopbackInterfaces
 	return r, &asked
 }
 

@@ -35,7 +35,7 @@ func (d *Daemon) startDiscovery() {
 	}
 	ds, port, ifs := &d.disc, d.cfg.DiscoveryPort, net.Interfaces
 	if d.loopbackOnly() {
-		ifs = loopbackInterfaces
+		ifs = lan.LoopbackInterfaces
 	}
 	var err error
 	ds.resp, err = discovery.Listen(discovery.ResponderConfig{
@@ -66,18 +66,6 @@ func (d *Daemon) startDiscovery() {
 	}
 	ds.lock = discovery.NewLANLock(d.ident.guid, ds.ann, ds.watcher.C(), d.logger, d.rt.now)
 	d.ident.locks = append(d.ident.locks, ds.lock)
-}
-
-// loopbackInterfaces lists the loopback interfaces only.
-func loopbackInterfaces() ([]net.Interface, error) {
-	ifs, err := net.Interfaces()
-	var out []net.Interface
-	for _, ifi := range ifs {
-		if ifi.Flags&net.FlagLoopback != 0 {
-			out = append(out, ifi)
-		}
-	}
-	return out, err
 }
 
 // closeDiscovery says goodbye on the LAN and stops answering. Close calls

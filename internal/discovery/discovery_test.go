@@ -18,21 +18,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// loopbackOnly keeps the tests' traffic on this host.
-func loopbackOnly() ([]net.Interface, error) {
-	ifs, err := net.Interfaces()
-	var out []net.Interface
-	for _, ifi := range ifs {
-		if ifi.Flags&net.FlagLoopback != 0 {
-			out = append(out, ifi)
-		}
-	}
-	return out, err
-}
-
 func mustResponder(t *testing.T, clock *ushertest.Clock, info lan.Server) *discovery.Responder {
 	t.Helper()
-	r, err := discovery.Listen(discovery.ResponderConfig{Info: func() lan.Server { return info }, LoopbackOnly: true, Now: clock.Now, Interfaces: loopbackOnly})
+	r, err := discovery.Listen(discovery.ResponderConfig{Info: func() lan.Server { return info }, LoopbackOnly: true, Now: clock.Now, Interfaces: lan.LoopbackInterfaces})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +120,7 @@ func newLockLab(t *testing.T, cluster string) *lockLab {
 	l := &lockLab{clock: clock, heard: make(chan lan.Heard), guid: usher.ServerGUID(pub)}
 	l.ann, err = discovery.StartAnnouncer(discovery.AnnouncerConfig{
 		Port: 1, Interval: 10 * time.Second, Session: func() *usher.Session { return session },
-		Self: func() lan.Announcement { return lan.Announcement{GUID: l.guid, Cluster: cluster} }, Interfaces: loopbackOnly, Now: clock.Now,
+		Self: func() lan.Announcement { return lan.Announcement{GUID: l.guid, Cluster: cluster} }, Interfaces: lan.LoopbackInterfaces, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

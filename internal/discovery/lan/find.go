@@ -296,3 +296,11 @@ func newNonce() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// LoopbackInterfaces lists this host's loopback interfaces only: an
+// Interfaces for a server that answers on loopback alone, and for tests
+// whose traffic stays on the host.
+func LoopbackInterfaces() ([]net.Interface, error) {
+	ifs, err := net.Interfaces()
+	return slices.DeleteFunc(ifs, func(i net.Interface) bool { return i.Flags&net.FlagLoopback == 0 }), err
+}
